@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The test command of README.md (and of CI): installs what is missing, then builds and runs the
+# cmocka suite in the normal and the sanitizer configuration, and the Python tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=$(nproc 2>/dev/null || echo 2)
+
+scripts/install-deps.sh
+
+echo "== release build"
+scripts/build.sh release
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== sanitizer build (ASan + UBSan)"
+scripts/build.sh asan
+# detect_leaks: refcount mistakes show up as leaks. LLVM and libgomp keep global state alive on
+# purpose; tests/lsan.supp names those (and only third-party frames).
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== python"
+if [ -x tests/python/run.sh ]; then
+  TT_BUILD_DIR="$root/build" tests/python/run.sh
+fi
+echo "all tests passed"

@@ -1,0 +1,52 @@
+/* tvm-tune: the command-line entry point. Dispatches to one function per command; every command
+ * documents its flags under `tvm-tune CMD --help`. Exit codes (DESIGN.md): 0 success, 1 runtime
+ * failure, 2 bad usage or bad input, 130 interrupted. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tt/runtime.h"
+
+static const char usage[] =
+    "usage: tvm-tune [--version] [--help] <command> [<args>]\n"
+    "\n"
+    "tvm-tune tunes tensor operators (matmul, conv2d, any tensor expression) for a CPU and\n"
+    "compiles the best schedules into plain C functions.\n"
+    "\n"
+    "commands:\n"
+    "  version          print the version\n"
+    "\n"
+    "Run `tvm-tune CMD --help` for the flags of a command.\n"
+    "Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input, 130 interrupted.\n";
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static int cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("tvm-tune %s\n", TT_VERSION);
+    return 0;
+}
+
+static const command commands[] = {
+    {"version", cmd_version},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0)
+        return cmd_version(argc - 1, argv + 1);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "tvm-tune: unknown command '%s'\n\n%s", argv[1], usage);
+    return 2;
+}
