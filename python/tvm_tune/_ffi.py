@@ -90,7 +90,7 @@ def _candidates():
 
     def add_dir(d):
         for sub in ("runtime", "lib", ""):
-            out.append(os.path.join(d, sub, _LIB_NAME))
+            out.append(os.path.abspath(os.path.join(d, sub, _LIB_NAME)))
 
     env = os.environ.get("TT_LIBRARY_PATH")
     if env:

@@ -3,6 +3,7 @@
 # errors travel: C errors become TVMTuneError, Python exceptions in callbacks become C errors.
 import ctypes
 import gc
+import threading
 import unittest
 
 from ttpy import tt
@@ -160,6 +161,44 @@ class TestErrors(unittest.TestCase):
         with self.assertRaises(tt.TVMTuneError) as cm:
             tt.get_global_func("test.fail")(3)
         self.assertIn("PythonError: ValueError: bad value 3", str(cm.exception))
+
+    def test_message_with_percent_signs(self):
+        # The message reaches tt_error_set as an argument of "%s", never as the format.
+        def fail():
+            raise RuntimeError("100%s %d %n done")
+
+        tt.register_func("test.fail_percent", fail, override=True)
+        with self.assertRaises(tt.TVMTuneError) as cm:
+            tt.get_global_func("test.fail_percent")()
+        self.assertIn("RuntimeError: 100%s %d %n done", str(cm.exception))
+
+    def test_errors_are_per_thread(self):
+        # tt_get_last_error is thread-local: concurrent failing and succeeding calls from several
+        # threads each see their own message.
+        def fail(k):
+            raise ValueError("thread %d" % k)
+
+        tt.register_func("test.fail_k", fail, override=True)
+        call_python = tt.get_global_func("callPython")
+        problems = []
+
+        def worker(k):
+            for _ in range(300):
+                try:
+                    call_python("test.fail_k", k)
+                    problems.append("no error")
+                except tt.TVMTuneError as e:
+                    if "ValueError: thread %d" % k not in str(e):
+                        problems.append(str(e))
+                if call_python("test.echo", k) != k:
+                    problems.append("echo")
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(problems, [])
 
     def test_c_caller_sees_minus_one_and_message(self):
         def fail():
