@@ -10,7 +10,7 @@ scripts/install-deps.sh
 scripts/build.sh release
 
 echo "== examples/add_two_vectors (C)"
-build/examples/add_two_vectors/add_two_vectors_main
+build/examples/add_two_vectors/add_two_vectors_main build/examples/add_two_vectors/add_two_vectors_module.so
 echo "== examples/add_two_vectors (Python)"
 TT_BUILD_DIR="$root/build" /usr/bin/python3 examples/add_two_vectors/add_two_vectors.py
 if [ -f examples/matmul.json ] && build/tuner/tvm-tune show --help >/dev/null 2>&1; then
