@@ -1,6 +1,7 @@
 /* Tests runtime/func.c: creating and calling PackedFuncs, argument validation, tt_ret_set with
  * every type code, the lifetime of returned strings, references and the absence of per-call leaks. */
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "rt_test.h"
@@ -86,7 +87,9 @@ static void test_call_validation(void **state)
     assert_fails_with(tt_func_free(m), "tt_func_free: f is a runtime.Module");
     tt_mod_free(m);
 
-    assert_fails_with(tt_func_create(NULL, NULL, NULL, &f), "body is NULL");
+    tt_func g = (tt_func)0x1;
+    assert_fails_with(tt_func_create(NULL, NULL, NULL, &g), "body is NULL");
+    assert_null(g);
     assert_fails_with(tt_func_create(add_body, NULL, NULL, NULL), "out is NULL");
     assert_fails_with(tt_func_retain(NULL), "f is NULL");
     assert_int_equal(tt_func_free(NULL), 0);
@@ -400,6 +403,52 @@ static void test_no_per_call_leak(void **state)
     assert_int_equal(py.finalised, 1);
 }
 
+#define THREADS 4
+#define OPS 10000
+
+typedef struct {
+    tt_func f;
+    int id;
+    int errors;
+} str_worker;
+
+/* Each thread's returned strings live in its own storage: other threads' calls never touch them. */
+static void *call_strings(void *arg)
+{
+    str_worker *w = arg;
+    char expect[64];
+    for (int i = 0; i < OPS; i++) {
+        tt_value a = {.v_int64 = w->id * 100000 + i}, ret;
+        int c = TT_INT, code;
+        if (tt_func_call(w->f, &a, &c, 1, &ret, &code) != 0 || code != TT_STR) {
+            w->errors++;
+            continue;
+        }
+        snprintf(expect, sizeof expect, "t%lld", (long long)a.v_int64);
+        if (strcmp(ret.v_str, expect) != 0)
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void test_calls_from_threads(void **state)
+{
+    (void)state;
+    tt_func f = make(format_str, "t", NULL);
+    pthread_t t[THREADS];
+    str_worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (str_worker){f, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, call_strings, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].errors, 0);
+    }
+    assert_int_equal(((tt_object *)f)->refcount, 1);
+    tt_func_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_ret_set_errors),
         cmocka_unit_test(test_returned_string_lifetime),
         cmocka_unit_test(test_no_per_call_leak),
+        cmocka_unit_test(test_calls_from_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* Tests runtime/module.c and module_so.c: modules from a vtable, the lookup cache, imports,
  * loaders by format, and the "so" loader on a real library, a missing file and a non-ELF file. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -87,10 +88,10 @@ static void test_create_and_cache(void **state)
 
     assert_fails_with(tt_mod_get_function(m, "explode", 0, &miss),
                       "tt_mod_get_function: \"explode\" in a fake module: cannot look up explode");
-    assert_fails_with(tt_mod_get_function(m, NULL, 0, &f2), "name is NULL");
+    assert_fails_with(tt_mod_get_function(m, NULL, 0, &miss), "name is NULL");
     assert_fails_with(tt_mod_get_function(m, "f", 0, NULL), "out is NULL");
-    assert_fails_with(tt_mod_get_function(NULL, "f", 0, &f2), "m is NULL");
-    assert_fails_with(tt_mod_get_function(f1, "f", 0, &f2), "m is a runtime.Func, expected a "
+    assert_fails_with(tt_mod_get_function(NULL, "f", 0, &miss), "m is NULL");
+    assert_fails_with(tt_mod_get_function(f1, "f", 0, &miss), "m is a runtime.Func, expected a "
                                                             "runtime.Module");
 
     /* A function outlives the module that made it. */
@@ -140,6 +141,55 @@ static void test_imports(void **state)
     assert_int_equal(freed, 0);
     tt_mod_free(top);
     assert_int_equal(freed, 3);
+}
+
+#define THREADS 4
+#define OPS 10000
+
+typedef struct {
+    tt_module m;
+    tt_func first;
+    int errors;
+} lookup_worker;
+
+static void *lookup_many(void *arg)
+{
+    lookup_worker *w = arg;
+    for (int i = 0; i < OPS; i++) {
+        tt_func f = NULL;
+        if (tt_mod_get_function(w->m, i % 2 ? "f" : "absent", 1, &f) != 0) {
+            w->errors++;
+            continue;
+        }
+        if (i % 2 && w->first == NULL)
+            w->first = f, tt_func_retain(f);
+        if (i % 2 ? f != w->first : f != NULL)
+            w->errors++;
+        tt_func_free(f);
+    }
+    tt_func_free(w->first);
+    return NULL;
+}
+
+static void test_lookups_from_threads(void **state)
+{
+    (void)state;
+    int freed = 0;
+    tt_module m = fake_new("f", 1, &freed);
+    pthread_t t[THREADS];
+    lookup_worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (lookup_worker){m, NULL, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, lookup_many, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].errors, 0);
+    }
+    /* Two names, each looked up in the implementation exactly once despite the race. */
+    assert_int_equal(((fake_mod *)tt_mod_self(m, &fake_vtable))->lookups, 2);
+    tt_mod_free(m);
+    assert_int_equal(freed, 1);
 }
 
 /* ---- loaders ---- */
@@ -296,6 +346,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_and_cache),
         cmocka_unit_test(test_imports),
+        cmocka_unit_test(test_lookups_from_threads),
         cmocka_unit_test(test_loaders),
         cmocka_unit_test(test_so_real_library),
         cmocka_unit_test(test_so_bad_files),

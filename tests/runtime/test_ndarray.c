@@ -37,6 +37,23 @@ static void test_alloc_2d(void **state)
     assert_int_equal(tt_array_free(a), 0);
 }
 
+/* Data is zeroed even when the allocator hands back memory a freed array dirtied. */
+static void test_alloc_zeroes_reused_memory(void **state)
+{
+    (void)state;
+    int64_t shape[1] = {1000};
+    for (int round = 0; round < 8; round++) {
+        DLTensor *a = NULL;
+        assert_int_equal(tt_array_alloc(shape, 1, f32, cpu, &a), 0);
+        const unsigned char *bytes = a->data;
+        for (int i = 0; i < 4000; i++)
+            if (bytes[i] != 0)
+                fail_msg("round %d: byte %d is %d, expected 0", round, i, bytes[i]);
+        memset(a->data, 0xff, 4000);
+        tt_array_free(a);
+    }
+}
+
 static void test_scalar_and_empty(void **state)
 {
     (void)state;
@@ -176,6 +193,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alloc_2d),
+        cmocka_unit_test(test_alloc_zeroes_reused_memory),
         cmocka_unit_test(test_scalar_and_empty),
         cmocka_unit_test(test_alloc_errors),
         cmocka_unit_test(test_refcount),
