@@ -225,6 +225,60 @@ static void test_num_threads(void **state)
     assert_int_equal(tt_backend_num_threads(), physical_cores());
 }
 
+typedef struct {
+    hwloc_topology_t topo;
+    int core[2]; /* logical index of the core each chunk's thread is bound to, -1: not one core */
+} pin_check;
+
+static int bound_core(int64_t begin, int64_t end, void *closure)
+{
+    (void)end;
+    pin_check *p = closure;
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    int core = -1;
+    if (hwloc_get_cpubind(p->topo, set, HWLOC_CPUBIND_THREAD) == 0) {
+        int n = hwloc_get_nbobjs_by_type(p->topo, HWLOC_OBJ_CORE);
+        for (int i = 0; i < n; i++) {
+            hwloc_obj_t c = hwloc_get_obj_by_type(p->topo, HWLOC_OBJ_CORE, (unsigned)i);
+            if (hwloc_bitmap_isincluded(set, c->cpuset))
+                core = i;
+        }
+    }
+    hwloc_bitmap_free(set);
+    p->core[begin] = core;
+    return 0;
+}
+
+static void *try_bind(void *topo)
+{
+    hwloc_obj_t c = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, 0);
+    return (void *)(intptr_t)(hwloc_set_cpubind(topo, c->cpuset, HWLOC_CPUBIND_THREAD) == 0);
+}
+
+static void test_workers_pinned(void **state)
+{
+    (void)state;
+    pin_check p = {.core = {-2, -2}};
+    assert_int_equal(hwloc_topology_init(&p.topo), 0);
+    assert_int_equal(hwloc_topology_load(p.topo), 0);
+    /* Pinning failures are ignored by design (containers may forbid binding): only require it
+     * where a throwaway thread can bind itself. */
+    pthread_t t;
+    void *can_bind;
+    assert_int_equal(pthread_create(&t, NULL, try_bind, p.topo), 0);
+    pthread_join(t, &can_bind);
+    int cores = hwloc_get_nbobjs_by_type(p.topo, HWLOC_OBJ_CORE);
+    assert_int_equal(tt_backend_set_num_threads(2), 0);
+    assert_int_equal(tt_backend_parallel_for(2, bound_core, &p), 0);
+    assert_int_equal(tt_backend_set_num_threads(0), 0);
+    hwloc_topology_destroy(p.topo);
+    if (!can_bind)
+        skip();
+    /* Worker i runs on core i (mod the core count): two workers, two different cores. */
+    assert_int_equal(p.core[0], 0);
+    assert_int_equal(p.core[1], 1 % cores);
+}
+
 static void test_workspace(void **state)
 {
     (void)state;
@@ -251,6 +305,7 @@ int main(void)
         cmocka_unit_test(test_nested_runs_serially),
         cmocka_unit_test(test_body_error_propagates),
         cmocka_unit_test(test_num_threads),
+        cmocka_unit_test(test_workers_pinned),
         cmocka_unit_test(test_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
