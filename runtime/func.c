@@ -37,8 +37,10 @@ static _Thread_local tt_thread_state *thread_state;
 static void state_free(void *p)
 {
     tt_thread_state *s = p;
-    for (int i = 0; i < s->nslots; i++)
-        free(s->slots[i].buf);
+    for (int i = 0; i < s->nslots; i++) {
+        free(s->slots[i]->buf);
+        free(s->slots[i]);
+    }
     free(s->slots);
     for (int i = 0; i < s->nnames; i++)
         free(s->names[i]);
@@ -163,7 +165,7 @@ TT_API int tt_func_retain(tt_func f)
  * what an earlier call at the same depth returned. */
 static void ret_to_slot(tt_thread_state *s, int depth, ret_state *r, tt_value *ret)
 {
-    tt_ret_slot *slot = &s->slots[depth];
+    tt_ret_slot *slot = s->slots[depth];
     free(slot->buf);
     slot->buf = NULL;
     if (r->code == TT_STR) {
@@ -205,13 +207,14 @@ TT_API int tt_func_call(tt_func f, const tt_value *args, const int *codes, int n
         return -1;
     int depth = s->depth;
     if (depth == s->nslots) {
-        int cap = s->nslots ? s->nslots * 2 : 8;
-        tt_ret_slot *slots = realloc(s->slots, (size_t)cap * sizeof *slots);
+        tt_ret_slot **slots = realloc(s->slots, (size_t)(depth + 1) * sizeof *slots);
         if (slots == NULL)
             return tt_error_set("tt_func_call: out of memory (call depth %d)", depth);
-        memset(slots + s->nslots, 0, (size_t)(cap - s->nslots) * sizeof *slots);
         s->slots = slots;
-        s->nslots = cap;
+        slots[depth] = calloc(1, sizeof **slots);
+        if (slots[depth] == NULL)
+            return tt_error_set("tt_func_call: out of memory (call depth %d)", depth);
+        s->nslots = depth + 1;
     }
 
     func_obj *fn = f;
@@ -231,8 +234,8 @@ TT_API int tt_func_call(tt_func f, const tt_value *args, const int *codes, int n
     }
     if (ret == NULL) {
         ret_clear(&r);
-        free(s->slots[depth].buf);
-        s->slots[depth].buf = NULL;
+        free(s->slots[depth]->buf);
+        s->slots[depth]->buf = NULL;
         return 0;
     }
     ret_to_slot(s, depth, &r, ret);

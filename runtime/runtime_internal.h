@@ -24,7 +24,9 @@ typedef struct {
 /* Per-thread state, freed when the thread exits. Returned strings live in slots indexed by the
  * call depth, so a body that makes nested calls cannot free the string its caller still holds. */
 typedef struct {
-    tt_ret_slot *slots;
+    /* One allocation per slot: a TT_BYTES result points into its slot, and that pointer must
+     * survive the array growing when a nested call goes deeper. */
+    tt_ret_slot **slots;
     int nslots;
     int depth; /* tt_func_call frames active on this thread */
     char **names;           /* owned copies for tt_func_list_global */

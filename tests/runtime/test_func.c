@@ -340,6 +340,60 @@ static void test_returned_string_lifetime(void **state)
     tt_func_free(f);
 }
 
+/* Calls itself args[0] more times, then returns 8 bytes; each level checks that the bytes its
+ * callee returned are intact after the deeper calls. */
+static int recurse_bytes(const tt_value *args, const int *codes, int n, tt_ret ret, void *self)
+{
+    (void)codes, (void)n;
+    int64_t k = args[0].v_int64;
+    tt_bytes out = {"abcdefgh", 8};
+    if (k > 0) {
+        tt_value a = {.v_int64 = k - 1}, r;
+        int c = TT_INT, rc;
+        if (tt_func_call(*(tt_func *)self, &a, &c, 1, &r, &rc) != 0)
+            return -1;
+        const tt_bytes *got = r.v_handle;
+        if (rc != TT_BYTES || got->size != 8 || memcmp(got->data, "abcdefgh", 8) != 0)
+            return tt_error_set("level %lld: bytes from the callee changed", (long long)k);
+        out = *got;
+    }
+    tt_value v = {.v_handle = &out};
+    int c = TT_BYTES;
+    return tt_ret_set(ret, &v, &c, 1);
+}
+
+/* Passes the bytes it got as args[0] down to a deep chain of calls, then reads them again. */
+static int hold_bytes(const tt_value *args, const int *codes, int n, tt_ret ret, void *self)
+{
+    (void)codes, (void)n, (void)ret;
+    const tt_bytes *held = args[0].v_handle;
+    tt_value a = {.v_int64 = 20}, r;
+    int c = TT_INT, rc;
+    if (tt_func_call(*(tt_func *)self, &a, &c, 1, &r, &rc) != 0)
+        return -1;
+    if (held->size != 8 || memcmp(held->data, "abcdefgh", 8) != 0)
+        return tt_error_set("held bytes changed by nested calls");
+    return 0;
+}
+
+static void test_returned_bytes_survive_deep_nesting(void **state)
+{
+    (void)state;
+    tt_func rec = NULL;
+    assert_int_equal(tt_func_create(recurse_bytes, &rec, NULL, &rec), 0);
+    tt_value a = {.v_int64 = 3}, r;
+    int c = TT_INT, code;
+    assert_int_equal(tt_func_call(rec, &a, &c, 1, &r, &code), 0);
+    assert_int_equal(code, TT_BYTES);
+    /* r points at this thread's depth-0 storage; a call 20 levels deep must not move it. */
+    tt_func hold = make(hold_bytes, &rec, NULL);
+    int bc = TT_BYTES;
+    if (tt_func_call(hold, &r, &bc, 1, NULL, NULL) != 0)
+        fail_msg("%s", tt_get_last_error());
+    tt_func_free(hold);
+    tt_func_free(rec);
+}
+
 /* Like a Python callback: the resource is "the Python object", fin drops it. */
 typedef struct {
     int calls;
@@ -458,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_ret_set_every_type),
         cmocka_unit_test(test_ret_set_errors),
         cmocka_unit_test(test_returned_string_lifetime),
+        cmocka_unit_test(test_returned_bytes_survive_deep_nesting),
         cmocka_unit_test(test_no_per_call_leak),
         cmocka_unit_test(test_calls_from_threads),
     };
