@@ -9,6 +9,9 @@
 
 #include "tt/runtime.h"
 
+/* Every declaration below is exported from libtt (built with -fvisibility=hidden). */
+#pragma GCC visibility push(default)
+
 /* ---- dtypes ---- */
 #define TT_DT_I64 ((DLDataType){kDLInt, 64, 1})
 #define TT_DT_I32 ((DLDataType){kDLInt, 32, 1})
@@ -234,5 +237,7 @@ static inline void tt_kernel_release(tt_kernel *k) { tt_object_release((tt_objec
 /* Type keys of the node kinds ("ir.Expr", "ir.IterVar", "ir.Tensor", "ir.Stage", "ir.Compute",
  * "ir.Buffer", "ir.Stmt", "ir.Kernel"), for tt_object_key and the JSON form. */
 uint32_t tt_ir_type_index(const char *key);
+
+#pragma GCC visibility pop
 
 #endif
