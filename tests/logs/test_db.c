@@ -1,0 +1,569 @@
+/* Tests logs/db.c and logs/db_query.c: idempotent import, best-k against a naive reference,
+ * export, the runs lifecycle, refusing files that are not ours (byte for byte untouched), merge,
+ * and two processes writing one database at once. */
+#include <math.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <sqlite3.h>
+
+#include "logs/db.h"
+#include "logs_test.h"
+
+/* A spread of records over 3 workloads x 2 targets with pseudo-random costs and some errors. */
+#define N_RECORDS 60
+typedef struct {
+    tt_record r;
+    double costs[3];
+    char key[64], workload[128], steps[64], time[32];
+} generated;
+
+static const char *const targets[] = {"llvm -mcpu=znver4", "llvm -mtriple=aarch64-linux-gnu"};
+
+static void make_generated(generated *g, int i)
+{
+    g->r = sample_record();
+    int w = i % 3;
+    snprintf(g->key, sizeof g->key, "matmul_%dx64x64_f32-%08x", 64 << w, 0xabc0 + w);
+    snprintf(g->workload, sizeof g->workload,
+             "{\"op\":\"matmul\",\"M\":%d,\"N\":64,\"K\":64,\"dtype\":\"float32\"}", 64 << w);
+    snprintf(g->steps, sizeof g->steps, "[[\"split\",\"i\",[%d,4]]]", i);
+    snprintf(g->time, sizeof g->time, "2026-11-23T18:%02d:%02dZ", i / 60, i % 60);
+    /* (i * 37) mod 101 is a permutation: distinct costs, not in insertion order. */
+    double base = 0.001 * (1 + (i * 37) % 101);
+    g->costs[0] = base * 1.01;
+    g->costs[1] = base;
+    g->costs[2] = base * 0.99;
+    g->r.key = g->key;
+    g->r.workload = g->workload;
+    g->r.target = targets[(i / 3) % 2];
+    g->r.steps = g->steps;
+    g->r.costs = g->costs;
+    g->r.time = g->time;
+    g->r.trial = i;
+    if (i % 5 == 4) { /* errors, some of them with a cheap-looking base */
+        g->r.error = TT_RECORD_COMPILE_ERROR;
+        g->r.error_msg = "undefined symbol";
+        g->r.n_costs = 0;
+        g->r.gflops = 0;
+    }
+}
+
+static void write_generated_log(const char *path)
+{
+    tt_log *log;
+    assert_ok(tt_log_open_append(path, &log));
+    for (int i = 0; i < N_RECORDS; i++) {
+        generated g;
+        make_generated(&g, i);
+        assert_ok(tt_log_append(log, &g.r));
+    }
+    assert_ok(tt_log_close(log));
+}
+
+static void test_import_twice_adds_nothing(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *log = path_in(dir, "tune.log");
+    write_generated_log(log);
+    tt_db *db;
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    size_t added = 99, skipped = 99;
+    assert_ok(tt_db_import_log(db, log, &added, &skipped));
+    assert_int_equal(added, N_RECORDS);
+    assert_int_equal(skipped, 0);
+    assert_ok(tt_db_import_log(db, log, &added, &skipped));
+    assert_int_equal(added, 0);
+    assert_int_equal(skipped, N_RECORDS);
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, N_RECORDS);
+    assert_int_equal(c.errors, N_RECORDS / 5);
+    assert_int_equal(c.workloads, 3);
+    assert_int_equal(c.targets, 2);
+    /* Adding one of them by hand is a duplicate too, even with its steps spelled differently. */
+    generated g;
+    make_generated(&g, 7);
+    g.r.steps = "[ [\"split\", \"i\", [7, 4]] ]";
+    int was_added = -1;
+    assert_ok(tt_db_add_record(db, &g.r, 0, &was_added));
+    assert_int_equal(was_added, 0);
+    g.r.trial = 1000;
+    assert_ok(tt_db_add_record(db, &g.r, 0, &was_added));
+    assert_int_equal(was_added, 1);
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+static void test_import_errors(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *log = path_in(dir, "tune.log");
+    write_generated_log(log);
+    write_file(log, "a", "{\"v\":1}\n");
+    write_generated_log(log); /* same records again: duplicates after the bad line */
+    tt_db *db;
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    size_t added, skipped;
+    char where[700];
+    snprintf(where, sizeof where, "%s:%d: missing field \"key\"", log, N_RECORDS + 1);
+    assert_fails_with(tt_db_import_log(db, log, &added, &skipped), where);
+    assert_contains(tt_get_last_error(), "records added before the error");
+    /* Tolerant: the bad line is a warning, the rest are duplicates. */
+    tt_log_stats st;
+    assert_ok(tt_db_import_log_mode(db, log, TT_LOG_TOLERANT, &st, &added, &skipped));
+    assert_int_equal(added + skipped, 2 * N_RECORDS);
+    assert_int_equal(st.warnings_count, 1);
+    tt_log_stats_free(&st);
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, N_RECORDS);
+    /* A key that names another workload is refused. */
+    generated g;
+    make_generated(&g, 0);
+    g.r.workload = "{\"op\":\"matmul\",\"M\":1,\"N\":1,\"K\":1}";
+    g.r.trial = 5000;
+    assert_fails_with(tt_db_add_record(db, &g.r, 0, NULL), "already names a different workload");
+    /* An invalid record is refused with the field named. */
+    make_generated(&g, 0);
+    g.r.target = "";
+    assert_fails_with(tt_db_add_record(db, &g.r, 0, NULL), "field \"target\"");
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, N_RECORDS);
+    assert_fails_with(tt_db_import_log(db, path_in(dir, "absent.log"), NULL, NULL),
+                      "No such file or directory");
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+typedef struct {
+    const char *key, *target;
+    double cost;
+    int trial;
+} expected;
+
+static int by_group_then_cost(const void *a, const void *b)
+{
+    const expected *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    if (!c)
+        c = strcmp(x->target, y->target);
+    if (!c)
+        c = (x->cost > y->cost) - (x->cost < y->cost);
+    return c ? c : x->trial - y->trial;
+}
+
+/* The naive reference: sort all error-free records by group and cost, keep k per group. */
+static size_t reference_best(generated *all, size_t k, const char *key, expected *out)
+{
+    size_t n = 0;
+    for (int i = 0; i < N_RECORDS; i++) {
+        if (all[i].r.error || (key && strcmp(all[i].r.key, key) != 0))
+            continue;
+        out[n++] = (expected){all[i].r.key, all[i].r.target, tt_record_cost(&all[i].r), i};
+    }
+    qsort(out, n, sizeof *out, by_group_then_cost);
+    size_t kept = 0, in_group = 0;
+    for (size_t i = 0; i < n; i++) {
+        int same = i > 0 && strcmp(out[i].key, out[i - 1].key) == 0 &&
+                   strcmp(out[i].target, out[i - 1].target) == 0;
+        in_group = same ? in_group + 1 : 0;
+        if (k == 0 || in_group < k)
+            out[kept++] = out[i];
+    }
+    return kept;
+}
+
+static void assert_best(tt_db *db, generated *all, const char *key, size_t k)
+{
+    expected ref[N_RECORDS];
+    size_t n_ref = reference_best(all, k, key, ref);
+    tt_record **best;
+    size_t n;
+    assert_ok(tt_db_best(db, key, NULL, k, &best, &n));
+    assert_int_equal(n, n_ref);
+    for (size_t i = 0; i < n; i++) {
+        assert_string_equal(best[i]->key, ref[i].key);
+        assert_string_equal(best[i]->target, ref[i].target);
+        assert_int_equal(best[i]->trial, ref[i].trial);
+        assert_int_equal(best[i]->error, TT_RECORD_OK);
+        assert_true(tt_record_cost(best[i]) == ref[i].cost);
+        /* The record comes back whole. */
+        char *a, *b;
+        assert_ok(tt_record_encode(best[i], &a));
+        assert_ok(tt_record_encode(&all[ref[i].trial].r, &b));
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    tt_record_array_free(best, n);
+}
+
+static void test_best_k(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    generated all[N_RECORDS];
+    tt_db *db;
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    for (int i = 0; i < N_RECORDS; i++) {
+        make_generated(&all[i], i);
+        assert_ok(tt_db_add_record(db, &all[i].r, 0, NULL));
+    }
+    assert_best(db, all, NULL, 1);
+    assert_best(db, all, NULL, 3);
+    assert_best(db, all, NULL, 0);
+    assert_best(db, all, all[1].r.key, 2);
+    /* Target filter and an unknown key. */
+    tt_record **best;
+    size_t n;
+    assert_ok(tt_db_best(db, all[0].r.key, targets[1], 1, &best, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(best[0]->target, targets[1]);
+    tt_record_array_free(best, n);
+    assert_ok(tt_db_best(db, "nothing-here", NULL, 5, &best, &n));
+    assert_int_equal(n, 0);
+    tt_record_array_free(best, n);
+    /* An error record never wins, however the table orders NULL costs. */
+    generated e;
+    make_generated(&e, 4);
+    e.r.trial = 777;
+    assert_ok(tt_db_add_record(db, &e.r, 0, NULL));
+    assert_best(db, all, NULL, 1);
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+static void test_export_best(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *log = path_in(dir, "tune.log");
+    write_generated_log(log);
+    tt_db *db;
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_import_log(db, log, NULL, NULL));
+    /* export --best 2: the file is exactly the best-2 records, line by line. */
+    const char *out = path_in(dir, "best.log");
+    size_t written;
+    assert_ok(tt_db_export(db, out, 2, &written));
+    tt_record **best, **read;
+    size_t n_best, n_read;
+    assert_ok(tt_db_best(db, NULL, NULL, 2, &best, &n_best));
+    assert_int_equal(written, n_best);
+    assert_int_equal(n_best, 3 * 2 * 2); /* 3 workloads x 2 targets x 2 */
+    tt_log_stats st;
+    assert_ok(tt_log_read_all(out, TT_LOG_STRICT, &read, &n_read, &st));
+    assert_int_equal(n_read, n_best);
+    assert_null(st.warnings);
+    for (size_t i = 0; i < n_read; i++) {
+        char *a, *b;
+        assert_ok(tt_record_encode(read[i], &a));
+        assert_ok(tt_record_encode(best[i], &b));
+        assert_string_equal(a, b);
+        free(a);
+        free(b);
+    }
+    tt_record_array_free(best, n_best);
+    tt_record_array_free(read, n_read);
+    /* export of everything (K = 0) reproduces the log byte for byte: same records, same order,
+     * errors included. */
+    const char *all = path_in(dir, "all.log");
+    assert_ok(tt_db_export(db, all, 0, &written));
+    assert_int_equal(written, N_RECORDS);
+    char *a = slurp(log, NULL), *b = slurp(all, NULL);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    /* Exporting over an existing file replaces it. */
+    assert_ok(tt_db_export(db, all, 1, &written));
+    assert_int_equal(written, 6);
+    char bad[700];
+    snprintf(bad, sizeof bad, "%s/nodir/x.log", dir);
+    assert_fails_with(tt_db_export(db, bad, 1, NULL), "No such file or directory");
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+static void test_runs_lifecycle(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    tt_db *db;
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    int64_t id, id2;
+    assert_ok(tt_db_run_begin(db, "op.json", "llvm -mcpu=znver4", "xgb", 2000, &id));
+    assert_true(id >= 1);
+    tt_db_run *run;
+    assert_ok(tt_db_run_get(db, id, &run));
+    assert_string_equal(run->op_file, "op.json");
+    assert_string_equal(run->target, "llvm -mcpu=znver4");
+    assert_string_equal(run->tuner, "xgb");
+    assert_int_equal(run->trials_asked, 2000);
+    assert_int_equal(run->trials_done, 0);
+    assert_int_equal(run->status, TT_RUN_RUNNING);
+    assert_string_equal(run->end_time, "");
+    assert_int_equal(strlen(run->start_time), 24); /* 2026-11-23T18:00:00.000Z */
+    free(run);
+    assert_ok(tt_db_run_update(db, id, 64));
+    assert_ok(tt_db_run_update(db, id, 128));
+    assert_ok(tt_db_run_get(db, id, &run));
+    assert_int_equal(run->trials_done, 128);
+    assert_int_equal(run->status, TT_RUN_RUNNING);
+    free(run);
+    /* Records carry their run. */
+    generated g;
+    make_generated(&g, 0);
+    assert_ok(tt_db_add_record(db, &g.r, id, NULL));
+    assert_ok(tt_db_run_end(db, id, TT_RUN_FINISHED));
+    assert_ok(tt_db_run_get(db, id, &run));
+    assert_int_equal(run->status, TT_RUN_FINISHED);
+    assert_int_equal(strlen(run->end_time), 24);
+    assert_true(strcmp(run->end_time, run->start_time) >= 0);
+    free(run);
+    assert_ok(tt_db_run_begin(db, "op.json", "llvm", "random", 10, &id2));
+    assert_true(id2 > id);
+    assert_ok(tt_db_run_end(db, id2, TT_RUN_INTERRUPTED));
+    int64_t id3;
+    assert_ok(tt_db_run_begin(db, "other.json", "llvm", "grid", 0, &id3));
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.runs[TT_RUN_RUNNING], 1);
+    assert_int_equal(c.runs[TT_RUN_FINISHED], 1);
+    assert_int_equal(c.runs[TT_RUN_INTERRUPTED], 1);
+    /* Errors. */
+    assert_fails_with(tt_db_run_end(db, id3, TT_RUN_RUNNING), "finished or interrupted");
+    assert_fails_with(tt_db_run_update(db, 999, 1), "run 999 not found");
+    assert_fails_with(tt_db_run_end(db, 999, TT_RUN_FINISHED), "run 999 not found");
+    assert_fails_with(tt_db_run_get(db, 999, &run), "run 999 not found");
+    assert_fails_with(tt_db_run_update(db, id3, -1), "trials done must be >= 0");
+    assert_fails_with(tt_db_run_begin(db, "x", "y", "z", -5, &id), "trials asked must be >= 0");
+    assert_string_equal(tt_run_status_name(TT_RUN_INTERRUPTED), "interrupted");
+    assert_null(tt_run_status_name(3));
+    /* The CHECK constraint guards the table against other writers too. */
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path_in(dir, "tuning.db"), &h), SQLITE_OK);
+    sqlite3_busy_timeout(h, 5000);
+    assert_int_not_equal(sqlite3_exec(h, "UPDATE runs SET status = 'done'", NULL, NULL, NULL),
+                         SQLITE_OK);
+    sqlite3_close(h);
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void assert_refused_untouched(const char *path, const char *fragment)
+{
+    size_t len_before, len_after;
+    char *before = slurp(path, &len_before);
+    assert_non_null(before);
+    tt_db *db = (tt_db *)0x1;
+    assert_fails_with(tt_db_open(path, &db), fragment);
+    assert_null(db);
+    char *after = slurp(path, &len_after);
+    assert_int_equal(len_before, len_after);
+    assert_memory_equal(before, after, len_before);
+    char side[700];
+    snprintf(side, sizeof side, "%s-wal", path);
+    assert_false(exists(side));
+    snprintf(side, sizeof side, "%s-journal", path);
+    assert_false(exists(side));
+    free(before);
+    free(after);
+}
+
+static void test_foreign_files_are_refused_untouched(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *text = path_in(dir, "notes.txt");
+    FILE *f = fopen(text, "w");
+    for (int i = 0; i < 200; i++)
+        fprintf(f, "line %d of something that is not a database\n", i);
+    fclose(f);
+    char expect[800];
+    snprintf(expect, sizeof expect, "'%s' is not a tvm-tune database", text);
+    assert_refused_untouched(text, expect);
+    const char *tiny = path_in(dir, "tiny");
+    write_file(tiny, "w", "hi\n");
+    assert_refused_untouched(tiny, "not a tvm-tune database");
+    /* An SQLite database of another application. */
+    const char *other = path_in(dir, "other.db");
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(other, &h), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL,
+                                  NULL),
+                     SQLITE_OK);
+    sqlite3_close(h);
+    assert_refused_untouched(other, "not a tvm-tune database (an SQLite database of another");
+    /* A missing directory, a directory. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/nodir/tuning.db", dir);
+    tt_db *db;
+    snprintf(expect, sizeof expect, "cannot open database '%s': No such file or directory", path);
+    assert_int_equal(tt_db_open(path, &db), -1);
+    assert_string_equal(tt_get_last_error(), expect);
+    assert_fails_with(tt_db_open(dir, &db), "is a directory");
+    /* Merging refuses the same files and leaves them as they were. */
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    size_t len_before, len_after;
+    char *before = slurp(text, &len_before);
+    assert_fails_with(tt_db_merge(db, text, NULL), "not a tvm-tune database");
+    char *after = slurp(text, &len_after);
+    assert_int_equal(len_before, len_after);
+    assert_memory_equal(before, after, len_before);
+    free(before);
+    free(after);
+    assert_fails_with(tt_db_merge(db, other, NULL), "another application");
+    assert_fails_with(tt_db_merge(db, path, NULL), "No such file or directory");
+    assert_false(exists(path));
+    assert_fails_with(tt_db_merge(db, path_in(dir, "tuning.db"), NULL), "into itself");
+    assert_ok(tt_db_close(db));
+    /* Reopening our own database works and keeps its content. */
+    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+static void test_merge(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    tt_db *a, *b;
+    assert_ok(tt_db_open(path_in(dir, "a.db"), &a));
+    assert_ok(tt_db_open(path_in(dir, "b.db"), &b));
+    int64_t run_a, run_b;
+    assert_ok(tt_db_run_begin(a, "op.json", "llvm", "xgb", 40, &run_a));
+    assert_ok(tt_db_run_begin(b, "op.json", "llvm", "random", 40, &run_b));
+    assert_ok(tt_db_run_end(b, run_b, TT_RUN_FINISHED));
+    /* a holds 0..39, b holds 20..59: 20 in common. */
+    for (int i = 0; i < N_RECORDS; i++) {
+        generated g;
+        make_generated(&g, i);
+        if (i < 40)
+            assert_ok(tt_db_add_record(a, &g.r, run_a, NULL));
+        if (i >= 20)
+            assert_ok(tt_db_add_record(b, &g.r, run_b, NULL));
+    }
+    assert_ok(tt_db_close(b));
+    size_t added;
+    assert_ok(tt_db_merge(a, path_in(dir, "b.db"), &added));
+    assert_int_equal(added, 20);
+    assert_ok(tt_db_merge(a, path_in(dir, "b.db"), &added));
+    assert_int_equal(added, 0);
+    tt_db_counts c;
+    assert_ok(tt_db_stats(a, &c));
+    assert_int_equal(c.records, N_RECORDS);
+    assert_int_equal(c.workloads, 3);
+    assert_int_equal(c.runs[TT_RUN_RUNNING], 1);
+    assert_int_equal(c.runs[TT_RUN_FINISHED], 1); /* b's run, once */
+    /* The merged records point at the merged run. */
+    assert_ok(tt_db_close(a));
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path_in(dir, "a.db"), &h), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h,
+                                        "SELECT count(*) FROM records r JOIN runs u"
+                                        " ON u.id = r.run_id WHERE u.tuner = 'random'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(st, 0), 20);
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+    /* Best over the merged database equals best over one built from everything. */
+    tt_db *all;
+    assert_ok(tt_db_open(path_in(dir, "all.db"), &all));
+    for (int i = 0; i < N_RECORDS; i++) {
+        generated g;
+        make_generated(&g, i);
+        assert_ok(tt_db_add_record(all, &g.r, 0, NULL));
+    }
+    assert_ok(tt_db_export(all, path_in(dir, "all.log"), 2, NULL));
+    assert_ok(tt_db_close(all));
+    assert_ok(tt_db_open(path_in(dir, "a.db"), &a));
+    assert_ok(tt_db_export(a, path_in(dir, "a.log"), 2, NULL));
+    assert_ok(tt_db_close(a));
+    char *x = slurp(path_in(dir, "all.log"), NULL), *y = slurp(path_in(dir, "a.log"), NULL);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    remove_tree(dir);
+}
+
+static void test_two_processes_lose_nothing(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *path = path_in(dir, "tuning.db");
+    tt_db *db;
+    assert_ok(tt_db_open(path, &db));
+    assert_ok(tt_db_close(db));
+    enum { PER_CHILD = 500 };
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        assert_true(kids[k] >= 0);
+        if (kids[k] == 0) {
+            tt_db *mine;
+            if (tt_db_open(path, &mine)) {
+                fprintf(stderr, "child %d: %s\n", k, tt_get_last_error());
+                _exit(1);
+            }
+            int64_t run;
+            if (tt_db_run_begin(mine, "op.json", "llvm", "random", PER_CHILD, &run))
+                _exit(2);
+            for (int i = 0; i < PER_CHILD; i++) {
+                generated g;
+                make_generated(&g, i % N_RECORDS);
+                g.r.trial = k * PER_CHILD + i;
+                g.r.seed = k;
+                int added;
+                if (tt_db_add_record(mine, &g.r, run, &added) || !added) {
+                    fprintf(stderr, "child %d, record %d: %s\n", k, i, tt_get_last_error());
+                    _exit(3);
+                }
+                if (i % 100 == 99 && tt_db_run_update(mine, run, i + 1))
+                    _exit(4);
+            }
+            if (tt_db_run_end(mine, run, TT_RUN_FINISHED) || tt_db_close(mine))
+                _exit(5);
+            _exit(0);
+        }
+    }
+    for (int k = 0; k < 2; k++) {
+        int status;
+        assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_ok(tt_db_open(path, &db));
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, 2 * PER_CHILD);
+    assert_int_equal(c.runs[TT_RUN_FINISHED], 2);
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_import_twice_adds_nothing),
+        cmocka_unit_test(test_import_errors),
+        cmocka_unit_test(test_best_k),
+        cmocka_unit_test(test_export_best),
+        cmocka_unit_test(test_runs_lifecycle),
+        cmocka_unit_test(test_foreign_files_are_refused_untouched),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_two_processes_lose_nothing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
