@@ -1,0 +1,169 @@
+/* measure/: isolated, timed, checked execution of candidate kernels. A batch of candidates is
+ * built in parallel worker processes (builder.c), then each library is run one at a time in a
+ * child process that checks its output and times it (runner_local.c, timer.c). */
+#ifndef TT_MEASURE_H
+#define TT_MEASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt/runtime.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes of a measurement: the same numbers as the log record's "error" (DESIGN.md). */
+enum {
+    TT_MEASURE_OK = 0,
+    TT_MEASURE_INVALID_SCHEDULE = 1, /* never produced here; the caller's schedule check */
+    TT_MEASURE_COMPILE_ERROR = 2,    /* build callback failed or crashed */
+    TT_MEASURE_RUNTIME_ERROR = 3,    /* load failure, kernel returned -1, or a crash (signal) */
+    TT_MEASURE_WRONG_ANSWER = 4,     /* output differs from the reference */
+    TT_MEASURE_BUILD_TIMEOUT = 5,
+    TT_MEASURE_RUN_TIMEOUT = 6,
+    TT_MEASURE_UNKNOWN_ERROR = 7,
+};
+
+/* ---- Timing protocol (timer.c) ---- */
+
+#define TT_MEASURE_MAX_REPEAT 64
+
+typedef struct {
+    int repeat;           /* timed repeats, 1..TT_MEASURE_MAX_REPEAT */
+    int number;           /* runs per repeat to start calibration from, >= 1 */
+    double min_repeat_ms; /* number grows until one repeat lasts at least this long (0: no min) */
+    int flush_cache;      /* write a buffer larger than the last-level cache before each repeat */
+    double best_so_far;   /* seconds; > 0 enables the early stop below, 0 disables it */
+    double slow_factor;   /* early stop when the first repeat's cost > slow_factor * best_so_far */
+} tt_timing_opts;
+
+typedef struct {
+    double costs[TT_MEASURE_MAX_REPEAT]; /* seconds per run, one per repeat (mean of `number`) */
+    int n_costs;                         /* repeats done: opts.repeat, or 1 when pruned */
+    int number;                          /* runs per repeat after calibration */
+    double cost;                         /* median of costs */
+    double spread;                       /* (max - min) / median of costs */
+    int pruned; /* 1: stopped after the first repeat, slower than slow_factor * best_so_far */
+} tt_timing_result;
+
+/* Fills o with the defaults: repeat 3, number 1, min_repeat_ms 50, no flush, no early stop,
+ * slow_factor 3. */
+TT_API void tt_timing_opts_default(tt_timing_opts *o);
+
+/* Times f(args): one warm-up call, then `number` is raised (by estimate, at least doubling) until
+ * a batch of `number` calls lasts min_repeat_ms; that batch is the first repeat. The cost is the
+ * median over `repeat` batches of the mean call time. With flush_cache, the cache is flushed before
+ * every batch. -1 when f fails (its message, prefixed) or the options are out of range. */
+TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
+                           const tt_timing_opts *o, tt_timing_result *out);
+
+/* 0 when o is valid for tt_measure_time, else -1 with a message naming the field. */
+TT_API int tt_timing_opts_check(const tt_timing_opts *o);
+
+/* Bytes the cache flush writes: twice the largest cache hwloc reports, in [8 MiB, 512 MiB]
+ * (64 MiB when the topology is unknown). */
+TT_API size_t tt_measure_flush_bytes(void);
+
+/* ---- Inputs and checks (check.c) ---- */
+
+/* Fills t (float32, float64, int8/16/32/64, uint8) with deterministic pseudo-random values from
+ * (seed, arg_index): floats uniform in [-1, 1], integers in [-8, 8] ([0, 8] unsigned). The same
+ * pair gives the same values in every process, so a caller can recompute a reference. */
+TT_API int tt_measure_fill_random(DLTensor *t, uint64_t seed, int arg_index);
+
+/* 1 when dt is one of the dtypes above. */
+TT_API int tt_measure_dtype_supported(DLDataType dt);
+
+/* Compares got with expected (same dtype and element count). Floats: the max over elements of
+ * |got - expected| / max(1, |expected|) must be < rtol, and a NaN must match a NaN; integers
+ * must be equal. Returns 0 when they match, 1 with a message in msg when they do not ("max
+ * relative error 0.5 at index 17 (got 1, expected 2)"), -1 on a dtype or size mismatch. */
+TT_API int tt_measure_compare(const DLTensor *got, const DLTensor *expected, double rtol,
+                              char *msg, size_t msglen);
+
+/* ---- Local runner (runner_local.c) ---- */
+
+#define TT_MEASURE_MAX_DIM 8
+#define TT_MEASURE_MSG_LEN 1024
+
+/* Shape and dtype of one kernel argument. */
+typedef struct {
+    int ndim;
+    int64_t shape[TT_MEASURE_MAX_DIM];
+    DLDataType dtype;
+} tt_measure_tensor;
+
+/* One candidate to run. The kernel takes args[0..n_args-1] as DLTensors: the inputs, then the
+ * output (the last argument). Inputs are filled with tt_measure_fill_random(seed, index). */
+typedef struct {
+    const char *lib_path;  /* shared library exporting TT_PACKED_PREFIX func_name */
+    const char *func_name; /* kernel name */
+    const tt_measure_tensor *args;
+    int n_args;
+    uint64_t seed;
+    /* The reference output, at most one of the two (both absent: no check):
+     *  ref_output: the expected output bytes (ref_nbytes of them, compact row-major), or
+     *  ref_lib_path + ref_func_name: a reference kernel run on the same inputs. */
+    const void *ref_output;
+    size_t ref_nbytes;
+    const char *ref_lib_path;
+    const char *ref_func_name;
+    double rtol;        /* relative tolerance of the check; 0 means 1e-4 */
+    double timeout_s;   /* wall-clock limit for the whole child (load, check, timing), > 0 */
+    int num_threads;    /* threads of the kernel's parallel loops; 0: the backend's default */
+    tt_timing_opts timing;
+} tt_run_request;
+
+typedef struct {
+    int error;                          /* TT_MEASURE_* */
+    char error_msg[TT_MEASURE_MSG_LEN]; /* "" when error is TT_MEASURE_OK */
+    tt_timing_result timing;           /* valid when error is TT_MEASURE_OK */
+    double elapsed_s;                   /* wall time of the child process */
+} tt_run_result;
+
+/* Runs req in a forked child: loads the library, allocates and fills the arguments, runs the
+ * kernel once, checks the output against the reference, then times it with the protocol, and
+ * sends the result back through a pipe. A crash, an error, a wrong answer or a hang (killed at
+ * timeout_s) becomes out->error with a message; this returns -1 only for an invalid request or
+ * when no child can be started (fork, pipe). Calls are serialised by a process-wide mutex: one
+ * measurement at a time. Contract for the caller: no build (tt_builder_run) runs meanwhile, no
+ * other thread of the process is inside the runtime when this forks, and SIGCHLD is not
+ * ignored. */
+TT_API int tt_runner_local_run(const tt_run_request *req, tt_run_result *out);
+
+/* ---- Builder (builder.c) ---- */
+
+#define TT_BUILD_MSG_LEN 4096
+
+/* Writes a shared library to out_path; returns 0, or nonzero with a message in err. Runs in a
+ * forked child: it may crash or hang without harm, but what it changes in memory is lost. */
+typedef int (*tt_build_fn)(void *ctx, int index, const char *out_path, char *err, size_t errlen);
+
+typedef struct {
+    tt_build_fn build;
+    void *ctx; /* passed to build, with the job's index in the batch */
+} tt_build_job;
+
+typedef struct {
+    char path[4096];                  /* the library (in a fresh temporary directory) */
+    double build_s;                   /* wall time of the build */
+    int error;                        /* TT_MEASURE_OK, _COMPILE_ERROR or _BUILD_TIMEOUT */
+    char error_msg[TT_BUILD_MSG_LEN]; /* the callback's message, the signal, or the timeout */
+} tt_build_result;
+
+/* Builds jobs[0..n-1], each in its own forked child, at most n_workers at a time, each killed
+ * after timeout_s. The libraries go to a new directory under $TMPDIR (or /tmp); remove them with
+ * tt_builder_cleanup. Returns -1 only for invalid arguments or when the directory cannot be made;
+ * a failed build is results[i].error. The tuning loop alternates: build a batch, then run its
+ * libraries one by one with tt_runner_local_run, so that no build disturbs a measurement. */
+TT_API int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
+                          tt_build_result *results);
+
+/* Removes the libraries of a batch and its temporary directory. */
+TT_API void tt_builder_cleanup(tt_build_result *results, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,195 @@
+/* The timing protocol: how a compiled kernel's cost is measured once it runs and is correct
+ * (runner_local.c calls this in its child process; the RPC server will too). See DESIGN.md,
+ * "Measurement". */
+#include <hwloc.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "measure/measure.h"
+
+/* Calibration never runs a batch longer than this many calls: a kernel too fast for the clock
+ * would otherwise grow `number` without bound. */
+#define MAX_NUMBER (1 << 30)
+
+void tt_timing_opts_default(tt_timing_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->repeat = 3;
+    o->number = 1;
+    o->min_repeat_ms = 50;
+    o->slow_factor = 3;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* ---- cache flush ---- */
+
+static pthread_once_t flush_once = PTHREAD_ONCE_INIT;
+static size_t flush_size = (size_t)64 << 20;
+static unsigned char *flush_buf;
+
+static void flush_init(void)
+{
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) == 0) {
+        if (hwloc_topology_load(topo) == 0) {
+            uint64_t largest = 0;
+            for (int depth = 0; depth < hwloc_topology_get_depth(topo); depth++) {
+                hwloc_obj_t obj = hwloc_get_obj_by_depth(topo, depth, 0);
+                if (obj != NULL && hwloc_obj_type_is_cache(obj->type) &&
+                    obj->attr->cache.size > largest)
+                    largest = obj->attr->cache.size;
+            }
+            if (largest > 0) {
+                uint64_t size = 2 * largest;
+                size = size < ((uint64_t)8 << 20) ? (uint64_t)8 << 20 : size;
+                size = size > ((uint64_t)512 << 20) ? (uint64_t)512 << 20 : size;
+                flush_size = (size_t)size;
+            }
+        }
+        hwloc_topology_destroy(topo);
+    }
+    /* Allocated once per process: the runner's child allocates it on first use and exits. */
+    flush_buf = malloc(flush_size);
+}
+
+size_t tt_measure_flush_bytes(void)
+{
+    pthread_once(&flush_once, flush_init);
+    return flush_size;
+}
+
+/* Writing (not reading) a buffer twice the LLC evicts the kernel's data and leaves no dirty line
+ * of it, so each repeat starts from memory as a kernel in a real model would. */
+static void flush_cache(void)
+{
+    pthread_once(&flush_once, flush_init);
+    if (flush_buf == NULL)
+        return;
+    static unsigned char round;
+    memset(flush_buf, __atomic_add_fetch(&round, 1, __ATOMIC_RELAXED), flush_size);
+    /* The compiler may not drop the stores: the buffer escapes through this barrier. */
+    __asm__ __volatile__("" : : "r"(flush_buf) : "memory");
+}
+
+/* ---- the protocol ---- */
+
+int tt_timing_opts_check(const tt_timing_opts *o)
+{
+    if (o->repeat < 1 || o->repeat > TT_MEASURE_MAX_REPEAT)
+        return tt_error_set("tt_measure_time: repeat = %d, expected 1..%d", o->repeat,
+                            TT_MEASURE_MAX_REPEAT);
+    if (o->number < 1 || o->number > MAX_NUMBER)
+        return tt_error_set("tt_measure_time: number = %d, expected 1..%d", o->number,
+                            MAX_NUMBER);
+    if (!(o->min_repeat_ms >= 0) || o->min_repeat_ms > 60e3)
+        return tt_error_set("tt_measure_time: min_repeat_ms = %g, expected 0..60000",
+                            o->min_repeat_ms);
+    if (!(o->best_so_far >= 0) || isinf(o->best_so_far))
+        return tt_error_set("tt_measure_time: best_so_far = %g, expected a finite cost >= 0 "
+                            "(0: no early stop)",
+                            o->best_so_far);
+    if (o->best_so_far > 0 && !(o->slow_factor >= 1))
+        return tt_error_set("tt_measure_time: slow_factor = %g, expected >= 1", o->slow_factor);
+    return 0;
+}
+
+/* Runs f `number` times; *seconds = the wall time of the batch. */
+static int run_batch(tt_func f, const tt_value *args, const int *codes, int n, int number,
+                     int flush, double *seconds)
+{
+    if (flush)
+        flush_cache();
+    double start = now_s();
+    for (int i = 0; i < number; i++) {
+        tt_value ret;
+        int ret_code;
+        if (tt_func_call(f, args, codes, n, &ret, &ret_code) != 0)
+            return tt_error_wrap("tt_measure_time: the kernel failed");
+    }
+    *seconds = now_s() - start;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void summarise(tt_timing_result *out)
+{
+    double sorted[TT_MEASURE_MAX_REPEAT];
+    int k = out->n_costs;
+    memcpy(sorted, out->costs, (size_t)k * sizeof sorted[0]);
+    qsort(sorted, (size_t)k, sizeof sorted[0], cmp_double);
+    out->cost = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
+    out->spread = out->cost > 0 ? (sorted[k - 1] - sorted[0]) / out->cost : 0;
+}
+
+/* Next `number` when a batch of `number` calls took t < target seconds: aim 20% past the target
+ * from the measured rate, but at least double (t may be all clock noise) and at most x1000. */
+static int next_number(int number, double t, double target)
+{
+    double want = t > 0 ? ceil((double)number * target / t * 1.2) : (double)number * 1000;
+    double lo = 2.0 * number, hi = 1000.0 * number;
+    want = want < lo ? lo : want > hi ? hi : want;
+    return want > MAX_NUMBER ? MAX_NUMBER : (int)want;
+}
+
+int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
+                    const tt_timing_opts *o, tt_timing_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (f == NULL)
+        return tt_error_set("tt_measure_time: f is NULL");
+    if (tt_timing_opts_check(o) != 0)
+        return -1;
+    /* Warm-up: page faults, lazy binding, the OpenMP pool and cold instruction caches are paid
+     * here, not in the first repeat. */
+    double t;
+    if (run_batch(f, args, codes, n, 1, 0, &t) != 0)
+        return -1;
+
+    double target = o->min_repeat_ms * 1e-3;
+    double slow = o->best_so_far * o->slow_factor;
+    int number = o->number;
+    for (;;) {
+        if (run_batch(f, args, codes, n, number, o->flush_cache, &t) != 0)
+            return -1;
+        /* Any batch, even a calibration one, that is already too slow ends the measurement: a
+         * candidate several times the best is not worth the rest of its repeats. */
+        if (o->best_so_far > 0 && t / number > slow) {
+            out->costs[0] = t / number;
+            out->n_costs = 1;
+            out->number = number;
+            out->pruned = 1;
+            summarise(out);
+            return 0;
+        }
+        if (t >= target || number >= MAX_NUMBER)
+            break;
+        number = next_number(number, t, target);
+    }
+    /* The batch that reached the target is the first repeat: it ran under the same conditions
+     * (flushed when asked) as the others will. */
+    out->costs[0] = t / number;
+    out->n_costs = 1;
+    for (int r = 1; r < o->repeat; r++) {
+        if (run_batch(f, args, codes, n, number, o->flush_cache, &t) != 0)
+            return -1;
+        out->costs[r] = t / number;
+        out->n_costs++;
+    }
+    out->number = number;
+    summarise(out);
+    return 0;
+}

@@ -1,0 +1,14 @@
+/* A correct but slow kernel: vadd sleeps 20 ms per call. */
+#include <time.h>
+
+#include "fault.h"
+
+static int vadd(const tt_value *args, const int *codes, int n, tt_ret ret, void *resource)
+{
+    struct timespec ts = {0, 20 * 1000 * 1000};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    return fault_vadd(args, codes, n);
+}
+
+TT_EXPORT_PACKED(vadd, vadd)

@@ -1,0 +1,216 @@
+/* Tests measure/builder.c: build callbacks that succeed, fail with a message, crash, hang or write
+ * nothing give codes 0, 2, 2, 5, 2 with their messages; at most n_workers builds run at once
+ * (each records its start and end time in a file); the temporary directory is cleaned up. */
+#include <dirent.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "measure_test.h"
+
+enum { OK, FAIL, CRASH, HANG, NO_FILE, LONG_MESSAGE, SILENT_FAIL };
+
+typedef struct {
+    const int *modes; /* per job */
+    double sleep_s;   /* every build sleeps this long first */
+    const char *log_dir; /* when set, job i writes "start end" to log_dir/i */
+} plan;
+
+static void pause_for(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int build(void *ctx, int index, const char *out_path, char *err, size_t errlen)
+{
+    const plan *p = ctx;
+    double start = test_now();
+    pause_for(p->sleep_s);
+    if (p->log_dir != NULL) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%d", p->log_dir, index);
+        FILE *f = fopen(path, "w");
+        if (f != NULL) {
+            fprintf(f, "%.9f %.9f\n", start, test_now());
+            fclose(f);
+        }
+    }
+    switch (p->modes[index]) {
+    case FAIL:
+        snprintf(err, errlen, "kernel.ll:3:7: error: expected ';' (job %d)", index);
+        return 1;
+    case CRASH:
+        raise(SIGSEGV);
+        return 0;
+    case HANG:
+        pause_for(1000);
+        return 0;
+    case LONG_MESSAGE:
+        /* Longer than a pipe's atomic write: it must arrive whole (up to the buffer's size). */
+        memset(err, 'x', errlen - 1);
+        err[errlen - 1] = '\0';
+        return 1;
+    case SILENT_FAIL:
+        return 7;
+    case NO_FILE:
+        return 0;
+    default: {
+        FILE *f = fopen(out_path, "w");
+        if (f == NULL)
+            return 1;
+        fprintf(f, "library %d\n", index);
+        fclose(f);
+        return 0;
+    }
+    }
+}
+
+static void test_outcomes(void **state)
+{
+    static const int modes[] = {OK, FAIL, CRASH, HANG, NO_FILE, LONG_MESSAGE, SILENT_FAIL, OK};
+    enum { n = sizeof modes / sizeof modes[0] };
+    plan p = {.modes = modes};
+    tt_build_job jobs[n];
+    for (int i = 0; i < n; i++)
+        jobs[i] = (tt_build_job){build, &p};
+    static tt_build_result res[n];
+    double start = test_now();
+    assert_int_equal(tt_builder_run(jobs, n, 2, 1.0, res), 0);
+    double elapsed = test_now() - start;
+    assert_true(elapsed < 2.5); /* one hang of 1 s, the rest immediate */
+
+    assert_int_equal(res[0].error, TT_MEASURE_OK);
+    assert_string_equal(res[0].error_msg, "");
+    FILE *f = fopen(res[0].path, "r");
+    assert_non_null(f);
+    char line[64] = "";
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    assert_string_equal(line, "library 0\n");
+    assert_true(res[0].build_s >= 0 && res[0].build_s < 1);
+    assert_int_equal(res[7].error, TT_MEASURE_OK);
+    assert_contains(res[7].path, "/cand_7.so");
+
+    assert_int_equal(res[1].error, TT_MEASURE_COMPILE_ERROR);
+    assert_string_equal(res[1].error_msg, "kernel.ll:3:7: error: expected ';' (job 1)");
+    assert_int_equal(res[2].error, TT_MEASURE_COMPILE_ERROR);
+    assert_string_equal(res[2].error_msg, "build crashed: killed by signal 11 (Segmentation fault)");
+    assert_int_equal(res[3].error, TT_MEASURE_BUILD_TIMEOUT);
+    assert_string_equal(res[3].error_msg, "build timed out after 1.0 s");
+    assert_true(res[3].build_s >= 1.0 && res[3].build_s < 1.5);
+    assert_int_equal(res[4].error, TT_MEASURE_COMPILE_ERROR);
+    assert_contains(res[4].error_msg, "build reported success but wrote no library at ");
+    assert_int_equal(res[5].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(strlen(res[5].error_msg), TT_BUILD_MSG_LEN - 1);
+    assert_int_equal(res[5].error_msg[100], 'x');
+    assert_int_equal(res[6].error, TT_MEASURE_COMPILE_ERROR);
+    assert_string_equal(res[6].error_msg, "build failed (returned 7) without a message");
+
+    /* Every library is in one fresh directory, removed by the cleanup. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", res[0].path);
+    *strrchr(dir, '/') = '\0';
+    assert_contains(dir, "/tt-build-");
+    struct stat st;
+    assert_int_equal(stat(dir, &st), 0);
+    tt_builder_cleanup(res, n);
+    assert_int_not_equal(stat(dir, &st), 0);
+    assert_string_equal(res[0].path, "");
+}
+
+/* Reads the start and end times job i logged. */
+static void read_log(const char *dir, int i, double *start, double *end)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%d", dir, i);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        fail_msg("job %d wrote no log at %s", i, path);
+    assert_int_equal(fscanf(f, "%lf %lf", start, end), 2);
+    fclose(f);
+    unlink(path);
+}
+
+/* The most builds that ran at the same time, from their logged intervals. */
+static int max_overlap(const char *dir, int n)
+{
+    double starts[32], ends[32];
+    for (int i = 0; i < n; i++)
+        read_log(dir, i, &starts[i], &ends[i]);
+    int most = 0;
+    for (int i = 0; i < n; i++) {
+        int at = 0; /* running at the moment job i started */
+        for (int j = 0; j < n; j++)
+            at += starts[j] <= starts[i] && ends[j] > starts[i];
+        most = at > most ? at : most;
+    }
+    return most;
+}
+
+static void check_pool(int n, int n_workers)
+{
+    char dir[] = "/tmp/tt-test-builder-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int modes[32] = {0};
+    plan p = {.modes = modes, .sleep_s = 0.15, .log_dir = dir};
+    tt_build_job jobs[32];
+    for (int i = 0; i < n; i++)
+        jobs[i] = (tt_build_job){build, &p};
+    tt_build_result *res = calloc((size_t)n, sizeof *res);
+    double start = test_now();
+    assert_int_equal(tt_builder_run(jobs, n, n_workers, 10, res), 0);
+    double elapsed = test_now() - start;
+    for (int i = 0; i < n; i++)
+        assert_int_equal(res[i].error, TT_MEASURE_OK);
+    int most = max_overlap(dir, n);
+    if (most != n_workers)
+        fail_msg("%d builds ran at once with %d workers", most, n_workers);
+    /* n builds of 0.15 s, n_workers at a time, take at least ceil(n / n_workers) rounds. */
+    int rounds = (n + n_workers - 1) / n_workers;
+    assert_true(elapsed >= 0.15 * rounds);
+    tt_builder_cleanup(res, n);
+    free(res);
+    rmdir(dir);
+}
+
+static void test_pool_two_workers(void **state)
+{
+    check_pool(6, 2);
+}
+
+static void test_pool_three_workers(void **state)
+{
+    check_pool(7, 3);
+}
+
+static void test_pool_one_worker(void **state)
+{
+    check_pool(3, 1);
+}
+
+static void test_bad_arguments(void **state)
+{
+    static const int modes[] = {OK};
+    plan p = {.modes = modes};
+    tt_build_job jobs[1] = {{build, &p}};
+    tt_build_result res[1];
+    assert_fails_with(tt_builder_run(jobs, 1, 0, 1, res), "n_workers = 0, expected 1..256");
+    assert_fails_with(tt_builder_run(jobs, 1, 2, 0, res), "timeout_s = 0, expected > 0");
+    assert_fails_with(tt_builder_run(jobs, -1, 2, 1, res), "n = -1 jobs");
+    jobs[0].build = NULL;
+    assert_fails_with(tt_builder_run(jobs, 1, 2, 1, res), "job 0 has no build callback");
+    assert_int_equal(tt_builder_run(NULL, 0, 2, 1, NULL), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_outcomes),           cmocka_unit_test(test_pool_two_workers),
+        cmocka_unit_test(test_pool_three_workers), cmocka_unit_test(test_pool_one_worker),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
