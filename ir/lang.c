@@ -423,9 +423,13 @@ static int statement(parser *p, stmt *st)
         if (next(p) < 0 || items(p, T_RBRACK, 0, &st->axes, &st->naxes) < 0)
             return -1;
         for (int i = 0; i < st->naxes; i++)
-            if (st->axes[i]->kind != N_IDENT)
-                return ar_fail(p->a, st->axes[i]->line, st->axes[i]->col,
-                               "output indices of %s must be axis names", st->out);
+            if (st->axes[i]->kind != N_IDENT) {
+                const node *at = st->axes[i];
+                while (at->kind == N_BIN) /* report where the index starts */
+                    at = at->args[0];
+                return ar_fail(p->a, at->line, at->col, "output indices of %s must be axis names",
+                               st->out);
+            }
     }
     if (expect(p, T_ASSIGN) < 0)
         return -1;

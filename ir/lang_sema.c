@@ -400,6 +400,14 @@ static int resolve(sema *S, node *n)
 
 /* ---- range inference ---- */
 
+/* Where an index expression starts (a binary node's own position is its operator). */
+static const node *start(const node *n)
+{
+    while (n->kind == N_BIN)
+        n = n->args[0];
+    return n;
+}
+
 /* Largest extent of axis u keeping constraint c in bounds, the other axes at their extents. */
 static int bound(sema *S, const cons *c, int u, int64_t *out)
 {
@@ -443,7 +451,7 @@ static int infer(sema *S)
                 int64_t b;
                 bound(S, c, s, &b);
                 if (b <= 0)
-                    return ar_fail(S->a, c->idx->line, c->idx->col,
+                    return ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
                                    "the range of index '%s' is empty: index %d of %s cannot "
                                    "stay within its extent %lld", sl->name, c->dim, c->acc->name,
                                    (long long)c->len);
@@ -479,7 +487,7 @@ static int infer(sema *S)
             return -1;
         }
         if (lo < 0 || hi >= c->len)
-            return ar_fail(S->a, c->idx->line, c->idx->col,
+            return ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
                            "index %d of %s ranges over [%lld, %lld], outside its extent %lld",
                            c->dim, c->acc->name, (long long)lo, (long long)hi,
                            (long long)c->len);
