@@ -4,9 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
-#include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +35,40 @@ typedef struct {
     char buf[sizeof(wire_head) + TT_BUILD_MSG_LEN];
 } slot;
 
+typedef struct {
+    const tt_build_job *job;
+    int index;
+    const char *path;
+    wire_head head;
+    char err[TT_BUILD_MSG_LEN];
+} child_job;
+
+static void *build_thread(void *p)
+{
+    child_job *c = p;
+    c->head.rc = c->job->build(c->job->ctx, c->index, c->path, c->err, sizeof c->err);
+    return NULL;
+}
+
+/* Never returns. The callback runs on a fresh thread for the reason runner_local.c gives: a
+ * library with per-thread pools (libgomp) inherited from the parent's thread would hang. */
 static void child_main(const tt_build_job *job, int index, const char *path, int fd)
 {
-    static char err[TT_BUILD_MSG_LEN];
-    memset(err, 0, sizeof err);
-    wire_head head = {WIRE_MAGIC, 0, 0};
-    head.rc = job->build(job->ctx, index, path, err, sizeof err);
-    err[sizeof err - 1] = '\0';
-    head.msg_len = (uint32_t)strlen(err);
-    if (tt_proc_write_all(fd, &head, sizeof head) != 0 ||
-        tt_proc_write_all(fd, err, head.msg_len) != 0)
+    static child_job c;
+    memset(&c, 0, sizeof c);
+    c.job = job;
+    c.index = index;
+    c.path = path;
+    c.head.magic = WIRE_MAGIC;
+    pthread_t th;
+    if (pthread_create(&th, NULL, build_thread, &c) == 0)
+        pthread_join(th, NULL);
+    else
+        build_thread(&c);
+    c.err[sizeof c.err - 1] = '\0';
+    c.head.msg_len = (uint32_t)strlen(c.err);
+    if (tt_proc_write_all(fd, &c.head, sizeof c.head) != 0 ||
+        tt_proc_write_all(fd, c.err, c.head.msg_len) != 0)
         _exit(3);
     _exit(0);
 }

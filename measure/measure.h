@@ -132,6 +132,14 @@ typedef struct {
  * ignored. */
 TT_API int tt_runner_local_run(const tt_run_request *req, tt_run_result *out);
 
+/* Runs the kernel of req (lib_path, func_name) once on the seeded inputs in a child process, as
+ * tt_runner_local_run does, and copies its output (nbytes, the size of the last argument) into
+ * output: the reference that later requests pass as ref_output, computed once per workload rather
+ * than once per candidate. req's reference fields and timing options are ignored; failures are
+ * out->error as for tt_runner_local_run (output is untouched then). */
+TT_API int tt_runner_local_reference(const tt_run_request *req, void *output, size_t nbytes,
+                                     tt_run_result *out);
+
 /* ---- Builder (builder.c) ---- */
 
 #define TT_BUILD_MSG_LEN 4096

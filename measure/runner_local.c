@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "measure/measure.h"
@@ -89,6 +90,7 @@ static int check_request(const tt_run_request *req)
 
 typedef struct {
     const tt_run_request *req;
+    void *sink; /* reference mode: where the output goes (shared with the parent); else NULL */
     wire_head head;
     char msg[TT_MEASURE_MSG_LEN];
 } child_job;
@@ -225,6 +227,10 @@ static void work(child_job *job)
         fail(job, TT_MEASURE_RUNTIME_ERROR, "%s", tt_get_last_error());
         goto done;
     }
+    if (job->sink != NULL) {
+        memcpy(job->sink, arrays[out]->data, (size_t)tt_array_nbytes(arrays[out]));
+        goto done;
+    }
     if (check) {
         double rtol = req->rtol > 0 ? req->rtol : 1e-4;
         int cmp = tt_measure_compare(arrays[out], expected, rtol, job->msg, sizeof job->msg);
@@ -255,11 +261,12 @@ static void *work_thread(void *p)
 /* Never returns. The work runs on a fresh thread: libgomp keeps its thread pool per thread, and
  * the pool the forking thread inherited names workers that do not exist in the child, so a
  * parallel region on it would wait for them forever. A new thread starts a new pool. */
-static void child_main(const tt_run_request *req, int fd)
+static void child_main(const tt_run_request *req, void *sink, int fd)
 {
     static child_job job;
     memset(&job, 0, sizeof job);
     job.req = req;
+    job.sink = sink;
     job.head.magic = WIRE_MAGIC;
     pthread_t th;
     if (pthread_create(&th, NULL, work_thread, &job) == 0)
@@ -333,28 +340,23 @@ static void decode(const char *buf, size_t len, pid_t pid, double deadline, doub
              "the measurement process %s without reporting a result", how);
 }
 
-int tt_runner_local_run(const tt_run_request *req, tt_run_result *out)
+/* Forks the child for req (reference mode when sink is set) and turns what it reports, or how it
+ * ended, into out. Caller holds the lock. */
+static int run_child(const tt_run_request *req, void *sink, const char *what, tt_run_result *out)
 {
-    memset(out, 0, sizeof *out);
-    if (check_request(req) != 0)
-        return -1;
-    tt_proc_lock();
     int fds[2];
-    if (pipe(fds) != 0) {
-        tt_proc_unlock();
-        return tt_error_set("tt_runner_local_run: pipe failed: %s", strerror(errno));
-    }
+    if (pipe(fds) != 0)
+        return tt_error_set("%s: pipe failed: %s", what, strerror(errno));
     double start = tt_proc_now();
-    pid_t pid = tt_proc_fork("tt_runner_local_run");
+    pid_t pid = tt_proc_fork(what);
     if (pid < 0) {
         close(fds[0]);
         close(fds[1]);
-        tt_proc_unlock();
         return -1;
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(req, fds[1]);
+        child_main(req, sink, fds[1]);
     }
     close(fds[1]);
     double deadline = start + req->timeout_s;
@@ -371,6 +373,57 @@ int tt_runner_local_run(const tt_run_request *req, tt_run_result *out)
     }
     close(fds[0]);
     out->elapsed_s = tt_proc_now() - start;
-    tt_proc_unlock();
     return 0;
+}
+
+int tt_runner_local_run(const tt_run_request *req, tt_run_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (check_request(req) != 0)
+        return -1;
+    tt_proc_lock();
+    int rc = run_child(req, NULL, "tt_runner_local_run", out);
+    tt_proc_unlock();
+    return rc;
+}
+
+int tt_runner_local_reference(const tt_run_request *req, void *output, size_t nbytes,
+                              tt_run_result *out)
+{
+    memset(out, 0, sizeof *out);
+    if (req == NULL)
+        return tt_error_set("tt_runner_local_reference: request is NULL");
+    /* Only the kernel and the inputs matter: no check, no timing. */
+    tt_run_request once = *req;
+    once.ref_output = NULL;
+    once.ref_lib_path = once.ref_func_name = NULL;
+    tt_timing_opts_default(&once.timing);
+    if (check_request(&once) != 0)
+        return tt_error_wrap("tt_runner_local_reference");
+    const tt_measure_tensor *o = &req->args[req->n_args - 1];
+    uint64_t want = (o->dtype.bits + 7u) / 8u;
+    for (int d = 0; d < o->ndim; d++)
+        want *= (uint64_t)o->shape[d];
+    if (want != nbytes || (nbytes > 0 && output == NULL))
+        return tt_error_set("tt_runner_local_reference: nbytes = %zu, but the output (argument "
+                            "%d) has %" PRIu64 " bytes",
+                            nbytes, req->n_args - 1, want);
+    /* The child writes the output into memory it shares with the parent: no size limit, no
+     * copy through the pipe. */
+    void *shared = NULL;
+    if (nbytes > 0) {
+        shared = mmap(NULL, nbytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (shared == MAP_FAILED)
+            return tt_error_set("tt_runner_local_reference: cannot map %zu bytes: %s", nbytes,
+                                strerror(errno));
+    }
+    static char dummy;
+    tt_proc_lock();
+    int rc = run_child(&once, shared != NULL ? shared : &dummy, "tt_runner_local_reference", out);
+    tt_proc_unlock();
+    if (rc == 0 && out->error == TT_MEASURE_OK && nbytes > 0)
+        memcpy(output, shared, nbytes);
+    if (shared != NULL)
+        munmap(shared, nbytes);
+    return rc;
 }

@@ -116,6 +116,52 @@ static void test_matmul_with_reference_kernel(void **state)
     assert_contains(r.error_msg, "has no kernel \"absent\"");
 }
 
+/* The reference output computed once in a child (tt_runner_local_reference) is the same a + b
+ * the test computes, and then checks a candidate; a broken reference kernel is an error. */
+static void test_reference_output(void **state)
+{
+    vadd_case c;
+    vadd_request(&c, TT_FAULT_GOOD, "vadd");
+    float got[N];
+    tt_run_result r;
+    memset(got, 0, sizeof got);
+    assert_int_equal(tt_runner_local_reference(&c.req, got, sizeof got, &r), 0);
+    expect_error(&r, TT_MEASURE_OK, "");
+    assert_memory_equal(got, c.expected, sizeof got);
+    assert_int_equal(r.timing.n_costs, 0); /* not timed */
+
+    /* A reference for matmul made by one library checks the matmul of another run. */
+    tt_measure_tensor args[3] = {
+        {.ndim = 2, .shape = {9, 7}, .dtype = {kDLFloat, 32, 1}},
+        {.ndim = 2, .shape = {7, 5}, .dtype = {kDLFloat, 32, 1}},
+        {.ndim = 2, .shape = {9, 5}, .dtype = {kDLFloat, 32, 1}},
+    };
+    tt_run_request req = {.lib_path = TT_FAULT_GOOD, .func_name = "matmul_ref", .args = args,
+                          .n_args = 3, .seed = 77, .timeout_s = 10};
+    float ref[9 * 5];
+    assert_int_equal(tt_runner_local_reference(&req, ref, sizeof ref, &r), 0);
+    expect_error(&r, TT_MEASURE_OK, "");
+    tt_timing_opts_default(&req.timing);
+    req.timing.min_repeat_ms = 1;
+    req.func_name = "matmul";
+    req.ref_output = ref;
+    req.ref_nbytes = sizeof ref;
+    run(&req, &r);
+    expect_error(&r, TT_MEASURE_OK, "");
+    req.seed = 78; /* other inputs, same expected output: wrong */
+    run(&req, &r);
+    expect_error(&r, TT_MEASURE_WRONG_ANSWER, "max relative error");
+
+    /* Failures leave the output alone. */
+    vadd_request(&c, TT_FAULT_SEGV, "vadd");
+    memset(got, 0, sizeof got);
+    assert_int_equal(tt_runner_local_reference(&c.req, got, sizeof got, &r), 0);
+    expect_error(&r, TT_MEASURE_RUNTIME_ERROR, "killed by signal 11");
+    assert_true(got[0] == 0 && got[N - 1] == 0);
+    assert_fails_with(tt_runner_local_reference(&c.req, got, 12, &r),
+                      "nbytes = 12, but the output (argument 2) has 4096 bytes");
+}
+
 static void test_segfault(void **state)
 {
     vadd_case c;
@@ -238,7 +284,7 @@ static void test_parallel_after_openmp(void **state)
     vadd_case c;
     vadd_request(&c, TT_FAULT_GOOD, "vadd_parallel");
     c.req.num_threads = 2;
-    c.req.timeout_s = 10;
+    c.req.timeout_s = 5;
     c.req.timing.min_repeat_ms = 2;
     tt_run_result r;
     run(&c.req, &r);
@@ -283,6 +329,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_vadd),       cmocka_unit_test(test_matmul_with_reference_kernel),
+        cmocka_unit_test(test_reference_output),
         cmocka_unit_test(test_segfault),        cmocka_unit_test(test_kernel_error),
         cmocka_unit_test(test_wrong_answers),   cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_slow_and_pruned), cmocka_unit_test(test_bad_libraries),
