@@ -1,0 +1,229 @@
+/* Emission for any target: LLVM IR text, assembly, object files and shared libraries (the object
+ * linked by ld.lld). A shared library loads back as a runtime Module (format "so"), locally or
+ * on an RPC device, its tt_backend_* references resolving against the loader's libtt_runtime. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "codegen/codegen_internal.h"
+
+#ifndef TT_LLD
+#define TT_LLD "ld.lld-19"
+#endif
+
+extern char **environ;
+
+static const char *kind_name(tt_emit_kind k)
+{
+    switch (k) {
+    case TT_EMIT_LLVM: return "LLVM IR";
+    case TT_EMIT_ASM: return "assembly";
+    case TT_EMIT_OBJ: return "object";
+    case TT_EMIT_SO: return "shared library";
+    default: return "?";
+    }
+}
+
+/* One compilation: context, target machine and optimised module, disposed together. */
+typedef struct {
+    LLVMContextRef ctx;
+    LLVMTargetMachineRef tm;
+    LLVMModuleRef mod;
+    tt_codegen_stats st;
+    double t0;
+} build;
+
+static void build_free(build *b)
+{
+    if (b->mod)
+        LLVMDisposeModule(b->mod);
+    if (b->tm)
+        LLVMDisposeTargetMachine(b->tm);
+    if (b->ctx)
+        LLVMContextDispose(b->ctx);
+}
+
+static int build_new(tt_kernel *const *kernels, int n, const tt_target *t, build *b)
+{
+    memset(b, 0, sizeof *b);
+    if (!t)
+        return tt_error_set("codegen emit: NULL target");
+    tt_codegen_init_llvm();
+    b->t0 = tt_codegen_now_ms();
+    if (tt_target_machine(t, &b->tm) != 0)
+        return -1;
+    b->ctx = LLVMContextCreate();
+    if (tt_codegen_build(kernels, n, t, b->ctx, b->tm, &b->mod, &b->st) != 0) {
+        build_free(b);
+        return -1;
+    }
+    return 0;
+}
+
+static void build_done(build *b)
+{
+    double now = tt_codegen_now_ms();
+    b->st.total_ms = now - b->t0;
+    b->st.codegen_ms = b->st.total_ms - b->st.ir_ms - b->st.opt_ms;
+    tt_codegen_set_stats(&b->st);
+}
+
+/* Machine code of b into a memory buffer. */
+static int machine_code(build *b, LLVMCodeGenFileType type, LLVMMemoryBufferRef *out)
+{
+    char *err = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(b->tm, b->mod, type, &err, out)) {
+        int rc = tt_error_set("codegen emit: LLVM failed to emit %s: %s",
+                              type == LLVMObjectFile ? "an object" : "assembly", err ? err : "?");
+        LLVMDisposeMessage(err);
+        return rc;
+    }
+    if (tt_codegen_check_diag("codegen emit: LLVM") != 0) {
+        LLVMDisposeMemoryBuffer(*out);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_file(const char *path, const char *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return tt_error_set("codegen emit: cannot open %s for writing: %s", path, strerror(errno));
+    size_t w = fwrite(data, 1, size, f);
+    int closed = fclose(f);
+    if (w != size || closed != 0)
+        return tt_error_set("codegen emit: cannot write %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* Runs `ld.lld -shared -o so obj`; the linker's messages go into the error on failure. */
+static int link_shared(const char *obj, const char *so)
+{
+    char log_path[] = "/tmp/tt-lld-XXXXXX";
+    int log_fd = mkstemp(log_path);
+    if (log_fd < 0)
+        return tt_error_set("codegen emit: cannot make a temporary file: %s", strerror(errno));
+    unlink(log_path);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
+    posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
+    char *argv[] = {(char *)TT_LLD, "-shared", "--hash-style=gnu", "-o", (char *)so,
+                    (char *)obj, NULL};
+    pid_t pid;
+    int rc = posix_spawn(&pid, TT_LLD, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        close(log_fd);
+        return tt_error_set("codegen emit: cannot run %s: %s", TT_LLD, strerror(rc));
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        close(log_fd);
+        return 0;
+    }
+    char msg[1024] = "";
+    ssize_t got = pread(log_fd, msg, sizeof msg - 1, 0);
+    msg[got > 0 ? got : 0] = 0;
+    close(log_fd);
+    return tt_error_set("codegen emit: linking %s failed (%s exited with status %d): %s", so,
+                        TT_LLD, WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+}
+
+static int emit_so(build *b, const char *path)
+{
+    LLVMMemoryBufferRef buf;
+    if (machine_code(b, LLVMObjectFile, &buf) != 0)
+        return -1;
+    char obj[] = "/tmp/tt-obj-XXXXXX";
+    int fd = mkstemp(obj);
+    int rc;
+    if (fd < 0) {
+        rc = tt_error_set("codegen emit: cannot make a temporary file: %s", strerror(errno));
+    } else {
+        close(fd);
+        rc = write_file(obj, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
+        if (rc == 0)
+            rc = link_shared(obj, path);
+        unlink(obj);
+    }
+    LLVMDisposeMemoryBuffer(buf);
+    return rc;
+}
+
+int tt_codegen_emit(tt_kernel *const *kernels, int n, const tt_target *t, tt_emit_kind kind,
+                    const char *path)
+{
+    if (!path)
+        return tt_error_set("codegen emit: NULL output path");
+    if (kind < TT_EMIT_LLVM || kind > TT_EMIT_SO)
+        return tt_error_set("codegen emit: unknown output kind %d", (int)kind);
+    build b;
+    if (build_new(kernels, n, t, &b) != 0)
+        return -1;
+    int rc = 0;
+    if (kind == TT_EMIT_LLVM) {
+        char *err = NULL;
+        if (LLVMPrintModuleToFile(b.mod, path, &err))
+            rc = tt_error_set("codegen emit: cannot write %s: %s", path, err ? err : "?");
+        LLVMDisposeMessage(err);
+    } else if (kind == TT_EMIT_SO) {
+        rc = emit_so(&b, path);
+    } else {
+        LLVMMemoryBufferRef buf;
+        rc = machine_code(&b, kind == TT_EMIT_OBJ ? LLVMObjectFile : LLVMAssemblyFile, &buf);
+        if (rc == 0) {
+            rc = write_file(path, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
+            LLVMDisposeMemoryBuffer(buf);
+        }
+    }
+    if (rc == 0)
+        build_done(&b);
+    build_free(&b);
+    if (rc != 0)
+        tt_error_wrap("%s for %s", kind_name(kind), tt_target_str(t));
+    return rc;
+}
+
+int tt_codegen_emit_text(tt_kernel *const *kernels, int n, const tt_target *t, tt_emit_kind kind,
+                         char **out)
+{
+    *out = NULL;
+    if (kind != TT_EMIT_LLVM && kind != TT_EMIT_ASM)
+        return tt_error_set("codegen emit: %s is not text (expected LLVM IR or assembly)",
+                            kind_name(kind));
+    build b;
+    if (build_new(kernels, n, t, &b) != 0)
+        return -1;
+    int rc = 0;
+    if (kind == TT_EMIT_LLVM) {
+        char *s = LLVMPrintModuleToString(b.mod);
+        *out = strdup(s);
+        LLVMDisposeMessage(s);
+    } else {
+        LLVMMemoryBufferRef buf;
+        rc = machine_code(&b, LLVMAssemblyFile, &buf);
+        if (rc == 0) {
+            size_t size = LLVMGetBufferSize(buf);
+            if ((*out = malloc(size + 1))) {
+                memcpy(*out, LLVMGetBufferStart(buf), size);
+                (*out)[size] = 0;
+            }
+            LLVMDisposeMemoryBuffer(buf);
+        }
+    }
+    if (rc == 0 && !*out)
+        rc = tt_error_set("out of memory");
+    if (rc == 0)
+        build_done(&b);
+    build_free(&b);
+    return rc;
+}

@@ -1,0 +1,214 @@
+/* Legality of running a vectorized loop's iterations as vector lanes (llvm.c then emits LLVM
+ * vectors, or else a scalar loop that asks LLVM's vectorizer to try). Lanes run the body's
+ * statements in order, all lanes at once, so no lane may touch an element another lane writes:
+ * checked on linear forms of the access indices. */
+#include <stdlib.h>
+
+#include "codegen/llvm_internal.h"
+
+#define MAX_TERMS 16
+
+/* index = c + sum(coeff * atom) + stride * vector variable. */
+typedef struct {
+    const tt_expr *atom[MAX_TERMS];
+    int64_t coeff[MAX_TERMS];
+    int n;
+    int64_t c, stride;
+    bool ok; /* false: not linear in a form this analysis can compare */
+} linear;
+
+typedef struct {
+    const cg *c;
+    const tt_expr *var; /* the vectorized loop's variable */
+} scope;
+
+/* A variable of a loop inside the vector body: its value changes while the lanes run. */
+static bool uses_inner_var(const scope *sc, const tt_expr *e)
+{
+    if (e->kind == TT_EXPR_VAR && e != sc->var && !cg_lookup(sc->c, e))
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (uses_inner_var(sc, e->args[i]))
+            return true;
+    return false;
+}
+
+static void add_atom(const scope *sc, const tt_expr *e, int64_t scale, linear *f)
+{
+    if (e == sc->var) {
+        f->stride += scale;
+        return;
+    }
+    if (cg_uses_var(e, sc->var) || uses_inner_var(sc, e)) {
+        f->ok = false;
+        return;
+    }
+    for (int i = 0; i < f->n; i++)
+        if (cg_expr_equal(f->atom[i], e) || f->atom[i] == e) {
+            f->coeff[i] += scale;
+            return;
+        }
+    if (f->n == MAX_TERMS) {
+        f->ok = false;
+        return;
+    }
+    f->atom[f->n] = e;
+    f->coeff[f->n++] = scale;
+}
+
+static void linearize(const scope *sc, const tt_expr *e, int64_t scale, linear *f)
+{
+    int64_t k;
+    if (cg_known_int(sc->c, e, &k)) {
+        f->c += scale * k;
+        return;
+    }
+    switch (e->kind) {
+    case TT_EXPR_ADD:
+    case TT_EXPR_SUB:
+        linearize(sc, e->args[0], scale, f);
+        linearize(sc, e->args[1], e->kind == TT_EXPR_ADD ? scale : -scale, f);
+        return;
+    case TT_EXPR_MUL:
+        if (cg_known_int(sc->c, e->args[0], &k))
+            linearize(sc, e->args[1], scale * k, f);
+        else if (cg_known_int(sc->c, e->args[1], &k))
+            linearize(sc, e->args[0], scale * k, f);
+        else
+            add_atom(sc, e, scale, f);
+        return;
+    default:
+        add_atom(sc, e, scale, f);
+        return;
+    }
+}
+
+static linear linear_form(const scope *sc, const tt_expr *index)
+{
+    linear f = {.ok = true};
+    linearize(sc, index, 1, &f);
+    return f;
+}
+
+/* Same atoms with the same coefficients (zero coefficients ignored). */
+static bool same_rest(const linear *a, const linear *b)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        const linear *x = pass ? b : a, *y = pass ? a : b;
+        for (int i = 0; i < x->n; i++) {
+            if (x->coeff[i] == 0)
+                continue;
+            int64_t cy = 0;
+            for (int j = 0; j < y->n; j++)
+                if (cg_expr_equal(x->atom[i], y->atom[j]))
+                    cy += y->coeff[j];
+            if (cy != x->coeff[i])
+                return false;
+        }
+    }
+    return true;
+}
+
+typedef struct {
+    const tt_buffer *buffer;
+    const tt_expr *index;
+    bool store;
+} mem_access;
+
+typedef struct {
+    mem_access *items;
+    int n, cap;
+    bool varying_extent; /* an inner loop's extent depends on the vector variable */
+    bool oom;
+} access_list;
+
+static void note(access_list *l, const tt_buffer *b, const tt_expr *index, bool store)
+{
+    if (l->n == l->cap) {
+        int cap = l->cap ? 2 * l->cap : 16;
+        mem_access *items = realloc(l->items, (size_t)cap * sizeof *items);
+        if (!items) {
+            l->oom = true;
+            return;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    l->items[l->n++] = (mem_access){b, index, store};
+}
+
+static void expr_accesses(const tt_expr *e, access_list *l)
+{
+    if (e->kind == TT_EXPR_LOAD)
+        note(l, e->buffer, e->args[0], false);
+    for (int i = 0; i < e->nargs; i++)
+        expr_accesses(e->args[i], l);
+}
+
+static void stmt_accesses(const tt_stmt *s, const tt_expr *var, access_list *l)
+{
+    switch (s->kind) {
+    case TT_STMT_FOR:
+        if (cg_uses_var(s->extent, var))
+            l->varying_extent = true;
+        stmt_accesses(s->body, var, l);
+        break;
+    case TT_STMT_SEQ:
+        for (int i = 0; i < s->nstmts; i++)
+            stmt_accesses(s->stmts[i], var, l);
+        break;
+    case TT_STMT_STORE:
+        expr_accesses(s->index, l);
+        expr_accesses(s->value, l);
+        note(l, s->buffer, s->index, true);
+        break;
+    case TT_STMT_IF:
+        expr_accesses(s->cond, l);
+        stmt_accesses(s->then_s, var, l);
+        if (s->else_s)
+            stmt_accesses(s->else_s, var, l);
+        break;
+    case TT_STMT_ALLOC:
+        stmt_accesses(s->body, var, l);
+        break;
+    default: break;
+    }
+}
+
+/* Lane a's access p and lane b's access q (a != b) never meet when both are lane-fixed (no inner
+ * loop variable), stride s != 0, and their constant gap d is 0 (each lane its own element) or
+ * not s times a lane distance below lanes. */
+static bool disjoint_lanes(const linear *p, const linear *q, int lanes)
+{
+    if (!p->ok || !q->ok || p->stride == 0 || p->stride != q->stride || !same_rest(p, q))
+        return false;
+    int64_t d = p->c - q->c, s = p->stride;
+    return d == 0 || d % s != 0 || llabs(d / s) >= lanes;
+}
+
+bool cg_vectorizable(const cg *c, const tt_stmt *s, int lanes)
+{
+    access_list l = {0};
+    stmt_accesses(s->body, s->var, &l);
+    scope sc = {c, s->var};
+    bool ok = !l.oom && !l.varying_extent;
+    for (int i = 0; ok && i < l.n; i++) {
+        if (!l.items[i].store)
+            continue;
+        linear p = linear_form(&sc, l.items[i].index);
+        bool alone = true;
+        for (int j = 0; ok && j < l.n; j++) {
+            if (j == i || l.items[j].buffer != l.items[i].buffer)
+                continue;
+            alone = false;
+            linear q = linear_form(&sc, l.items[j].index);
+            ok = disjoint_lanes(&p, &q, lanes);
+        }
+        /* A lone store scatters lanes in order, as the scalar loop writes, unless an inner loop
+         * moves its address while the lanes run. */
+        if (alone)
+            ok = !uses_inner_var(&sc, l.items[i].index);
+    }
+    free(l.items);
+    return ok;
+}
