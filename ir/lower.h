@@ -1,0 +1,26 @@
+/* Lowering: a compute definition (ir/ir.h) and a schedule (ir/schedule.h) become a kernel in loop
+ * IR, which codegen/ compiles and ir/interp.c runs. This is where the steps take effect.
+ *
+ * The kernel's parameters are one GLOBAL buffer per input (in order, named as the inputs), then
+ * the output (the last stage's tensor). Intermediate stages get a WORKSPACE buffer (LOCAL when
+ * at most 16 KiB) allocated around the whole body, unless inlined, fused as an epilogue, or
+ * computed at a consumer's loop (then a buffer of the region that loop needs, allocated there).
+ *
+ * Without a schedule every stage is one nest: its spatial axes in order, then its reduce axes;
+ * a reduction stores its identity (sum 0, max -inf, min +inf) above the outermost reduce loop,
+ * over the spatial loops that lie below it, then accumulates out[idx] = out[idx] op value.
+ * Non-dividing splits guard the body with "original index < extent" at the innermost loop the
+ * guard needs; tt_simplify_stmt removes guards the loop ranges prove. */
+#ifndef TT_IR_LOWER_H
+#define TT_IR_LOWER_H
+
+#include "ir/ir.h"
+#include "ir/schedule.h"
+
+/* Lowers c under schedule s (NULL or empty: the default nest) into a kernel called kernel_name.
+ * *out is a new reference. A step that does not apply fails with a message naming the step and
+ * the loop: "step 3 (vectorize C.j.1): loop is not innermost". */
+TT_API int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
+                    tt_kernel **out);
+
+#endif

@@ -1,0 +1,98 @@
+/* Shared state of lowering (ir/lower.c: steps and placement; ir/lower_emit.c: loop IR emission).
+ * Not a public header: only ir/lower*.c include it. */
+#ifndef TT_IR_LOWER_INTERNAL_H
+#define TT_IR_LOWER_INTERNAL_H
+
+#include "ir/lower.h"
+#include "ir/simplify.h"
+
+/* One loop of a stage's nest, outer to inner. */
+typedef struct {
+    char *name;
+    int64_t extent;
+    tt_for_kind kind;
+    int kind_step; /* the step that annotated it, for messages; -1 */
+    bool reduce;
+    tt_expr *var; /* owned, int64 VAR named like the loop */
+} lw_loop;
+
+/* lo <= value < hi must hold for the body to run (value in the stage's loop variables). */
+typedef struct {
+    tt_expr *value; /* owned */
+    int64_t lo, hi;
+    bool reduce;
+} lw_guard;
+
+typedef enum { LW_ROOT, LW_INLINED, LW_EPILOGUE, LW_ATTACHED } lw_place;
+
+typedef struct {
+    tt_stage *stage;
+    tt_expr *body; /* owned: the stage's body after inlining */
+    lw_place place;
+    int epilogue; /* index of the stage fused into this one as an epilogue, or -1 */
+    int producer; /* LW_EPILOGUE: the stage it is fused into */
+    const char *cache_loop; /* cache_write: "" = whole stage, NULL = none */
+    int cache_step;
+    int attach_to, attach_step; /* LW_ATTACHED: consumer stage and the compute_at step */
+    const char *attach_loop;
+    int nsteps;
+    int *steps; /* loop steps (split ... unroll) of this stage, in order */
+
+    /* The nest after its steps. Axes: spatial then reduce; val[a] is the value of axis a in
+     * terms of the loop variables, ext[a] its extent (the region's when attached). */
+    int naxes;
+    tt_iter_var **axes; /* borrowed */
+    int64_t *ext;
+    tt_expr **val;
+    int nloops, loop_cap;
+    lw_loop *loops;
+    int nguards, guard_cap;
+    lw_guard *guards;
+
+    tt_buffer *buf;        /* where the stage's tensor lives: NULL if nowhere */
+    tt_expr **region_lo;   /* LW_ATTACHED: per output dim, in the consumer's variables */
+    int64_t *region_ext;
+    bool needs_buffer;     /* someone reads the tensor (or it is the output) */
+} lw_stage;
+
+typedef struct {
+    const tt_compute *c;
+    const tt_schedule *s;
+    int n;
+    lw_stage *st;
+    tt_buffer **inbuf; /* per input */
+    tt_buffer **packed; /* per input: packed copy or NULL */
+    int *pack_dim;
+    int64_t *pack_factor;
+} lw_ctx;
+
+/* "step I (DESCR): message"; returns -1. */
+int lw_step_error(const lw_ctx *x, int step, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int lw_stage_index(const lw_ctx *x, const char *name);
+int lw_loop_index(const lw_stage *s, const char *name);
+bool lw_uses_var(const tt_expr *e, const tt_expr *var);
+/* Innermost loop position of s whose variable e uses, -1 if none. */
+int lw_innermost_use(const lw_stage *s, const tt_expr *e);
+/* The axis values an evaluation of the body sees (region offset added when attached); new
+ * references in out[0..naxes). */
+int lw_eval_values(const lw_ctx *x, const lw_stage *s, tt_expr *const *val, tt_expr **out);
+/* body (a stage's body; for a REDUCE, its source) as loop IR with axes[a] at values[a]: reads
+ * become LOADs of the right buffers; override_tensor's reads become override_value. New ref. */
+tt_expr *lw_lower_expr(const lw_ctx *x, const tt_expr *body, int naxes, tt_iter_var *const *axes,
+                       tt_expr *const *values, const tt_tensor *override_tensor,
+                       tt_expr *override_value);
+/* Flat row-major index of idx[0..n) over shape. New reference. */
+tt_expr *lw_flat(int n, tt_expr *const *idx, const int64_t *shape);
+
+/* Frees a stage's nest state (loops, values, guards). */
+void lw_stage_clear(lw_stage *s);
+/* Adds the guard lo <= value < hi (lo INT64_MIN: no lower bound); value is retained. */
+int lw_add_guard(lw_stage *s, tt_expr *value, int64_t lo, int64_t hi, bool reduce);
+/* Builds stage i's nest over the given spatial extents and replays its loop steps. */
+int lw_build_nest(lw_ctx *x, int i, const int64_t *spatial_ext);
+
+/* Emits the full nest of root stage i (with what is attached or fused into it). */
+tt_stmt *lw_emit_stage(lw_ctx *x, int i);
+
+#endif
