@@ -159,10 +159,10 @@ static int do_split(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
         char num[24];
         snprintf(num, sizeof num, "%d", i);
         char *name = joined(st->loops[0], ".", num);
-        if (name && lw_loop_index(s, name) >= 0) {
-            free(name);
+        bool taken = name && lw_loop_index(s, name) >= 0;
+        free(name);
+        if (taken)
             return lw_step_error(x, si, "loop name %s.%d is taken", st->loops[0], i);
-        }
     }
     bool red = s->loops[p].reduce;
     tt_expr *old = tt_expr_retain(s->loops[p].var);

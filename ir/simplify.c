@@ -305,7 +305,8 @@ static void aff_normalize(affine *a)
             a->t[m++] = a->t[i];
     }
     a->n = m;
-    qsort(a->t, (size_t)a->n, sizeof *a->t, term_cmp);
+    if (m > 1)
+        qsort(a->t, (size_t)a->n, sizeof *a->t, term_cmp);
 }
 
 static tt_expr *simp(const tt_expr *e, const ranges *rg);
