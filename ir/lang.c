@@ -13,7 +13,7 @@
 
 /* ---- arena and errors ---- */
 
-void *ar_alloc(arena *a, size_t size)
+void *lang_ar_alloc(arena *a, size_t size)
 {
     if (a->nptrs == a->cap) {
         int cap = a->cap ? a->cap * 2 : 64;
@@ -29,15 +29,15 @@ void *ar_alloc(arena *a, size_t size)
     return m;
 }
 
-char *ar_strndup(arena *a, const char *s, size_t n)
+char *lang_ar_strndup(arena *a, const char *s, size_t n)
 {
-    char *d = ar_alloc(a, n + 1);
+    char *d = lang_ar_alloc(a, n + 1);
     if (d)
         memcpy(d, s, n);
     return d;
 }
 
-int ar_fail(arena *a, int line, int col, const char *fmt, ...)
+int lang_ar_fail(arena *a, int line, int col, const char *fmt, ...)
 {
     if (a->failed)
         return -1;
@@ -50,7 +50,7 @@ int ar_fail(arena *a, int line, int col, const char *fmt, ...)
     return -1;
 }
 
-void ar_free(arena *a)
+void lang_ar_free(arena *a)
 {
     for (int i = 0; i < a->nptrs; i++)
         free(a->ptrs[i]);
@@ -125,10 +125,10 @@ static int number(parser *p)
             n++;
     }
     if (isalpha((unsigned char)s[n]) || s[n] == '_')
-        return ar_fail(p->a, p->line, p->col, "malformed number '%.*s%c'", (int)n, s, s[n]);
+        return lang_ar_fail(p->a, p->line, p->col, "malformed number '%.*s%c'", (int)n, s, s[n]);
     char buf[64];
     if (n >= sizeof buf)
-        return ar_fail(p->a, p->line, p->col, "number too long");
+        return lang_ar_fail(p->a, p->line, p->col, "number too long");
     memcpy(buf, s, n);
     buf[n] = 0;
     errno = 0;
@@ -136,12 +136,12 @@ static int number(parser *p)
         p->tok = T_FLOAT;
         p->fval = strtod(buf, NULL);
         if (errno == ERANGE && isinf(p->fval))
-            return ar_fail(p->a, p->line, p->col, "number %s is out of range", buf);
+            return lang_ar_fail(p->a, p->line, p->col, "number %s is out of range", buf);
     } else {
         p->tok = T_INT;
         long long v = strtoll(buf, NULL, 10);
         if (errno == ERANGE)
-            return ar_fail(p->a, p->line, p->col, "integer %s does not fit in 64 bits", buf);
+            return lang_ar_fail(p->a, p->line, p->col, "integer %s does not fit in 64 bits", buf);
         p->ival = v;
     }
     p->tlen = n;
@@ -200,8 +200,8 @@ static int next(parser *p)
                 break;
         if (i == sizeof ops / sizeof ops[0]) {
             if (isprint((unsigned char)c))
-                return ar_fail(p->a, p->line, p->col, "unexpected character '%c'", c);
-            return ar_fail(p->a, p->line, p->col, "unexpected byte 0x%02x", (unsigned char)c);
+                return lang_ar_fail(p->a, p->line, p->col, "unexpected character '%c'", c);
+            return lang_ar_fail(p->a, p->line, p->col, "unexpected byte 0x%02x", (unsigned char)c);
         }
         p->tok = ops[i].tok;
         p->tlen = strlen(ops[i].text);
@@ -213,7 +213,7 @@ static int next(parser *p)
 static int expect(parser *p, int tok)
 {
     if (p->tok != tok)
-        return ar_fail(p->a, p->tline, p->tcol, "expected %s, got %s", tok_text(tok),
+        return lang_ar_fail(p->a, p->tline, p->tcol, "expected %s, got %s", tok_text(tok),
                        tok_text(p->tok));
     return next(p);
 }
@@ -222,9 +222,9 @@ static int expect(parser *p, int tok)
 
 static node *mk(parser *p, int kind, int line, int col)
 {
-    node *n = ar_alloc(p->a, sizeof *n);
+    node *n = lang_ar_alloc(p->a, sizeof *n);
     if (!n) {
-        ar_fail(p->a, line, col, "out of memory");
+        lang_ar_fail(p->a, line, col, "out of memory");
         return NULL;
     }
     n->kind = kind;
@@ -234,21 +234,42 @@ static node *mk(parser *p, int kind, int line, int col)
     return n;
 }
 
+#define MAX_HEIGHT 256
+
+/* Sets n's height from its children; an error past MAX_HEIGHT (a 10000-term sum is a tree as
+ * deep as it is long, and every later pass recurses over it). */
+static node *grown(parser *p, node *n)
+{
+    if (!n)
+        return NULL;
+    int h = 0;
+    for (int i = 0; i < n->nargs; i++)
+        if (n->args[i] && n->args[i]->height > h)
+            h = n->args[i]->height;
+    n->height = h + 1;
+    if (n->height > MAX_HEIGHT) {
+        lang_ar_fail(p->a, n->line, n->col, "expression nested too deeply (more than %d levels)",
+                MAX_HEIGHT);
+        return NULL;
+    }
+    return n;
+}
+
 static node *bin(parser *p, int op, node *l, node *r, int line, int col)
 {
     node *n = mk(p, N_BIN, line, col);
     if (!n)
         return NULL;
     n->op = op;
-    n->args = ar_alloc(p->a, 2 * sizeof *n->args);
+    n->args = lang_ar_alloc(p->a, 2 * sizeof *n->args);
     if (!n->args) {
-        ar_fail(p->a, line, col, "out of memory");
+        lang_ar_fail(p->a, line, col, "out of memory");
         return NULL;
     }
     n->args[0] = l;
     n->args[1] = r;
     n->nargs = 2;
-    return n;
+    return grown(p, n);
 }
 
 static node *expr(parser *p);
@@ -262,11 +283,12 @@ static int items(parser *p, int close, int allow_list, node ***out, int *count)
     if (p->tok != close) {
         for (;;) {
             if (n == 64)
-                return ar_fail(p->a, p->tline, p->tcol, "more than 64 items");
+                return lang_ar_fail(p->a, p->tline, p->tcol, "more than 64 items");
             node *it;
             if (allow_list && n == 0 && p->tok == T_LBRACK) {
                 it = mk(p, N_LIST, p->tline, p->tcol);
-                if (!it || next(p) < 0 || items(p, T_RBRACK, 0, &it->args, &it->nargs) < 0)
+                if (!it || next(p) < 0 || items(p, T_RBRACK, 0, &it->args, &it->nargs) < 0 ||
+                    !grown(p, it))
                     return -1;
             } else {
                 it = expr(p);
@@ -281,11 +303,11 @@ static int items(parser *p, int close, int allow_list, node ***out, int *count)
         }
     }
     if (p->tok != close)
-        return ar_fail(p->a, p->tline, p->tcol, "expected %s or ',', got %s", tok_text(close),
+        return lang_ar_fail(p->a, p->tline, p->tcol, "expected %s or ',', got %s", tok_text(close),
                        tok_text(p->tok));
-    *out = ar_alloc(p->a, (size_t)(n ? n : 1) * sizeof **out);
+    *out = lang_ar_alloc(p->a, (size_t)(n ? n : 1) * sizeof **out);
     if (!*out)
-        return ar_fail(p->a, p->tline, p->tcol, "out of memory");
+        return lang_ar_fail(p->a, p->tline, p->tcol, "out of memory");
     memcpy(*out, tmp, (size_t)n * sizeof *tmp);
     *count = n;
     return next(p);
@@ -311,7 +333,7 @@ static node *primary(parser *p)
             return NULL;
         return n;
     case T_NAME: {
-        char *name = ar_strndup(p->a, p->tstart, p->tlen);
+        char *name = lang_ar_strndup(p->a, p->tstart, p->tlen);
         if (!name || next(p) < 0)
             return NULL;
         int kind = p->tok == T_LBRACK ? N_ACCESS : p->tok == T_LPAREN ? N_CALL : N_IDENT;
@@ -324,10 +346,10 @@ static node *primary(parser *p)
             items(p, kind == N_ACCESS ? T_RBRACK : T_RPAREN, kind == N_CALL, &n->args,
                   &n->nargs) < 0)
             return NULL;
-        return n;
+        return grown(p, n);
     }
     default:
-        ar_fail(p->a, line, col, "expected an expression, got %s", tok_text(p->tok));
+        lang_ar_fail(p->a, line, col, "expected an expression, got %s", tok_text(p->tok));
         return NULL;
     }
 }
@@ -337,17 +359,17 @@ static node *unary(parser *p)
     if (p->tok != T_MINUS)
         return primary(p);
     int line = p->tline, col = p->tcol;
-    if (++p->depth > 200) {
-        ar_fail(p->a, line, col, "expression nested too deeply");
+    if (++p->depth > 1000) {
+        lang_ar_fail(p->a, line, col, "expression nested too deeply");
         return NULL;
     }
     node *n = mk(p, N_NEG, line, col);
-    if (!n || next(p) < 0 || !(n->args = ar_alloc(p->a, sizeof *n->args)))
+    if (!n || next(p) < 0 || !(n->args = lang_ar_alloc(p->a, sizeof *n->args)))
         return NULL;
     n->nargs = 1;
     n->args[0] = unary(p);
     p->depth--;
-    return n->args[0] ? n : NULL;
+    return n->args[0] ? grown(p, n) : NULL;
 }
 
 /* Binary levels from loosest to tightest; each entry maps a token to an operator. */
@@ -366,18 +388,18 @@ static node *level(parser *p, int lv)
 {
     if (lv == NLEVELS)
         return unary(p);
-    if (++p->depth > 200) {
-        ar_fail(p->a, p->tline, p->tcol, "expression nested too deeply");
+    if (++p->depth > 1000) {
+        lang_ar_fail(p->a, p->tline, p->tcol, "expression nested too deeply");
         return NULL;
     }
     node *l;
     if (!levels[lv]) { /* prefix '!' binds looser than comparisons: !a < b is !(a < b) */
         if (p->tok == T_NOT) {
             l = mk(p, N_NOT, p->tline, p->tcol);
-            if (!l || next(p) < 0 || !(l->args = ar_alloc(p->a, sizeof *l->args)))
+            if (!l || next(p) < 0 || !(l->args = lang_ar_alloc(p->a, sizeof *l->args)))
                 return NULL;
             l->nargs = 1;
-            if (!(l->args[0] = level(p, lv)))
+            if (!(l->args[0] = level(p, lv)) || !grown(p, l))
                 return NULL;
         } else {
             l = level(p, lv + 1);
@@ -400,7 +422,7 @@ static node *level(parser *p, int lv)
         if (!r || !(l = bin(p, b->op, l, r, line, col)))
             return NULL;
         if (lv == 3 && p->tok >= T_LT && p->tok <= T_NE) {
-            ar_fail(p->a, p->tline, p->tcol, "comparisons do not chain; use &&");
+            lang_ar_fail(p->a, p->tline, p->tcol, "comparisons do not chain; use &&");
             return NULL;
         }
     }
@@ -413,11 +435,11 @@ static node *expr(parser *p) { return level(p, 0); }
 static int statement(parser *p, stmt *st)
 {
     if (p->tok != T_NAME)
-        return ar_fail(p->a, p->tline, p->tcol, "expected the name of an output tensor, got %s",
+        return lang_ar_fail(p->a, p->tline, p->tcol, "expected the name of an output tensor, got %s",
                        tok_text(p->tok));
     st->line = p->tline;
     st->col = p->tcol;
-    if (!(st->out = ar_strndup(p->a, p->tstart, p->tlen)) || next(p) < 0)
+    if (!(st->out = lang_ar_strndup(p->a, p->tstart, p->tlen)) || next(p) < 0)
         return -1;
     if (p->tok == T_LBRACK) {
         if (next(p) < 0 || items(p, T_RBRACK, 0, &st->axes, &st->naxes) < 0)
@@ -427,7 +449,7 @@ static int statement(parser *p, stmt *st)
                 const node *at = st->axes[i];
                 while (at->kind == N_BIN) /* report where the index starts */
                     at = at->args[0];
-                return ar_fail(p->a, at->line, at->col, "output indices of %s must be axis names",
+                return lang_ar_fail(p->a, at->line, at->col, "output indices of %s must be axis names",
                                st->out);
             }
     }
@@ -446,9 +468,9 @@ int lang_parse_stmts(arena *a, const char *text, int *nstmts, stmt **stmts)
     while (p.tok != T_END) {
         if (n == cap) {
             cap = cap ? 2 * cap : 4;
-            stmt *nv = ar_alloc(a, (size_t)cap * sizeof *nv);
+            stmt *nv = lang_ar_alloc(a, (size_t)cap * sizeof *nv);
             if (!nv)
-                return ar_fail(a, p.tline, p.tcol, "out of memory");
+                return lang_ar_fail(a, p.tline, p.tcol, "out of memory");
             if (n)
                 memcpy(nv, v, (size_t)n * sizeof *v);
             v = nv;
@@ -460,13 +482,13 @@ int lang_parse_stmts(arena *a, const char *text, int *nstmts, stmt **stmts)
         if (p.tok == T_END)
             break;
         if (p.tok != T_SEMI)
-            return ar_fail(a, p.tline, p.tcol, "expected ';' or the end of the text, got %s",
+            return lang_ar_fail(a, p.tline, p.tcol, "expected ';' or the end of the text, got %s",
                            tok_text(p.tok));
         if (next(&p) < 0)
             return -1;
     }
     if (n == 0)
-        return ar_fail(a, p.tline, p.tcol, "expected a statement such as \"C[i] = A[i]\"");
+        return lang_ar_fail(a, p.tline, p.tcol, "expected a statement such as \"C[i] = A[i]\"");
     *nstmts = n;
     *stmts = v;
     return 0;
@@ -487,6 +509,6 @@ int tt_lang_parse(const char *text, const char *name, int ninputs, const tt_lang
         rc = lang_build(&a, nst, st, name, ninputs, inputs, nextents, extents, out);
     if (rc < 0 && a.failed)
         tt_error_set("%s", a.msg);
-    ar_free(&a);
+    lang_ar_free(&a);
     return rc < 0 ? -1 : 0;
 }

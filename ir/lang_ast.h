@@ -1,5 +1,6 @@
-/* Internal to the expression language (ir/lang.c parses, ir/lang_sema.c infers ranges and builds
- * the IR): the syntax tree, the arena that owns it, and error reporting with line:column. */
+/* Internal to the expression language (ir/lang.c parses, ir/lang_sema.c resolves names and builds
+ * the IR, ir/lang_infer.c infers ranges): the syntax tree, the per-statement analysis state, the
+ * arena that owns the tree, and error reporting with line:column. */
 #ifndef TT_IR_LANG_AST_H
 #define TT_IR_LANG_AST_H
 
@@ -27,6 +28,7 @@ enum { F_EXP, F_SQRT, F_LOG, F_TANH, F_ABS, F_SELECT, F_MIN, F_MAX };
 typedef struct node node;
 struct node {
     int kind, op, line, col;
+    int height; /* of the subtree: bounded so later recursive passes cannot exhaust the stack */
     int64_t ival;
     double fval;
     char *name;
@@ -57,11 +59,51 @@ typedef struct {
     char msg[512];
 } arena;
 
-void *ar_alloc(arena *a, size_t size);
-char *ar_strndup(arena *a, const char *s, size_t n);
+void *lang_ar_alloc(arena *a, size_t size);
+char *lang_ar_strndup(arena *a, const char *s, size_t n);
 /* Records "expr:line:col: message" unless an error is already recorded; returns -1. */
-int ar_fail(arena *a, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void ar_free(arena *a);
+int lang_ar_fail(arena *a, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void lang_ar_free(arena *a);
+
+#define MAXS 64 /* axes per statement */
+
+typedef struct {
+    const char *name;
+    int line, col;
+    int reduce;
+    int64_t ext; /* -1 while unknown */
+    int fixed;   /* given explicitly: not tightened, only checked */
+} slotinfo;
+
+/* One dimension of one access: index expression and what it must stay within. */
+typedef struct {
+    node *acc, *idx;
+    int dim;
+    int64_t len;
+    int guarded, affine;
+    int64_t c0, coef[MAXS];
+} cons;
+
+typedef struct {
+    arena *a;
+    int ntensors;
+    tt_tensor **tensors; /* inputs, then stage outputs (borrowed) */
+    int nextents;
+    const tt_lang_extent *extents;
+    char *ext_used;
+    int nstages, cap_stages;
+    tt_stage **stages; /* owned */
+    /* the statement being processed */
+    const stmt *st;
+    slotinfo slots[MAXS];
+    int nslots;
+    int scope[MAXS], nscope;
+    int guard[MAXS];
+    cons *cons;
+    int ncons, cap_cons;
+    int nsplit;
+    DLDataType deffloat;
+} sema;
 
 /* Parses text into statements (lang.c). */
 int lang_parse_stmts(arena *a, const char *text, int *nstmts, stmt **stmts);
@@ -70,5 +112,11 @@ int lang_parse_stmts(arena *a, const char *text, int *nstmts, stmt **stmts);
 int lang_build(arena *a, int nstmts, stmt *stmts, const char *name, int ninputs,
                const tt_lang_input *inputs, int nextents, const tt_lang_extent *extents,
                tt_compute **out);
+
+/* Linear form of index d of tensor tname (lang_infer.c): c0 + sum coef[s] * axis s, *affine = 0
+ * when // or % of an axis makes it non-linear; -1 for anything that is not an index expression. */
+int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine);
+/* Gives every axis of the statement its range and checks the unguarded accesses (lang_infer.c). */
+int lang_infer(sema *S);
 
 #endif

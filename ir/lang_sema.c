@@ -9,46 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAXS 64 /* axes per statement */
-
-typedef struct {
-    const char *name;
-    int line, col;
-    int reduce;
-    int64_t ext; /* -1 while unknown */
-    int fixed;   /* given explicitly: not tightened, only checked */
-} slotinfo;
-
-/* One dimension of one access: index expression and what it must stay within. */
-typedef struct {
-    node *acc, *idx;
-    int dim;
-    int64_t len;
-    int guarded, affine;
-    int64_t c0, coef[MAXS];
-} cons;
-
-typedef struct {
-    arena *a;
-    int ntensors;
-    tt_tensor **tensors; /* inputs, then stage outputs (borrowed) */
-    int nextents;
-    const tt_lang_extent *extents;
-    char *ext_used;
-    int nstages, cap_stages;
-    tt_stage **stages; /* owned */
-    /* the statement being processed */
-    const stmt *st;
-    slotinfo slots[MAXS];
-    int nslots;
-    int scope[MAXS], nscope;
-    int guard[MAXS];
-    cons *cons;
-    int ncons, cap_cons;
-    int nsplit;
-    DLDataType deffloat;
-} sema;
-
 static tt_tensor *find_tensor(sema *S, const char *name)
 {
     for (int i = 0; i < S->ntensors; i++)
@@ -68,11 +28,11 @@ static int in_scope(sema *S, const char *name)
 static int new_slot(sema *S, node *id, int reduce)
 {
     if (in_scope(S, id->name) >= 0)
-        return ar_fail(S->a, id->line, id->col, "axis '%s' is already defined", id->name);
+        return lang_ar_fail(S->a, id->line, id->col, "axis '%s' is already defined", id->name);
     if (find_tensor(S, id->name))
-        return ar_fail(S->a, id->line, id->col, "'%s' is a tensor, not an axis name", id->name);
+        return lang_ar_fail(S->a, id->line, id->col, "'%s' is a tensor, not an axis name", id->name);
     if (S->nslots == MAXS)
-        return ar_fail(S->a, id->line, id->col, "more than %d axes in one statement", MAXS);
+        return lang_ar_fail(S->a, id->line, id->col, "more than %d axes in one statement", MAXS);
     slotinfo *s = &S->slots[S->nslots];
     *s = (slotinfo){.name = id->name, .line = id->line, .col = id->col, .reduce = reduce,
                     .ext = -1};
@@ -85,161 +45,6 @@ static int new_slot(sema *S, node *id, int reduce)
     id->slot = S->nslots;
     S->scope[S->nscope++] = S->nslots;
     return S->nslots++;
-}
-
-/* ---- index expressions: validity, linear form, value range ---- */
-
-static int ovf(sema *S, node *n)
-{
-    return ar_fail(S->a, n->line, n->col, "index arithmetic overflows 64 bits");
-}
-
-static int is_const(const int64_t *coef, int affine)
-{
-    if (!affine)
-        return 0;
-    for (int i = 0; i < MAXS; i++)
-        if (coef[i])
-            return 0;
-    return 1;
-}
-
-static int64_t floordiv(int64_t a, int64_t d) { return a / d - (a % d != 0 && (a < 0) != (d < 0)); }
-
-/* Linear form c0 + sum coef[s] * axis_s of an index; *affine = 0 when // or % of an axis
- * makes it non-linear (still valid). Errors for anything that is not an index expression. */
-static int lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine)
-{
-    memset(coef, 0, MAXS * sizeof *coef);
-    *c0 = 0;
-    *affine = 1;
-    switch (n->kind) {
-    case N_INT:
-        *c0 = n->ival;
-        return 0;
-    case N_IDENT:
-        coef[n->slot] = 1;
-        return 0;
-    case N_NEG:
-        if (lin(S, tname, d, n->args[0], coef, c0, affine) < 0)
-            return -1;
-        for (int i = 0; i < MAXS; i++)
-            if (__builtin_mul_overflow(coef[i], -1, &coef[i]))
-                return ovf(S, n);
-        return __builtin_mul_overflow(*c0, -1, c0) ? ovf(S, n) : 0;
-    case N_BIN:
-        break;
-    default:
-        return ar_fail(S->a, n->line, n->col,
-                       "index %d of %s must be an integer expression of axes and constants", d,
-                       tname);
-    }
-    int64_t rc[MAXS], r0;
-    int raff;
-    if (n->op > B_MOD)
-        return ar_fail(S->a, n->line, n->col,
-                       "index %d of %s must be an integer expression of axes and constants", d,
-                       tname);
-    if (lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
-        lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
-        return -1;
-    int lconst = is_const(coef, *affine), rconst = is_const(rc, raff);
-    switch (n->op) {
-    case B_ADD:
-    case B_SUB:
-        for (int i = 0; i < MAXS; i++)
-            if (n->op == B_ADD ? __builtin_add_overflow(coef[i], rc[i], &coef[i])
-                               : __builtin_sub_overflow(coef[i], rc[i], &coef[i]))
-                return ovf(S, n);
-        *affine &= raff;
-        return (n->op == B_ADD ? __builtin_add_overflow(*c0, r0, c0)
-                               : __builtin_sub_overflow(*c0, r0, c0))
-                   ? ovf(S, n)
-                   : 0;
-    case B_MUL: {
-        if (!lconst && !rconst)
-            return ar_fail(S->a, n->line, n->col,
-                           "index %d of %s multiplies two axis expressions; indices must be "
-                           "affine (multiply by constants only)", d, tname);
-        int64_t k = lconst ? *c0 : r0;
-        if (lconst) {
-            memcpy(coef, rc, sizeof rc);
-            *c0 = r0;
-            *affine = raff;
-        }
-        for (int i = 0; i < MAXS; i++)
-            if (__builtin_mul_overflow(coef[i], k, &coef[i]))
-                return ovf(S, n);
-        return __builtin_mul_overflow(*c0, k, c0) ? ovf(S, n) : 0;
-    }
-    default: /* B_DIV, B_FDIV, B_MOD: floor division and modulo by a positive constant */
-        if (!rconst || r0 <= 0)
-            return ar_fail(S->a, n->line, n->col,
-                           "index %d of %s: '%s' needs a positive constant on its right", d, tname,
-                           n->op == B_MOD ? "%" : "//");
-        if (lconst) {
-            *c0 = n->op == B_MOD ? *c0 - floordiv(*c0, r0) * r0 : floordiv(*c0, r0);
-            return 0;
-        }
-        *affine = 0;
-        return 0;
-    }
-}
-
-/* [lo, hi] of a validated index expression over the axes' ranges. */
-static int range(sema *S, node *n, int64_t *lo, int64_t *hi)
-{
-    int64_t a, b, c, d;
-    switch (n->kind) {
-    case N_INT:
-        *lo = *hi = n->ival;
-        return 0;
-    case N_IDENT:
-        *lo = 0;
-        *hi = S->slots[n->slot].ext - 1;
-        return 0;
-    case N_NEG:
-        if (range(S, n->args[0], &a, &b) < 0)
-            return -1;
-        if (__builtin_mul_overflow(b, -1, lo) || __builtin_mul_overflow(a, -1, hi))
-            return ovf(S, n);
-        return 0;
-    default:
-        break;
-    }
-    if (range(S, n->args[0], &a, &b) < 0 || range(S, n->args[1], &c, &d) < 0)
-        return -1;
-    switch (n->op) {
-    case B_ADD:
-        return __builtin_add_overflow(a, c, lo) || __builtin_add_overflow(b, d, hi) ? ovf(S, n) : 0;
-    case B_SUB:
-        return __builtin_sub_overflow(a, d, lo) || __builtin_sub_overflow(b, c, hi) ? ovf(S, n) : 0;
-    case B_MUL: {
-        int64_t p[4];
-        if (__builtin_mul_overflow(a, c, &p[0]) || __builtin_mul_overflow(a, d, &p[1]) ||
-            __builtin_mul_overflow(b, c, &p[2]) || __builtin_mul_overflow(b, d, &p[3]))
-            return ovf(S, n);
-        *lo = *hi = p[0];
-        for (int i = 1; i < 4; i++) {
-            *lo = p[i] < *lo ? p[i] : *lo;
-            *hi = p[i] > *hi ? p[i] : *hi;
-        }
-        return 0;
-    }
-    case B_MOD:
-        if (floordiv(a, c) == floordiv(b, c)) {
-            *lo = a - floordiv(a, c) * c;
-            *hi = b - floordiv(b, c) * c;
-        } else {
-            *lo = 0;
-            *hi = c - 1;
-        }
-        return 0;
-    default: /* floor division by the positive constant c */
-        *lo = floordiv(a, c);
-        *hi = floordiv(b, c);
-        return 0;
-    }
 }
 
 /* ---- name resolution ---- */
@@ -268,9 +73,9 @@ static int resolve_access(sema *S, node *n)
 {
     tt_tensor *t = find_tensor(S, n->name);
     if (!t)
-        return ar_fail(S->a, n->line, n->col, "undefined tensor '%s'", n->name);
+        return lang_ar_fail(S->a, n->line, n->col, "undefined tensor '%s'", n->name);
     if (n->nargs != t->ndim)
-        return ar_fail(S->a, n->line, n->col, "%s has rank %d, indexed with %d ind%s", n->name,
+        return lang_ar_fail(S->a, n->line, n->col, "%s has rank %d, indexed with %d ind%s", n->name,
                        t->ndim, n->nargs, n->nargs == 1 ? "ex" : "ices");
     n->tensor = t;
     for (int d = 0; d < n->nargs; d++) {
@@ -280,7 +85,7 @@ static int resolve_access(sema *S, node *n)
             int cap = S->cap_cons ? 2 * S->cap_cons : 16;
             cons *c = realloc(S->cons, (size_t)cap * sizeof *c);
             if (!c)
-                return ar_fail(S->a, n->line, n->col, "out of memory");
+                return lang_ar_fail(S->a, n->line, n->col, "out of memory");
             S->cons = c;
             S->cap_cons = cap;
         }
@@ -290,7 +95,7 @@ static int resolve_access(sema *S, node *n)
         c->dim = d;
         c->len = t->shape[d];
         c->guarded = uses_guarded(n->args[d], S->guard);
-        if (lin(S, n->name, d, n->args[d], c->coef, &c->c0, &c->affine) < 0)
+        if (lang_lin(S, n->name, d, n->args[d], c->coef, &c->c0, &c->affine) < 0)
             return -1;
         S->ncons++;
     }
@@ -300,21 +105,21 @@ static int resolve_access(sema *S, node *n)
 static int resolve_reduce(sema *S, node *n, int rop)
 {
     if (n->nargs != 2)
-        return ar_fail(S->a, n->line, n->col,
+        return lang_ar_fail(S->a, n->line, n->col,
                        "%s takes an axis (or a list of axes) and an expression, got %d "
                        "argument%s", n->name, n->nargs, n->nargs == 1 ? "" : "s");
     node *ax = n->args[0];
     node **ids = ax->kind == N_LIST ? ax->args : &n->args[0];
     int nids = ax->kind == N_LIST ? ax->nargs : 1;
     if (nids == 0)
-        return ar_fail(S->a, ax->line, ax->col, "%s needs at least one axis", n->name);
+        return lang_ar_fail(S->a, ax->line, ax->col, "%s needs at least one axis", n->name);
     int mark = S->nscope;
-    n->axslots = ar_alloc(S->a, (size_t)nids * sizeof *n->axslots);
+    n->axslots = lang_ar_alloc(S->a, (size_t)nids * sizeof *n->axslots);
     if (!n->axslots)
-        return ar_fail(S->a, n->line, n->col, "out of memory");
+        return lang_ar_fail(S->a, n->line, n->col, "out of memory");
     for (int i = 0; i < nids; i++) {
         if (ids[i]->kind != N_IDENT)
-            return ar_fail(S->a, ids[i]->line, ids[i]->col,
+            return lang_ar_fail(S->a, ids[i]->line, ids[i]->col,
                            "expected a reduction axis name for %s", n->name);
         if ((n->axslots[i] = new_slot(S, ids[i], 1)) < 0)
             return -1;
@@ -349,9 +154,9 @@ static int resolve_call(sema *S, node *n)
     while (i < sizeof fns / sizeof fns[0] && strcmp(fns[i].name, n->name) != 0)
         i++;
     if (i == sizeof fns / sizeof fns[0])
-        return ar_fail(S->a, n->line, n->col, "unknown function '%s'", n->name);
+        return lang_ar_fail(S->a, n->line, n->col, "unknown function '%s'", n->name);
     if (n->nargs != fns[i].nargs)
-        return ar_fail(S->a, n->line, n->col, "%s takes %d argument%s, got %d", n->name,
+        return lang_ar_fail(S->a, n->line, n->col, "%s takes %d argument%s, got %d", n->name,
                        fns[i].nargs, fns[i].nargs == 1 ? "" : "s", n->nargs);
     n->fn = fns[i].fn;
     if (n->fn != F_SELECT) {
@@ -380,11 +185,11 @@ static int resolve(sema *S, node *n)
         if ((n->slot = in_scope(S, n->name)) >= 0)
             return 0;
         if (find_tensor(S, n->name))
-            return ar_fail(S->a, n->line, n->col, "tensor '%s' needs indices: %s[...]", n->name,
+            return lang_ar_fail(S->a, n->line, n->col, "tensor '%s' needs indices: %s[...]", n->name,
                            n->name);
-        return ar_fail(S->a, n->line, n->col, "undefined index '%s'", n->name);
+        return lang_ar_fail(S->a, n->line, n->col, "undefined index '%s'", n->name);
     case N_LIST:
-        return ar_fail(S->a, n->line, n->col,
+        return lang_ar_fail(S->a, n->line, n->col,
                        "a list of axes is only allowed as the first argument of sum, max or min");
     case N_ACCESS:
         return resolve_access(S, n);
@@ -396,103 +201,6 @@ static int resolve(sema *S, node *n)
                 return -1;
         return 0;
     }
-}
-
-/* ---- range inference ---- */
-
-/* Where an index expression starts (a binary node's own position is its operator). */
-static const node *start(const node *n)
-{
-    while (n->kind == N_BIN)
-        n = n->args[0];
-    return n;
-}
-
-/* Largest extent of axis u keeping constraint c in bounds, the other axes at their extents. */
-static int bound(sema *S, const cons *c, int u, int64_t *out)
-{
-    int64_t cu = c->coef[u], slack;
-    __int128 acc = cu > 0 ? (__int128)c->len - 1 - c->c0 : (__int128)c->c0;
-    for (int s = 0; s < S->nslots; s++) {
-        int64_t k = c->coef[s];
-        if (s == u || !k || (cu > 0) != (k > 0))
-            continue;
-        acc -= (__int128)(k > 0 ? k : -k) * (S->slots[s].ext - 1);
-    }
-    if (acc < 0) {
-        *out = 0;
-        return 0;
-    }
-    slack = acc > INT64_MAX ? INT64_MAX : (int64_t)acc;
-    *out = slack / (cu > 0 ? cu : -cu) + 1;
-    return 0;
-}
-
-static int infer(sema *S)
-{
-    for (int changed = 1; changed;) {
-        changed = 0;
-        for (int i = 0; i < S->ncons; i++) {
-            cons *c = &S->cons[i];
-            if (c->guarded || !c->affine)
-                continue;
-            int unknown = -1, nunknown = 0;
-            for (int s = 0; s < S->nslots; s++)
-                if (c->coef[s] && S->slots[s].ext < 0) {
-                    unknown = s;
-                    nunknown++;
-                }
-            if (nunknown > 1)
-                continue;
-            for (int s = 0; s < S->nslots; s++) {
-                slotinfo *sl = &S->slots[s];
-                if (!c->coef[s] || sl->fixed || (nunknown == 1 && s != unknown))
-                    continue;
-                int64_t b;
-                bound(S, c, s, &b);
-                if (b <= 0)
-                    return ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
-                                   "the range of index '%s' is empty: index %d of %s cannot "
-                                   "stay within its extent %lld", sl->name, c->dim, c->acc->name,
-                                   (long long)c->len);
-                if (sl->ext < 0 || b < sl->ext) {
-                    sl->ext = b;
-                    changed = 1;
-                }
-            }
-        }
-    }
-    for (int s = 0; s < S->nslots; s++)
-        if (S->slots[s].ext < 0)
-            return ar_fail(S->a, S->slots[s].line, S->slots[s].col,
-                           "cannot infer the range of index '%s'", S->slots[s].name);
-    /* Explicit extents are not tightened, so check every access that is not guarded. */
-    for (int i = 0; i < S->ncons; i++) {
-        cons *c = &S->cons[i];
-        if (c->guarded)
-            continue;
-        int64_t lo, hi;
-        if (c->affine) {
-            __int128 l = c->c0, h = c->c0;
-            for (int s = 0; s < S->nslots; s++) {
-                __int128 v = (__int128)c->coef[s] * (S->slots[s].ext - 1);
-                if (v > 0)
-                    h += v;
-                else
-                    l += v;
-            }
-            lo = l < INT64_MIN ? INT64_MIN : (int64_t)l;
-            hi = h > INT64_MAX ? INT64_MAX : (int64_t)h;
-        } else if (range(S, c->idx, &lo, &hi) < 0) {
-            return -1;
-        }
-        if (lo < 0 || hi >= c->len)
-            return ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
-                           "index %d of %s ranges over [%lld, %lld], outside its extent %lld",
-                           c->dim, c->acc->name, (long long)lo, (long long)hi,
-                           (long long)c->len);
-    }
-    return 0;
 }
 
 /* ---- types ---- */
@@ -512,9 +220,9 @@ static int join(sema *S, node *n, ty a, ty b, ty *out)
         if (tt_dtype_eq(a.dt, b.dt)) {
             *out = a;
         } else if (is_bool(a.dt) || is_bool(b.dt)) {
-            return ar_fail(S->a, n->line, n->col, "a condition (bool) used as a number");
+            return lang_ar_fail(S->a, n->line, n->col, "a condition (bool) used as a number");
         } else if (tt_dtype_is_float(a.dt) && tt_dtype_is_float(b.dt)) {
-            return ar_fail(S->a, n->line, n->col, "mixes %s and %s; convert explicitly",
+            return lang_ar_fail(S->a, n->line, n->col, "mixes %s and %s; convert explicitly",
                            dtn(a.dt), dtn(b.dt));
         } else if (tt_dtype_is_float(a.dt) != tt_dtype_is_float(b.dt)) {
             *out = tt_dtype_is_float(a.dt) ? a : b;
@@ -529,7 +237,7 @@ static int join(sema *S, node *n, ty a, ty b, ty *out)
     }
     ty t = a.cls == TYPED ? a : b, u = a.cls == TYPED ? b : a;
     if (is_bool(t.dt))
-        return ar_fail(S->a, n->line, n->col, "a condition (bool) used as a number");
+        return lang_ar_fail(S->a, n->line, n->col, "a condition (bool) used as a number");
     if (tt_dtype_is_int(t.dt) && u.cls == U_FLOAT)
         *out = u;
     else
@@ -576,7 +284,7 @@ static int nat(sema *S, node *n, ty *out)
         if (nat(S, n->args[0], &a) < 0)
             return -1;
         if (a.cls == TYPED && is_bool(a.dt))
-            return ar_fail(S->a, n->line, n->col, "%s of a condition", n->name);
+            return lang_ar_fail(S->a, n->line, n->col, "%s of a condition", n->name);
         *out = (n->fn == F_ABS || (a.cls == TYPED && tt_dtype_is_float(a.dt)))
                    ? a : (ty){U_FLOAT, TT_DT_F32};
         return 0;
@@ -592,7 +300,7 @@ static DLDataType concrete(sema *S, ty t)
 
 static tt_expr *ir_fail(sema *S, node *n)
 {
-    ar_fail(S->a, n->line, n->col, "%s", tt_get_last_error());
+    lang_ar_fail(S->a, n->line, n->col, "%s", tt_get_last_error());
     return NULL;
 }
 
@@ -657,11 +365,11 @@ static tt_tensor *make_stage(sema *S, node *at, const char *name, int n, const i
     for (; made < n; made++) {
         shape[made] = S->slots[sl[made]].ext;
         if (__builtin_mul_overflow(numel, shape[made], &numel)) {
-            ar_fail(S->a, at->line, at->col, "%s has more elements than fit in 64 bits", name);
+            lang_ar_fail(S->a, at->line, at->col, "%s has more elements than fit in 64 bits", name);
             goto out;
         }
         if (!(ivs[made] = tt_iter_var_new(S->slots[sl[made]].name, shape[made], TT_AXIS_SPATIAL))) {
-            ar_fail(S->a, at->line, at->col, "%s", tt_get_last_error());
+            lang_ar_fail(S->a, at->line, at->col, "%s", tt_get_last_error());
             goto out;
         }
         local[sl[made]] = ivs[made]->var;
@@ -670,7 +378,7 @@ static tt_tensor *make_stage(sema *S, node *at, const char *name, int n, const i
         goto out;
     if (!(t = tt_tensor_new(name, dt, n, shape)) || !(st = tt_stage_new(t, n, ivs, e)) ||
         add_stage(S, st) < 0) {
-        ar_fail(S->a, at->line, at->col, "%s", tt_get_last_error());
+        lang_ar_fail(S->a, at->line, at->col, "%s", tt_get_last_error());
         tt_stage_release(st);
         goto out;
     }
@@ -767,7 +475,7 @@ static tt_expr *build_call(sema *S, node *n, DLDataType want, tt_expr **env)
         break;
     default:
         if (!tt_dtype_is_float(want)) {
-            ar_fail(S->a, n->line, n->col, "%s gives a float, used where %s is expected", n->name,
+            lang_ar_fail(S->a, n->line, n->col, "%s gives a float, used where %s is expected", n->name,
                     dtn(want));
             return NULL;
         }
@@ -794,13 +502,13 @@ static tt_expr *build(sema *S, node *n, DLDataType want, tt_expr **env, int top)
             tt_expr_release(a);
             return e;
         }
-        ar_fail(S->a, n->line, n->col, "%s %s used where %s is expected",
+        lang_ar_fail(S->a, n->line, n->col, "%s %s used where %s is expected",
                 is_bool(t.dt) ? "a condition" : "a value of type", is_bool(t.dt) ? "" : dtn(t.dt),
                 is_bool(want) ? "a condition" : dtn(want));
         return NULL;
     }
     if (t.cls != TYPED && (is_bool(want) || (t.cls == U_FLOAT && !tt_dtype_is_float(want)))) {
-        ar_fail(S->a, n->line, n->col, "a %s used where %s is expected",
+        lang_ar_fail(S->a, n->line, n->col, "a %s used where %s is expected",
                 t.cls == U_FLOAT ? "float" : "number",
                 is_bool(want) ? "a condition" : dtn(want));
         return NULL;
@@ -864,7 +572,7 @@ static tt_expr *build(sema *S, node *n, DLDataType want, tt_expr **env, int top)
     };
     DLDataType opt = want;
     if ((n->op == B_FDIV || n->op == B_MOD) && !tt_dtype_is_int(want)) {
-        ar_fail(S->a, n->line, n->col, "'%s' needs integer operands; use '/' for %s",
+        lang_ar_fail(S->a, n->line, n->col, "'%s' needs integer operands; use '/' for %s",
                 n->op == B_MOD ? "%" : "//", dtn(want));
         return NULL;
     }
@@ -886,12 +594,12 @@ static int statement(sema *S, const stmt *st)
     S->nslots = S->nscope = S->ncons = S->nsplit = 0;
     memset(S->guard, 0, sizeof S->guard);
     if (find_tensor(S, st->out))
-        return ar_fail(S->a, st->line, st->col, "tensor '%s' is already defined", st->out);
+        return lang_ar_fail(S->a, st->line, st->col, "tensor '%s' is already defined", st->out);
     int sl[MAXS];
     for (int i = 0; i < st->naxes; i++)
         if ((sl[i] = new_slot(S, st->axes[i], 0)) < 0)
             return -1;
-    if (resolve(S, st->body) < 0 || infer(S) < 0)
+    if (resolve(S, st->body) < 0 || lang_infer(S) < 0)
         return -1;
     ty t;
     if (nat(S, st->body, &t) < 0)
@@ -904,7 +612,7 @@ static int statement(sema *S, const stmt *st)
         return -1;
     tt_tensor **v = realloc(S->tensors, (size_t)(S->ntensors + 1) * sizeof *v);
     if (!v)
-        return ar_fail(S->a, st->line, st->col, "out of memory");
+        return lang_ar_fail(S->a, st->line, st->col, "out of memory");
     S->tensors = v;
     S->tensors[S->ntensors++] = out;
     return 0;

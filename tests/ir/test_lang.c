@@ -402,6 +402,18 @@ static void test_errors(void **state)
     tt_lang_extent zero[] = {{"i", 0}};
     assert_int_equal(tt_lang_parse("C[i] = A[i, 0]", "f", 3, in, 1, zero, &c), -1);
     assert_non_null(strstr(tt_get_last_error(), "expected a positive size"));
+    /* a long chain is a deep tree: refused before later passes recurse over it */
+    char *chain = malloc(8 * 400 + 32);
+    strcpy(chain, "C[i] = A[i, 0]");
+    for (int i = 0; i < 400; i++)
+        strcat(chain, " + 1");
+    assert_int_equal(tt_lang_parse(chain, "f", 3, in, 0, NULL, &c), -1);
+    assert_non_null(strstr(tt_get_last_error(), "nested too deeply"));
+    chain[strlen("C[i] = A[i, 0]") + 4 * 200] = 0; /* 200 terms are fine */
+    assert_int_equal(tt_lang_parse(chain, "f", 3, in, 0, NULL, &c), 0);
+    tt_compute_release(c);
+    c = NULL;
+    free(chain);
     tt_lang_input dup[] = {{"A", 2, sa, TT_DT_F32}, {"A", 2, sa, TT_DT_F32}};
     assert_int_equal(tt_lang_parse("C[i] = A[i, 0]", "f", 2, dup, 0, NULL, &c), -1);
     assert_string_equal(tt_get_last_error(), "input A: given twice");

@@ -1,0 +1,259 @@
+/* Range inference of the expression language (rules in ir/lang.h): the linear form of each index,
+ * the largest ranges that keep every unguarded affine access in bounds (a fixed point that only
+ * tightens), and a final check of every unguarded access, affine or not, by interval arithmetic. */
+#include "ir/lang_ast.h"
+
+#include <string.h>
+
+/* ---- index expressions: validity, linear form, value range ---- */
+
+static int ovf(sema *S, node *n)
+{
+    return lang_ar_fail(S->a, n->line, n->col, "index arithmetic overflows 64 bits");
+}
+
+static int is_const(const int64_t *coef, int affine)
+{
+    if (!affine)
+        return 0;
+    for (int i = 0; i < MAXS; i++)
+        if (coef[i])
+            return 0;
+    return 1;
+}
+
+static int64_t floordiv(int64_t a, int64_t d) { return a / d - (a % d != 0 && (a < 0) != (d < 0)); }
+
+/* Linear form c0 + sum coef[s] * axis_s of an index; *affine = 0 when // or % of an axis
+ * makes it non-linear (still valid). Errors for anything that is not an index expression. */
+int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine)
+{
+    memset(coef, 0, MAXS * sizeof *coef);
+    *c0 = 0;
+    *affine = 1;
+    switch (n->kind) {
+    case N_INT:
+        *c0 = n->ival;
+        return 0;
+    case N_IDENT:
+        coef[n->slot] = 1;
+        return 0;
+    case N_NEG:
+        if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0)
+            return -1;
+        for (int i = 0; i < MAXS; i++)
+            if (__builtin_mul_overflow(coef[i], -1, &coef[i]))
+                return ovf(S, n);
+        return __builtin_mul_overflow(*c0, -1, c0) ? ovf(S, n) : 0;
+    case N_BIN:
+        break;
+    default:
+        return lang_ar_fail(S->a, n->line, n->col,
+                       "index %d of %s must be an integer expression of axes and constants", d,
+                       tname);
+    }
+    int64_t rc[MAXS], r0;
+    int raff;
+    if (n->op > B_MOD)
+        return lang_ar_fail(S->a, n->line, n->col,
+                       "index %d of %s must be an integer expression of axes and constants", d,
+                       tname);
+    if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
+        lang_lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
+        return -1;
+    int lconst = is_const(coef, *affine), rconst = is_const(rc, raff);
+    switch (n->op) {
+    case B_ADD:
+    case B_SUB:
+        for (int i = 0; i < MAXS; i++)
+            if (n->op == B_ADD ? __builtin_add_overflow(coef[i], rc[i], &coef[i])
+                               : __builtin_sub_overflow(coef[i], rc[i], &coef[i]))
+                return ovf(S, n);
+        *affine &= raff;
+        return (n->op == B_ADD ? __builtin_add_overflow(*c0, r0, c0)
+                               : __builtin_sub_overflow(*c0, r0, c0))
+                   ? ovf(S, n)
+                   : 0;
+    case B_MUL: {
+        if (!lconst && !rconst)
+            return lang_ar_fail(S->a, n->line, n->col,
+                           "index %d of %s multiplies two axis expressions; indices must be "
+                           "affine (multiply by constants only)", d, tname);
+        int64_t k = lconst ? *c0 : r0;
+        if (lconst) {
+            memcpy(coef, rc, sizeof rc);
+            *c0 = r0;
+            *affine = raff;
+        }
+        for (int i = 0; i < MAXS; i++)
+            if (__builtin_mul_overflow(coef[i], k, &coef[i]))
+                return ovf(S, n);
+        return __builtin_mul_overflow(*c0, k, c0) ? ovf(S, n) : 0;
+    }
+    default: /* B_DIV, B_FDIV, B_MOD: floor division and modulo by a positive constant */
+        if (!rconst || r0 <= 0)
+            return lang_ar_fail(S->a, n->line, n->col,
+                           "index %d of %s: '%s' needs a positive constant on its right", d, tname,
+                           n->op == B_MOD ? "%" : "//");
+        if (lconst) {
+            *c0 = n->op == B_MOD ? *c0 - floordiv(*c0, r0) * r0 : floordiv(*c0, r0);
+            return 0;
+        }
+        *affine = 0;
+        return 0;
+    }
+}
+
+/* [lo, hi] of a validated index expression over the axes' ranges. */
+static int range(sema *S, node *n, int64_t *lo, int64_t *hi)
+{
+    int64_t a, b, c, d;
+    switch (n->kind) {
+    case N_INT:
+        *lo = *hi = n->ival;
+        return 0;
+    case N_IDENT:
+        *lo = 0;
+        *hi = S->slots[n->slot].ext - 1;
+        return 0;
+    case N_NEG:
+        if (range(S, n->args[0], &a, &b) < 0)
+            return -1;
+        if (__builtin_mul_overflow(b, -1, lo) || __builtin_mul_overflow(a, -1, hi))
+            return ovf(S, n);
+        return 0;
+    default:
+        break;
+    }
+    if (range(S, n->args[0], &a, &b) < 0 || range(S, n->args[1], &c, &d) < 0)
+        return -1;
+    switch (n->op) {
+    case B_ADD:
+        return __builtin_add_overflow(a, c, lo) || __builtin_add_overflow(b, d, hi) ? ovf(S, n) : 0;
+    case B_SUB:
+        return __builtin_sub_overflow(a, d, lo) || __builtin_sub_overflow(b, c, hi) ? ovf(S, n) : 0;
+    case B_MUL: {
+        int64_t p[4];
+        if (__builtin_mul_overflow(a, c, &p[0]) || __builtin_mul_overflow(a, d, &p[1]) ||
+            __builtin_mul_overflow(b, c, &p[2]) || __builtin_mul_overflow(b, d, &p[3]))
+            return ovf(S, n);
+        *lo = *hi = p[0];
+        for (int i = 1; i < 4; i++) {
+            *lo = p[i] < *lo ? p[i] : *lo;
+            *hi = p[i] > *hi ? p[i] : *hi;
+        }
+        return 0;
+    }
+    case B_MOD:
+        if (floordiv(a, c) == floordiv(b, c)) {
+            *lo = a - floordiv(a, c) * c;
+            *hi = b - floordiv(b, c) * c;
+        } else {
+            *lo = 0;
+            *hi = c - 1;
+        }
+        return 0;
+    default: /* floor division by the positive constant c */
+        *lo = floordiv(a, c);
+        *hi = floordiv(b, c);
+        return 0;
+    }
+}
+
+/* ---- range inference ---- */
+
+/* Where an index expression starts (a binary node's own position is its operator). */
+static const node *start(const node *n)
+{
+    while (n->kind == N_BIN)
+        n = n->args[0];
+    return n;
+}
+
+/* Largest extent of axis u keeping constraint c in bounds, the other axes at their extents. */
+static int bound(sema *S, const cons *c, int u, int64_t *out)
+{
+    int64_t cu = c->coef[u], slack;
+    __int128 acc = cu > 0 ? (__int128)c->len - 1 - c->c0 : (__int128)c->c0;
+    for (int s = 0; s < S->nslots; s++) {
+        int64_t k = c->coef[s];
+        if (s == u || !k || (cu > 0) != (k > 0))
+            continue;
+        acc -= (__int128)(k > 0 ? k : -k) * (S->slots[s].ext - 1);
+    }
+    if (acc < 0) {
+        *out = 0;
+        return 0;
+    }
+    slack = acc > INT64_MAX ? INT64_MAX : (int64_t)acc;
+    *out = slack / (cu > 0 ? cu : -cu) + 1;
+    return 0;
+}
+
+int lang_infer(sema *S)
+{
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (int i = 0; i < S->ncons; i++) {
+            cons *c = &S->cons[i];
+            if (c->guarded || !c->affine)
+                continue;
+            int unknown = -1, nunknown = 0;
+            for (int s = 0; s < S->nslots; s++)
+                if (c->coef[s] && S->slots[s].ext < 0) {
+                    unknown = s;
+                    nunknown++;
+                }
+            if (nunknown > 1)
+                continue;
+            for (int s = 0; s < S->nslots; s++) {
+                slotinfo *sl = &S->slots[s];
+                if (!c->coef[s] || sl->fixed || (nunknown == 1 && s != unknown))
+                    continue;
+                int64_t b;
+                bound(S, c, s, &b);
+                if (b <= 0)
+                    return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
+                                   "the range of index '%s' is empty: index %d of %s cannot "
+                                   "stay within its extent %lld", sl->name, c->dim, c->acc->name,
+                                   (long long)c->len);
+                if (sl->ext < 0 || b < sl->ext) {
+                    sl->ext = b;
+                    changed = 1;
+                }
+            }
+        }
+    }
+    for (int s = 0; s < S->nslots; s++)
+        if (S->slots[s].ext < 0)
+            return lang_ar_fail(S->a, S->slots[s].line, S->slots[s].col,
+                           "cannot infer the range of index '%s'", S->slots[s].name);
+    /* Explicit extents are not tightened, so check every access that is not guarded. */
+    for (int i = 0; i < S->ncons; i++) {
+        cons *c = &S->cons[i];
+        if (c->guarded)
+            continue;
+        int64_t lo, hi;
+        if (c->affine) {
+            __int128 l = c->c0, h = c->c0;
+            for (int s = 0; s < S->nslots; s++) {
+                __int128 v = (__int128)c->coef[s] * (S->slots[s].ext - 1);
+                if (v > 0)
+                    h += v;
+                else
+                    l += v;
+            }
+            lo = l < INT64_MIN ? INT64_MIN : (int64_t)l;
+            hi = h > INT64_MAX ? INT64_MAX : (int64_t)h;
+        } else if (range(S, c->idx, &lo, &hi) < 0) {
+            return -1;
+        }
+        if (lo < 0 || hi >= c->len)
+            return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
+                           "index %d of %s ranges over [%lld, %lld], outside its extent %lld",
+                           c->dim, c->acc->name, (long long)lo, (long long)hi,
+                           (long long)c->len);
+    }
+    return 0;
+}
+
