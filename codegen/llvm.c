@@ -91,13 +91,13 @@ static int extent_value(cg *c, const tt_stmt *s, LLVMValueRef *out)
 }
 
 /* Binds a loop variable to the i64 counter i, converted to the variable's dtype. */
-static int bind_var(cg *c, const tt_expr *var, LLVMValueRef i)
+static int bind_var(cg *c, const tt_expr *var, LLVMValueRef i, int64_t extent)
 {
     LLVMTypeRef t = cg_type(c, var->dtype);
     if (!t || !tt_dtype_is_int(var->dtype))
         return tt_error_set("kernel %s: loop variable %s must be an integer", c->kernel->name,
                             var->name);
-    return cg_bind(c, var, t == c->i64 ? i : LLVMBuildTrunc(c->b, i, t, ""));
+    return cg_bind_loop(c, var, t == c->i64 ? i : LLVMBuildTrunc(c->b, i, t, ""), extent);
 }
 
 /* for (var = begin; var < end; var++) body, with optional loop metadata. */
@@ -110,7 +110,9 @@ static int serial_loop(cg *c, LLVMValueRef begin, LLVMValueRef end, const tt_stm
     LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, begin, end, ""), body, exit);
     LLVMPositionBuilderAtEnd(c->b, body);
     LLVMValueRef i = LLVMBuildPhi(c->b, c->i64, s->var->name);
-    if (bind_var(c, s->var, i) != 0)
+    int64_t extent = 0;
+    tt_expr_is_const(s->extent, &extent);
+    if (bind_var(c, s->var, i, extent) != 0)
         return -1;
     int rc = stmt(c, s->body);
     cg_unbind(c, 1);
@@ -141,7 +143,7 @@ static int serial(cg *c, const tt_stmt *s, const char *prop)
 static int unrolled(cg *c, const tt_stmt *s, int64_t extent)
 {
     for (int64_t k = 0; k < extent; k++) {
-        if (bind_var(c, s->var, LLVMConstInt(c->i64, (unsigned long long)k, 0)) != 0)
+        if (bind_var(c, s->var, LLVMConstInt(c->i64, (unsigned long long)k, 0), extent) != 0)
             return -1;
         int rc = stmt(c, s->body);
         cg_unbind(c, 1);
@@ -280,7 +282,8 @@ static int outline_body(cg *c, const tt_stmt *s, const key_set *k, LLVMTypeRef c
                                                  (unsigned)i, "");
         LLVMValueRef v = LLVMBuildLoad2(c->b, LLVMStructGetTypeAtIndex(closure_t, (unsigned)i),
                                         field, "");
-        rc = cg_bind(c, k->keys[i], v);
+        const cg_binding *outer = cg_find(&saved, k->keys[i]);
+        rc = cg_bind_loop(c, k->keys[i], v, outer ? outer->extent : 0);
     }
     if (rc == 0)
         rc = serial_loop(c, LLVMGetParam(fn, 0), LLVMGetParam(fn, 1), s, NULL);
@@ -420,6 +423,7 @@ static int alloc_stmt(cg *c, const tt_stmt *s)
         LLVMValueRef p = cg_entry_alloca(c, LLVMArrayType2(mt, (uint64_t)buf->numel), buf->name);
         if (cg_bind(c, buf, p) != 0)
             return -1;
+        c->env[c->nenv - 1].owned = true;
         int rc = stmt(c, s->body);
         cg_unbind(c, 1);
         return rc;
@@ -445,6 +449,7 @@ static int alloc_stmt(cg *c, const tt_stmt *s)
     c->live_ws[c->nlive++] = p;
     if (cg_bind(c, buf, p) != 0)
         return -1;
+    c->env[c->nenv - 1].owned = true;
     int rc = stmt(c, s->body);
     cg_unbind(c, 1);
     c->nlive--;

@@ -9,7 +9,9 @@
 
 /* ---- scopes and types ---- */
 
-int cg_bind(cg *c, const void *key, LLVMValueRef value)
+int cg_bind(cg *c, const void *key, LLVMValueRef value) { return cg_bind_loop(c, key, value, 0); }
+
+int cg_bind_loop(cg *c, const tt_expr *key, LLVMValueRef value, int64_t extent)
 {
     if (c->nenv == c->cap_env) {
         int cap = c->cap_env ? 2 * c->cap_env : 32;
@@ -19,18 +21,24 @@ int cg_bind(cg *c, const void *key, LLVMValueRef value)
         c->env = env;
         c->cap_env = cap;
     }
-    c->env[c->nenv++] = (cg_binding){key, value};
+    c->env[c->nenv++] = (cg_binding){key, value, extent > 0 ? extent : 0, false};
     return 0;
 }
 
 void cg_unbind(cg *c, int n) { c->nenv -= n; }
 
-LLVMValueRef cg_lookup(const cg *c, const void *key)
+const cg_binding *cg_find(const cg *c, const void *key)
 {
     for (int i = c->nenv - 1; i >= 0; i--)
         if (c->env[i].key == key)
-            return c->env[i].value;
+            return &c->env[i];
     return NULL;
+}
+
+LLVMValueRef cg_lookup(const cg *c, const void *key)
+{
+    const cg_binding *b = cg_find(c, key);
+    return b ? b->value : NULL;
 }
 
 LLVMTypeRef cg_type(cg *c, DLDataType t)
@@ -260,6 +268,82 @@ static int64_t known_multiple(const cg *c, const tt_expr *e)
         return (a > (1 << 20) || b > (1 << 20)) ? (1 << 20) : a * b;
     default: return 1;
     }
+}
+
+/* [lo, hi] of integer e over every lane and every iteration of the enclosing loops. */
+static bool range(const cg *c, const tt_expr *e, int64_t *lo, int64_t *hi)
+{
+    int64_t v, a0, a1, b0, b1;
+    if (cg_known_int(c, e, &v)) {
+        *lo = *hi = v;
+        return true;
+    }
+    if (e->kind == TT_EXPR_VAR) {
+        const cg_binding *b = cg_find(c, e);
+        if (e == c->vec_var) {
+            *lo = 0;
+            *hi = c->lanes - 1;
+            return true;
+        }
+        if (!b || b->extent <= 0)
+            return false;
+        *lo = 0;
+        *hi = b->extent - 1;
+        return true;
+    }
+    if (e->nargs != 2 || !range(c, e->args[0], &a0, &a1))
+        return false;
+    bool k_pos = tt_expr_is_const(e->args[1], &v) && v > 0;
+    if ((e->kind == TT_EXPR_DIV || e->kind == TT_EXPR_MOD) && !k_pos)
+        return false;
+    if (e->kind == TT_EXPR_MOD) {
+        *lo = 0;
+        *hi = v - 1;
+        return true;
+    }
+    if (e->kind == TT_EXPR_DIV) { /* floor division is monotonic */
+        *lo = a0 >= 0 ? a0 / v : -((-a0 + v - 1) / v);
+        *hi = a1 >= 0 ? a1 / v : -((-a1 + v - 1) / v);
+        return true;
+    }
+    if (!range(c, e->args[1], &b0, &b1))
+        return false;
+    int64_t p[4];
+    bool of = false;
+    switch (e->kind) {
+    case TT_EXPR_ADD:
+        of = __builtin_add_overflow(a0, b0, lo) || __builtin_add_overflow(a1, b1, hi);
+        return !of;
+    case TT_EXPR_SUB:
+        of = __builtin_sub_overflow(a0, b1, lo) || __builtin_sub_overflow(a1, b0, hi);
+        return !of;
+    case TT_EXPR_MUL:
+        of = __builtin_mul_overflow(a0, b0, &p[0]) || __builtin_mul_overflow(a0, b1, &p[1]) ||
+             __builtin_mul_overflow(a1, b0, &p[2]) || __builtin_mul_overflow(a1, b1, &p[3]);
+        if (of)
+            return false;
+        *lo = *hi = p[0];
+        for (int i = 1; i < 4; i++) {
+            *lo = p[i] < *lo ? p[i] : *lo;
+            *hi = p[i] > *hi ? p[i] : *hi;
+        }
+        return true;
+    case TT_EXPR_MIN:
+    case TT_EXPR_MAX: {
+        bool mn = e->kind == TT_EXPR_MIN;
+        *lo = mn ? (a0 < b0 ? a0 : b0) : (a0 > b0 ? a0 : b0);
+        *hi = mn ? (a1 < b1 ? a1 : b1) : (a1 > b1 ? a1 : b1);
+        return true;
+    }
+    default: return false;
+    }
+}
+
+/* Every lane's index lies inside buffer b, whatever the mask says. */
+static bool in_bounds(const cg *c, const tt_buffer *b, const tt_expr *index)
+{
+    int64_t lo, hi;
+    return range(c, index, &lo, &hi) && lo >= 0 && hi < b->numel;
 }
 
 /* ---- arithmetic ---- */
@@ -522,12 +606,14 @@ static int load(cg *c, const tt_expr *e, LLVMValueRef *out)
         return -1;
     LLVMTypeRef mt = cg_mem_type(c, e->buffer->dtype);
     LLVMValueRef v;
+    /* A load every lane may do (in bounds) needs no mask: inactive lanes' values are unused. */
+    bool safe = c->mask && in_bounds(c, e->buffer, e->args[0]);
     if (a.ptr && (!c->lanes || a.stride == 0)) {
-        v = LLVMBuildLoad2(c->b, mt, c->lanes ? guard_ptr(c, a.ptr) : a.ptr, "");
+        v = LLVMBuildLoad2(c->b, mt, c->lanes && !safe ? guard_ptr(c, a.ptr) : a.ptr, "");
         LLVMSetAlignment(v, a.align);
     } else {
         LLVMTypeRef vt = LLVMVectorType(mt, (unsigned)c->lanes);
-        if (a.ptr && !c->mask) {
+        if (a.ptr && (!c->mask || safe)) {
             v = LLVMBuildLoad2(c->b, vt, a.ptr, "");
             LLVMSetAlignment(v, a.align);
         } else {
@@ -557,7 +643,18 @@ int cg_store(cg *c, const tt_stmt *s)
         return 0;
     }
     v = cg_splat(c, v);
-    if (a.ptr && a.stride == 1 && !c->mask) {
+    /* A masked store into a buffer of this function's own (an accumulator tile) becomes
+     * load-blend-store, which SROA can keep in registers; elsewhere it could race. */
+    const cg_binding *owner = cg_find(c, s->buffer);
+    bool blended = false;
+    if (a.ptr && a.stride == 1 && c->mask && owner && owner->owned &&
+        in_bounds(c, s->buffer, s->index)) {
+        blended = true;
+        LLVMValueRef old = LLVMBuildLoad2(c->b, LLVMTypeOf(v), a.ptr, "");
+        LLVMSetAlignment(old, a.align);
+        v = LLVMBuildSelect(c->b, c->mask, v, old, "");
+    }
+    if (a.ptr && a.stride == 1 && (!c->mask || blended)) {
         LLVMSetAlignment(LLVMBuildStore(c->b, v, a.ptr), a.align);
         return 0;
     }

@@ -13,6 +13,8 @@
 typedef struct {
     const void *key;
     LLVMValueRef value;
+    int64_t extent; /* loop variables: value in [0, extent) when > 0; 0 when unknown */
+    bool owned;     /* buffers: allocated in this function, so no other thread touches it */
 } cg_binding;
 
 typedef struct {
@@ -43,6 +45,8 @@ typedef struct {
 
 /* Binds key to value (innermost wins); pops the newest n bindings. */
 int cg_bind(cg *c, const void *key, LLVMValueRef value);
+int cg_bind_loop(cg *c, const tt_expr *var, LLVMValueRef value, int64_t extent);
+const cg_binding *cg_find(const cg *c, const void *key);
 void cg_unbind(cg *c, int n);
 LLVMValueRef cg_lookup(const cg *c, const void *key);
 

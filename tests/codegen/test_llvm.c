@@ -178,6 +178,36 @@ static void vectorized_reduction_falls_back(void **state)
     tt_kernel_release(k);
 }
 
+/* A 16-lane loop over 13 elements: the guard masks loads, stores and a stored SELECT; the
+ * elements behind the tail stay untouched. */
+static void guarded_tail(void **state)
+{
+    tt_buffer *x = buf1("x", TT_DT_F32, 13, TT_SCOPE_GLOBAL), *y = buf1("y", TT_DT_F32, 16, TT_SCOPE_GLOBAL);
+    tt_expr *v = var("v");
+    tt_expr *xv = ld(x, V(v));
+    tt_stmt *s = when(bin(TT_EXPR_LT, V(v), I(13)),
+                      st(y, V(v), sel(bin(TT_EXPR_GT, tt_expr_retain(xv), F(0)), tt_expr_retain(xv), F(0))),
+                      NULL);
+    tt_stmt *body = loop(v, 16, TT_FOR_VECTORIZED, s);
+    tt_expr_release(xv);
+    tt_expr_release(v);
+    tt_buffer *params[2] = {x, y};
+    tt_kernel *k = kernel("tail", 2, params, body);
+    float *X = falloc(16), *Y = falloc(16), *R = falloc(16);
+    fill_random(X, 13, 7);
+    for (int i = 0; i < 16; i++)
+        Y[i] = R[i] = 42;
+    void *args[2] = {X, Y}, *iargs[2] = {X, R};
+    run_both(k, args, iargs);
+    for (int i = 0; i < 16; i++)
+        assert_float_equal(Y[i], i < 13 ? (X[i] > 0 ? X[i] : 0) : 42, 0);
+    assert_memory_equal(Y, R, 64);
+    free(X);
+    free(Y);
+    free(R);
+    tt_kernel_release(k);
+}
+
 /* relu via SELECT and math calls, vectorized (16 lanes) and scalar, against libm. */
 static tt_kernel *math_kernel(const char *name, tt_for_kind kind)
 {
@@ -401,6 +431,7 @@ int main(void)
         cmocka_unit_test(parallel_matches_serial),
         cmocka_unit_test(vectorized_strides),
         cmocka_unit_test(vectorized_reduction_falls_back),
+        cmocka_unit_test(guarded_tail),
         cmocka_unit_test(select_and_math),
         cmocka_unit_test(int_floor_div_mod),
         cmocka_unit_test(workspace_alloc),
