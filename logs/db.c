@@ -34,16 +34,16 @@ static const char *const schema_sql =
     "  id INTEGER PRIMARY KEY,"
     "  key TEXT NOT NULL REFERENCES workloads(key),"
     "  target TEXT NOT NULL,"
-    "  steps TEXT NOT NULL,"              /* compact JSON array */
-    "  cost REAL,"                        /* median of costs; NULL for errors */
-    "  costs TEXT NOT NULL,"              /* compact JSON array */
+    "  steps TEXT NOT NULL," /* compact JSON array */
+    "  cost REAL,"           /* median of costs; NULL for errors */
+    "  costs TEXT NOT NULL," /* compact JSON array */
     "  error INTEGER NOT NULL CHECK (error BETWEEN 0 AND 7),"
     "  error_msg TEXT NOT NULL,"
     "  build_s REAL NOT NULL, gflops REAL NOT NULL,"
     "  time TEXT NOT NULL, tuner TEXT NOT NULL,"
     "  trial INTEGER NOT NULL, seed INTEGER NOT NULL,"
     "  run_id INTEGER REFERENCES runs(id),"
-    "  hash TEXT NOT NULL UNIQUE);"       /* tt_record_hash: what makes imports idempotent */
+    "  hash TEXT NOT NULL UNIQUE);" /* tt_record_hash: what makes imports idempotent */
     "CREATE INDEX records_best ON records(key, target, cost);";
 
 static const char *const status_names[] = {"running", "finished", "interrupted"};
@@ -488,8 +488,8 @@ TT_API int tt_db_run_begin(tt_db *db, const char *op_file, const char *target, c
 TT_API int tt_db_run_update(tt_db *db, int64_t run_id, int64_t trials_done)
 {
     if (trials_done < 0)
-        return tt_error_set("database '%s': run %lld: trials done must be >= 0, got %lld",
-                            db->path, (long long)run_id, (long long)trials_done);
+        return tt_error_set("database '%s': run %lld: trials done must be >= 0, got %lld", db->path,
+                            (long long)run_id, (long long)trials_done);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->h, "UPDATE runs SET trials_done = ?1 WHERE id = ?2", -1, &st,
                            NULL) != SQLITE_OK)

@@ -14,9 +14,9 @@
 struct tt_db {
     sqlite3 *h;
     char *path;
-    sqlite3_stmt *get_workload;  /* key -> workload */
-    sqlite3_stmt *put_workload;  /* key, op, workload */
-    sqlite3_stmt *put_record;    /* the record columns, see db.c */
+    sqlite3_stmt *get_workload; /* key -> workload */
+    sqlite3_stmt *put_workload; /* key, op, workload */
+    sqlite3_stmt *put_record;   /* the record columns, see db.c */
 };
 
 /* Sets "database 'path': what: <sqlite message>" and returns -1. */

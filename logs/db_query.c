@@ -14,7 +14,7 @@
 
 /* The columns every record query selects, in the order row_record reads them. */
 #define RECORD_COLUMNS                                                                             \
-    "r.key, w.workload, r.target, r.steps, r.costs, r.error, r.error_msg, r.build_s, r.gflops,"   \
+    "r.key, w.workload, r.target, r.steps, r.costs, r.error, r.error_msg, r.build_s, r.gflops,"    \
     " r.time, r.tuner, r.trial, r.seed"
 
 static const char *text_at(sqlite3_stmt *st, int i)

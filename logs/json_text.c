@@ -59,6 +59,11 @@ void tt_sb_double(tt_sb *b, double x)
 {
     /* The fewest significant digits that read back to the same double: 0.0121 stays "0.0121"
      * instead of %.17g's "0.012099999999999999". 17 digits always round-trip (IEEE 754). */
+    if (x == 0) {
+        /* -0.0 too: jansson reads "-0" back as the integer 0, so write what reads back. */
+        tt_sb_put(b, "0", 1);
+        return;
+    }
     char tmp[32];
     int n = 0;
     for (int prec = 1; prec <= 17; prec++) {

@@ -244,8 +244,8 @@ TT_API int tt_log_read(const char *path, int mode, tt_log_visit visit, void *ctx
                      msg);
             warn(&st, path, st.lines, what);
         } else if (truncated) {
-            snprintf(what, sizeof what,
-                     "truncated record skipped (a crash while writing?): %s", msg);
+            snprintf(what, sizeof what, "truncated record skipped (a crash while writing?): %s",
+                     msg);
             warn(&st, path, st.lines, what);
         } else if (mode == TT_LOG_TOLERANT) {
             snprintf(what, sizeof what, "malformed line skipped: %s", msg);

@@ -27,12 +27,12 @@ TT_API const char *tt_log_path(const tt_log *log);
 enum { TT_LOG_STRICT = 0, TT_LOG_TOLERANT = 1 };
 
 typedef struct {
-    size_t lines;    /* lines read, empty ones included */
-    size_t records;  /* records decoded */
-    size_t skipped;  /* malformed lines skipped with a warning */
+    size_t lines;   /* lines read, empty ones included */
+    size_t records; /* records decoded */
+    size_t skipped; /* malformed lines skipped with a warning */
     size_t warnings_count;
-    char *warnings;  /* "path:LINE: what" lines, each ending in '\n' (the first 20 and a count
-                      * of the rest); NULL when none. Freed by tt_log_stats_free. */
+    char *warnings; /* "path:LINE: what" lines, each ending in '\n' (the first 20 and a count
+                     * of the rest); NULL when none. Freed by tt_log_stats_free. */
 } tt_log_stats;
 
 /* Called for each record in file order with its 1-based line number. The record is only

@@ -13,8 +13,8 @@
 #include "logs/json_text.h"
 
 static const char *const error_names[] = {
-    "none",          "invalid schedule", "compile error", "runtime error",
-    "wrong answer",  "build timeout",    "run timeout",   "unknown",
+    "none",         "invalid schedule", "compile error", "runtime error",
+    "wrong answer", "build timeout",    "run timeout",   "unknown",
 };
 static_assert(sizeof error_names / sizeof error_names[0] == TT_RECORD_ERROR_COUNT,
               "one name per tt_record_error");
@@ -152,8 +152,8 @@ TT_API int tt_record_copy(const tt_record *r, tt_record **out)
     /* One block: the struct, the costs (8-byte aligned right after it), then the strings. */
     static_assert(sizeof(tt_record) % sizeof(double) == 0, "costs follow the struct aligned");
     size_t size = sizeof(tt_record) + r->n_costs * sizeof(double);
-    const char *texts[] = {r->key,      r->workload, r->target, r->steps,
-                           r->error_msg, r->time,    r->tuner};
+    const char *texts[] = {r->key,       r->workload, r->target, r->steps,
+                           r->error_msg, r->time,     r->tuner};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         size += text_size(texts[i]);
     tt_record *c = malloc(size);

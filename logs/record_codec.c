@@ -12,8 +12,8 @@
 
 /* The fields of a line, in the order the encoder writes them. */
 static const char *const line_fields[] = {
-    "v",      "key",   "workload", "target", "steps", "costs", "error",
-    "error_msg", "build_s", "gflops", "time", "tuner", "trial", "seed",
+    "v",         "key",     "workload", "target", "steps", "costs", "error",
+    "error_msg", "build_s", "gflops",   "time",   "tuner", "trial", "seed",
 };
 
 static void put_key(tt_sb *b, const char *name, int first)

@@ -21,7 +21,7 @@
     do {                                                                                           \
         assert_int_equal((call), -1);                                                              \
         if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));               \
+            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
     } while (0)
 
 #define assert_ok(call)                                                                            \
@@ -34,7 +34,7 @@
     do {                                                                                           \
         const char *h_ = (haystack);                                                               \
         if (!h_ || !strstr(h_, (needle)))                                                          \
-            fail_msg("\"%s\" lacks \"%s\"", h_ ? h_ : "(null)", (needle));                        \
+            fail_msg("\"%s\" lacks \"%s\"", h_ ? h_ : "(null)", (needle));                         \
     } while (0)
 
 static const double sample_costs[] = {0.0121, 0.0123, 0.0122};

@@ -398,9 +398,9 @@ static void test_foreign_files_are_refused_untouched(void **state)
     const char *other = path_in(dir, "other.db");
     sqlite3 *h;
     assert_int_equal(sqlite3_open(other, &h), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL,
-                                  NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(h, "CREATE TABLE t(x); INSERT INTO t VALUES (1)", NULL, NULL, NULL),
+        SQLITE_OK);
     sqlite3_close(h);
     assert_refused_untouched(other, "not a tvm-tune database (an SQLite database of another");
     /* A missing directory, a directory. */

@@ -183,8 +183,7 @@ static void test_malformed_middle_line(void **state)
     assert_ok(tt_log_read_all(path, TT_LOG_TOLERANT, &records, &count, &st));
     assert_int_equal(count, 4);
     assert_int_equal(st.skipped, 1);
-    snprintf(where, sizeof where, "%s:4: malformed line skipped: missing field \"workload\"",
-             path);
+    snprintf(where, sizeof where, "%s:4: malformed line skipped: missing field \"workload\"", path);
     assert_contains(st.warnings, where);
     tt_record_array_free(records, count);
     tt_log_stats_free(&st);

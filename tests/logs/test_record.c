@@ -55,7 +55,8 @@ static void test_round_trip_all_fields(void **state)
     r.costs = costs;
     r.n_costs = 5;
     r.error = TT_RECORD_OK;
-    r.error_msg = "note: \"quoted\"\tand\nnewline \\ back, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+    r.error_msg =
+        "note: \"quoted\"\tand\nnewline \\ back, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
     r.build_s = 12.5;
     r.gflops = 0;
     r.time = "2026-01-02T03:04:05.678Z";
@@ -123,6 +124,27 @@ static void test_invalid_utf8_in_error_msg_is_replaced(void **state)
     r.target = "llvm \xff";
     assert_fails_with(tt_record_encode(&r, &line), "field \"target\": not valid UTF-8");
     assert_null(line);
+}
+
+static void test_numbers_take_their_shortest_form(void **state)
+{
+    (void)state;
+    static const double costs[] = {-0.0, 0.1, 1.0 / 3, 1e-300, 2.5e+20};
+    tt_record r = sample_record();
+    r.costs = costs;
+    r.n_costs = 5;
+    r.gflops = 1e21;
+    char *line;
+    assert_ok(tt_record_encode(&r, &line));
+    /* -0 would read back as the integer 0 and break the byte-for-byte round trip. */
+    assert_contains(line, "\"costs\":[0,0.1,0.3333333333333333,1e-300,2.5e+20]");
+    assert_contains(line, "\"gflops\":1e+21");
+    tt_record *d;
+    assert_ok(tt_record_decode(line, strlen(line), &d));
+    for (size_t i = 0; i < 5; i++)
+        assert_true(d->costs[i] == costs[i]);
+    tt_record_free(d);
+    free(line);
 }
 
 static void test_control_characters_are_escaped(void **state)
@@ -264,8 +286,7 @@ static void test_every_prefix_is_truncated(void **state)
     for (size_t i = 0; i < sizeof not_cut / sizeof not_cut[0]; i++) {
         tt_record *r;
         int truncated = -1;
-        assert_int_equal(tt_record_decode_line(not_cut[i], strlen(not_cut[i]), &r, &truncated),
-                         -1);
+        assert_int_equal(tt_record_decode_line(not_cut[i], strlen(not_cut[i]), &r, &truncated), -1);
         if (truncated != 0)
             fail_msg("\"%s\" seen as truncated", not_cut[i]);
     }
@@ -353,8 +374,8 @@ static void test_cost_statistics(void **state)
 static void test_error_names(void **state)
 {
     (void)state;
-    static const char *const names[] = {"none",         "invalid schedule", "compile error",
-                                        "runtime error", "wrong answer",    "build timeout",
+    static const char *const names[] = {"none",          "invalid schedule", "compile error",
+                                        "runtime error", "wrong answer",     "build timeout",
                                         "run timeout",   "unknown"};
     assert_int_equal(TT_RECORD_ERROR_COUNT, 8);
     for (int i = 0; i < TT_RECORD_ERROR_COUNT; i++)
@@ -386,13 +407,27 @@ static void test_hash(void **state)
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         r = sample_record();
         switch (i) {
-        case 0: r.trial++; break;
-        case 1: r.seed++; break;
-        case 2: r.time = "2026-11-23T18:00:01Z"; break;
-        case 3: r.key = "matmul_1024x1024x1024_f32-3fa2c1d1"; break;
-        case 4: r.target = "llvm"; break;
-        case 5: r.steps = "[]"; break;
-        case 6: r.costs = other_costs; break;
+        case 0:
+            r.trial++;
+            break;
+        case 1:
+            r.seed++;
+            break;
+        case 2:
+            r.time = "2026-11-23T18:00:01Z";
+            break;
+        case 3:
+            r.key = "matmul_1024x1024x1024_f32-3fa2c1d1";
+            break;
+        case 4:
+            r.target = "llvm";
+            break;
+        case 5:
+            r.steps = "[]";
+            break;
+        case 6:
+            r.costs = other_costs;
+            break;
         }
         assert_ok(tt_record_hash(&r, h2));
         if (strcmp(h1, h2) == 0)
@@ -438,6 +473,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_all_fields),
         cmocka_unit_test(test_round_trip_error_record),
         cmocka_unit_test(test_invalid_utf8_in_error_msg_is_replaced),
+        cmocka_unit_test(test_numbers_take_their_shortest_form),
         cmocka_unit_test(test_control_characters_are_escaped),
         cmocka_unit_test(test_malformed_lines),
         cmocka_unit_test(test_decode_takes_a_length),
