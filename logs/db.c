@@ -283,7 +283,8 @@ static int put_workload(tt_db *db, const tt_record *r)
 {
     sqlite3_stmt *st = db->get_workload;
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
+    if (sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK)
+        return tt_db_fail(db, "cannot bind a workload key");
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         const char *known = (const char *)sqlite3_column_text(st, 0);
@@ -302,11 +303,17 @@ static int put_workload(tt_db *db, const tt_record *r)
         return tt_error_set("database '%s': out of memory", db->path);
     st = db->put_workload;
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, op, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->workload, -1, SQLITE_STATIC);
+    int bad = 0;
+    bad |= sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 2, op, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 3, r->workload, -1, SQLITE_STATIC) != SQLITE_OK;
+    if (bad) {
+        free(op);
+        return tt_db_fail(db, "cannot bind a workload");
+    }
     rc = sqlite3_step(st);
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     free(op);
     if (rc != SQLITE_DONE)
         return tt_db_fail(db, "cannot add a workload");
@@ -324,29 +331,36 @@ static int put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
         return -1;
     sqlite3_stmt *st = db->put_record;
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, r->steps, -1, SQLITE_STATIC);
+    int bad = 0;
+    bad |= sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 3, r->steps, -1, SQLITE_STATIC) != SQLITE_OK;
     if (r->error == TT_RECORD_OK)
-        sqlite3_bind_double(st, 4, tt_record_cost(r));
+        bad |= sqlite3_bind_double(st, 4, tt_record_cost(r)) != SQLITE_OK;
     else
-        sqlite3_bind_null(st, 4);
-    sqlite3_bind_text(st, 5, costs, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, r->error);
-    sqlite3_bind_text(st, 7, r->error_msg ? r->error_msg : "", -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 8, r->build_s);
-    sqlite3_bind_double(st, 9, r->gflops);
-    sqlite3_bind_text(st, 10, r->time, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 11, r->tuner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 12, r->trial);
-    sqlite3_bind_int64(st, 13, r->seed);
+        bad |= sqlite3_bind_null(st, 4) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 5, costs, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_int(st, 6, r->error) != SQLITE_OK;
+    bad |=
+        sqlite3_bind_text(st, 7, r->error_msg ? r->error_msg : "", -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_double(st, 8, r->build_s) != SQLITE_OK;
+    bad |= sqlite3_bind_double(st, 9, r->gflops) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 10, r->time, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 11, r->tuner, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(st, 12, r->trial) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(st, 13, r->seed) != SQLITE_OK;
     if (run_id > 0)
-        sqlite3_bind_int64(st, 14, run_id);
+        bad |= sqlite3_bind_int64(st, 14, run_id) != SQLITE_OK;
     else
-        sqlite3_bind_null(st, 14);
-    sqlite3_bind_text(st, 15, hash, -1, SQLITE_STATIC);
+        bad |= sqlite3_bind_null(st, 14) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 15, hash, -1, SQLITE_STATIC) != SQLITE_OK;
+    if (bad) {
+        free(costs);
+        return tt_db_fail(db, "cannot bind a record");
+    }
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    sqlite3_clear_bindings(st); /* they point at memory freed below */
     free(costs);
     if (rc != SQLITE_DONE)
         return tt_db_fail(db, "cannot add a record");
@@ -434,9 +448,13 @@ TT_API int tt_db_import_log(tt_db *db, const char *path, size_t *added, size_t *
 
 /* Runs one write statement (with bound values set by the caller) in its own transaction;
  * *changes gets the number of rows it touched. */
-static int write_one(tt_db *db, sqlite3_stmt *st, const char *what, int *changes)
+static int write_one(tt_db *db, sqlite3_stmt *st, int bad, const char *what, int *changes)
 {
     int rc = -1;
+    if (bad) {
+        tt_db_fail(db, what);
+        goto done;
+    }
     if (tt_db_begin(db))
         goto done;
     if (sqlite3_step(st) != SQLITE_DONE) {
@@ -472,14 +490,15 @@ TT_API int tt_db_run_begin(tt_db *db, const char *op_file, const char *target, c
         return tt_db_fail(db, "cannot prepare run insert");
     char now[32];
     tt_db_time_now(now);
-    sqlite3_bind_text(st, 1, op_file, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, tuner, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, trials_asked);
-    sqlite3_bind_text(st, 5, now, -1, SQLITE_TRANSIENT);
+    int bad = 0;
+    bad |= sqlite3_bind_text(st, 1, op_file, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 3, tuner, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(st, 4, trials_asked) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 5, now, -1, SQLITE_TRANSIENT) != SQLITE_OK;
     /* last_insert_rowid is per connection, so reading it after the commit is safe. */
     int changes;
-    if (write_one(db, st, "cannot start a run", &changes))
+    if (write_one(db, st, bad, "cannot start a run", &changes))
         return -1;
     *run_id = sqlite3_last_insert_rowid(db->h);
     return 0;
@@ -494,10 +513,11 @@ TT_API int tt_db_run_update(tt_db *db, int64_t run_id, int64_t trials_done)
     if (sqlite3_prepare_v2(db->h, "UPDATE runs SET trials_done = ?1 WHERE id = ?2", -1, &st,
                            NULL) != SQLITE_OK)
         return tt_db_fail(db, "cannot prepare run update");
-    sqlite3_bind_int64(st, 1, trials_done);
-    sqlite3_bind_int64(st, 2, run_id);
+    int bad = 0;
+    bad |= sqlite3_bind_int64(st, 1, trials_done) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(st, 2, run_id) != SQLITE_OK;
     int changes;
-    if (write_one(db, st, "cannot update a run", &changes))
+    if (write_one(db, st, bad, "cannot update a run", &changes))
         return -1;
     if (changes == 0)
         return tt_error_set("database '%s': run %lld not found", db->path, (long long)run_id);
@@ -516,11 +536,12 @@ TT_API int tt_db_run_end(tt_db *db, int64_t run_id, tt_run_status status)
         return tt_db_fail(db, "cannot prepare run end");
     char now[32];
     tt_db_time_now(now);
-    sqlite3_bind_text(st, 1, status_names[status], -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, run_id);
+    int bad = 0;
+    bad |= sqlite3_bind_text(st, 1, status_names[status], -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(st, 3, run_id) != SQLITE_OK;
     int changes;
-    if (write_one(db, st, "cannot end a run", &changes))
+    if (write_one(db, st, bad, "cannot end a run", &changes))
         return -1;
     if (changes == 0)
         return tt_error_set("database '%s': run %lld not found", db->path, (long long)run_id);
@@ -542,7 +563,11 @@ TT_API int tt_db_run_get(tt_db *db, int64_t run_id, tt_db_run **out)
                            " end_time, status FROM runs WHERE id = ?1",
                            -1, &st, NULL) != SQLITE_OK)
         return tt_db_fail(db, "cannot prepare run query");
-    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_bind_int64(st, 1, run_id) != SQLITE_OK) {
+        tt_db_fail(db, "cannot bind a run id");
+        sqlite3_finalize(st);
+        return -1;
+    }
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         if (rc == SQLITE_DONE)

@@ -106,11 +106,18 @@ static int prepare_best(tt_db *db, const char *key, const char *target, size_t k
         " ORDER BY r.key, r.target, r.cost, r.id";
     if (sqlite3_prepare_v2(db->h, sql, -1, out, NULL) != SQLITE_OK)
         return tt_db_fail(db, "cannot prepare the best-records query");
+    int bad = 0;
     if (key)
-        sqlite3_bind_text(*out, 1, key, -1, SQLITE_STATIC);
+        bad |= sqlite3_bind_text(*out, 1, key, -1, SQLITE_STATIC) != SQLITE_OK;
     if (target)
-        sqlite3_bind_text(*out, 2, target, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(*out, 3, k > (size_t)INT64_MAX ? 0 : (int64_t)k);
+        bad |= sqlite3_bind_text(*out, 2, target, -1, SQLITE_STATIC) != SQLITE_OK;
+    bad |= sqlite3_bind_int64(*out, 3, k > (size_t)INT64_MAX ? 0 : (int64_t)k) != SQLITE_OK;
+    if (bad) {
+        tt_db_fail(db, "cannot bind the best-records query");
+        sqlite3_finalize(*out);
+        *out = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -364,8 +371,9 @@ TT_API int tt_db_merge(tt_db *db, const char *other_path, size_t *added_out)
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->h, "ATTACH DATABASE ?1 AS other", -1, &st, NULL) != SQLITE_OK)
         return tt_db_fail(db, "cannot prepare ATTACH");
-    sqlite3_bind_text(st, 1, other_path, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_bind_text(st, 1, other_path, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         int code = sqlite3_extended_errcode(db->h) & 0xff;
