@@ -25,9 +25,12 @@
  * - Range inference: each axis (output or reduce) gets the largest range that keeps every
  *   affine access in bounds: A[i, k] bounds i and k by A's dims; X[n + r] with r known bounds n
  *   by len(X) - extent(r) + 1; several accesses intersect. An access dimension inside a branch of
- *   select(cond, ..) whose index uses an axis named in cond is guarded (padding) and neither
- *   bounds nor is checked; such axes need an explicit extent. Explicit extents (by axis name,
- *   for every axis of that name) are taken as given; every unguarded access is then checked.
+ *   select(cond, ..) whose index uses an axis named in cond is guarded (padding): it bounds no
+ *   axis, so axes only it could bound need an explicit extent. Explicit extents (by axis name,
+ *   for every axis of that name) are taken as given, not tightened. Then every access is checked
+ *   to stay in bounds: a guarded one with what the conditions of its selects guarantee where it
+ *   is read (affine comparisons joined by &&, or by || in a negated condition, whose linear form
+ *   matches the index up to a constant: "h - 1 >= 0 && h - 1 < H" guards X[h - 1]).
  * - A reduction that is not the whole body of its statement is split into its own stage named
  *   "<out>.red" ("<out>.red1", ...) over the axes it uses, so REDUCE is only at a stage's top.
  *

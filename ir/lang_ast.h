@@ -82,7 +82,15 @@ typedef struct {
     int64_t len;
     int guarded, affine;
     int64_t c0, coef[MAXS];
+    int fact; /* innermost select condition fact in force where it is read, -1 none */
 } cons;
+
+/* What a select's condition guarantees in a branch: coef . axes + c0 >= 0; parent chains to the
+ * facts of enclosing selects. */
+typedef struct {
+    int64_t c0, coef[MAXS];
+    int parent;
+} fact;
 
 typedef struct {
     arena *a;
@@ -101,6 +109,8 @@ typedef struct {
     int guard[MAXS];
     cons *cons;
     int ncons, cap_cons;
+    fact *facts;
+    int nfacts, cap_facts, cur_fact;
     int nsplit;
     DLDataType deffloat;
 } sema;
@@ -116,6 +126,9 @@ int lang_build(arena *a, int nstmts, stmt *stmts, const char *name, int ninputs,
 /* Linear form of index d of tensor tname (lang_infer.c): c0 + sum coef[s] * axis s, *affine = 0
  * when // or % of an axis makes it non-linear; -1 for anything that is not an index expression. */
 int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine);
+/* Pushes what cond (or, when holds is 0, its negation) guarantees: its affine comparisons joined
+ * by && (|| when negated); S->cur_fact becomes the innermost (lang_infer.c). */
+int lang_push_facts(sema *S, const node *cond, int holds);
 /* Gives every axis of the statement its range and checks the unguarded accesses (lang_infer.c). */
 int lang_infer(sema *S);
 

@@ -1,8 +1,10 @@
 /* Range inference of the expression language (rules in ir/lang.h): the linear form of each index,
  * the largest ranges that keep every unguarded affine access in bounds (a fixed point that only
- * tightens), and a final check of every unguarded access, affine or not, by interval arithmetic. */
+ * tightens), and a final check of every access by interval arithmetic; an access under a select
+ * is checked with what the select's condition guarantees where it is read (padding). */
 #include "ir/lang_ast.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- index expressions: validity, linear form, value range ---- */
@@ -160,6 +162,139 @@ static int range(sema *S, node *n, int64_t *lo, int64_t *hi)
     }
 }
 
+/* ---- what select conditions guarantee ---- */
+
+/* Linear form of an affine index expression, or -1 (no message) for anything else. */
+static int try_lin(const node *n, int64_t *coef, int64_t *c0)
+{
+    int64_t rc[MAXS], r0;
+    memset(coef, 0, MAXS * sizeof *coef);
+    *c0 = 0;
+    switch (n->kind) {
+    case N_INT:
+        *c0 = n->ival;
+        return 0;
+    case N_IDENT:
+        if (n->slot < 0)
+            return -1;
+        coef[n->slot] = 1;
+        return 0;
+    case N_NEG:
+        if (try_lin(n->args[0], coef, c0) < 0)
+            return -1;
+        for (int i = 0; i < MAXS; i++)
+            if (__builtin_sub_overflow(0, coef[i], &coef[i]))
+                return -1;
+        return __builtin_sub_overflow(0, *c0, c0) ? -1 : 0;
+    case N_BIN:
+        if (n->op != B_ADD && n->op != B_SUB && n->op != B_MUL)
+            return -1;
+        if (try_lin(n->args[0], coef, c0) < 0 || try_lin(n->args[1], rc, &r0) < 0)
+            return -1;
+        break;
+    default:
+        return -1;
+    }
+    if (n->op == B_MUL) {
+        int lconst = is_const(coef, 1), rconst = is_const(rc, 1);
+        if (!lconst && !rconst)
+            return -1;
+        int64_t k = lconst ? *c0 : r0;
+        if (lconst) {
+            memcpy(coef, rc, sizeof rc);
+            *c0 = r0;
+        }
+        for (int i = 0; i < MAXS; i++)
+            if (__builtin_mul_overflow(coef[i], k, &coef[i]))
+                return -1;
+        return __builtin_mul_overflow(*c0, k, c0) ? -1 : 0;
+    }
+    for (int i = 0; i < MAXS; i++)
+        if (n->op == B_ADD ? __builtin_add_overflow(coef[i], rc[i], &coef[i])
+                           : __builtin_sub_overflow(coef[i], rc[i], &coef[i]))
+            return -1;
+    return (n->op == B_ADD ? __builtin_add_overflow(*c0, r0, c0)
+                           : __builtin_sub_overflow(*c0, r0, c0)) ? -1 : 0;
+}
+
+/* Pushes coef . x + c0 - k >= 0 (k = 0 or 1 for strict comparisons) with the sign s. */
+static int push(sema *S, const int64_t *coef, int64_t c0, int s, int k)
+{
+    if (S->nfacts == S->cap_facts) {
+        int cap = S->cap_facts ? 2 * S->cap_facts : 8;
+        fact *f = realloc(S->facts, (size_t)cap * sizeof *f);
+        if (!f)
+            return tt_error_set("out of memory");
+        S->facts = f;
+        S->cap_facts = cap;
+    }
+    fact *f = &S->facts[S->nfacts];
+    for (int i = 0; i < MAXS; i++)
+        if (__builtin_mul_overflow(coef[i], s, &f->coef[i]))
+            return 0; /* no fact, not an error */
+    if (__builtin_mul_overflow(c0, s, &f->c0) || __builtin_sub_overflow(f->c0, k, &f->c0))
+        return 0;
+    f->parent = S->cur_fact;
+    S->cur_fact = S->nfacts++;
+    return 0;
+}
+
+int lang_push_facts(sema *S, const node *n, int holds)
+{
+    if (n->kind == N_NOT)
+        return lang_push_facts(S, n->args[0], !holds);
+    if (n->kind != N_BIN)
+        return 0;
+    if (n->op == (holds ? B_AND : B_OR)) /* a && b holds, or a || b fails: both parts do */
+        return lang_push_facts(S, n->args[0], holds) < 0 ? -1
+                                                         : lang_push_facts(S, n->args[1], holds);
+    if (n->op < B_LT || n->op > B_NE)
+        return 0;
+    int64_t a[MAXS], b[MAXS], d[MAXS], a0, b0, d0;
+    if (try_lin(n->args[0], a, &a0) < 0 || try_lin(n->args[1], b, &b0) < 0)
+        return 0;
+    for (int i = 0; i < MAXS; i++)
+        if (__builtin_sub_overflow(a[i], b[i], &d[i]))
+            return 0;
+    if (__builtin_sub_overflow(a0, b0, &d0))
+        return 0;
+    /* d = a - b; the comparison (negated when it fails) as d >= k or -d >= k */
+    int op = n->op;
+    if (!holds) {
+        static const int neg[] = {[B_LT] = B_GE, [B_LE] = B_GT, [B_GT] = B_LE,
+                                  [B_GE] = B_LT, [B_EQ] = B_NE, [B_NE] = B_EQ};
+        op = neg[op];
+    }
+    switch (op) {
+    case B_LT: return push(S, d, d0, -1, 1);
+    case B_LE: return push(S, d, d0, -1, 0);
+    case B_GT: return push(S, d, d0, 1, 1);
+    case B_GE: return push(S, d, d0, 1, 0);
+    case B_EQ: return push(S, d, d0, 1, 0) < 0 ? -1 : push(S, d, d0, -1, 0);
+    default: return 0;
+    }
+}
+
+/* Tightens [lo, hi] of an affine access by the facts in force where it is read: a fact with the
+ * access's coefficients bounds it from below, one with their negation from above. */
+static void apply_facts(const sema *S, const cons *c, int64_t *lo, int64_t *hi)
+{
+    for (int fi = c->fact; fi >= 0; fi = S->facts[fi].parent) {
+        const fact *f = &S->facts[fi];
+        int same = 1, opposite = 1;
+        for (int s = 0; s < S->nslots; s++) {
+            same &= f->coef[s] == c->coef[s];
+            opposite &= f->coef[s] == -c->coef[s];
+        }
+        int64_t v;
+        /* same: coef.x >= -f0, so index >= c0 - f0; opposite: coef.x <= f0: index <= c0 + f0 */
+        if (same && !__builtin_sub_overflow(c->c0, f->c0, &v) && v > *lo)
+            *lo = v;
+        if (opposite && !__builtin_add_overflow(c->c0, f->c0, &v) && v < *hi)
+            *hi = v;
+    }
+}
+
 /* ---- range inference ---- */
 
 /* Where an index expression starts (a binary node's own position is its operator). */
@@ -228,11 +363,10 @@ int lang_infer(sema *S)
         if (S->slots[s].ext < 0)
             return lang_ar_fail(S->a, S->slots[s].line, S->slots[s].col,
                            "cannot infer the range of index '%s'", S->slots[s].name);
-    /* Explicit extents are not tightened, so check every access that is not guarded. */
+    /* Explicit extents are not tightened, so check every access; a guarded one where it is read,
+     * with what the conditions of its selects guarantee. */
     for (int i = 0; i < S->ncons; i++) {
         cons *c = &S->cons[i];
-        if (c->guarded)
-            continue;
         int64_t lo, hi;
         if (c->affine) {
             __int128 l = c->c0, h = c->c0;
@@ -248,6 +382,15 @@ int lang_infer(sema *S)
         } else if (range(S, c->idx, &lo, &hi) < 0) {
             return -1;
         }
+        if (c->guarded && c->affine)
+            apply_facts(S, c, &lo, &hi);
+        if ((lo < 0 || hi >= c->len) && c->guarded)
+            return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
+                                "index %d of %s may leave its extent %lld where it is read "
+                                "(range [%lld, %lld]): bound it in the select's condition, "
+                                "as in 'e >= 0 && e < %lld'", c->dim, c->acc->name,
+                                (long long)c->len, (long long)lo, (long long)hi,
+                                (long long)c->len);
         if (lo < 0 || hi >= c->len)
             return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
                            "index %d of %s ranges over [%lld, %lld], outside its extent %lld",

@@ -95,6 +95,7 @@ static int resolve_access(sema *S, node *n)
         c->dim = d;
         c->len = t->shape[d];
         c->guarded = uses_guarded(n->args[d], S->guard);
+        c->fact = S->cur_fact;
         if (lang_lin(S, n->name, d, n->args[d], c->coef, &c->c0, &c->affine) < 0)
             return -1;
         S->ncons++;
@@ -170,7 +171,13 @@ static int resolve_call(sema *S, node *n)
     if (resolve(S, n->args[0]) < 0)
         return -1;
     mark_slots(n->args[0], S->guard, 1);
-    int rc = resolve(S, n->args[1]) < 0 || resolve(S, n->args[2]) < 0 ? -1 : 0;
+    int outer = S->cur_fact, rc = -1;
+    if (lang_push_facts(S, n->args[0], 1) == 0 && resolve(S, n->args[1]) == 0) {
+        S->cur_fact = outer;
+        if (lang_push_facts(S, n->args[0], 0) == 0 && resolve(S, n->args[2]) == 0)
+            rc = 0;
+    }
+    S->cur_fact = outer;
     mark_slots(n->args[0], S->guard, -1);
     return rc;
 }
@@ -591,7 +598,8 @@ static tt_expr *build(sema *S, node *n, DLDataType want, tt_expr **env, int top)
 static int statement(sema *S, const stmt *st)
 {
     S->st = st;
-    S->nslots = S->nscope = S->ncons = S->nsplit = 0;
+    S->nslots = S->nscope = S->ncons = S->nsplit = S->nfacts = 0;
+    S->cur_fact = -1;
     memset(S->guard, 0, sizeof S->guard);
     if (find_tensor(S, st->out))
         return lang_ar_fail(S->a, st->line, st->col, "tensor '%s' is already defined", st->out);
@@ -710,6 +718,7 @@ out:
     free(S.stages);
     free(S.tensors);
     free(S.cons);
+    free(S.facts);
     free(S.ext_used);
     return rc;
 }

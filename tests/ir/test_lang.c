@@ -297,6 +297,58 @@ static void test_index_and_values(void **state)
     free(x);
 }
 
+/* An access under select is checked where it is read, with what the condition guarantees there. */
+static void test_guarded(void **state)
+{
+    (void)state;
+    enum { L = 10 };
+    int64_t sx[] = {L};
+    tt_lang_input in[] = {{"X", 1, sx, TT_DT_F32}};
+    static const struct { const char *text, *err; } cases[] = {
+        {"Y[n] = X[n] + select(n < 5, X[n + 5], 0.0)", NULL},
+        {"Y[n] = X[n] + select(n < 5, 0.0, X[n - 5])", NULL},
+        {"Y[n] = X[n] + select(!(n >= 5), X[n + 5], 0.0)", NULL},
+        {"Y[n] = X[n] + select(n >= 2, select(7 > n, X[n + 3] + X[n - 2], 0.0), 0.0)", NULL},
+        {"Y[n] = X[n] + select(!(n < 2 || n >= 7), X[n + 3] * X[n - 2], 0.0)", NULL},
+        {"Y[n] = X[n] + select(n >= 0, X[n + 5], 0.0)",
+         "expr:1:32: index 0 of X may leave its extent 10 where it is read (range [5, 14])"},
+        {"Y[n] = X[n] + select(n < 5 || n > 7, X[n + 5], 0.0)",
+         "expr:1:40: index 0 of X may leave its extent 10"},
+        {"Y[n] = X[n] + select(n < 5 && n > 1, 0.0, X[n + 5])",
+         "expr:1:45: index 0 of X may leave its extent 10"},
+        {"Y[n] = X[n] + select(n < 6, X[n + 5], 0.0)",
+         "expr:1:31: index 0 of X may leave its extent 10 where it is read (range [5, 10])"},
+    };
+    float *x = randv(L), out[L];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tt_compute *c = NULL;
+        int rc = tt_lang_parse(cases[i].text, "g", 1, in, 0, NULL, &c);
+        if (cases[i].err) {
+            if (rc == 0)
+                fail_msg("%s: parsed, expected %s", cases[i].text, cases[i].err);
+            if (strncmp(tt_get_last_error(), cases[i].err, strlen(cases[i].err)) != 0)
+                fail_msg("%s:\n  got:  %s\n  want: %s", cases[i].text, tt_get_last_error(),
+                         cases[i].err);
+            continue;
+        }
+        if (rc != 0)
+            fail_msg("%s: %s", cases[i].text, tt_get_last_error());
+        void *args[] = {x, out};
+        eval(c, args);
+        double ref[L];
+        for (int n = 0; n < L; n++) {
+            double v = i == 0 || i == 2 ? (n < 5 ? x[n + 5] : 0)
+                       : i == 1         ? (n < 5 ? 0 : x[n - 5])
+                       : i == 3         ? (n >= 2 && n < 7 ? (double)x[n + 3] + x[n - 2] : 0)
+                                        : (n >= 2 && n < 7 ? (double)x[n + 3] * x[n - 2] : 0);
+            ref[n] = x[n] + v;
+        }
+        near(out, ref, L);
+        tt_compute_release(c);
+    }
+    free(x);
+}
+
 /* Statements: a later one reads an earlier output; the last one is the op's output. */
 static void test_chain_and_names(void **state)
 {
@@ -430,7 +482,8 @@ int main(void)
         cmocka_unit_test(test_transposed_matmul), cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_conv1d_inferred),   cmocka_unit_test(test_fused_epilogue),
         cmocka_unit_test(test_softmax),           cmocka_unit_test(test_index_and_values),
-        cmocka_unit_test(test_chain_and_names),   cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_chain_and_names),   cmocka_unit_test(test_guarded),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
