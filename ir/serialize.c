@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,21 @@ static const char *stmt_kinds[TT_STMT_COUNT] = {"for", "seq", "store", "if", "al
 static const char *scopes[] = {"global", "local", "workspace"};
 static const char *axis_kinds[] = {"spatial", "reduce"};
 
-static int type_of(const tt_object *o)
+static uint32_t type_indices[T_COUNT];
+static pthread_once_t types_once = PTHREAD_ONCE_INIT;
+
+static void find_types(void)
 {
     for (int t = 0; t < T_COUNT; t++)
-        if (o->type_index == tt_ir_type_index(type_keys[t]))
+        type_indices[t] = tt_ir_type_index(type_keys[t]);
+}
+
+/* Looked up once: the registry takes a lock per lookup, and a kernel has thousands of nodes. */
+static int type_of(const tt_object *o)
+{
+    pthread_once(&types_once, find_types);
+    for (int t = 0; t < T_COUNT; t++)
+        if (o->type_index == type_indices[t])
             return t;
     return -1;
 }
@@ -116,6 +128,17 @@ static json_t *refs(writer *w, const void *const *objs, int n)
     return a;
 }
 
+/* Names come from op.json (UTF-8 already), but JSON cannot hold arbitrary bytes: say so. */
+static json_t *name_json(writer *w, const char *s)
+{
+    json_t *v = s ? json_string(s) : NULL;
+    if (!v && !w->failed) {
+        tt_error_set("ir json: name \"%s\" is not valid UTF-8", s ? s : "(null)");
+        w->failed = true;
+    }
+    return v;
+}
+
 static json_t *shape_json(int ndim, const int64_t *shape)
 {
     json_t *a = json_array();
@@ -156,8 +179,8 @@ static void expr_fields(writer *w, json_t *j, const tt_expr *e)
     switch (e->kind) {
     case TT_EXPR_INT: set(w, j, "value", json_integer(e->ival)); return;
     case TT_EXPR_FLOAT: set(w, j, "value", float_json(e->fval)); return;
-    case TT_EXPR_VAR: set(w, j, "name", json_string(e->name)); return;
-    case TT_EXPR_CALL: set(w, j, "name", json_string(e->name)); break;
+    case TT_EXPR_VAR: set(w, j, "name", name_json(w, e->name)); return;
+    case TT_EXPR_CALL: set(w, j, "name", name_json(w, e->name)); break;
     case TT_EXPR_ACCESS: set(w, j, "tensor", ref(w, e->tensor)); break;
     case TT_EXPR_LOAD: set(w, j, "buffer", ref(w, e->buffer)); break;
     case TT_EXPR_REDUCE:
@@ -234,7 +257,7 @@ static int visit(writer *w, const tt_object *o)
     }
     case T_TENSOR: {
         const tt_tensor *x = (const tt_tensor *)o;
-        set(w, j, "name", json_string(x->name));
+        set(w, j, "name", name_json(w, x->name));
         set(w, j, "dtype", dtype_json(w, x->dtype));
         set(w, j, "shape", shape_json(x->ndim, x->shape));
         break;
@@ -248,23 +271,24 @@ static int visit(writer *w, const tt_object *o)
     }
     case T_COMPUTE: {
         const tt_compute *c = (const tt_compute *)o;
-        set(w, j, "name", json_string(c->name));
+        set(w, j, "name", name_json(w, c->name));
         set(w, j, "inputs", refs(w, (const void *const *)c->inputs, c->ninputs));
         set(w, j, "stages", refs(w, (const void *const *)c->stages, c->nstages));
         break;
     }
     case T_BUFFER: {
         const tt_buffer *b = (const tt_buffer *)o;
-        set(w, j, "name", json_string(b->name));
+        set(w, j, "name", name_json(w, b->name));
         set(w, j, "dtype", dtype_json(w, b->dtype));
         set(w, j, "shape", shape_json(b->ndim, b->shape));
-        set(w, j, "scope", json_string(scopes[b->scope]));
+        set(w, j, "scope",
+            json_string((unsigned)b->scope <= TT_SCOPE_WORKSPACE ? scopes[b->scope] : "?"));
         break;
     }
     case T_STMT: stmt_fields(w, j, (const tt_stmt *)o); break;
     case T_KERNEL: {
         const tt_kernel *k = (const tt_kernel *)o;
-        set(w, j, "name", json_string(k->name));
+        set(w, j, "name", name_json(w, k->name));
         set(w, j, "params", refs(w, (const void *const *)k->params, k->nparams));
         set(w, j, "body", ref(w, k->body));
         break;

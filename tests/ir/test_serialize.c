@@ -374,6 +374,86 @@ static void test_malformed(void **state)
     assert_fails_with(tt_ir_from_json(NULL, NULL), "NULL text");
 }
 
+/* Runs a parsed compute or kernel on zeroed arguments sized from its own tensors/buffers. A
+ * mutated graph may be wrong in many ways; the interpreter must say so, never crash. */
+static void run_parsed(tt_object *o)
+{
+    void *args[16] = {0};
+    int n = 0;
+    bool ok = true;
+    if (!strcmp(tt_object_key(o), "ir.Compute")) {
+        tt_compute *c = (tt_compute *)o;
+        for (int i = 0; i <= c->ninputs && i < 16; i++) {
+            tt_tensor *t = i < c->ninputs ? c->inputs[i] : tt_compute_output(c);
+            int64_t numel = tt_tensor_numel(t);
+            ok = ok && numel >= 0 && numel < (1 << 20);
+            args[n++] = ok ? calloc((size_t)numel + 1, 8) : NULL;
+        }
+        if (ok && c->ninputs < 16 && tt_compute_eval(c, args) != 0)
+            assert_true(strlen(tt_get_last_error()) > 0);
+    } else if (!strcmp(tt_object_key(o), "ir.Kernel")) {
+        tt_kernel *k = (tt_kernel *)o;
+        for (int i = 0; i < k->nparams && i < 16; i++) {
+            ok = ok && k->params[i]->numel >= 0 && k->params[i]->numel < (1 << 20);
+            args[n++] = ok ? calloc((size_t)k->params[i]->numel + 1, 8) : NULL;
+        }
+        if (ok && k->nparams <= 16 && tt_kernel_interp(k, args) != 0)
+            assert_true(strlen(tt_get_last_error()) > 0);
+    }
+    for (int i = 0; i < n; i++)
+        free(args[i]);
+}
+
+/* Mutated JSON (digits changed: other indices, extents, shapes; or any byte changed) parses to
+ * a valid graph or fails with an "ir json:" message; what parses prints, serialises and runs
+ * (under ASan in the sanitizer build). */
+static void test_mutations(void **state)
+{
+    (void)state;
+    tt_compute *c = dense(6, 5, 7);
+    tt_kernel *k = small_kernel(9);
+    char *texts[2] = {tt_ir_to_json((tt_object *)c), tt_ir_to_json((tt_object *)k)};
+    int parsed = 0, rejected = 0;
+    srand(12345);
+    for (int iter = 0; iter < 3000; iter++) {
+        char *t = strdup(texts[iter % 2]);
+        size_t len = strlen(t);
+        for (int m = 0; m < 1 + rand() % 2; m++) {
+            size_t at = (size_t)rand() % len;
+            if (rand() % 10 < 7) { /* a digit becomes another digit */
+                while (t[at] < '0' || t[at] > '9')
+                    at = (at + 1) % len;
+                t[at] = (char)('0' + rand() % 10);
+            } else {
+                t[at] = (char)(32 + rand() % 95);
+            }
+        }
+        tt_object *o = NULL;
+        if (tt_ir_from_json(t, &o) == 0) {
+            parsed++;
+            char *j = tt_ir_to_json(o), *txt = text_of(o);
+            assert_non_null(j);
+            assert_non_null(txt);
+            run_parsed(o);
+            free(j);
+            free(txt);
+            tt_object_release(o);
+        } else {
+            rejected++;
+            if (strncmp(tt_get_last_error(), "ir json: ", 9) != 0)
+                fail_msg("message \"%s\" lacks the \"ir json: \" prefix", tt_get_last_error());
+            assert_null(o);
+        }
+        free(t);
+    }
+    printf("mutations: %d parsed, %d rejected\n", parsed, rejected);
+    assert_true(parsed > 100 && rejected > 100); /* both paths were exercised */
+    free(texts[0]);
+    free(texts[1]);
+    tt_compute_release(c);
+    tt_kernel_release(k);
+}
+
 static void test_not_an_ir_node(void **state)
 {
     (void)state;
@@ -385,6 +465,13 @@ static void test_not_an_ir_node(void **state)
     assert_non_null(strstr(tt_get_last_error(), "object of type test.NotIR is not an IR node"));
     assert_null(tt_ir_to_json(NULL));
     assert_non_null(strstr(tt_get_last_error(), "NULL node"));
+    /* JSON strings are UTF-8 */
+    tt_expr *v = tt_expr_var("bad\xff", TT_DT_I64);
+    tt_expr *e = tt_expr_binary(TT_EXPR_ADD, v, v);
+    assert_null(tt_ir_to_json((tt_object *)e));
+    assert_non_null(strstr(tt_get_last_error(), "is not valid UTF-8"));
+    tt_expr_release(e);
+    tt_expr_release(v);
 }
 
 int main(void)
@@ -394,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_compute_round_trip),
         cmocka_unit_test(test_kernel_round_trip),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_mutations),
         cmocka_unit_test(test_not_an_ir_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
