@@ -2,14 +2,16 @@
  * nothing give codes 0, 2, 2, 5, 2 with their messages; at most n_workers builds run at once
  * (each records its start and end time in a file); the temporary directory is cleaned up. */
 #include <dirent.h>
+#include <errno.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "measure_test.h"
 
-enum { OK, FAIL, CRASH, HANG, NO_FILE, LONG_MESSAGE, SILENT_FAIL };
+enum { OK, FAIL, CRASH, HANG, NO_FILE, LONG_MESSAGE, SILENT_FAIL, SPAWN_HANG };
 
 typedef struct {
     const int *modes; /* per job */
@@ -55,6 +57,23 @@ static int build(void *ctx, int index, const char *out_path, char *err, size_t e
         return 1;
     case SILENT_FAIL:
         return 7;
+    case SPAWN_HANG: {
+        /* A compiler that runs a tool which hangs: the tool must die with the build. */
+        pid_t tool = fork();
+        if (tool == 0) {
+            execlp("sleep", "sleep", "100", (char *)NULL);
+            _exit(127);
+        }
+        char path[4096];
+        snprintf(path, sizeof path, "%s.tool", out_path);
+        FILE *f = fopen(path, "w");
+        if (f != NULL) {
+            fprintf(f, "%d\n", (int)tool);
+            fclose(f);
+        }
+        waitpid(tool, NULL, 0);
+        return 0;
+    }
     case NO_FILE:
         return 0;
     default: {
@@ -68,8 +87,20 @@ static int build(void *ctx, int index, const char *out_path, char *err, size_t e
     }
 }
 
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n;
+}
+
 static void test_outcomes(void **state)
 {
+    int fds_before = open_fds();
     static const int modes[] = {OK, FAIL, CRASH, HANG, NO_FILE, LONG_MESSAGE, SILENT_FAIL, OK};
     enum { n = sizeof modes / sizeof modes[0] };
     plan p = {.modes = modes};
@@ -81,6 +112,11 @@ static void test_outcomes(void **state)
     assert_int_equal(tt_builder_run(jobs, n, 2, 1.0, res), 0);
     double elapsed = test_now() - start;
     assert_true(elapsed < 2.5); /* one hang of 1 s, the rest immediate */
+    /* Every pipe closed, every child reaped, the hung one included. */
+    assert_int_equal(open_fds(), fds_before);
+    errno = 0;
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
 
     assert_int_equal(res[0].error, TT_MEASURE_OK);
     assert_string_equal(res[0].error_msg, "");
@@ -191,6 +227,46 @@ static void test_pool_one_worker(void **state)
     check_pool(3, 1);
 }
 
+/* 1 while pid runs (a zombie or a missing process does not). */
+static int alive(pid_t pid)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    int live = fgets(line, sizeof line, f) != NULL && strstr(line, ") Z") == NULL;
+    fclose(f);
+    return live;
+}
+
+static void test_timeout_kills_tools(void **state)
+{
+    static const int modes[] = {SPAWN_HANG};
+    plan p = {.modes = modes};
+    tt_build_job jobs[1] = {{build, &p}};
+    tt_build_result res[1];
+    assert_int_equal(tt_builder_run(jobs, 1, 1, 0.5, res), 0);
+    assert_int_equal(res[0].error, TT_MEASURE_BUILD_TIMEOUT);
+    assert_string_equal(res[0].error_msg, "build timed out after 0.5 s");
+    char path[4200];
+    snprintf(path, sizeof path, "%s.tool", res[0].path);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int tool = 0;
+    assert_int_equal(fscanf(f, "%d", &tool), 1);
+    fclose(f);
+    assert_true(tool > 0);
+    double until = test_now() + 2;
+    while (alive(tool) && test_now() < until)
+        pause_for(0.01);
+    if (alive(tool))
+        fail_msg("the build's tool (pid %d) outlived the timeout", tool);
+    /* The cleanup removes the stray file too. */
+    tt_builder_cleanup(res, 1);
+    assert_null(fopen(path, "r"));
+}
+
 static void test_bad_arguments(void **state)
 {
     static const int modes[] = {OK};
@@ -210,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_outcomes),           cmocka_unit_test(test_pool_two_workers),
         cmocka_unit_test(test_pool_three_workers), cmocka_unit_test(test_pool_one_worker),
+        cmocka_unit_test(test_timeout_kills_tools),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
