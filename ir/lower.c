@@ -213,6 +213,8 @@ static int place_steps(lw_ctx *x)
                                      st->stage);
             if (i == x->n - 1)
                 return lw_step_error(x, si, "the output stage cannot be attached");
+            if (s->epilogue >= 0)
+                return lw_step_error(x, si, "stage %s has a fused epilogue", st->stage);
             s->place = LW_ATTACHED;
             s->attach_to = c;
             s->attach_loop = st->loops[0];
@@ -220,8 +222,8 @@ static int place_steps(lw_ctx *x)
             break;
         }
         case TT_STEP_PACK:
-            if (x->packed == NULL) /* set up by tt_lower when packing is supported */
-                return lw_step_error(x, si, "pack is not supported yet");
+            if (lw_pack_record(x, si, i) != 0)
+                return -1;
             break;
         default: {
             int *n = realloc(s->steps, (size_t)(s->nsteps + 1) * sizeof *n);
@@ -453,7 +455,9 @@ static tt_expr *access_to_load(const load_ctx *l, const tt_expr *e, tt_expr *con
     const lw_ctx *x = l->x;
     const tt_tensor *t = e->tensor;
     for (int k = 0; k < x->c->ninputs; k++)
-        if (x->c->inputs[k] == t) {
+        if (x->c->inputs[k] == t && x->packed[k]) {
+            return lw_pack_load(x, k, idx);
+        } else if (x->c->inputs[k] == t) {
             tt_expr *flat = lw_flat(t->ndim, idx, t->shape);
             tt_expr *r = flat ? tt_expr_load(x->inbuf[k], flat) : NULL;
             tt_expr_release(flat);
@@ -609,7 +613,12 @@ static void ctx_free(lw_ctx *x)
     free(x->st);
     for (int k = 0; x->inbuf && k < x->c->ninputs; k++)
         tt_buffer_release(x->inbuf[k]);
+    for (int k = 0; x->packed && k < x->c->ninputs; k++)
+        tt_buffer_release(x->packed[k]);
     free(x->inbuf);
+    free(x->packed);
+    free(x->pack_dim);
+    free(x->pack_factor);
 }
 
 /* Root stages in order, intermediate buffers allocated around everything. */
@@ -628,6 +637,7 @@ static tt_stmt *emit_kernel_body(lw_ctx *x)
             ok = (parts[n++] = lw_emit_stage(x, i)) != NULL;
     if (ok)
         body = tt_stmt_seq(n, parts);
+    body = body ? lw_pack_wrap(x, body) : NULL;
     for (int i = 0; i < n; i++)
         tt_stmt_release(parts[i]);
     free(parts);
@@ -653,7 +663,13 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
     lw_ctx x = {.c = c, .s = s, .n = c->nstages};
     x.st = calloc((size_t)c->nstages, sizeof *x.st);
     x.inbuf = calloc((size_t)c->ninputs + 1, sizeof *x.inbuf);
-    int rc = x.st && x.inbuf ? 0 : tt_error_set("out of memory");
+    size_t ni = (size_t)c->ninputs + 1;
+    x.packed = calloc(ni, sizeof *x.packed);
+    x.pack_dim = calloc(ni, sizeof *x.pack_dim);
+    x.pack_factor = calloc(ni, sizeof *x.pack_factor);
+    int rc = x.st && x.inbuf && x.packed && x.pack_dim && x.pack_factor
+                 ? 0
+                 : tt_error_set("out of memory");
     for (int i = 0; rc == 0 && i < x.n; i++) {
         x.st[i] = (lw_stage){.stage = c->stages[i], .body = tt_expr_retain(c->stages[i]->body),
                              .epilogue = -1, .producer = -1, .attach_to = -1};

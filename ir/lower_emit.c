@@ -269,7 +269,8 @@ static tt_stmt *write_leaf(const emitter *em, const nest *n)
     bool ok = true;
     tt_expr *ai = acc_index(em, n, vals);
     tt_expr *cur = ai ? tt_expr_load(em->acc, ai) : NULL;
-    tt_expr *out_idx = lw_flat(t->ndim, vals, t->shape);
+    tt_expr *out_idx =
+        lw_flat(t->ndim, vals, s->place == LW_ATTACHED ? s->region_ext : t->shape);
     ok = cur && out_idx;
     if (ok && s->cache_loop && s->buf)
         ok = (parts[np++] = tt_stmt_store(s->buf, out_idx, cur)) != NULL;

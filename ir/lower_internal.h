@@ -92,6 +92,12 @@ int lw_add_guard(lw_stage *s, tt_expr *value, int64_t lo, int64_t hi, bool reduc
 /* Builds stage i's nest over the given spatial extents and replays its loop steps. */
 int lw_build_nest(lw_ctx *x, int i, const int64_t *spatial_ext);
 
+/* pack (ir/lower_pack.c): records step si (of stage `stage`); a read of packed input k at
+ * original indices idx; the copies into panels around body (takes body). */
+int lw_pack_record(lw_ctx *x, int si, int stage);
+tt_expr *lw_pack_load(const lw_ctx *x, int k, tt_expr *const *idx);
+tt_stmt *lw_pack_wrap(const lw_ctx *x, tt_stmt *body);
+
 /* Emits the full nest of root stage i (with what is attached or fused into it). */
 tt_stmt *lw_emit_stage(lw_ctx *x, int i);
 

@@ -438,7 +438,8 @@ const char *tt_step_describe(const tt_step *st)
     static _Thread_local char buf[256];
     int n = snprintf(buf, sizeof buf, "%s %s", tt_step_kind_name(st->kind), st->stage);
     for (int i = 0; i < st->nloops && n < (int)sizeof buf; i++)
-        n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%s", i ? "," : ".", st->loops[i]);
+        if (*st->loops[i]) /* cache_write of the whole stage names no loop */
+            n += snprintf(buf + n, sizeof buf - (size_t)n, "%s%s", i ? "," : ".", st->loops[i]);
     if (st->kind == TT_STEP_COMPUTE_AT && n < (int)sizeof buf)
         snprintf(buf + n, sizeof buf - (size_t)n, " at %s", st->target);
     if (st->kind == TT_STEP_PACK && n < (int)sizeof buf)

@@ -254,6 +254,51 @@ static void test_golden(void **state)
     tt_compute_release(c);
 }
 
+static int count_loads(const tt_expr *e, const char *buffer)
+{
+    int n = e->kind == TT_EXPR_LOAD && strcmp(e->buffer->name, buffer) == 0;
+    for (int i = 0; i < e->nargs; i++)
+        n += count_loads(e->args[i], buffer);
+    return n;
+}
+
+static int count_stmt_loads(const tt_stmt *s, const char *buffer)
+{
+    if (!s)
+        return 0;
+    int n = (s->value ? count_loads(s->value, buffer) : 0) + count_stmt_loads(s->body, buffer) +
+            count_stmt_loads(s->then_s, buffer) + count_stmt_loads(s->else_s, buffer);
+    for (int i = 0; i < s->nstmts; i++)
+        n += count_stmt_loads(s->stmts[i], buffer);
+    return n;
+}
+
+/* pack: B[K,N] into panels [ceil(N/f)][K][f], zero padded; the matmul reads only the panels. */
+static void test_pack(void **state)
+{
+    (void)state;
+    const char *scheds[] = {
+        "[{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"B\",\"dim\":1,\"factor\":4}]",
+        "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
+        "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"j.0\",\"i\",\"k\",\"j.1\"]},"
+        "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"},"
+        "{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"B\",\"dim\":1,\"factor\":4},"
+        "{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"A\",\"dim\":0,\"factor\":3}]",
+        "[{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"B\",\"dim\":0,\"factor\":16}]",
+    };
+    check_all(MM, "A:10x7,B:7x13", scheds, 3);
+    check_all(MM, "A:8x8,B:8x16", scheds, 3);
+    tt_compute *c = lc_parse(MM, "A:8x8,B:8x16");
+    tt_kernel *k = lower_json(c, scheds[1]);
+    assert_int_equal(count_stmt_loads(k->body, "B"), 1); /* the copy */
+    assert_int_equal(count_stmt_loads(k->body, "B.packed"), 1);
+    assert_int_equal(k->body->kind, TT_STMT_ALLOC);
+    assert_int_equal(k->body->buffer->ndim, 3);
+    assert_int_equal(k->body->buffer->shape[0], 3); /* A: ceil(8/3) panels of 3 rows */
+    tt_kernel_release(k);
+    tt_compute_release(c);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -276,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_compute_at_region),
         cmocka_unit_test(test_inline_intermediate),
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_pack),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -174,13 +174,24 @@ static const struct {
     {"[{\"s\":\"compute_at\",\"stage\":\"C\",\"target\":\"T\",\"loop\":\"i\"}]",
      "step 0 (compute_at C.i at T): stage T does not come after C"},
     {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"}]",
-     "step 1 (compute_at T.i at C): stage C is inlined or fused"},
+     "step 1 (compute_at T.i at C): stage T has a fused epilogue"},
     {"[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"},{\"s\":\"inline\",\"stage\":\"C\"}]",
      "step 1 (inline C): producer T is not a root stage"},
     {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"inline\",\"stage\":\"C\"}]",
      "step 1 (inline C): stage C is already inlined, fused or attached"},
     {"[{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"j\"}]",
      "step 1 (cache_write T.j): stage T already has a cache_write"},
+    {"[{\"s\":\"pack\",\"stage\":\"T\",\"tensor\":\"Q\",\"dim\":0,\"factor\":4}]",
+     "step 0 (pack T Q): no input Q"},
+    {"[{\"s\":\"pack\",\"stage\":\"T\",\"tensor\":\"B\",\"dim\":2,\"factor\":4}]",
+     "step 0 (pack T B): dim 2 of B, expected 0..1"},
+    {"[{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"B\",\"dim\":1,\"factor\":4}]",
+     "step 0 (pack C B): stage C does not read B"},
+    {"[{\"s\":\"pack\",\"stage\":\"T\",\"tensor\":\"B\",\"dim\":1,\"factor\":4},"
+     "{\"s\":\"pack\",\"stage\":\"T\",\"tensor\":\"B\",\"dim\":0,\"factor\":8}]",
+     "step 1 (pack T B): B is already packed"},
+    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"cache_write\",\"stage\":\"C\",\"loop\":\"i\"}]",
+     "step 1 (cache_write C.i): stage C is fused as an epilogue"},
 };
 
 static void test_rejected_steps(void **state)
