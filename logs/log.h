@@ -21,9 +21,10 @@ TT_API int tt_log_append(tt_log *log, const tt_record *r);
 TT_API int tt_log_close(tt_log *log);
 TT_API const char *tt_log_path(const tt_log *log);
 
-/* Reading modes. Strict: a malformed line is an error, except a last line (a crash while
+/* Reading modes. Strict: a malformed line is an error, except the last line (a crash while
  * writing) and a line cut short inside its JSON value (a crash, then more appends), which are
- * skipped with a warning. Tolerant: every malformed line is skipped with a warning. */
+ * skipped with a warning; a last line that lacks only its '\n' still decodes and counts.
+ * Tolerant: every malformed line is skipped with a warning. */
 enum { TT_LOG_STRICT = 0, TT_LOG_TOLERANT = 1 };
 
 typedef struct {

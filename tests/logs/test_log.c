@@ -140,6 +140,25 @@ static void test_truncated_last_line(void **state)
     remove_tree(dir);
 }
 
+static void test_last_line_missing_only_its_newline_counts(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *path = path_in(dir, "tune.log");
+    append_n(path, 0, 2);
+    numbered n;
+    make_numbered(&n, 2);
+    char *line;
+    assert_ok(tt_record_encode(&n.r, &line));
+    line[strlen(line) - 1] = '\0';
+    write_file(path, "a", line);
+    free(line);
+    assert_log_holds(path, TT_LOG_STRICT, 0, 3, 0);
+    append_n(path, 3, 4); /* repairs the newline first */
+    assert_log_holds(path, TT_LOG_STRICT, 0, 4, 0);
+    remove_tree(dir);
+}
+
 static void test_unreadable_last_line_with_newline_is_a_warning(void **state)
 {
     (void)state;
@@ -332,6 +351,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_append_then_read_back),
         cmocka_unit_test(test_truncated_last_line),
+        cmocka_unit_test(test_last_line_missing_only_its_newline_counts),
         cmocka_unit_test(test_unreadable_last_line_with_newline_is_a_warning),
         cmocka_unit_test(test_malformed_middle_line),
         cmocka_unit_test(test_many_warnings_are_capped),
