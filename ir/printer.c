@@ -190,7 +190,8 @@ static void expr(sbuf *b, const tt_expr *e, bool ranges)
         put(b, ")");
         return;
     case TT_EXPR_CALL:
-        put(b, "%s(", e->name);
+        /* the language's spelling: it has abs, which the IR calls by its libm name */
+        put(b, "%s(", strcmp(e->name, "fabs") == 0 ? "abs" : e->name);
         args(b, e, ranges);
         put(b, ")");
         return;

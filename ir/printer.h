@@ -1,7 +1,9 @@
 /* Readable text of IR nodes, for debugging, logs and golden tests: expressions in the syntax of
- * the expression language (ir/lang.h), loop IR as an indented loop nest. Not a serialisation:
- * variables print by name, so two distinct variables may print alike (ir/serialize.h keeps them
- * apart). Every function returns a string the caller frees, or NULL with the last error set. */
+ * the expression language (ir/lang.h), loop IR as an indented loop nest. The stage lines of
+ * tt_compute_str parse back to the same compute, except casts ("float32(x)") and stage names the
+ * front end made ("Y.red"). Not a serialisation: variables print by name, so distinct variables
+ * may print alike (ir/serialize.h keeps them apart). Every function returns a string the caller
+ * frees, or NULL with the last error set. */
 #ifndef TT_IR_PRINTER_H
 #define TT_IR_PRINTER_H
 

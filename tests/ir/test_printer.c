@@ -12,6 +12,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "ir/interp.h"
+#include "ir/lang.h"
+#include "ir/ops.h"
 #include "ir/printer.h"
 
 /* Checks the text of a node and frees it. */
@@ -298,6 +301,138 @@ static void test_compute(void **state)
         tt_object_release(junk[n]);
 }
 
+/* The stage lines of tt_compute_str, comments cut, as one program of the expression language. */
+static char *program_of(const char *text)
+{
+    char *prog = calloc(strlen(text) + 1, 1);
+    const char *line = strchr(text, '\n') + 1; /* after the "compute name(...) {" line */
+    while (*line && strncmp(line, "}", 1) != 0) {
+        const char *end = strchr(line, '\n'), *hash = strstr(line, "  # ");
+        if (hash && hash < end)
+            end = hash;
+        if (*prog)
+            strcat(prog, "; ");
+        strncat(prog, line + 2, (size_t)(end - line - 2));
+        line = strchr(line, '\n') + 1;
+    }
+    return prog;
+}
+
+/* Prints c, parses the printed stages back with tt_lang_parse (inputs and every axis extent
+ * from c), and checks the reparsed compute prints the same and computes the same numbers. */
+static void check_reparse(tt_compute *c)
+{
+    char *text = tt_compute_str(c), *prog = program_of(text);
+    tt_lang_input in[8];
+    tt_lang_extent ext[32];
+    int next = 0;
+    for (int i = 0; i < c->ninputs; i++)
+        in[i] = (tt_lang_input){c->inputs[i]->name, c->inputs[i]->ndim, c->inputs[i]->shape,
+                                c->inputs[i]->dtype};
+    for (int s = 0; s < c->nstages; s++) {
+        const tt_stage *st = c->stages[s];
+        int nred = st->body->kind == TT_EXPR_REDUCE ? st->body->naxes : 0;
+        for (int a = 0; a < st->naxes + nred; a++) {
+            const tt_iter_var *v = a < st->naxes ? st->axes[a] : st->body->axes[a - st->naxes];
+            bool seen = false;
+            for (int e = 0; e < next; e++)
+                seen = seen || strcmp(ext[e].axis, v->var->name) == 0;
+            if (!seen)
+                ext[next++] = (tt_lang_extent){v->var->name, v->extent};
+        }
+    }
+    tt_compute *back = NULL;
+    if (tt_lang_parse(prog, c->name, c->ninputs, in, next, ext, &back) != 0)
+        fail_msg("%s\ndoes not parse: %s", prog, tt_get_last_error());
+    assert_str(tt_compute_str(back), text);
+
+    void *a1[9], *a2[9];
+    int n = 0;
+    for (; n <= c->ninputs; n++) {
+        const tt_tensor *t = n < c->ninputs ? c->inputs[n] : tt_compute_output(c);
+        size_t bytes = (size_t)tt_tensor_numel(t) * (t->dtype.bits / 8);
+        a1[n] = malloc(bytes);
+        a2[n] = malloc(bytes);
+        for (size_t b = 0; b < bytes; b++)
+            ((unsigned char *)a1[n])[b] = n < c->ninputs ? (unsigned char)(rand() % 64 + 32) : 0;
+        memcpy(a2[n], a1[n], bytes);
+    }
+    assert_int_equal(tt_compute_eval(c, a1), 0);
+    assert_int_equal(tt_compute_eval(back, a2), 0);
+    const tt_tensor *out = tt_compute_output(c);
+    assert_memory_equal(a1[c->ninputs], a2[c->ninputs],
+                        (size_t)tt_tensor_numel(out) * (out->dtype.bits / 8));
+    for (int i = 0; i < n; i++) {
+        free(a1[i]);
+        free(a2[i]);
+    }
+    tt_compute_release(back);
+    free(prog);
+    free(text);
+}
+
+static void test_reparse_builtin_ops(void **state)
+{
+    (void)state;
+    struct {
+        tt_op_kind kind;
+        bool nhwc, bias, relu, pool_max;
+        int stride, pad, dilation;
+    } cases[] = {
+        {TT_OP_MATMUL, 0, 0, 0, 0, 1, 0, 1},
+        {TT_OP_BATCH_MATMUL, 0, 0, 0, 0, 1, 0, 1},
+        {TT_OP_DENSE, 0, 1, 1, 0, 1, 0, 1},
+        {TT_OP_DENSE, 0, 0, 0, 0, 1, 0, 1},
+        {TT_OP_CONV2D, 0, 1, 1, 0, 1, 1, 1},
+        {TT_OP_CONV2D, 1, 0, 0, 0, 2, 1, 1},
+        {TT_OP_CONV2D, 0, 1, 0, 0, 1, 2, 2},
+        {TT_OP_DEPTHWISE_CONV2D, 0, 0, 0, 0, 1, 1, 1},
+        {TT_OP_DEPTHWISE_CONV2D, 1, 1, 1, 0, 2, 1, 1},
+        {TT_OP_POOL2D, 0, 0, 0, 1, 2, 1, 1},
+        {TT_OP_POOL2D, 1, 0, 0, 1, 1, 0, 1},
+    };
+    srand(7);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tt_op_desc d;
+        tt_op_desc_init(&d, cases[i].kind);
+        d.B = 2, d.M = 5, d.N = 3, d.K = cases[i].kind == TT_OP_DEPTHWISE_CONV2D ? 1 : 4;
+        d.C = 3, d.H = 7, d.W = 6, d.R = 3, d.S = 2;
+        d.nhwc = cases[i].nhwc, d.bias = cases[i].bias, d.relu = cases[i].relu;
+        d.pool_max = cases[i].pool_max;
+        d.stride[0] = d.stride[1] = cases[i].stride;
+        d.pad[0] = d.pad[1] = cases[i].pad;
+        d.dilation[0] = d.dilation[1] = cases[i].dilation;
+        tt_compute *c = NULL;
+        if (tt_op_build(&d, NULL, &c) != 0)
+            fail_msg("case %zu: %s", i, tt_get_last_error());
+        check_reparse(c);
+        tt_compute_release(c);
+    }
+}
+
+/* Expressions the built-in ops do not use: precedence, unary minus, calls, comparisons. */
+static void test_reparse_expressions(void **state)
+{
+    (void)state;
+    const char *texts[] = {
+        "B[i] = select(A[i] > 0.0 || !(A[i] > -1.0), A[i], -A[i]) * 2.0 - exp(A[i]) / "
+        "sqrt(abs(A[i]) + 1.0)",
+        "B[i] = A[i] - (A[i] - 1.0) - -A[i] * (0.5 - tanh(A[i]))",
+        "T[i, j] = A[i] * A[j]; M[i] = max(j, T[i, j]); "
+        "B[i] = M[i] + min(abs(M[i]), log(M[i] * M[i] + 1.0))",
+        "B[i] = select(i % 2 == 0 && i / 2 != 3, A[i], A[(i + 3) % 8]) + A[7 - i]",
+    };
+    int64_t n = 8;
+    tt_lang_input in = {"A", 1, &n, TT_DT_F32};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        tt_compute *c = NULL;
+        if (tt_lang_parse(texts[i], "e", 1, &in, 0, NULL, &c) != 0)
+            fail_msg("%s: %s", texts[i], tt_get_last_error());
+        check_reparse(c);
+        tt_compute_release(c);
+    }
+}
+
 static void test_null(void **state)
 {
     (void)state;
@@ -317,6 +452,8 @@ int main(void)
         cmocka_unit_test(test_access_load_reduce),
         cmocka_unit_test(test_kernel),
         cmocka_unit_test(test_compute),
+        cmocka_unit_test(test_reparse_builtin_ops),
+        cmocka_unit_test(test_reparse_expressions),
         cmocka_unit_test(test_null),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
