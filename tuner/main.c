@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "tt/runtime.h"
+#include "tuner/cli.h"
 
 static const char usage[] =
     "usage: tvm-tune [--version] [--help] <command> [<args>]\n"
@@ -13,6 +14,7 @@ static const char usage[] =
     "compiles the best schedules into plain C functions.\n"
     "\n"
     "commands:\n"
+    "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
     "  version          print the version\n"
     "\n"
     "Run `tvm-tune CMD --help` for the flags of a command.\n"
@@ -32,6 +34,7 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const command commands[] = {
+    {"show", tt_cli_show},
     {"version", cmd_version},
 };
 
