@@ -45,7 +45,7 @@ TT_API void tt_op_desc_init(tt_op_desc *d, tt_op_kind kind);
 /* Output height and width of a conv/pool desc; -1 with a message when the (dilated) window is
  * larger than the padded input or a parameter is out of range. */
 TT_API int tt_op_out_hw(const tt_op_desc *d, int64_t *P, int64_t *Q);
-/* The op's text in the expression language and its inputs: *text is malloc'ed (caller frees).
+/* The op's text in the expression language: *text is malloc'ed (caller frees).
  * Mostly for messages and tests; tt_op_build is what the tuner calls. */
 TT_API int tt_op_source(const tt_op_desc *d, char **text);
 /* Builds the compute, named name. *out is a new reference; -1 with a message on a bad desc. */
