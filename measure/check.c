@@ -74,9 +74,15 @@ int tt_measure_fill_random(DLTensor *t, uint64_t seed, int arg_index)
             else
                 ((int8_t *)p)[i] = (int8_t)v;
             break;
-        case 16: ((int16_t *)p)[i] = (int16_t)v; break;
-        case 32: ((int32_t *)p)[i] = (int32_t)v; break;
-        default: ((int64_t *)p)[i] = v; break;
+        case 16:
+            ((int16_t *)p)[i] = (int16_t)v;
+            break;
+        case 32:
+            ((int32_t *)p)[i] = (int32_t)v;
+            break;
+        default:
+            ((int64_t *)p)[i] = v;
+            break;
         }
     }
     return 0;
@@ -92,15 +98,19 @@ static int64_t int_at(const DLTensor *t, int64_t i)
 {
     const void *p = data_of(t);
     switch (t->dtype.bits) {
-    case 8: return t->dtype.code == kDLUInt ? ((const uint8_t *)p)[i] : ((const int8_t *)p)[i];
-    case 16: return ((const int16_t *)p)[i];
-    case 32: return ((const int32_t *)p)[i];
-    default: return ((const int64_t *)p)[i];
+    case 8:
+        return t->dtype.code == kDLUInt ? ((const uint8_t *)p)[i] : ((const int8_t *)p)[i];
+    case 16:
+        return ((const int16_t *)p)[i];
+    case 32:
+        return ((const int32_t *)p)[i];
+    default:
+        return ((const int64_t *)p)[i];
     }
 }
 
-static int compare_floats(const DLTensor *got, const DLTensor *expected, int64_t count,
-                          double rtol, char *msg, size_t msglen)
+static int compare_floats(const DLTensor *got, const DLTensor *expected, int64_t count, double rtol,
+                          char *msg, size_t msglen)
 {
     double worst = 0;
     int64_t worst_at = 0;
@@ -113,8 +123,8 @@ static int compare_floats(const DLTensor *got, const DLTensor *expected, int64_t
         if (isnan(a) || isnan(b)) {
             if (isnan(a) && isnan(b))
                 continue;
-            snprintf(msg, msglen, "NaN mismatch at index %" PRId64 " (got %.9g, expected %.9g)",
-                     i, a, b);
+            snprintf(msg, msglen, "NaN mismatch at index %" PRId64 " (got %.9g, expected %.9g)", i,
+                     a, b);
             return 1;
         }
         double err = fabs(a - b) / fmax(1.0, fabs(b));
@@ -146,8 +156,8 @@ static int compare_ints(const DLTensor *got, const DLTensor *expected, int64_t c
     if (wrong == 0)
         return 0;
     snprintf(msg, msglen,
-             "%" PRId64 " of %" PRId64 " elements differ, first at index %" PRId64
-             " (got %" PRId64 ", expected %" PRId64 ")",
+             "%" PRId64 " of %" PRId64 " elements differ, first at index %" PRId64 " (got %" PRId64
+             ", expected %" PRId64 ")",
              wrong, count, first, int_at(got, first), int_at(expected, first));
     return 1;
 }

@@ -79,8 +79,8 @@ TT_API int tt_measure_dtype_supported(DLDataType dt);
  * |got - expected| / max(1, |expected|) must be < rtol, and a NaN must match a NaN; integers
  * must be equal. Returns 0 when they match, 1 with a message in msg when they do not ("max
  * relative error 0.5 at index 17 (got 1, expected 2)"), -1 on a dtype or size mismatch. */
-TT_API int tt_measure_compare(const DLTensor *got, const DLTensor *expected, double rtol,
-                              char *msg, size_t msglen);
+TT_API int tt_measure_compare(const DLTensor *got, const DLTensor *expected, double rtol, char *msg,
+                              size_t msglen);
 
 /* ---- Local runner (runner_local.c) ---- */
 
@@ -109,16 +109,16 @@ typedef struct {
     size_t ref_nbytes;
     const char *ref_lib_path;
     const char *ref_func_name;
-    double rtol;        /* relative tolerance of the check; 0 means 1e-4 */
-    double timeout_s;   /* wall-clock limit for the whole child (load, check, timing), > 0 */
-    int num_threads;    /* threads of the kernel's parallel loops; 0: the backend's default */
+    double rtol;      /* relative tolerance of the check; 0 means 1e-4 */
+    double timeout_s; /* wall-clock limit for the whole child (load, check, timing), > 0 */
+    int num_threads;  /* threads of the kernel's parallel loops; 0: the backend's default */
     tt_timing_opts timing;
 } tt_run_request;
 
 typedef struct {
     int error;                          /* TT_MEASURE_* */
     char error_msg[TT_MEASURE_MSG_LEN]; /* "" when error is TT_MEASURE_OK */
-    tt_timing_result timing;           /* valid when error is TT_MEASURE_OK */
+    tt_timing_result timing;            /* valid when error is TT_MEASURE_OK */
     double elapsed_s;                   /* wall time of the child process */
 } tt_run_result;
 

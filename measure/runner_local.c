@@ -95,8 +95,8 @@ typedef struct {
     char msg[TT_MEASURE_MSG_LEN];
 } child_job;
 
-__attribute__((format(printf, 3, 4))) static void fail(child_job *job, int error,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void fail(child_job *job, int error, const char *fmt,
+                                                       ...)
 {
     job->head.error = error;
     va_list ap;
@@ -330,7 +330,8 @@ static void decode(const char *buf, size_t len, pid_t pid, double deadline, doub
     if (status == -1) {
         out->error = TT_MEASURE_RUN_TIMEOUT;
         snprintf(out->error_msg, sizeof out->error_msg,
-                 "run timed out after %.1f s (the process closed its report unfinished)", timeout_s);
+                 "run timed out after %.1f s (the process closed its report unfinished)",
+                 timeout_s);
         return;
     }
     char how[128];
@@ -381,6 +382,8 @@ int tt_runner_local_run(const tt_run_request *req, tt_run_result *out)
     memset(out, 0, sizeof *out);
     if (check_request(req) != 0)
         return -1;
+    if (req->timing.flush_cache)
+        tt_measure_flush_bytes(); /* the child inherits the size instead of loading the topology */
     tt_proc_lock();
     int rc = run_child(req, NULL, "tt_runner_local_run", out);
     tt_proc_unlock();

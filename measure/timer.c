@@ -32,11 +32,11 @@ static double now_s(void)
 
 /* ---- cache flush ---- */
 
-static pthread_once_t flush_once = PTHREAD_ONCE_INIT;
+static pthread_once_t size_once = PTHREAD_ONCE_INIT, buf_once = PTHREAD_ONCE_INIT;
 static size_t flush_size = (size_t)64 << 20;
 static unsigned char *flush_buf;
 
-static void flush_init(void)
+static void size_init(void)
 {
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) == 0) {
@@ -57,13 +57,19 @@ static void flush_init(void)
         }
         hwloc_topology_destroy(topo);
     }
-    /* Allocated once per process: the runner's child allocates it on first use and exits. */
+}
+
+/* Once per process, and only where repeats are timed: the runner's parent sizes the buffer before
+ * it forks (the topology load costs milliseconds), each child allocates it and exits. */
+static void buf_init(void)
+{
+    pthread_once(&size_once, size_init);
     flush_buf = malloc(flush_size);
 }
 
 size_t tt_measure_flush_bytes(void)
 {
-    pthread_once(&flush_once, flush_init);
+    pthread_once(&size_once, size_init);
     return flush_size;
 }
 
@@ -71,7 +77,7 @@ size_t tt_measure_flush_bytes(void)
  * of it, so each repeat starts from memory as a kernel in a real model would. */
 static void flush_cache(void)
 {
-    pthread_once(&flush_once, flush_init);
+    pthread_once(&buf_once, buf_init);
     if (flush_buf == NULL)
         return;
     static unsigned char round;
@@ -88,8 +94,7 @@ int tt_timing_opts_check(const tt_timing_opts *o)
         return tt_error_set("tt_measure_time: repeat = %d, expected 1..%d", o->repeat,
                             TT_MEASURE_MAX_REPEAT);
     if (o->number < 1 || o->number > MAX_NUMBER)
-        return tt_error_set("tt_measure_time: number = %d, expected 1..%d", o->number,
-                            MAX_NUMBER);
+        return tt_error_set("tt_measure_time: number = %d, expected 1..%d", o->number, MAX_NUMBER);
     if (!(o->min_repeat_ms >= 0) || o->min_repeat_ms > 60e3)
         return tt_error_set("tt_measure_time: min_repeat_ms = %g, expected 0..60000",
                             o->min_repeat_ms);

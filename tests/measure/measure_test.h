@@ -27,7 +27,7 @@ static inline double test_now(void)
     do {                                                                                           \
         assert_int_equal((call), -1);                                                              \
         if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));               \
+            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
     } while (0)
 
 #define assert_contains(text, fragment)                                                            \

@@ -4,9 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
-#include <sys/wait.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "measure_test.h"
@@ -14,8 +14,8 @@
 enum { OK, FAIL, CRASH, HANG, NO_FILE, LONG_MESSAGE, SILENT_FAIL, SPAWN_HANG };
 
 typedef struct {
-    const int *modes; /* per job */
-    double sleep_s;   /* every build sleeps this long first */
+    const int *modes;    /* per job */
+    double sleep_s;      /* every build sleeps this long first */
     const char *log_dir; /* when set, job i writes "start end" to log_dir/i */
 } plan;
 
@@ -133,7 +133,8 @@ static void test_outcomes(void **state)
     assert_int_equal(res[1].error, TT_MEASURE_COMPILE_ERROR);
     assert_string_equal(res[1].error_msg, "kernel.ll:3:7: error: expected ';' (job 1)");
     assert_int_equal(res[2].error, TT_MEASURE_COMPILE_ERROR);
-    assert_string_equal(res[2].error_msg, "build crashed: killed by signal 11 (Segmentation fault)");
+    assert_string_equal(res[2].error_msg,
+                        "build crashed: killed by signal 11 (Segmentation fault)");
     assert_int_equal(res[3].error, TT_MEASURE_BUILD_TIMEOUT);
     assert_string_equal(res[3].error_msg, "build timed out after 1.0 s");
     assert_true(res[3].build_s >= 1.0 && res[3].build_s < 1.5);
@@ -284,8 +285,10 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_outcomes),           cmocka_unit_test(test_pool_two_workers),
-        cmocka_unit_test(test_pool_three_workers), cmocka_unit_test(test_pool_one_worker),
+        cmocka_unit_test(test_outcomes),
+        cmocka_unit_test(test_pool_two_workers),
+        cmocka_unit_test(test_pool_three_workers),
+        cmocka_unit_test(test_pool_one_worker),
         cmocka_unit_test(test_timeout_kills_tools),
         cmocka_unit_test(test_bad_arguments),
     };

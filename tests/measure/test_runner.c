@@ -89,12 +89,18 @@ static void test_matmul_with_reference_kernel(void **state)
         {.ndim = 2, .shape = {24, 8}, .dtype = {kDLFloat, 32, 1}},
         {.ndim = 2, .shape = {16, 8}, .dtype = {kDLFloat, 32, 1}},
     };
-    tt_run_request req = {.lib_path = TT_FAULT_GOOD, .func_name = "matmul", .args = args,
-                          .n_args = 3, .seed = 5, .ref_lib_path = TT_FAULT_GOOD,
-                          .ref_func_name = "matmul_ref", .timeout_s = 10};
+    tt_run_request req = {.lib_path = TT_FAULT_GOOD,
+                          .func_name = "matmul",
+                          .args = args,
+                          .n_args = 3,
+                          .seed = 5,
+                          .ref_lib_path = TT_FAULT_GOOD,
+                          .ref_func_name = "matmul_ref",
+                          .timeout_s = 10};
     tt_timing_opts_default(&req.timing);
     req.timing.min_repeat_ms = 2;
     req.timing.repeat = 4;
+    req.timing.flush_cache = 1;
     tt_run_result r;
     run(&req, &r);
     expect_error(&r, TT_MEASURE_OK, "");
@@ -139,8 +145,12 @@ static void test_reference_output(void **state)
         {.ndim = 2, .shape = {7, 5}, .dtype = {kDLFloat, 32, 1}},
         {.ndim = 2, .shape = {9, 5}, .dtype = {kDLFloat, 32, 1}},
     };
-    tt_run_request req = {.lib_path = TT_FAULT_GOOD, .func_name = "matmul_ref", .args = args,
-                          .n_args = 3, .seed = 77, .timeout_s = 10};
+    tt_run_request req = {.lib_path = TT_FAULT_GOOD,
+                          .func_name = "matmul_ref",
+                          .args = args,
+                          .n_args = 3,
+                          .seed = 77,
+                          .timeout_s = 10};
     float ref[9 * 5];
     assert_int_equal(tt_runner_local_reference(&req, ref, sizeof ref, &r), 0);
     expect_error(&r, TT_MEASURE_OK, "");
@@ -312,8 +322,8 @@ static int open_fds(void)
 static void test_no_leaks(void **state)
 {
     int before = open_fds();
-    const char *libs[] = {TT_FAULT_GOOD, TT_FAULT_SEGV, TT_FAULT_HANG, TT_FAULT_ERROR,
-                          TT_FAULT_WRONG, "/nonexistent.so"};
+    const char *libs[] = {TT_FAULT_GOOD,  TT_FAULT_SEGV,  TT_FAULT_HANG,
+                          TT_FAULT_ERROR, TT_FAULT_WRONG, "/nonexistent.so"};
     static const int errors[] = {0, 3, 6, 3, 4, 3};
     for (int i = 0; i < 6; i++) {
         vadd_case c;
@@ -364,12 +374,17 @@ static void test_bad_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good_vadd),       cmocka_unit_test(test_matmul_with_reference_kernel),
+        cmocka_unit_test(test_good_vadd),
+        cmocka_unit_test(test_matmul_with_reference_kernel),
         cmocka_unit_test(test_reference_output),
-        cmocka_unit_test(test_segfault),        cmocka_unit_test(test_kernel_error),
-        cmocka_unit_test(test_wrong_answers),   cmocka_unit_test(test_timeout),
-        cmocka_unit_test(test_slow_and_pruned), cmocka_unit_test(test_bad_libraries),
-        cmocka_unit_test(test_parallel_after_openmp), cmocka_unit_test(test_no_leaks),
+        cmocka_unit_test(test_segfault),
+        cmocka_unit_test(test_kernel_error),
+        cmocka_unit_test(test_wrong_answers),
+        cmocka_unit_test(test_timeout),
+        cmocka_unit_test(test_slow_and_pruned),
+        cmocka_unit_test(test_bad_libraries),
+        cmocka_unit_test(test_parallel_after_openmp),
+        cmocka_unit_test(test_no_leaks),
         cmocka_unit_test(test_bad_requests),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

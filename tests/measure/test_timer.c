@@ -211,7 +211,8 @@ static void test_kernel_error(void **state)
     tt_func f = make(&b);
     tt_timing_opts o = opts(3, 0);
     tt_timing_result r;
-    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "busy: injected failure on call 3");
+    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r),
+                      "busy: injected failure on call 3");
     assert_contains(tt_get_last_error(), "tt_measure_time: the kernel failed");
     /* Failing in the warm-up is reported the same way. */
     b.calls = 0;
@@ -237,7 +238,8 @@ static void test_bad_options(void **state)
     o = opts(3, 0);
     o.best_so_far = 1e-3;
     o.slow_factor = 0.5;
-    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "slow_factor = 0.5, expected >= 1");
+    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r),
+                      "slow_factor = 0.5, expected >= 1");
     o = opts(3, 0);
     assert_fails_with(tt_measure_time(NULL, NULL, NULL, 0, &o, &r), "f is NULL");
     assert_int_equal(b.calls, 0);
@@ -247,10 +249,10 @@ static void test_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),        cmocka_unit_test(test_known_duration),
-        cmocka_unit_test(test_number_rises),    cmocka_unit_test(test_fixed_number),
+        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_known_duration),
+        cmocka_unit_test(test_number_rises),      cmocka_unit_test(test_fixed_number),
         cmocka_unit_test(test_median_and_spread), cmocka_unit_test(test_early_stop),
-        cmocka_unit_test(test_flush_cache),     cmocka_unit_test(test_kernel_error),
+        cmocka_unit_test(test_flush_cache),       cmocka_unit_test(test_kernel_error),
         cmocka_unit_test(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

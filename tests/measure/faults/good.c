@@ -15,8 +15,7 @@ static int add_chunk(int64_t begin, int64_t end, void *closure)
     return 0;
 }
 
-static int vadd_parallel(const tt_value *args, const int *codes, int n, tt_ret ret,
-                         void *resource)
+static int vadd_parallel(const tt_value *args, const int *codes, int n, tt_ret ret, void *resource)
 {
     if (n != 3)
         return tt_error_set("vadd_parallel: expected 3 arguments, got %d", n);
