@@ -69,7 +69,7 @@ pid_t tt_proc_fork(const char *what)
 
 int tt_proc_wait(pid_t pid, double deadline, int *status)
 {
-    long sleep_ns = 100 * 1000;
+    long sleep_ns = 100000L; /* 0.1 ms, doubling to 10 ms */
     for (;;) {
         pid_t r = waitpid(pid, status, WNOHANG);
         if (r == pid)
@@ -86,7 +86,7 @@ int tt_proc_wait(pid_t pid, double deadline, int *status)
         if (left < (double)sleep_ns * 1e-9)
             ts.tv_nsec = (long)(left * 1e9) + 1;
         nanosleep(&ts, NULL);
-        if (sleep_ns < 10 * 1000 * 1000)
+        if (sleep_ns < 10000000L)
             sleep_ns *= 2;
     }
 }

@@ -5,7 +5,7 @@
 
 static int vadd(const tt_value *args, const int *codes, int n, tt_ret ret, void *resource)
 {
-    struct timespec ts = {0, 20 * 1000 * 1000};
+    struct timespec ts = {0, 20000000L}; /* 20 ms */
     while (nanosleep(&ts, &ts) != 0)
         ;
     return fault_vadd(args, codes, n);
