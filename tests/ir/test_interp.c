@@ -640,6 +640,92 @@ static void test_compute_two_stages(void **state)
     tt_compute_release(c);
 }
 
+/* One stage over the rows of an [M, K] input of dtype `in`: O[i] = op(k, body(A[i, k], i, k)). */
+static tt_compute *row_compute(DLDataType in, DLDataType out, tt_reduce_op op, int M, int K,
+                               tt_expr *(*body)(tt_expr *a, tt_iter_var *i, tt_iter_var *k))
+{
+    int64_t sa[2] = {M, K}, so = M;
+    tt_tensor *A = tt_tensor_new("A", in, 2, sa), *O = tt_tensor_new("O", out, 1, &so);
+    tt_iter_var *i = axis("i", M, TT_AXIS_SPATIAL), *k = axis("k", K, TT_AXIS_REDUCE);
+    tt_expr *a = acc2(A, R(i->var), R(k->var));
+    tt_expr *b = body(a, i, k);
+    tt_expr *red = tt_expr_reduce(op, b, 1, &k);
+    assert_non_null(red);
+    tt_stage *s = tt_stage_new(O, 1, &i, red);
+    assert_non_null(s);
+    tt_compute *c = tt_compute_new("rows", 1, &A, 1, &s);
+    tt_object *junk[] = {(tt_object *)A, (tt_object *)O, (tt_object *)i, (tt_object *)k,
+                         (tt_object *)a, (tt_object *)b, (tt_object *)red, (tt_object *)s};
+    for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
+        tt_object_release(junk[n]);
+    return c;
+}
+
+static tt_expr *same(tt_expr *a, tt_iter_var *i, tt_iter_var *k)
+{
+    (void)i, (void)k;
+    return tt_expr_retain(a);
+}
+/* int64(a) / 3 - i: floor division of negative sums */
+static tt_expr *floordiv3(tt_expr *a, tt_iter_var *i, tt_iter_var *k)
+{
+    (void)k;
+    tt_expr *c = cast(TT_DT_I64, tt_expr_retain(a));
+    return bin(TT_EXPR_SUB, bin(TT_EXPR_DIV, c, I(3)), R(i->var));
+}
+
+static void test_compute_dtypes(void **state)
+{
+    (void)state;
+    enum { M = 5, K = 6 };
+    /* int32 max over all-negative rows: the identity is INT32_MIN, not 0 */
+    int32_t a32[M * K], m32[M];
+    for (int n = 0; n < M * K; n++)
+        a32[n] = -1000000 - (int32_t)((n * 7919) % 1000);
+    tt_compute *c = row_compute(TT_DT_I32, TT_DT_I32, TT_REDUCE_MAX, M, K, same);
+    void *args[2] = {a32, m32};
+    assert_int_equal(tt_compute_eval(c, args), 0);
+    for (int r = 0; r < M; r++) {
+        int32_t w = INT32_MIN;
+        for (int q = 0; q < K; q++)
+            w = a32[r * K + q] > w ? a32[r * K + q] : w;
+        assert_int_equal(m32[r], w);
+    }
+    tt_compute_release(c);
+
+    /* float64 sums are exact in double, in k order */
+    double a64[M * K], s64[M];
+    for (int n = 0; n < M * K; n++)
+        a64[n] = 1.0 / (n + 1);
+    c = row_compute(TT_DT_F64, TT_DT_F64, TT_REDUCE_SUM, M, K, same);
+    args[0] = a64, args[1] = s64;
+    assert_int_equal(tt_compute_eval(c, args), 0);
+    for (int r = 0; r < M; r++) {
+        double w = 0;
+        for (int q = 0; q < K; q++)
+            w += a64[r * K + q];
+        assert_true(s64[r] == w);
+    }
+    tt_compute_release(c);
+
+    /* int64: sum(k, int64(A[i, k]) / 3 - i) with negative values floors */
+    int64_t q64[M];
+    c = row_compute(TT_DT_I32, TT_DT_I64, TT_REDUCE_SUM, M, K, floordiv3);
+    args[0] = a32, args[1] = q64;
+    assert_int_equal(tt_compute_eval(c, args), 0);
+    for (int r = 0; r < M; r++) {
+        int64_t w = 0;
+        for (int q = 0; q < K; q++) {
+            int64_t v = a32[r * K + q], d = v / 3;
+            if (v % 3 != 0 && v < 0)
+                d--;
+            w += d - r;
+        }
+        assert_int_equal(q64[r], w);
+    }
+    tt_compute_release(c);
+}
+
 static void test_compute_errors(void **state)
 {
     (void)state;
@@ -678,6 +764,7 @@ int main(void)
         cmocka_unit_test(test_compute_matmul),
         cmocka_unit_test(test_compute_max_min),
         cmocka_unit_test(test_compute_two_stages),
+        cmocka_unit_test(test_compute_dtypes),
         cmocka_unit_test(test_compute_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
