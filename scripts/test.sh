@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of README.md (and of CI): installs what is missing, then builds and runs the
-# cmocka suite and the Python tests through ctest, in the normal and the sanitizer configuration.
+# cmocka suite and the Python tests through ctest, in the normal and the sanitizer configuration,
+# then a short fuzz run of every parser and decoder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -20,6 +21,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== fuzz (libFuzzer, a short run of every target on its seed corpus)"
+scripts/fuzz.sh "${TT_FUZZ_SECONDS:-15}"
 
 # The Python tests and the examples run as ctest entries (tests/python/CMakeLists.txt), the
 # Python ones in the normal build only: python cannot load an ASan library without LD_PRELOAD.
