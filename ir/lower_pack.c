@@ -143,9 +143,18 @@ static tt_stmt *pack_nest(const lw_ctx *x, int k)
             body = copy;
         }
     }
+    /* Large copies run their panel loop in parallel; the panel row is contiguous on both sides
+     * when the packed dim is the last one, and then vectorises (no padding guard inside). */
+    bool guarded = t->shape[dim] % x->pack_factor[k] != 0;
     for (int d = n - 1; body && d >= 0; d--) {
+        tt_for_kind kind = TT_FOR_SERIAL;
+        if (d == 0 && p->numel >= ((int64_t)1 << 16) && p->shape[0] > 1)
+            kind = TT_FOR_PARALLEL;
+        else if (d == n - 1 && dim == t->ndim - 1 && !guarded && p->shape[d] > 1 &&
+                 p->shape[d] <= 64)
+            kind = TT_FOR_VECTORIZED;
         ext = tt_expr_int(p->shape[d]);
-        tt_stmt *l = ext ? tt_stmt_for(vars[d], ext, TT_FOR_SERIAL, body) : NULL;
+        tt_stmt *l = ext ? tt_stmt_for(vars[d], ext, kind, body) : NULL;
         tt_expr_release(ext);
         tt_stmt_release(body);
         body = l;

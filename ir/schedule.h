@@ -26,9 +26,13 @@
  *   {"s":"inline","stage":"X"}   X elementwise and not the output: substituted into its
  *          consumers. X the output (elementwise, reading its producer stage at its own axes):
  *          fused as an epilogue into the producer's nest, written as soon as a tile is final
- *   {"s":"pack","stage":"C","tensor":"B","dim":1,"factor":16}  input B (read by C) repacked at the
- *          start of the kernel so that dim `dim` is split into panels of `factor`, the panel
- *          index outermost: B[K,N] -> Bp[ceil(N/16)][K][16] (zero padded), accesses rewritten */
+ *   {"s":"pack","stage":"C","tensor":"B","dim":1,"factor":16}  input B (read by stage C) copied
+ *          at the start of the kernel into panels: dim `dim` split by `factor`, the panel index
+ *          outermost, B[K,N] -> B.packed[ceil(N/16)][K][16] (zero padded, a WORKSPACE buffer);
+ *          every read of B in the kernel then goes to the panels
+ *
+ * Steps may come in any order: lowering sorts them to their stages and replays each stage's loop
+ * steps in order once placements (inline, compute_at) are known. */
 #ifndef TT_IR_SCHEDULE_H
 #define TT_IR_SCHEDULE_H
 
