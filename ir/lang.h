@@ -13,7 +13,8 @@
  *              | '(' expr ')'
  * Calls: sum(AXES, e), and max/min(AXES, e) are reductions, where AXES is one new axis name or a
  * list [r, s, c]; max(a, b) / min(a, b) are element-wise when the first argument is not a new
- * name or a list. exp, sqrt, log, tanh, abs take one argument; select(cond, a, b) picks lazily.
+ * name or a list. exp, sqrt, log, tanh, abs take one argument; select(cond, a, b) picks lazily;
+ * float32(e), float64(e), int32(e), int64(e) convert (float to int truncates toward zero).
  *
  * Semantics:
  * - Statements run in order; each output is a tensor later statements may read. The last

@@ -23,7 +23,7 @@ enum {
 enum { B_ADD, B_SUB, B_MUL, B_DIV, B_FDIV, B_MOD, B_LT, B_LE, B_GT, B_GE, B_EQ, B_NE, B_AND, B_OR };
 
 /* Functions (N_CALL fn). */
-enum { F_EXP, F_SQRT, F_LOG, F_TANH, F_ABS, F_SELECT, F_MIN, F_MAX };
+enum { F_EXP, F_SQRT, F_LOG, F_TANH, F_ABS, F_SELECT, F_MIN, F_MAX, F_CAST };
 
 typedef struct node node;
 struct node {

@@ -140,6 +140,8 @@ static int resolve_call(sema *S, node *n)
     static const struct { const char *name; int fn, nargs; } fns[] = {
         {"exp", F_EXP, 1},  {"sqrt", F_SQRT, 1},     {"log", F_LOG, 1}, {"tanh", F_TANH, 1},
         {"abs", F_ABS, 1},  {"select", F_SELECT, 3}, {"min", F_MIN, 2}, {"max", F_MAX, 2},
+        {"float32", F_CAST, 1}, {"float64", F_CAST, 1}, {"int32", F_CAST, 1},
+        {"int64", F_CAST, 1},
     };
     int is_max = strcmp(n->name, "max") == 0, is_min = strcmp(n->name, "min") == 0;
     if (strcmp(n->name, "sum") == 0)
@@ -282,6 +284,10 @@ static int nat(sema *S, node *n, ty *out)
         return nat(S, n->args[0], &a) < 0 || nat(S, n->args[1], &b) < 0 ? -1
                                                                       : join(S, n, a, b, out);
     default: /* N_CALL */
+        if (n->fn == F_CAST) {
+            out->cls = TYPED;
+            return tt_dtype_parse(n->name, &out->dt);
+        }
         if (n->fn == F_SELECT)
             return nat(S, n->args[1], &a) < 0 || nat(S, n->args[2], &b) < 0
                        ? -1 : join(S, n, a, b, out);
@@ -467,6 +473,20 @@ static tt_expr *build_call(sema *S, node *n, DLDataType want, tt_expr **env)
         a = build(S, n->args[0], want, env, 0);
         return bin2(S, n, n->fn == F_MIN ? TT_EXPR_MIN : TT_EXPR_MAX, a,
                     a ? build(S, n->args[1], want, env, 0) : NULL);
+    case F_CAST: { /* the operand at its own type, then converted */
+        ty t;
+        if (nat(S, n->args[0], &t) < 0 ||
+            !(a = build(S, n->args[0], t.cls == TYPED ? t.dt : want, env, 0)))
+            return NULL;
+        if (tt_dtype_eq(a->dtype, TT_DT_BOOL)) {
+            tt_expr_release(a);
+            lang_ar_fail(S->a, n->line, n->col, "%s of a condition; use select(c, 1, 0)",
+                         n->name);
+            return NULL;
+        }
+        e = tt_dtype_eq(a->dtype, want) ? tt_expr_retain(a) : tt_expr_cast(want, a);
+        break;
+    }
     case F_ABS:
         if (!(a = build(S, n->args[0], want, env, 0)))
             return NULL;

@@ -349,6 +349,30 @@ static void test_guarded(void **state)
     free(x);
 }
 
+/* Explicit conversions: mixing float widths needs one. */
+static void test_casts(void **state)
+{
+    (void)state;
+    int64_t s4[] = {4};
+    tt_lang_input in[] = {{"A", 1, s4, TT_DT_F32}, {"D", 1, s4, TT_DT_F64}, {"Q", 1, s4, TT_DT_I32}};
+    tt_compute *c = parse("Y[i] = float64(A[i]) * D[i] + float64(int32(D[i] * 2.5)) + int64(Q[i])",
+                          3, in, 0, NULL);
+    assert_int_equal(output(c)->dtype.bits, 64);
+    assert_int_equal(output(c)->dtype.code, kDLFloat);
+    float a[4] = {0.5f, -1, 2, 3};
+    double d[4] = {1, 2.3, -0.7, 4}, out[4];
+    int32_t q[4] = {5, -6, 7, 8};
+    void *args[] = {a, d, q, out};
+    eval(c, args);
+    for (int i = 0; i < 4; i++)
+        assert_true(fabs(out[i] - ((double)a[i] * d[i] + (double)(int32_t)(d[i] * 2.5) + q[i])) <
+                    1e-9);
+    tt_compute_release(c);
+    assert_int_equal(tt_lang_parse("Y[i] = int32(A[i] > 0)", "f", 3, in, 0, NULL, &c), -1);
+    assert_string_equal(tt_get_last_error(),
+                        "expr:1:8: int32 of a condition; use select(c, 1, 0)");
+}
+
 /* Statements: a later one reads an earlier output; the last one is the op's output. */
 static void test_chain_and_names(void **state)
 {
@@ -483,6 +507,7 @@ int main(void)
         cmocka_unit_test(test_conv1d_inferred),   cmocka_unit_test(test_fused_epilogue),
         cmocka_unit_test(test_softmax),           cmocka_unit_test(test_index_and_values),
         cmocka_unit_test(test_chain_and_names),   cmocka_unit_test(test_guarded),
+        cmocka_unit_test(test_casts),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
