@@ -13,6 +13,9 @@
 
 /* Unrolled loops up to this extent are unrolled here; longer ones get llvm.loop.unroll metadata. */
 #define MAX_UNROLL 64
+/* Nested unrolled loops are unrolled here while the product of their extents stays below this;
+ * beyond it code size (and compile time) grows faster than the benefit, and LLVM decides. */
+#define MAX_UNROLL_PRODUCT 1024
 /* Vectorized loops up to this many lanes become LLVM vectors; longer ones are left to LLVM. */
 #define MAX_LANES 64
 /* LOCAL buffers larger than this go to the workspace: worker threads have small stacks. */
@@ -356,9 +359,14 @@ static int for_stmt(cg *c, const tt_stmt *s)
             return vectorized(c, s, (int)extent);
         return serial(c, s, "llvm.loop.vectorize.enable");
     case TT_FOR_UNROLLED:
-        if (known && extent <= MAX_UNROLL)
-            return unrolled(c, s, extent);
-        return serial(c, s, known ? "llvm.loop.unroll.full" : "llvm.loop.unroll.enable");
+        if (known && extent <= MAX_UNROLL && c->unroll_product * extent <= MAX_UNROLL_PRODUCT) {
+            int64_t saved = c->unroll_product;
+            c->unroll_product *= extent > 0 ? extent : 1;
+            int rc = unrolled(c, s, extent);
+            c->unroll_product = saved;
+            return rc;
+        }
+        return serial(c, s, "llvm.loop.unroll.enable");
     case TT_FOR_PARALLEL:
         if (!c->lanes && !c->in_parallel)
             return parallel(c, s);
@@ -417,8 +425,10 @@ static int alloc_stmt(cg *c, const tt_stmt *s)
     if (!mt)
         return tt_error_set("kernel %s: buffer %s has an unsupported dtype", c->kernel->name,
                             buf->name);
-    int64_t esize = buf->dtype.bits == 1 ? 1 : buf->dtype.bits / 8;
-    int64_t nbytes = buf->numel * esize;
+    int64_t esize = buf->dtype.bits == 1 ? 1 : buf->dtype.bits / 8, nbytes;
+    if (__builtin_mul_overflow(buf->numel, esize, &nbytes))
+        return tt_error_set("kernel %s: buffer %s has more bytes than int64 counts",
+                            c->kernel->name, buf->name);
     if (buf->scope == TT_SCOPE_LOCAL && nbytes <= MAX_STACK_BYTES) {
         LLVMValueRef p = cg_entry_alloca(c, LLVMArrayType2(mt, (uint64_t)buf->numel), buf->name);
         if (cg_bind(c, buf, p) != 0)
@@ -516,7 +526,10 @@ static int kernel(cg *c, const tt_kernel *k)
         LLVMAttributeIndex at = (LLVMAttributeIndex)(i + 1);
         add_attr(c, fn, at, "noalias", 0);
         add_attr(c, fn, at, "align", 64);
-        int64_t nbytes = b->numel * (b->dtype.bits == 1 ? 1 : b->dtype.bits / 8);
+        int64_t nbytes;
+        if (__builtin_mul_overflow(b->numel, b->dtype.bits == 1 ? 1 : b->dtype.bits / 8, &nbytes))
+            return tt_error_set("kernel %s: parameter %s has more bytes than int64 counts",
+                                k->name, b->name);
         if (nbytes > 0)
             add_attr(c, fn, at, "dereferenceable", (uint64_t)nbytes);
         LLVMSetValueName2(LLVMGetParam(fn, (unsigned)i), b->name, strlen(b->name));
@@ -527,6 +540,7 @@ static int kernel(cg *c, const tt_kernel *k)
     c->nenv = 0;
     c->nlive = 0;
     c->in_parallel = false;
+    c->unroll_product = 1;
     c->lanes = 0;
     c->mask = NULL;
     LLVMPositionBuilderAtEnd(c->b, c->entry);

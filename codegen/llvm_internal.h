@@ -35,6 +35,7 @@ typedef struct {
     int nlive, cap_live;
     bool in_parallel;        /* nested parallel loops run serially */
     int nparallel;           /* outlined bodies so far, for their names */
+    int64_t unroll_product;  /* product of the extents of the unrolled loops around here */
 
     /* Inside a vectorized loop: lanes > 0, vec_var its variable (bound to <0, 1, ..., lanes-1>),
      * mask the lanes that run the current statement (NULL: all). */

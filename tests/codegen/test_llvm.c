@@ -372,6 +372,126 @@ static double now_ms(void)
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* float64, int32 and bool buffers: o = x > 0 && m mod 2 == 0 (bool stored as a byte), then
+ * y = float32(o ? x * 2 : float64(m)) reading the bool back; scalar and 16 lanes. */
+static tt_kernel *dtype_kernel(const char *name, tt_for_kind kind, int64_t n)
+{
+    tt_buffer *x = buf1("x", TT_DT_F64, n, TT_SCOPE_GLOBAL), *m = buf1("m", TT_DT_I32, n, TT_SCOPE_GLOBAL),
+              *o = buf1("o", TT_DT_BOOL, n, TT_SCOPE_GLOBAL), *y = buf1("y", TT_DT_F32, n, TT_SCOPE_GLOBAL);
+    tt_expr *v = var("v");
+    tt_expr *xv = ld(x, V(v)), *mv = ld(m, V(v));
+    tt_expr *even = bin(TT_EXPR_EQ, bin(TT_EXPR_MOD, tt_expr_retain(mv), tt_expr_int_typed(2, TT_DT_I32)),
+                        tt_expr_int_typed(0, TT_DT_I32));
+    tt_expr *cond = bin(TT_EXPR_AND, bin(TT_EXPR_GT, tt_expr_retain(xv), tt_expr_float(0, TT_DT_F64)), even);
+    tt_expr *yv = sel(ld(o, V(v)), bin(TT_EXPR_MUL, tt_expr_retain(xv), tt_expr_float(2, TT_DT_F64)),
+                      cast_s(TT_DT_F64, tt_expr_retain(mv)));
+    tt_stmt *body = loop(v, n, kind, seq(2, st(o, V(v), cond), st(y, V(v), cast_s(TT_DT_F32, yv))));
+    tt_expr_release(xv);
+    tt_expr_release(mv);
+    tt_expr_release(v);
+    tt_buffer *params[4] = {x, m, o, y};
+    return kernel(name, 4, params, body);
+}
+
+static void dtypes(void **state)
+{
+    int64_t n = 16;
+    tt_for_kind kinds[2] = {TT_FOR_SERIAL, TT_FOR_VECTORIZED};
+    for (int t = 0; t < 2; t++) {
+        tt_kernel *k = dtype_kernel(t ? "dtypes_vec" : "dtypes", kinds[t], n);
+        double *X = aligned_alloc(64, 128);
+        int32_t *M = aligned_alloc(64, 64);
+        uint8_t *O = aligned_alloc(64, 64), *OR = aligned_alloc(64, 64);
+        float *Y = falloc(n), *YR = falloc(n);
+        for (int i = 0; i < n; i++) {
+            X[i] = (i % 3 ? 1.5 : -2.0) * (i + 1);
+            M[i] = i * 7 - 50;
+        }
+        void *args[4] = {X, M, O, Y}, *iargs[4] = {X, M, OR, YR};
+        run_both(k, args, iargs);
+        for (int i = 0; i < n; i++) {
+            bool want = X[i] > 0 && ((M[i] % 2) + 2) % 2 == 0;
+            assert_int_equal(O[i], want);
+            assert_float_equal(Y[i], want ? (float)(X[i] * 2) : (float)M[i], 0);
+        }
+        assert_memory_equal(O, OR, (size_t)n);
+        assert_memory_equal(Y, YR, (size_t)n * 4);
+        free(X);
+        free(M);
+        free(O);
+        free(OR);
+        free(Y);
+        free(YR);
+        tt_kernel_release(k);
+    }
+}
+
+/* A workspace the runtime cannot give makes the kernel return -1 with the runtime's message,
+ * after freeing the workspaces it already holds (the sanitizer build checks), at top level and
+ * inside a parallel body. */
+static void workspace_failure(void **state)
+{
+    for (int par = 0; par < 2; par++) {
+        tt_buffer *y = buf1("y", TT_DT_F32, 4, TT_SCOPE_GLOBAL);
+        tt_buffer *small = buf1("small", TT_DT_F32, 1000, TT_SCOPE_WORKSPACE);
+        /* just under INT64_MAX bytes: the runtime refuses it before asking the allocator */
+        DLDataType i8 = {kDLInt, 8, 1};
+        tt_buffer *huge = buf1("huge", i8, INT64_MAX - 10, TT_SCOPE_WORKSPACE);
+        tt_expr *i = var("i");
+        tt_stmt *inner = alloc(small, alloc(huge, seq(2, st(huge, I(0), tt_expr_int_typed(1, i8)),
+                                                     st(y, V(i), cast_s(TT_DT_F32, ld(huge, I(0)))))));
+        tt_stmt *body = loop(i, 4, par ? TT_FOR_PARALLEL : TT_FOR_SERIAL, inner);
+        tt_expr_release(i);
+        tt_buffer_release(small);
+        tt_buffer_release(huge);
+        tt_kernel *k = kernel(par ? "ws_fail_par" : "ws_fail", 1, &y, body);
+        tt_module m = jit_one(k);
+        assert_non_null(m);
+        int32_t (*f)(float *) = (int32_t(*)(float *))tt_codegen_jit_lookup(m, k->name);
+        float *Y = falloc(4);
+        assert_int_equal(f(Y), -1);
+        if (!strstr(tt_get_last_error(), par ? "tt_backend_parallel_for" : "tt_backend_alloc_workspace"))
+            fail_msg("message: %s", tt_get_last_error());
+        free(Y);
+        tt_mod_free(m);
+        tt_kernel_release(k);
+    }
+}
+
+/* A LOCAL buffer too large for a worker's stack goes to the workspace; nested unrolled loops
+ * past the unroll budget stay loops; results are unchanged. */
+static void big_local_and_deep_unroll(void **state)
+{
+    int64_t n = 16, big = 1 << 16;
+    tt_buffer *x = buf1("x", TT_DT_F32, n * n * n, TT_SCOPE_GLOBAL), *y = buf1("y", TT_DT_F32, n * n * n, TT_SCOPE_GLOBAL);
+    tt_buffer *tmp = buf1("tmp", TT_DT_F32, big, TT_SCOPE_LOCAL);
+    tt_expr *a = var("a"), *b = var("b"), *c = var("c");
+    tt_expr *idx = add(add(mul(V(a), I(n * n)), mul(V(b), I(n))), V(c));
+    tt_stmt *s = seq(2, st(tmp, add(tt_expr_retain(idx), I(big - n * n * n)), mul(ld(x, tt_expr_retain(idx)), F(3))),
+                     st(y, tt_expr_retain(idx), ld(tmp, add(tt_expr_retain(idx), I(big - n * n * n)))));
+    tt_stmt *body = loop(a, n, TT_FOR_PARALLEL,
+                         alloc(tmp, loop(b, n, TT_FOR_UNROLLED, loop(c, n, TT_FOR_UNROLLED, s))));
+    tt_expr *r = var("r");
+    body = loop(r, 8, TT_FOR_UNROLLED, body); /* 8 x 16 x 16 copies: past the unroll budget */
+    tt_expr_release(r);
+    tt_expr_release(idx);
+    tt_expr_release(a);
+    tt_expr_release(b);
+    tt_expr_release(c);
+    tt_buffer_release(tmp);
+    tt_buffer *params[2] = {x, y};
+    tt_kernel *k = kernel("big_local", 2, params, body);
+    float *X = falloc(n * n * n), *Y = falloc(n * n * n);
+    fill_random(X, n * n * n, 3);
+    void *args[2] = {X, Y};
+    run_both(k, args, NULL);
+    for (int64_t e = 0; e < n * n * n; e++)
+        assert_float_equal(Y[e], X[e] * 3, 0);
+    free(X);
+    free(Y);
+    tt_kernel_release(k);
+}
+
 /* Informative: compile time of a tiled matmul and GFLOPS of a tiled, vectorized, parallel
  * 512^3 matmul. Checked for correctness, timings only printed. */
 static void benchmark_512(void **state)
@@ -435,6 +555,9 @@ int main(void)
         cmocka_unit_test(select_and_math),
         cmocka_unit_test(int_floor_div_mod),
         cmocka_unit_test(workspace_alloc),
+        cmocka_unit_test(dtypes),
+        cmocka_unit_test(workspace_failure),
+        cmocka_unit_test(big_local_and_deep_unroll),
         cmocka_unit_test(benchmark_512),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
