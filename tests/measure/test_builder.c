@@ -268,6 +268,62 @@ static void test_timeout_kills_tools(void **state)
     assert_null(fopen(path, "r"));
 }
 
+/* "Compiles" by copying a prebuilt kernel library (the ctx names it) to out_path. */
+static int copy_library(void *ctx, int index, const char *out_path, char *err, size_t errlen)
+{
+    FILE *in = fopen((const char *)ctx, "rb"), *out = fopen(out_path, "wb");
+    if (in == NULL || out == NULL) {
+        snprintf(err, errlen, "cannot copy %s to %s", (const char *)ctx, out_path);
+        return 1;
+    }
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        fwrite(buf, 1, n, out);
+    fclose(in);
+    return fclose(out) != 0;
+}
+
+/* The tuning loop's order: build a batch, then run its libraries one by one. */
+static void test_build_then_run(void **state)
+{
+    tt_build_job jobs[3] = {{copy_library, TT_FAULT_GOOD},
+                            {copy_library, TT_FAULT_WRONG},
+                            {copy_library, "/nonexistent/lib.so"}};
+    tt_build_result res[3];
+    assert_int_equal(tt_builder_run(jobs, 3, 2, 10, res), 0);
+    assert_int_equal(res[0].error, TT_MEASURE_OK);
+    assert_int_equal(res[1].error, TT_MEASURE_OK);
+    assert_int_equal(res[2].error, TT_MEASURE_COMPILE_ERROR);
+    assert_contains(res[2].error_msg, "cannot copy /nonexistent/lib.so to ");
+
+    tt_measure_tensor args[3];
+    for (int i = 0; i < 3; i++)
+        args[i] = (tt_measure_tensor){.ndim = 1, .shape = {256}, .dtype = {kDLFloat, 32, 1}};
+    float expected[256];
+    tt_run_request req = {.lib_path = res[0].path,
+                          .func_name = "vadd",
+                          .args = args,
+                          .n_args = 3,
+                          .seed = 9,
+                          .timeout_s = 10};
+    tt_run_result r;
+    assert_int_equal(tt_runner_local_reference(&req, expected, sizeof expected, &r), 0);
+    assert_int_equal(r.error, TT_MEASURE_OK);
+    tt_timing_opts_default(&req.timing);
+    req.timing.min_repeat_ms = 1;
+    req.ref_output = expected;
+    req.ref_nbytes = sizeof expected;
+    static const int want[2] = {TT_MEASURE_OK, TT_MEASURE_WRONG_ANSWER};
+    for (int i = 0; i < 2; i++) {
+        req.lib_path = res[i].path;
+        assert_int_equal(tt_runner_local_run(&req, &r), 0);
+        if (r.error != want[i])
+            fail_msg("%s: error %d (%s), expected %d", res[i].path, r.error, r.error_msg, want[i]);
+    }
+    tt_builder_cleanup(res, 3);
+}
+
 static void test_bad_arguments(void **state)
 {
     static const int modes[] = {OK};
@@ -290,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_pool_three_workers),
         cmocka_unit_test(test_pool_one_worker),
         cmocka_unit_test(test_timeout_kills_tools),
+        cmocka_unit_test(test_build_then_run),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
