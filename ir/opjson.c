@@ -149,12 +149,17 @@ static int sc_value(scanner *sc, const char *path, int kline, int kcol)
 
 /* ---- checking context ---- */
 
+static int pos_cmp(const void *a, const void *b)
+{
+    return strcmp(((const pos *)a)->path, ((const pos *)b)->path);
+}
+
+/* Positions are sorted by path once scanned (paths are unique: jansson rejects duplicate keys),
+ * so a file of many tasks is not quadratic. */
 const pos *opj_find_pos(const ctx *x, const char *path)
 {
-    for (int i = 0; i < x->npos; i++)
-        if (strcmp(x->pos[i].path, path) == 0)
-            return &x->pos[i];
-    return NULL;
+    pos key = {.path = (char *)path};
+    return x->npos ? bsearch(&key, x->pos, (size_t)x->npos, sizeof *x->pos, pos_cmp) : NULL;
 }
 
 /* "file:line:col: field \"M\": <message>"; at_key puts the position on the key rather than the
@@ -399,6 +404,7 @@ static int with_positions(const char *text, const char *file, json_t **root, ctx
     x->npos = sc.n;
     if (rc < 0)
         return tt_error_set("%s: out of memory or nested too deeply", file);
+    qsort(x->pos, (size_t)x->npos, sizeof *x->pos, pos_cmp);
     return 0;
 }
 
