@@ -27,6 +27,11 @@ typedef struct {
  * "avg") and no dilation, bias or activation; dense has bias and activation. An "expr" task:
  *   {"compute":"...","extents":{"n":30},"inputs":[["A",[64,128],"float32"],...],"name":..,
  *    "op":"expr"}  (inputs keep their argument order; no task-level dtype).
+ * Defaults: dtype float32 (built-in ops: float32 or float64); conv/pool N 1, layout "NCHW",
+ * stride 1 (pool2d: the window), pad 0, dilation 1, bias false, activation "none"; stride, pad
+ * and dilation are one integer or [h, w]. Sizes are integers in [1, 2^31); a tensor of more than
+ * 2^40 bytes is refused. An "expr" input is a shape [..] (of the task's dtype) or
+ * {"shape": [..], "dtype": ".."}; "name" is required there.
  * key = name "-" 8 hex digits of the 32-bit FNV-1a hash of canonical_json. Default names:
  *   matmul_MxNxK_f32, batch_matmul_BxMxNxK_f32, dense_MxNxK[_bias][_relu]_f32,
  *   conv2d_nchw_n1_c64_h56_w56_k64_r3_s3_st1_p1_d1[_bias][_relu]_f32 (a pair that differs
