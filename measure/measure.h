@@ -58,6 +58,11 @@ TT_API void tt_timing_opts_default(tt_timing_opts *o);
 TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
                            const tt_timing_opts *o, tt_timing_result *out);
 
+/* Replaces the clock tt_measure_time reads (seconds; NULL restores CLOCK_MONOTONIC). For tests
+ * of the protocol, which then run on a simulated clock that a load on the machine cannot skew;
+ * not thread-safe. */
+TT_API void tt_measure_set_clock(double (*now)(void));
+
 /* 0 when o is valid for tt_measure_time, else -1 with a message naming the field. */
 TT_API int tt_timing_opts_check(const tt_timing_opts *o);
 

@@ -1,16 +1,41 @@
-/* Tests measure/timer.c: the timing protocol on PackedFuncs of known duration (busy waits), the
- * calibration of `number`, the median and spread, the early stop, and the error paths. */
+/* Tests measure/timer.c: the timing protocol (warm-up, the calibration of `number`, the median
+ * and spread, the early stop, the cache flush) on a simulated clock, where each call of the kernel
+ * under test advances time by a known amount, so the expected numbers are exact whatever the load
+ * of the machine; then once on the real clock with busy waits. */
 #include <math.h>
 
 #include "measure_test.h"
 
-/* The PackedFunc under test: busy-waits durations[k] seconds on its k-th call (the last entry
- * repeats), counts its calls and fails on call fail_at (counting from 1; 0: never). */
+/* The simulated clock: tt_measure_time reads it, the kernel advances it. */
+static double fake_time;
+
+static double fake_clock(void)
+{
+    return fake_time;
+}
+
+static int use_fake_clock(void **state)
+{
+    fake_time = 0;
+    tt_measure_set_clock(fake_clock);
+    return 0;
+}
+
+static int use_real_clock(void **state)
+{
+    tt_measure_set_clock(NULL);
+    return 0;
+}
+
+/* The PackedFunc under test: its k-th call lasts durations[k] seconds (the last entry repeats),
+ * on the simulated clock or, with real set, as a busy wait. It counts its calls and fails on
+ * call fail_at (counting from 1; 0: never). */
 typedef struct {
     double durations[8];
     int n_durations;
     int calls;
     int fail_at;
+    int real;
 } busy;
 
 static int busy_body(const tt_value *args, const int *codes, int n, tt_ret ret, void *resource)
@@ -20,6 +45,10 @@ static int busy_body(const tt_value *args, const int *codes, int n, tt_ret ret, 
     if (b->fail_at > 0 && b->calls == b->fail_at)
         return tt_error_set("busy: injected failure on call %d", b->calls);
     double d = b->durations[k < b->n_durations ? k : b->n_durations - 1];
+    if (!b->real) {
+        fake_time += d;
+        return 0;
+    }
     double end = test_now() + d;
     while (test_now() < end)
         ;
@@ -42,6 +71,23 @@ static tt_timing_opts opts(int repeat, double min_repeat_ms)
     return o;
 }
 
+/* Runs the protocol on a kernel of the given durations; returns its calls. */
+static int measure(busy *b, const tt_timing_opts *o, tt_timing_result *r)
+{
+    tt_func f = make(b);
+    int rc = tt_measure_time(f, NULL, NULL, 0, o, r);
+    tt_func_free(f);
+    if (rc != 0)
+        fail_msg("tt_measure_time: %s", tt_get_last_error());
+    return b->calls;
+}
+
+#define assert_near(x, want)                                                                       \
+    do {                                                                                           \
+        if (fabs((x) - (want)) > 1e-6 * fabs(want))                                                \
+            fail_msg("%s = %.12g, expected %.12g", #x, (double)(x), (double)(want));               \
+    } while (0)
+
 static void test_defaults(void **state)
 {
     tt_timing_opts o;
@@ -52,141 +98,114 @@ static void test_defaults(void **state)
     assert_int_equal(o.flush_cache, 0);
     assert_true(o.best_so_far == 0);
     assert_true(o.slow_factor == 3);
+    assert_int_equal(tt_timing_opts_check(&o), 0);
 }
 
-/* A 1 ms kernel with min_repeat_ms 10: number rises from 1 to about 12 and every repeat's mean
- * is close to 1 ms. A loaded machine can stretch any wall-clock measurement, so the check gets a
- * few attempts; a wrong protocol fails them all. */
-static const char *known_duration_problem(const tt_timing_result *r, char *buf, size_t len)
-{
-    if (r->n_costs != 3 || r->pruned)
-        snprintf(buf, len, "%d repeats, pruned %d; expected 3, 0", r->n_costs, r->pruned);
-    else if (r->number < 10 || r->number > 40)
-        snprintf(buf, len, "number %d, expected 10..40", r->number);
-    else if (r->cost < 1e-3 || r->cost > 3e-3)
-        snprintf(buf, len, "cost %g s, expected about 1 ms", r->cost);
-    else if (r->number * r->costs[0] < 10e-3)
-        snprintf(buf, len, "the first repeat lasted %g s, expected >= 10 ms",
-                 r->number * r->costs[0]);
-    else
-        return NULL;
-    return buf;
-}
-
+/* A 1 ms kernel, min_repeat_ms 10: one call (1 ms) is short, so number is estimated 20% past the
+ * target: 12. That batch is the first repeat; two more follow. */
 static void test_known_duration(void **state)
 {
     busy b = {.durations = {1e-3}, .n_durations = 1};
-    tt_func f = make(&b);
     tt_timing_opts o = opts(3, 10);
     tt_timing_result r;
-    char why[128];
-    const char *problem = "";
-    for (int attempt = 0; attempt < 5 && problem != NULL; attempt++) {
-        assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
-        /* Busy waits never end early: each mean is at least 1 ms whatever the load. */
-        for (int i = 0; i < r.n_costs; i++)
-            assert_true(r.costs[i] >= 1e-3);
-        problem = known_duration_problem(&r, why, sizeof why);
-    }
-    tt_func_free(f);
-    if (problem != NULL)
-        fail_msg("%s", problem);
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(r.number, 12);
+    assert_int_equal(r.n_costs, 3);
+    assert_int_equal(r.pruned, 0);
+    for (int i = 0; i < 3; i++)
+        assert_near(r.costs[i], 1e-3);
+    assert_near(r.cost, 1e-3);
+    assert_true(r.spread < 1e-6);
+    assert_int_equal(calls, 1 + 1 + 3 * 12); /* warm-up, the 1-call batch, 3 repeats */
 }
 
-/* A kernel too fast for one call to reach the target: number grows a lot (by at most x1000 a
- * step, so from 1 to at least 1000), and the first repeat is the batch that reached the target.
- * (Later repeats run the same number of calls; on a loaded machine a preempted calibration batch
- * can make them shorter, so only the first is bounded here.) */
+/* A 2 us kernel, min_repeat_ms 5: number grows at most x1000 a step (1 -> 1000), then by the
+ * estimate (2 ms measured -> 3000, 6 ms). */
 static void test_number_rises(void **state)
 {
     busy b = {.durations = {2e-6}, .n_durations = 1};
-    tt_func f = make(&b);
     tt_timing_opts o = opts(2, 5);
     tt_timing_result r;
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
-    tt_func_free(f);
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(r.number, 3000);
     assert_int_equal(r.n_costs, 2);
-    if (r.number < 1000)
-        fail_msg("number %d, expected >= 1000", r.number);
-    if (r.number * r.costs[0] < 5e-3)
-        fail_msg("the first repeat lasted %g s, expected >= 5 ms", r.number * r.costs[0]);
-    for (int i = 0; i < 2; i++)
-        assert_true(r.costs[i] >= 2e-6);
+    assert_true(r.number * r.costs[0] >= 5e-3);
+    assert_int_equal(calls, 1 + 1 + 1000 + 2 * 3000);
+}
+
+/* A batch that falls just short grows by at least x2: 5 calls of 1.9 ms (9.5 ms) for a 10 ms
+ * target would estimate 7 calls; it takes 10. */
+static void test_number_at_least_doubles(void **state)
+{
+    busy b = {.durations = {1.9e-3}, .n_durations = 1};
+    tt_timing_opts o = opts(1, 10);
+    o.number = 5;
+    tt_timing_result r;
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(r.number, 10);
+    assert_int_equal(calls, 1 + 5 + 10);
 }
 
 /* Without a minimum, number stays as given: 1 warm-up call + repeat * number calls exactly. */
 static void test_fixed_number(void **state)
 {
     busy b = {.durations = {1e-5}, .n_durations = 1};
-    tt_func f = make(&b);
     tt_timing_opts o = opts(5, 0);
     o.number = 4;
     tt_timing_result r;
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
+    int calls = measure(&b, &o, &r);
     assert_int_equal(r.number, 4);
     assert_int_equal(r.n_costs, 5);
-    assert_int_equal(b.calls, 1 + 5 * 4);
-    tt_func_free(f);
+    assert_int_equal(calls, 1 + 5 * 4);
 }
 
-/* The cost is the median of repeats, the spread (max - min) / median. Repeats of 1, 4 and 2 ms
- * (after a warm-up call): each lasts at least its busy wait, and the summary follows from them. */
+/* The cost is the median of repeats, the spread (max - min) / median: repeats of 1, 4 and 2 ms
+ * give 2 ms and 1.5; an even count takes the mean of the middle two (1, 4, 2, 3 ms: 2.5 ms). */
 static void test_median_and_spread(void **state)
 {
-    busy b = {.durations = {1e-4, 1e-3, 4e-3, 2e-3}, .n_durations = 4};
-    tt_func f = make(&b);
+    busy b = {.durations = {7, 1e-3, 4e-3, 2e-3, 3e-3}, .n_durations = 5};
     tt_timing_opts o = opts(3, 0);
     tt_timing_result r;
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
-    tt_func_free(f);
-    assert_int_equal(r.number, 1);
-    assert_int_equal(r.n_costs, 3);
-    assert_true(r.costs[0] >= 1e-3 && r.costs[1] >= 4e-3 && r.costs[2] >= 2e-3);
-    double lo = fmin(r.costs[0], fmin(r.costs[1], r.costs[2]));
-    double hi = fmax(r.costs[0], fmax(r.costs[1], r.costs[2]));
-    double mid = r.costs[0] + r.costs[1] + r.costs[2] - lo - hi;
-    assert_true(r.cost == mid);
-    assert_true(fabs(r.spread - (hi - lo) / mid) < 1e-12);
-
-    /* An even count takes the mean of the middle two: 1, 4, 2, 2 ms -> about 2 ms. */
-    busy c = {.durations = {1e-4, 1e-3, 4e-3, 2e-3, 2e-3}, .n_durations = 5};
-    f = make(&c);
-    o.repeat = 4;
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
-    tt_func_free(f);
-    double sorted[4];
-    memcpy(sorted, r.costs, sizeof sorted);
-    for (int i = 0; i < 4; i++)
-        for (int j = i + 1; j < 4; j++)
-            if (sorted[j] < sorted[i]) {
-                double t = sorted[i];
-                sorted[i] = sorted[j];
-                sorted[j] = t;
-            }
-    assert_true(fabs(r.cost - 0.5 * (sorted[1] + sorted[2])) < 1e-15);
-}
-
-/* A 2 ms kernel against a best of 0.1 ms (x3 = 0.3 ms) stops after its first batch; against a
- * best of 5 ms it is timed fully. */
-static void test_early_stop(void **state)
-{
-    busy b = {.durations = {2e-3}, .n_durations = 1};
-    tt_func f = make(&b);
-    tt_timing_opts o = opts(5, 20);
-    o.best_so_far = 1e-4;
-    tt_timing_result r;
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
-    assert_int_equal(r.pruned, 1);
-    assert_int_equal(r.n_costs, 1);
-    assert_true(r.cost >= 2e-3);
-    assert_int_equal(b.calls, 2); /* the warm-up and one timed call, nothing more */
+    measure(&b, &o, &r);
+    assert_near(r.costs[0], 1e-3);
+    assert_near(r.costs[1], 4e-3);
+    assert_near(r.costs[2], 2e-3);
+    assert_near(r.cost, 2e-3);
+    assert_near(r.spread, 1.5);
 
     b.calls = 0;
-    o.best_so_far = 5e-3; /* x3 = 15 ms: a preempted 2 ms call stays below */
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
+    o.repeat = 4;
+    measure(&b, &o, &r);
+    assert_near(r.cost, 2.5e-3);
+    assert_near(r.spread, 3e-3 / 2.5e-3);
+}
+
+/* Against a best of 1 ms with slow_factor 3, a 3.1 ms kernel stops after its first timed batch
+ * (one call: the warm-up does not count), a 2.9 ms kernel is timed fully. */
+static void test_early_stop(void **state)
+{
+    busy b = {.durations = {3.1e-3}, .n_durations = 1};
+    tt_timing_opts o = opts(5, 20);
+    o.best_so_far = 1e-3;
+    tt_timing_result r;
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(r.pruned, 1);
+    assert_int_equal(r.n_costs, 1);
+    assert_int_equal(r.number, 1);
+    assert_near(r.cost, 3.1e-3);
+    assert_int_equal(calls, 2);
+
+    busy c = {.durations = {2.9e-3}, .n_durations = 1};
+    calls = measure(&c, &o, &r);
     assert_int_equal(r.pruned, 0);
     assert_int_equal(r.n_costs, 5);
-    tt_func_free(f);
+    assert_int_equal(r.number, 9); /* 20 ms / 2.9 ms * 1.2 = 8.3, rounded up */
+    assert_int_equal(calls, 1 + 1 + 5 * 9);
+
+    /* A slow warm-up alone is not a reason to stop (cold caches, page faults). */
+    busy d = {.durations = {50e-3, 1e-3}, .n_durations = 2};
+    measure(&d, &o, &r);
+    assert_int_equal(r.pruned, 0);
 }
 
 static void test_flush_cache(void **state)
@@ -194,15 +213,31 @@ static void test_flush_cache(void **state)
     size_t bytes = tt_measure_flush_bytes();
     assert_true(bytes >= ((size_t)8 << 20) && bytes <= ((size_t)512 << 20));
     busy b = {.durations = {1e-5}, .n_durations = 1};
-    tt_func f = make(&b);
     tt_timing_opts o = opts(5, 0);
     o.flush_cache = 1;
     tt_timing_result r;
-    assert_int_equal(tt_measure_time(f, NULL, NULL, 0, &o, &r), 0);
+    int calls = measure(&b, &o, &r);
     assert_int_equal(r.n_costs, 5);
-    /* The flush happens before a batch's clock starts: it does not count in the cost. */
-    assert_true(r.cost < 1e-3);
-    tt_func_free(f);
+    assert_near(r.cost, 1e-5);
+    assert_int_equal(calls, 6);
+}
+
+/* The real clock, busy waits of 1 ms: whatever the load, a mean is never below the busy wait and
+ * the calibrated first repeat lasts min_repeat_ms. */
+static void test_real_clock(void **state)
+{
+    busy b = {.durations = {1e-3}, .n_durations = 1, .real = 1};
+    tt_timing_opts o = opts(3, 5);
+    tt_timing_result r;
+    double start = test_now();
+    measure(&b, &o, &r);
+    double elapsed = test_now() - start;
+    assert_int_equal(r.n_costs, 3);
+    assert_true(r.number >= 1 && r.number <= 6);
+    for (int i = 0; i < 3; i++)
+        assert_true(r.costs[i] >= 1e-3);
+    assert_true(r.number * r.costs[0] >= 5e-3);
+    assert_true(elapsed >= (1 + 3 * r.number) * 1e-3);
 }
 
 static void test_kernel_error(void **state)
@@ -248,12 +283,19 @@ static void test_bad_options(void **state)
 
 int main(void)
 {
+#define FAKE(t) cmocka_unit_test_setup_teardown(t, use_fake_clock, use_real_clock)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),          cmocka_unit_test(test_known_duration),
-        cmocka_unit_test(test_number_rises),      cmocka_unit_test(test_fixed_number),
-        cmocka_unit_test(test_median_and_spread), cmocka_unit_test(test_early_stop),
-        cmocka_unit_test(test_flush_cache),       cmocka_unit_test(test_kernel_error),
-        cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_defaults),
+        FAKE(test_known_duration),
+        FAKE(test_number_rises),
+        FAKE(test_number_at_least_doubles),
+        FAKE(test_fixed_number),
+        FAKE(test_median_and_spread),
+        FAKE(test_early_stop),
+        FAKE(test_flush_cache),
+        cmocka_unit_test(test_real_clock),
+        FAKE(test_kernel_error),
+        FAKE(test_bad_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
