@@ -62,9 +62,32 @@ void lang_ar_free(arena *a)
 /* ---- lexer ---- */
 
 enum {
-    T_END, T_NAME, T_INT, T_FLOAT, T_LBRACK, T_RBRACK, T_LPAREN, T_RPAREN, T_COMMA, T_SEMI,
-    T_ASSIGN, T_PLUS, T_MINUS, T_STAR, T_SLASH, T_DSLASH, T_PERCENT, T_LT, T_LE, T_GT, T_GE,
-    T_EQ, T_NE, T_AND, T_OR, T_NOT,
+    T_END,
+    T_NAME,
+    T_INT,
+    T_FLOAT,
+    T_LBRACK,
+    T_RBRACK,
+    T_LPAREN,
+    T_RPAREN,
+    T_COMMA,
+    T_SEMI,
+    T_ASSIGN,
+    T_PLUS,
+    T_MINUS,
+    T_STAR,
+    T_SLASH,
+    T_DSLASH,
+    T_PERCENT,
+    T_LT,
+    T_LE,
+    T_GT,
+    T_GE,
+    T_EQ,
+    T_NE,
+    T_AND,
+    T_OR,
+    T_NOT,
 };
 
 typedef struct {
@@ -96,10 +119,10 @@ static void adv(parser *p, size_t n)
 
 static const char *tok_text(int t)
 {
-    static const char *names[] = {"end of text", "a name", "an integer", "a number", "'['", "']'",
-                                  "'('", "')'", "','", "';'", "'='", "'+'", "'-'", "'*'", "'/'",
-                                  "'//'", "'%'", "'<'", "'<='", "'>'", "'>='", "'=='", "'!='",
-                                  "'&&'", "'||'", "'!'"};
+    static const char *names[] = {
+        "end of text", "a name", "an integer", "a number", "'['",  "']'",  "'('",  "')'", "','",
+        "';'",         "'='",    "'+'",        "'-'",      "'*'",  "'/'",  "'//'", "'%'", "'<'",
+        "'<='",        "'>'",    "'>='",       "'=='",     "'!='", "'&&'", "'||'", "'!'"};
     return names[t];
 }
 
@@ -187,11 +210,14 @@ static int next(parser *p)
         if (number(p) < 0)
             return -1;
     } else {
-        static const struct { const char *text; int tok; } ops[] = {
-            {"//", T_DSLASH}, {"<=", T_LE}, {">=", T_GE}, {"==", T_EQ}, {"!=", T_NE},
-            {"&&", T_AND},    {"||", T_OR}, {"[", T_LBRACK}, {"]", T_RBRACK}, {"(", T_LPAREN},
-            {")", T_RPAREN},  {",", T_COMMA}, {";", T_SEMI}, {"=", T_ASSIGN}, {"+", T_PLUS},
-            {"-", T_MINUS},   {"*", T_STAR}, {"/", T_SLASH}, {"%", T_PERCENT}, {"<", T_LT},
+        static const struct {
+            const char *text;
+            int tok;
+        } ops[] = {
+            {"//", T_DSLASH}, {"<=", T_LE},   {">=", T_GE},    {"==", T_EQ},     {"!=", T_NE},
+            {"&&", T_AND},    {"||", T_OR},   {"[", T_LBRACK}, {"]", T_RBRACK},  {"(", T_LPAREN},
+            {")", T_RPAREN},  {",", T_COMMA}, {";", T_SEMI},   {"=", T_ASSIGN},  {"+", T_PLUS},
+            {"-", T_MINUS},   {"*", T_STAR},  {"/", T_SLASH},  {"%", T_PERCENT}, {"<", T_LT},
             {">", T_GT},      {"!", T_NOT},
         };
         size_t i = 0;
@@ -214,7 +240,7 @@ static int expect(parser *p, int tok)
 {
     if (p->tok != tok)
         return lang_ar_fail(p->a, p->tline, p->tcol, "expected %s, got %s", tok_text(tok),
-                       tok_text(p->tok));
+                            tok_text(p->tok));
     return next(p);
 }
 
@@ -249,7 +275,7 @@ static node *grown(parser *p, node *n)
     n->height = h + 1;
     if (n->height > MAX_HEIGHT) {
         lang_ar_fail(p->a, n->line, n->col, "expression nested too deeply (more than %d levels)",
-                MAX_HEIGHT);
+                     MAX_HEIGHT);
         return NULL;
     }
     return n;
@@ -304,7 +330,7 @@ static int items(parser *p, int close, int allow_list, node ***out, int *count)
     }
     if (p->tok != close)
         return lang_ar_fail(p->a, p->tline, p->tcol, "expected %s or ',', got %s", tok_text(close),
-                       tok_text(p->tok));
+                            tok_text(p->tok));
     *out = lang_ar_alloc(p->a, (size_t)(n ? n : 1) * sizeof **out);
     if (!*out)
         return lang_ar_fail(p->a, p->tline, p->tcol, "out of memory");
@@ -342,9 +368,8 @@ static node *primary(parser *p)
         n->name = name;
         if (kind == N_IDENT)
             return n;
-        if (next(p) < 0 ||
-            items(p, kind == N_ACCESS ? T_RBRACK : T_RPAREN, kind == N_CALL, &n->args,
-                  &n->nargs) < 0)
+        if (next(p) < 0 || items(p, kind == N_ACCESS ? T_RBRACK : T_RPAREN, kind == N_CALL,
+                                 &n->args, &n->nargs) < 0)
             return NULL;
         return grown(p, n);
     }
@@ -373,14 +398,16 @@ static node *unary(parser *p)
 }
 
 /* Binary levels from loosest to tightest; each entry maps a token to an operator. */
-typedef struct { int tok, op; } binop;
+typedef struct {
+    int tok, op;
+} binop;
 static const binop lv_or[] = {{T_OR, B_OR}, {-1, 0}};
 static const binop lv_and[] = {{T_AND, B_AND}, {-1, 0}};
 static const binop lv_cmp[] = {{T_LT, B_LT}, {T_LE, B_LE}, {T_GT, B_GT}, {T_GE, B_GE},
                                {T_EQ, B_EQ}, {T_NE, B_NE}, {-1, 0}};
 static const binop lv_add[] = {{T_PLUS, B_ADD}, {T_MINUS, B_SUB}, {-1, 0}};
-static const binop lv_mul[] = {{T_STAR, B_MUL}, {T_SLASH, B_DIV}, {T_DSLASH, B_FDIV},
-                               {T_PERCENT, B_MOD}, {-1, 0}};
+static const binop lv_mul[] = {
+    {T_STAR, B_MUL}, {T_SLASH, B_DIV}, {T_DSLASH, B_FDIV}, {T_PERCENT, B_MOD}, {-1, 0}};
 static const binop *levels[] = {lv_or, lv_and, NULL /* '!' */, lv_cmp, lv_add, lv_mul};
 enum { NLEVELS = sizeof levels / sizeof levels[0] };
 
@@ -430,13 +457,16 @@ static node *level(parser *p, int lv)
     return l;
 }
 
-static node *expr(parser *p) { return level(p, 0); }
+static node *expr(parser *p)
+{
+    return level(p, 0);
+}
 
 static int statement(parser *p, stmt *st)
 {
     if (p->tok != T_NAME)
-        return lang_ar_fail(p->a, p->tline, p->tcol, "expected the name of an output tensor, got %s",
-                       tok_text(p->tok));
+        return lang_ar_fail(p->a, p->tline, p->tcol,
+                            "expected the name of an output tensor, got %s", tok_text(p->tok));
     st->line = p->tline;
     st->col = p->tcol;
     if (!(st->out = lang_ar_strndup(p->a, p->tstart, p->tlen)) || next(p) < 0)
@@ -449,8 +479,8 @@ static int statement(parser *p, stmt *st)
                 const node *at = st->axes[i];
                 while (at->kind == N_BIN) /* report where the index starts */
                     at = at->args[0];
-                return lang_ar_fail(p->a, at->line, at->col, "output indices of %s must be axis names",
-                               st->out);
+                return lang_ar_fail(p->a, at->line, at->col,
+                                    "output indices of %s must be axis names", st->out);
             }
     }
     if (expect(p, T_ASSIGN) < 0)
@@ -483,7 +513,7 @@ int lang_parse_stmts(arena *a, const char *text, int *nstmts, stmt **stmts)
             break;
         if (p.tok != T_SEMI)
             return lang_ar_fail(a, p.tline, p.tcol, "expected ';' or the end of the text, got %s",
-                           tok_text(p.tok));
+                                tok_text(p.tok));
         if (next(&p) < 0)
             return -1;
     }

@@ -58,7 +58,7 @@ typedef struct {
 /* Parses text into a compute called name (NULL: the last output's name). extents may be NULL
  * when nextents is 0. *out is a new reference (caller releases); -1 with the last error set. */
 TT_API int tt_lang_parse(const char *text, const char *name, int ninputs,
-                         const tt_lang_input *inputs, int nextents,
-                         const tt_lang_extent *extents, tt_compute **out);
+                         const tt_lang_input *inputs, int nextents, const tt_lang_extent *extents,
+                         tt_compute **out);
 
 #endif

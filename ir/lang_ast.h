@@ -62,7 +62,8 @@ typedef struct {
 void *lang_ar_alloc(arena *a, size_t size);
 char *lang_ar_strndup(arena *a, const char *s, size_t n);
 /* Records "expr:line:col: message" unless an error is already recorded; returns -1. */
-int lang_ar_fail(arena *a, int line, int col, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int lang_ar_fail(arena *a, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 void lang_ar_free(arena *a);
 
 #define MAXS 64 /* axes per statement */

@@ -24,7 +24,10 @@ static int is_const(const int64_t *coef, int affine)
     return 1;
 }
 
-static int64_t floordiv(int64_t a, int64_t d) { return a / d - (a % d != 0 && (a < 0) != (d < 0)); }
+static int64_t floordiv(int64_t a, int64_t d)
+{
+    return a / d - (a % d != 0 && (a < 0) != (d < 0));
+}
 
 /* Linear form c0 + sum coef[s] * axis_s of an index; *affine = 0 when // or % of an axis
  * makes it non-linear (still valid). Errors for anything that is not an index expression. */
@@ -51,15 +54,15 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
         break;
     default:
         return lang_ar_fail(S->a, n->line, n->col,
-                       "index %d of %s must be an integer expression of axes and constants", d,
-                       tname);
+                            "index %d of %s must be an integer expression of axes and constants", d,
+                            tname);
     }
     int64_t rc[MAXS], r0;
     int raff;
     if (n->op > B_MOD)
         return lang_ar_fail(S->a, n->line, n->col,
-                       "index %d of %s must be an integer expression of axes and constants", d,
-                       tname);
+                            "index %d of %s must be an integer expression of axes and constants", d,
+                            tname);
     if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
         lang_lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
         return -1;
@@ -79,8 +82,9 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
     case B_MUL: {
         if (!lconst && !rconst)
             return lang_ar_fail(S->a, n->line, n->col,
-                           "index %d of %s multiplies two axis expressions; indices must be "
-                           "affine (multiply by constants only)", d, tname);
+                                "index %d of %s multiplies two axis expressions; indices must be "
+                                "affine (multiply by constants only)",
+                                d, tname);
         int64_t k = lconst ? *c0 : r0;
         if (lconst) {
             memcpy(coef, rc, sizeof rc);
@@ -95,8 +99,8 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
     default: /* B_DIV, B_FDIV, B_MOD: floor division and modulo by a positive constant */
         if (!rconst || r0 <= 0)
             return lang_ar_fail(S->a, n->line, n->col,
-                           "index %d of %s: '%s' needs a positive constant on its right", d, tname,
-                           n->op == B_MOD ? "%" : "//");
+                                "index %d of %s: '%s' needs a positive constant on its right", d,
+                                tname, n->op == B_MOD ? "%" : "//");
         if (lconst) {
             *c0 = n->op == B_MOD ? *c0 - floordiv(*c0, r0) * r0 : floordiv(*c0, r0);
             return 0;
@@ -214,7 +218,9 @@ static int try_lin(const node *n, int64_t *coef, int64_t *c0)
                            : __builtin_sub_overflow(coef[i], rc[i], &coef[i]))
             return -1;
     return (n->op == B_ADD ? __builtin_add_overflow(*c0, r0, c0)
-                           : __builtin_sub_overflow(*c0, r0, c0)) ? -1 : 0;
+                           : __builtin_sub_overflow(*c0, r0, c0))
+               ? -1
+               : 0;
 }
 
 /* Pushes coef . x + c0 - k >= 0 (k = 0 or 1 for strict comparisons) with the sign s. */
@@ -266,12 +272,18 @@ int lang_push_facts(sema *S, const node *n, int holds)
         op = neg[op];
     }
     switch (op) {
-    case B_LT: return push(S, d, d0, -1, 1);
-    case B_LE: return push(S, d, d0, -1, 0);
-    case B_GT: return push(S, d, d0, 1, 1);
-    case B_GE: return push(S, d, d0, 1, 0);
-    case B_EQ: return push(S, d, d0, 1, 0) < 0 ? -1 : push(S, d, d0, -1, 0);
-    default: return 0;
+    case B_LT:
+        return push(S, d, d0, -1, 1);
+    case B_LE:
+        return push(S, d, d0, -1, 0);
+    case B_GT:
+        return push(S, d, d0, 1, 1);
+    case B_GE:
+        return push(S, d, d0, 1, 0);
+    case B_EQ:
+        return push(S, d, d0, 1, 0) < 0 ? -1 : push(S, d, d0, -1, 0);
+    default:
+        return 0;
     }
 }
 
@@ -349,9 +361,9 @@ int lang_infer(sema *S)
                 bound(S, c, s, &b);
                 if (b <= 0)
                     return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
-                                   "the range of index '%s' is empty: index %d of %s cannot "
-                                   "stay within its extent %lld", sl->name, c->dim, c->acc->name,
-                                   (long long)c->len);
+                                        "the range of index '%s' is empty: index %d of %s cannot "
+                                        "stay within its extent %lld",
+                                        sl->name, c->dim, c->acc->name, (long long)c->len);
                 if (sl->ext < 0 || b < sl->ext) {
                     sl->ext = b;
                     changed = 1;
@@ -362,7 +374,7 @@ int lang_infer(sema *S)
     for (int s = 0; s < S->nslots; s++)
         if (S->slots[s].ext < 0)
             return lang_ar_fail(S->a, S->slots[s].line, S->slots[s].col,
-                           "cannot infer the range of index '%s'", S->slots[s].name);
+                                "cannot infer the range of index '%s'", S->slots[s].name);
     /* Explicit extents are not tightened, so check every access; a guarded one where it is read,
      * with what the conditions of its selects guarantee. */
     for (int i = 0; i < S->ncons; i++) {
@@ -388,15 +400,14 @@ int lang_infer(sema *S)
             return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
                                 "index %d of %s may leave its extent %lld where it is read "
                                 "(range [%lld, %lld]): bound it in the select's condition, "
-                                "as in 'e >= 0 && e < %lld'", c->dim, c->acc->name,
-                                (long long)c->len, (long long)lo, (long long)hi,
-                                (long long)c->len);
+                                "as in 'e >= 0 && e < %lld'",
+                                c->dim, c->acc->name, (long long)c->len, (long long)lo,
+                                (long long)hi, (long long)c->len);
         if (lo < 0 || hi >= c->len)
             return lang_ar_fail(S->a, start(c->idx)->line, start(c->idx)->col,
-                           "index %d of %s ranges over [%lld, %lld], outside its extent %lld",
-                           c->dim, c->acc->name, (long long)lo, (long long)hi,
-                           (long long)c->len);
+                                "index %d of %s ranges over [%lld, %lld], outside its extent %lld",
+                                c->dim, c->acc->name, (long long)lo, (long long)hi,
+                                (long long)c->len);
     }
     return 0;
 }
-

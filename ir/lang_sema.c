@@ -1,7 +1,7 @@
 /* The expression language's back half: from the syntax tree (ir/lang_ast.h) to a tt_compute.
  * Per statement: resolve names to tensors and axes, infer the axes' ranges from the accesses
- * (rules in ir/lang.h), check every unguarded access stays in bounds, then build the IR, splitting
- * reductions nested in expressions into stages of their own. */
+ * (ir/lang_infer.c, rules in ir/lang.h), check every access stays in bounds, then build the IR,
+ * splitting reductions nested in expressions into stages of their own. */
 #include "ir/lang_ast.h"
 
 #include <stdarg.h>
@@ -30,12 +30,13 @@ static int new_slot(sema *S, node *id, int reduce)
     if (in_scope(S, id->name) >= 0)
         return lang_ar_fail(S->a, id->line, id->col, "axis '%s' is already defined", id->name);
     if (find_tensor(S, id->name))
-        return lang_ar_fail(S->a, id->line, id->col, "'%s' is a tensor, not an axis name", id->name);
+        return lang_ar_fail(S->a, id->line, id->col, "'%s' is a tensor, not an axis name",
+                            id->name);
     if (S->nslots == MAXS)
         return lang_ar_fail(S->a, id->line, id->col, "more than %d axes in one statement", MAXS);
     slotinfo *s = &S->slots[S->nslots];
-    *s = (slotinfo){.name = id->name, .line = id->line, .col = id->col, .reduce = reduce,
-                    .ext = -1};
+    *s =
+        (slotinfo){.name = id->name, .line = id->line, .col = id->col, .reduce = reduce, .ext = -1};
     for (int i = 0; i < S->nextents; i++)
         if (strcmp(S->extents[i].axis, id->name) == 0) {
             s->ext = S->extents[i].extent;
@@ -76,7 +77,7 @@ static int resolve_access(sema *S, node *n)
         return lang_ar_fail(S->a, n->line, n->col, "undefined tensor '%s'", n->name);
     if (n->nargs != t->ndim)
         return lang_ar_fail(S->a, n->line, n->col, "%s has rank %d, indexed with %d ind%s", n->name,
-                       t->ndim, n->nargs, n->nargs == 1 ? "ex" : "ices");
+                            t->ndim, n->nargs, n->nargs == 1 ? "ex" : "ices");
     n->tensor = t;
     for (int d = 0; d < n->nargs; d++) {
         if (resolve(S, n->args[d]) < 0)
@@ -107,8 +108,9 @@ static int resolve_reduce(sema *S, node *n, int rop)
 {
     if (n->nargs != 2)
         return lang_ar_fail(S->a, n->line, n->col,
-                       "%s takes an axis (or a list of axes) and an expression, got %d "
-                       "argument%s", n->name, n->nargs, n->nargs == 1 ? "" : "s");
+                            "%s takes an axis (or a list of axes) and an expression, got %d "
+                            "argument%s",
+                            n->name, n->nargs, n->nargs == 1 ? "" : "s");
     node *ax = n->args[0];
     node **ids = ax->kind == N_LIST ? ax->args : &n->args[0];
     int nids = ax->kind == N_LIST ? ax->nargs : 1;
@@ -121,7 +123,7 @@ static int resolve_reduce(sema *S, node *n, int rop)
     for (int i = 0; i < nids; i++) {
         if (ids[i]->kind != N_IDENT)
             return lang_ar_fail(S->a, ids[i]->line, ids[i]->col,
-                           "expected a reduction axis name for %s", n->name);
+                                "expected a reduction axis name for %s", n->name);
         if ((n->axslots[i] = new_slot(S, ids[i], 1)) < 0)
             return -1;
     }
@@ -137,11 +139,13 @@ static int resolve_reduce(sema *S, node *n, int rop)
 
 static int resolve_call(sema *S, node *n)
 {
-    static const struct { const char *name; int fn, nargs; } fns[] = {
-        {"exp", F_EXP, 1},  {"sqrt", F_SQRT, 1},     {"log", F_LOG, 1}, {"tanh", F_TANH, 1},
-        {"abs", F_ABS, 1},  {"select", F_SELECT, 3}, {"min", F_MIN, 2}, {"max", F_MAX, 2},
-        {"float32", F_CAST, 1}, {"float64", F_CAST, 1}, {"int32", F_CAST, 1},
-        {"int64", F_CAST, 1},
+    static const struct {
+        const char *name;
+        int fn, nargs;
+    } fns[] = {
+        {"exp", F_EXP, 1},      {"sqrt", F_SQRT, 1},     {"log", F_LOG, 1},    {"tanh", F_TANH, 1},
+        {"abs", F_ABS, 1},      {"select", F_SELECT, 3}, {"min", F_MIN, 2},    {"max", F_MAX, 2},
+        {"float32", F_CAST, 1}, {"float64", F_CAST, 1},  {"int32", F_CAST, 1}, {"int64", F_CAST, 1},
     };
     int is_max = strcmp(n->name, "max") == 0, is_min = strcmp(n->name, "min") == 0;
     if (strcmp(n->name, "sum") == 0)
@@ -160,7 +164,7 @@ static int resolve_call(sema *S, node *n)
         return lang_ar_fail(S->a, n->line, n->col, "unknown function '%s'", n->name);
     if (n->nargs != fns[i].nargs)
         return lang_ar_fail(S->a, n->line, n->col, "%s takes %d argument%s, got %d", n->name,
-                       fns[i].nargs, fns[i].nargs == 1 ? "" : "s", n->nargs);
+                            fns[i].nargs, fns[i].nargs == 1 ? "" : "s", n->nargs);
     n->fn = fns[i].fn;
     if (n->fn != F_SELECT) {
         for (int k = 0; k < n->nargs; k++)
@@ -194,12 +198,13 @@ static int resolve(sema *S, node *n)
         if ((n->slot = in_scope(S, n->name)) >= 0)
             return 0;
         if (find_tensor(S, n->name))
-            return lang_ar_fail(S->a, n->line, n->col, "tensor '%s' needs indices: %s[...]", n->name,
-                           n->name);
+            return lang_ar_fail(S->a, n->line, n->col, "tensor '%s' needs indices: %s[...]",
+                                n->name, n->name);
         return lang_ar_fail(S->a, n->line, n->col, "undefined index '%s'", n->name);
     case N_LIST:
-        return lang_ar_fail(S->a, n->line, n->col,
-                       "a list of axes is only allowed as the first argument of sum, max or min");
+        return lang_ar_fail(
+            S->a, n->line, n->col,
+            "a list of axes is only allowed as the first argument of sum, max or min");
     case N_ACCESS:
         return resolve_access(S, n);
     case N_CALL:
@@ -220,8 +225,14 @@ typedef struct {
     DLDataType dt;
 } ty;
 
-static const char *dtn(DLDataType t) { return tt_dtype_name(t) ? tt_dtype_name(t) : "?"; }
-static int is_bool(DLDataType t) { return tt_dtype_eq(t, TT_DT_BOOL); }
+static const char *dtn(DLDataType t)
+{
+    return tt_dtype_name(t) ? tt_dtype_name(t) : "?";
+}
+static int is_bool(DLDataType t)
+{
+    return tt_dtype_eq(t, TT_DT_BOOL);
+}
 
 static int join(sema *S, node *n, ty a, ty b, ty *out)
 {
@@ -232,7 +243,7 @@ static int join(sema *S, node *n, ty a, ty b, ty *out)
             return lang_ar_fail(S->a, n->line, n->col, "a condition (bool) used as a number");
         } else if (tt_dtype_is_float(a.dt) && tt_dtype_is_float(b.dt)) {
             return lang_ar_fail(S->a, n->line, n->col, "mixes %s and %s; convert explicitly",
-                           dtn(a.dt), dtn(b.dt));
+                                dtn(a.dt), dtn(b.dt));
         } else if (tt_dtype_is_float(a.dt) != tt_dtype_is_float(b.dt)) {
             *out = tt_dtype_is_float(a.dt) ? a : b;
         } else {
@@ -282,24 +293,25 @@ static int nat(sema *S, node *n, ty *out)
             return 0;
         }
         return nat(S, n->args[0], &a) < 0 || nat(S, n->args[1], &b) < 0 ? -1
-                                                                      : join(S, n, a, b, out);
+                                                                        : join(S, n, a, b, out);
     default: /* N_CALL */
         if (n->fn == F_CAST) {
             out->cls = TYPED;
             return tt_dtype_parse(n->name, &out->dt);
         }
         if (n->fn == F_SELECT)
-            return nat(S, n->args[1], &a) < 0 || nat(S, n->args[2], &b) < 0
-                       ? -1 : join(S, n, a, b, out);
+            return nat(S, n->args[1], &a) < 0 || nat(S, n->args[2], &b) < 0 ? -1
+                                                                            : join(S, n, a, b, out);
         if (n->fn == F_MIN || n->fn == F_MAX)
-            return nat(S, n->args[0], &a) < 0 || nat(S, n->args[1], &b) < 0
-                       ? -1 : join(S, n, a, b, out);
+            return nat(S, n->args[0], &a) < 0 || nat(S, n->args[1], &b) < 0 ? -1
+                                                                            : join(S, n, a, b, out);
         if (nat(S, n->args[0], &a) < 0)
             return -1;
         if (a.cls == TYPED && is_bool(a.dt))
             return lang_ar_fail(S->a, n->line, n->col, "%s of a condition", n->name);
         *out = (n->fn == F_ABS || (a.cls == TYPED && tt_dtype_is_float(a.dt)))
-                   ? a : (ty){U_FLOAT, TT_DT_F32};
+                   ? a
+                   : (ty){U_FLOAT, TT_DT_F32};
         return 0;
     }
 }
@@ -331,8 +343,8 @@ static tt_expr *bin2(sema *S, node *n, tt_expr_kind k, tt_expr *a, tt_expr *b)
 
 static tt_expr *literal(sema *S, node *n, double v, DLDataType want)
 {
-    tt_expr *e = tt_dtype_is_float(want) ? tt_expr_float(v, want)
-                                         : tt_expr_int_typed((int64_t)v, want);
+    tt_expr *e =
+        tt_dtype_is_float(want) ? tt_expr_float(v, want) : tt_expr_int_typed((int64_t)v, want);
     return e ? e : ir_fail(S, n);
 }
 
@@ -480,8 +492,7 @@ static tt_expr *build_call(sema *S, node *n, DLDataType want, tt_expr **env)
             return NULL;
         if (tt_dtype_eq(a->dtype, TT_DT_BOOL)) {
             tt_expr_release(a);
-            lang_ar_fail(S->a, n->line, n->col, "%s of a condition; use select(c, 1, 0)",
-                         n->name);
+            lang_ar_fail(S->a, n->line, n->col, "%s of a condition; use select(c, 1, 0)", n->name);
             return NULL;
         }
         e = tt_dtype_eq(a->dtype, want) ? tt_expr_retain(a) : tt_expr_cast(want, a);
@@ -502,8 +513,8 @@ static tt_expr *build_call(sema *S, node *n, DLDataType want, tt_expr **env)
         break;
     default:
         if (!tt_dtype_is_float(want)) {
-            lang_ar_fail(S->a, n->line, n->col, "%s gives a float, used where %s is expected", n->name,
-                    dtn(want));
+            lang_ar_fail(S->a, n->line, n->col, "%s gives a float, used where %s is expected",
+                         n->name, dtn(want));
             return NULL;
         }
         if (!(a = build(S, n->args[0], want, env, 0)))
@@ -530,14 +541,14 @@ static tt_expr *build(sema *S, node *n, DLDataType want, tt_expr **env, int top)
             return e;
         }
         lang_ar_fail(S->a, n->line, n->col, "%s %s used where %s is expected",
-                is_bool(t.dt) ? "a condition" : "a value of type", is_bool(t.dt) ? "" : dtn(t.dt),
-                is_bool(want) ? "a condition" : dtn(want));
+                     is_bool(t.dt) ? "a condition" : "a value of type",
+                     is_bool(t.dt) ? "" : dtn(t.dt), is_bool(want) ? "a condition" : dtn(want));
         return NULL;
     }
     if (t.cls != TYPED && (is_bool(want) || (t.cls == U_FLOAT && !tt_dtype_is_float(want)))) {
         lang_ar_fail(S->a, n->line, n->col, "a %s used where %s is expected",
-                t.cls == U_FLOAT ? "float" : "number",
-                is_bool(want) ? "a condition" : dtn(want));
+                     t.cls == U_FLOAT ? "float" : "number",
+                     is_bool(want) ? "a condition" : dtn(want));
         return NULL;
     }
     tt_expr *a, *e;
@@ -570,10 +581,9 @@ static tt_expr *build(sema *S, node *n, DLDataType want, tt_expr **env, int top)
             return e ? e : ir_fail(S, n);
         }
         if (n->args[0]->kind == N_INT || n->args[0]->kind == N_FLOAT)
-            return literal(S, n,
-                           -(n->args[0]->kind == N_INT ? (double)n->args[0]->ival
-                                                       : n->args[0]->fval),
-                           want);
+            return literal(
+                S, n, -(n->args[0]->kind == N_INT ? (double)n->args[0]->ival : n->args[0]->fval),
+                want);
         a = literal(S, n, 0, want);
         return bin2(S, n, TT_EXPR_SUB, a, a ? build(S, n->args[0], want, env, 0) : NULL);
     case N_NOT:
@@ -591,16 +601,15 @@ static tt_expr *build(sema *S, node *n, DLDataType want, tt_expr **env, int top)
     }
     /* N_BIN */
     static const tt_expr_kind kinds[] = {
-        [B_ADD] = TT_EXPR_ADD, [B_SUB] = TT_EXPR_SUB, [B_MUL] = TT_EXPR_MUL,
-        [B_DIV] = TT_EXPR_DIV, [B_FDIV] = TT_EXPR_DIV, [B_MOD] = TT_EXPR_MOD,
-        [B_LT] = TT_EXPR_LT,   [B_LE] = TT_EXPR_LE,   [B_GT] = TT_EXPR_GT,
-        [B_GE] = TT_EXPR_GE,   [B_EQ] = TT_EXPR_EQ,   [B_NE] = TT_EXPR_NE,
-        [B_AND] = TT_EXPR_AND, [B_OR] = TT_EXPR_OR,
+        [B_ADD] = TT_EXPR_ADD,  [B_SUB] = TT_EXPR_SUB, [B_MUL] = TT_EXPR_MUL, [B_DIV] = TT_EXPR_DIV,
+        [B_FDIV] = TT_EXPR_DIV, [B_MOD] = TT_EXPR_MOD, [B_LT] = TT_EXPR_LT,   [B_LE] = TT_EXPR_LE,
+        [B_GT] = TT_EXPR_GT,    [B_GE] = TT_EXPR_GE,   [B_EQ] = TT_EXPR_EQ,   [B_NE] = TT_EXPR_NE,
+        [B_AND] = TT_EXPR_AND,  [B_OR] = TT_EXPR_OR,
     };
     DLDataType opt = want;
     if ((n->op == B_FDIV || n->op == B_MOD) && !tt_dtype_is_int(want)) {
         lang_ar_fail(S->a, n->line, n->col, "'%s' needs integer operands; use '/' for %s",
-                n->op == B_MOD ? "%" : "//", dtn(want));
+                     n->op == B_MOD ? "%" : "//", dtn(want));
         return NULL;
     }
     if (n->op >= B_LT && n->op <= B_NE) {
@@ -677,8 +686,7 @@ static int make_inputs(sema *S, int n, const tt_lang_input *in)
             return plain_fail(S->a, "input %d: name \"%s\", expected letters, digits and '_'", i,
                               in[i].name ? in[i].name : "(null)");
         if (in[i].ndim < 0 || in[i].ndim > 16 || (in[i].ndim && !in[i].shape))
-            return plain_fail(S->a, "input %s: rank %d, expected 0 to 16", in[i].name,
-                              in[i].ndim);
+            return plain_fail(S->a, "input %s: rank %d, expected 0 to 16", in[i].name, in[i].ndim);
         for (int d = 0; d < in[i].ndim; d++)
             if (in[i].shape[d] <= 0)
                 return plain_fail(S->a, "input %s: dimension of size %lld, expected > 0",

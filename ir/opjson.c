@@ -11,7 +11,6 @@
 
 #include "ir/opjson_check.h"
 
-
 uint32_t tt_fnv1a32(const void *data, size_t n)
 {
     const unsigned char *p = data;
@@ -25,8 +24,12 @@ uint32_t tt_fnv1a32(const void *data, size_t n)
 
 void tt_measure_opts_default(tt_measure_opts *m)
 {
-    *m = (tt_measure_opts){.repeat = 3, .min_repeat_ms = 50, .timeout_s = 10,
-                           .flush_cache = false, .check = true, .threads = 0};
+    *m = (tt_measure_opts){.repeat = 3,
+                           .min_repeat_ms = 50,
+                           .timeout_s = 10,
+                           .flush_cache = false,
+                           .check = true,
+                           .threads = 0};
 }
 
 /* ---- positions: path ("tasks[1].stride[0]") -> line:col of its key and value ---- */
@@ -196,8 +199,8 @@ void opj_join_path(char *out, size_t n, const char *base, const char *key)
     snprintf(out, n, "%s%s%s", base, *base ? "." : "", key);
 }
 
-int opj_get_size(const ctx *x, const json_t *o, const char *base, const char *key,
-                    int64_t def, int64_t *out)
+int opj_get_size(const ctx *x, const json_t *o, const char *base, const char *key, int64_t def,
+                 int64_t *out)
 {
     char path[512];
     opj_join_path(path, sizeof path, base, key);
@@ -211,8 +214,9 @@ int opj_get_size(const ctx *x, const json_t *o, const char *base, const char *ke
     }
     if (!json_is_integer(v) || json_integer_value(v) <= 0 || json_integer_value(v) > MAX_SIZE)
         return opj_ferr(x, path, 0, "expected a positive integer%s, got %s",
-                    json_is_integer(v) && json_integer_value(v) > MAX_SIZE ? " up to 2147483647"
-                                                                           : "", opj_show(v));
+                        json_is_integer(v) && json_integer_value(v) > MAX_SIZE ? " up to 2147483647"
+                                                                               : "",
+                        opj_show(v));
     *out = json_integer_value(v);
     return 0;
 }
@@ -232,7 +236,7 @@ int opj_get_bool(const ctx *x, const json_t *o, const char *base, const char *ke
 
 /* A string among choices (NULL-terminated); *out = its index; missing keeps *out. */
 int opj_get_choice(const ctx *x, const json_t *o, const char *base, const char *key,
-                      const char *const *choices, int *out)
+                   const char *const *choices, int *out)
 {
     char path[512], list[256] = "";
     opj_join_path(path, sizeof path, base, key);
@@ -253,7 +257,7 @@ int opj_get_choice(const ctx *x, const json_t *o, const char *base, const char *
 
 /* stride / pad / dilation: one integer for both, or [h, w]. */
 int opj_get_pair(const ctx *x, const json_t *o, const char *base, const char *key, int64_t min,
-                    int64_t out[2])
+                 int64_t out[2])
 {
     char path[512];
     opj_join_path(path, sizeof path, base, key);
@@ -264,18 +268,21 @@ int opj_get_pair(const ctx *x, const json_t *o, const char *base, const char *ke
     if (json_is_integer(v)) {
         if (json_integer_value(v) < min || json_integer_value(v) > MAX_SIZE)
             return opj_ferr(x, path, 0, "expected an array of 2 %s ([h, w]) or one integer, got %s",
-                        what, opj_show(v));
+                            what, opj_show(v));
         out[0] = out[1] = json_integer_value(v);
         return 0;
     }
     if (!json_is_array(v) || json_array_size(v) != 2)
-        return opj_ferr(x, path, 0, "expected an array of 2 %s ([h, w]), got %s", what, opj_show(v));
+        return opj_ferr(x, path, 0, "expected an array of 2 %s ([h, w]), got %s", what,
+                        opj_show(v));
     for (int i = 0; i < 2; i++) {
         const json_t *e = json_array_get(v, (size_t)i);
-        if (!json_is_integer(e) || json_integer_value(e) < min || json_integer_value(e) > MAX_SIZE) {
+        if (!json_is_integer(e) || json_integer_value(e) < min ||
+            json_integer_value(e) > MAX_SIZE) {
             char ep[540];
             snprintf(ep, sizeof ep, "%s[%d]", path, i);
-            return opj_ferr(x, ep, 0, "expected an array of 2 %s ([h, w]), got %s", what, opj_show(v));
+            return opj_ferr(x, ep, 0, "expected an array of 2 %s ([h, w]), got %s", what,
+                            opj_show(v));
         }
         out[i] = json_integer_value(e);
     }
@@ -284,11 +291,12 @@ int opj_get_pair(const ctx *x, const json_t *o, const char *base, const char *ke
 
 /* Rejects fields not in allowed (NULL-terminated), pointing at the key. */
 int opj_check_fields(const ctx *x, const json_t *o, const char *base, const char *what,
-                        const char *const *allowed)
+                     const char *const *allowed)
 {
     const char *key;
     const json_t *v;
-    json_object_foreach((json_t *)o, key, v) {
+    json_object_foreach((json_t *)o, key, v)
+    {
         int ok = 0;
         for (int i = 0; allowed[i] && !ok; i++)
             ok = strcmp(key, allowed[i]) == 0;
@@ -310,32 +318,35 @@ int opj_check_fields(const ctx *x, const json_t *o, const char *base, const char
 static int measure_opts(const ctx *x, const json_t *m, tt_measure_opts *out)
 {
     static const char *const allowed[] = {"repeat", "min_repeat_ms", "timeout_s", "flush_cache",
-                                          "check", "threads", NULL};
+                                          "check",  "threads",       NULL};
     if (!json_is_object(m))
         return opj_ferr(x, "measure", 0, "expected an object such as {\"repeat\": 3}, got %s",
-                    opj_show(m));
+                        opj_show(m));
     if (opj_check_fields(x, m, "measure", "\"measure\"", allowed) < 0)
         return -1;
     const json_t *v;
     if ((v = json_object_get(m, "repeat"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100000)
-            return opj_ferr(x, "measure.repeat", 0, "expected an integer >= 1, got %s", opj_show(v));
+            return opj_ferr(x, "measure.repeat", 0, "expected an integer >= 1, got %s",
+                            opj_show(v));
         out->repeat = (int)json_integer_value(v);
     }
     if ((v = json_object_get(m, "threads"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65536)
-            return opj_ferr(x, "measure.threads", 0, "expected an integer >= 0 (0: all cores), got %s",
-                        opj_show(v));
+            return opj_ferr(x, "measure.threads", 0,
+                            "expected an integer >= 0 (0: all cores), got %s", opj_show(v));
         out->threads = (int)json_integer_value(v);
     }
     if ((v = json_object_get(m, "min_repeat_ms"))) {
         if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e7)
-            return opj_ferr(x, "measure.min_repeat_ms", 0, "expected a number >= 0, got %s", opj_show(v));
+            return opj_ferr(x, "measure.min_repeat_ms", 0, "expected a number >= 0, got %s",
+                            opj_show(v));
         out->min_repeat_ms = json_number_value(v);
     }
     if ((v = json_object_get(m, "timeout_s"))) {
         if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 1e7)
-            return opj_ferr(x, "measure.timeout_s", 0, "expected a number > 0, got %s", opj_show(v));
+            return opj_ferr(x, "measure.timeout_s", 0, "expected a number > 0, got %s",
+                            opj_show(v));
         out->timeout_s = json_number_value(v);
     }
     return opj_get_bool(x, m, "measure", "flush_cache", &out->flush_cache) < 0 ||
@@ -350,10 +361,11 @@ static int parse_file(const ctx *x, const json_t *root, tt_opfile *f)
     if (!json_is_object(root))
         return opj_ferr(x, "", 0, "expected an object: one task, or {\"tasks\": [...]}");
     const json_t *tasks = json_object_get(root, "tasks"), *v;
-    if ((v = json_object_get(root, "target")) &&
-        (!json_is_string(v) || !*json_string_value(v)))
-        return opj_ferr(x, "target", 0, "expected a target string such as \"llvm -mcpu=native\", "
-                    "got %s", opj_show(v));
+    if ((v = json_object_get(root, "target")) && (!json_is_string(v) || !*json_string_value(v)))
+        return opj_ferr(x, "target", 0,
+                        "expected a target string such as \"llvm -mcpu=native\", "
+                        "got %s",
+                        opj_show(v));
     if (!(f->target = strdup(v ? json_string_value(v) : "llvm -mcpu=native")))
         return tt_error_set("out of memory");
     if ((v = json_object_get(root, "measure")) && measure_opts(x, v, &f->measure) < 0)
@@ -369,7 +381,7 @@ static int parse_file(const ctx *x, const json_t *root, tt_opfile *f)
         return -1;
     if (!json_is_array(tasks) || json_array_size(tasks) == 0 || json_array_size(tasks) > 100000)
         return opj_ferr(x, "tasks", 0, "expected a non-empty array of task objects, got %s",
-                    opj_show(tasks));
+                        opj_show(tasks));
     size_t n = json_array_size(tasks);
     if (!(f->tasks = calloc(n, sizeof *f->tasks)))
         return tt_error_set("out of memory");
@@ -383,9 +395,10 @@ static int parse_file(const ctx *x, const json_t *root, tt_opfile *f)
             if (strcmp(f->tasks[j].name, f->tasks[i].name) == 0) {
                 char np[48];
                 snprintf(np, sizeof np, "%s.name", base);
-                return opj_ferr(x, opj_find_pos(x, np) ? np : base, 0,
-                            "task name \"%s\" is already used by task %zu; names must be unique",
-                            f->tasks[i].name, j);
+                return opj_ferr(
+                    x, opj_find_pos(x, np) ? np : base, 0,
+                    "task name \"%s\" is already used by task %zu; names must be unique",
+                    f->tasks[i].name, j);
             }
     }
     return 0;

@@ -39,17 +39,17 @@ typedef struct {
  *   pool2d_max_<layout>_n_c_h_w_r_s_st_p_f32. A name is a C identifier: it names the kernel. */
 typedef struct {
     char *name;
-    char *op;              /* "matmul", "batch_matmul", "dense", "conv2d", ..., "expr" */
-    double weight;         /* > 0, default 1: occurrences in the model, for the scheduler */
+    char *op;      /* "matmul", "batch_matmul", "dense", "conv2d", ..., "expr" */
+    double weight; /* > 0, default 1: occurrences in the model, for the scheduler */
     char *canonical_json;
     char *key;
-    tt_compute *compute;   /* owned reference */
-    int line, col;         /* where the task starts in its file; 0 when rebuilt from JSON */
+    tt_compute *compute; /* owned reference */
+    int line, col;       /* where the task starts in its file; 0 when rebuilt from JSON */
 } tt_task;
 
 typedef struct {
-    char *path;            /* as given (messages name it) */
-    char *target;          /* "target"; default "llvm -mcpu=native" (this host) */
+    char *path;   /* as given (messages name it) */
+    char *target; /* "target"; default "llvm -mcpu=native" (this host) */
     tt_measure_opts measure;
     int ntasks;
     tt_task *tasks;

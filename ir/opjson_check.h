@@ -34,15 +34,15 @@ void opj_join_path(char *out, size_t n, const char *base, const char *key);
 /* Typed readers of o[key]; a missing key keeps *out (get_size: def > 0 is the default, else
  * missing is an error). */
 int opj_get_size(const ctx *x, const json_t *o, const char *base, const char *key, int64_t def,
-             int64_t *out);
+                 int64_t *out);
 int opj_get_bool(const ctx *x, const json_t *o, const char *base, const char *key, bool *out);
 int opj_get_choice(const ctx *x, const json_t *o, const char *base, const char *key,
-               const char *const *choices, int *out);
+                   const char *const *choices, int *out);
 int opj_get_pair(const ctx *x, const json_t *o, const char *base, const char *key, int64_t min,
-             int64_t out[2]);
+                 int64_t out[2]);
 /* Rejects keys not in allowed (NULL-terminated), pointing at the key. */
 int opj_check_fields(const ctx *x, const json_t *o, const char *base, const char *what,
-                 const char *const *allowed);
+                     const char *const *allowed);
 
 /* One task object at path base (opjson_task.c); task_clear frees its members. */
 int opj_parse_task(const ctx *x, const json_t *o, const char *base, tt_task *t);

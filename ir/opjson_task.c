@@ -24,10 +24,12 @@ static int fits(const ctx *x, const char *base, const char *tensor, int n, const
     for (int i = 0; i < n; i++)
         if (__builtin_mul_overflow(bytes, dims[i], &bytes))
             return opj_ferr(x, base, 0, "tensor %s [%s] would overflow 64-bit byte counts", tensor,
-                        shape);
+                            shape);
     if (bytes > MAX_BYTES)
-        return opj_ferr(x, base, 0, "tensor %s [%s] is %lld bytes and does not fit in memory "
-                    "(limit 2^40 bytes)", tensor, shape, (long long)bytes);
+        return opj_ferr(x, base, 0,
+                        "tensor %s [%s] is %lld bytes and does not fit in memory "
+                        "(limit 2^40 bytes)",
+                        tensor, shape, (long long)bytes);
     return 0;
 }
 
@@ -75,8 +77,8 @@ static void default_name(const tt_op_desc *d, char *buf, size_t n)
         snprintf(buf, n, "matmul_%lldx%lldx%lld_%s", (long long)d->M, N, K, dt);
         break;
     case TT_OP_BATCH_MATMUL:
-        snprintf(buf, n, "batch_matmul_%lldx%lldx%lldx%lld_%s", (long long)d->B, (long long)d->M,
-                 N, K, dt);
+        snprintf(buf, n, "batch_matmul_%lldx%lldx%lldx%lld_%s", (long long)d->B, (long long)d->M, N,
+                 K, dt);
         break;
     case TT_OP_DENSE:
         snprintf(buf, n, "dense_%lldx%lldx%lld%s_%s", (long long)d->M, N, K, epi, dt);
@@ -96,7 +98,10 @@ static void default_name(const tt_op_desc *d, char *buf, size_t n)
     }
 }
 
-static json_t *pair_json(const int64_t v[2]) { return json_pack("[II]", v[0], v[1]); }
+static json_t *pair_json(const int64_t v[2])
+{
+    return json_pack("[II]", v[0], v[1]);
+}
 
 /* The canonical object of a built-in op (see ir/opjson.h). */
 static json_t *op_canonical(const tt_op_desc *d, const char *name)
@@ -141,8 +146,8 @@ static int op_fields(const ctx *x, const json_t *o, const char *base, tt_op_desc
         [TT_OP_MATMUL] = {"M", "N", "K"},
         [TT_OP_BATCH_MATMUL] = {"B", "M", "N", "K"},
         [TT_OP_DENSE] = {"M", "N", "K", "bias", "activation"},
-        [TT_OP_CONV2D] = {"layout", "N", "C", "H", "W", "K", "R", "S", "stride", "pad",
-                          "dilation", "bias"},
+        [TT_OP_CONV2D] = {"layout", "N", "C", "H", "W", "K", "R", "S", "stride", "pad", "dilation",
+                          "bias"},
         [TT_OP_DEPTHWISE_CONV2D] = {"layout", "N", "C", "H", "W", "R", "S", "stride", "pad",
                                     "dilation", "bias", "activation"},
         [TT_OP_POOL2D] = {"layout", "N", "C", "H", "W", "R", "S", "stride", "pad", "pool"},
@@ -165,16 +170,20 @@ static int op_fields(const ctx *x, const json_t *o, const char *base, tt_op_desc
     int conv = d->kind >= TT_OP_CONV2D;
     if (!conv) {
         if ((d->kind == TT_OP_BATCH_MATMUL && opj_get_size(x, o, base, "B", 0, &d->B) < 0) ||
-            opj_get_size(x, o, base, "M", 0, &d->M) < 0 || opj_get_size(x, o, base, "N", 0, &d->N) < 0 ||
+            opj_get_size(x, o, base, "M", 0, &d->M) < 0 ||
+            opj_get_size(x, o, base, "N", 0, &d->N) < 0 ||
             opj_get_size(x, o, base, "K", 0, &d->K) < 0)
             return -1;
     } else {
         int lay = 0, pool = -1;
         if (opj_get_choice(x, o, base, "layout", layouts, &lay) < 0 ||
-            opj_get_size(x, o, base, "N", 1, &d->N) < 0 || opj_get_size(x, o, base, "C", 0, &d->C) < 0 ||
-            opj_get_size(x, o, base, "H", 0, &d->H) < 0 || opj_get_size(x, o, base, "W", 0, &d->W) < 0 ||
+            opj_get_size(x, o, base, "N", 1, &d->N) < 0 ||
+            opj_get_size(x, o, base, "C", 0, &d->C) < 0 ||
+            opj_get_size(x, o, base, "H", 0, &d->H) < 0 ||
+            opj_get_size(x, o, base, "W", 0, &d->W) < 0 ||
             (d->kind == TT_OP_CONV2D && opj_get_size(x, o, base, "K", 0, &d->K) < 0) ||
-            opj_get_size(x, o, base, "R", 0, &d->R) < 0 || opj_get_size(x, o, base, "S", 0, &d->S) < 0)
+            opj_get_size(x, o, base, "R", 0, &d->R) < 0 ||
+            opj_get_size(x, o, base, "S", 0, &d->S) < 0)
             return -1;
         d->nhwc = lay == 1;
         if (d->kind == TT_OP_POOL2D) {
@@ -204,14 +213,16 @@ static int op_fields(const ctx *x, const json_t *o, const char *base, tt_op_desc
         if (d->kind == TT_OP_POOL2D && d->pad[i] >= win[i]) {
             opj_join_path(path, sizeof path, base, "pad");
             return opj_ferr(x, path, 0, "pad %lld must be smaller than the window %lld",
-                        (long long)d->pad[i], (long long)win[i]);
+                            (long long)d->pad[i], (long long)win[i]);
         }
         int64_t span = d->dilation[i] * (win[i] - 1) + 1, padded = in[i] + 2 * d->pad[i];
         if (span > padded)
-            return opj_ferr(x, path, 0, "the window (%lld, dilation %lld: %lld %s) is larger than "
-                        "the padded input (%s %lld + 2*%lld = %lld)", (long long)win[i],
-                        (long long)d->dilation[i], (long long)span, i ? "columns" : "rows",
-                        i ? "W" : "H", (long long)in[i], (long long)d->pad[i], (long long)padded);
+            return opj_ferr(x, path, 0,
+                            "the window (%lld, dilation %lld: %lld %s) is larger than "
+                            "the padded input (%s %lld + 2*%lld = %lld)",
+                            (long long)win[i], (long long)d->dilation[i], (long long)span,
+                            i ? "columns" : "rows", i ? "W" : "H", (long long)in[i],
+                            (long long)d->pad[i], (long long)padded);
     }
     return 0;
 }
@@ -259,12 +270,13 @@ static int op_fits(const ctx *x, const char *base, const tt_op_desc *d)
 static int expr_task(const ctx *x, const json_t *o, const char *base, DLDataType dt,
                      const char *name, tt_compute **c, json_t *canon)
 {
-    static const char *const allowed[] = {"op", "name", "dtype", "weight", "inputs", "compute",
-                                          "extents", "target", "measure", NULL};
+    static const char *const allowed[] = {"op",      "name",    "dtype",  "weight",  "inputs",
+                                          "compute", "extents", "target", "measure", NULL};
     char path[512], ip[600];
-    if (opj_check_fields(x, o, base, "op \"expr\"", *base ? (const char *const[]){
-                         "op", "name", "dtype", "weight", "inputs", "compute", "extents", NULL}
-                                                      : allowed) < 0)
+    if (opj_check_fields(x, o, base, "op \"expr\"",
+                         *base ? (const char *const[]){"op", "name", "dtype", "weight", "inputs",
+                                                       "compute", "extents", NULL}
+                               : allowed) < 0)
         return -1;
     const json_t *inputs = json_object_get(o, "inputs"), *text = json_object_get(o, "compute");
     const json_t *exts = json_object_get(o, "extents");
@@ -273,7 +285,7 @@ static int expr_task(const ctx *x, const json_t *o, const char *base, DLDataType
         return opj_ferr(x, base, 0, "missing field \"inputs\": expected an object of input shapes");
     if (!json_is_object(inputs) && !json_is_array(inputs))
         return opj_ferr(x, path, 0, "expected an object such as {\"A\": [64, 128]}, got %s",
-                    opj_show(inputs));
+                        opj_show(inputs));
     size_t total = json_is_object(inputs) ? json_object_size(inputs) : json_array_size(inputs);
     if (total > 64)
         return opj_ferr(x, path, 0, "more than 64 inputs");
@@ -325,18 +337,21 @@ static int expr_task(const ctx *x, const json_t *o, const char *base, DLDataType
             snprintf(ip + strlen(ip), sizeof ip - strlen(ip), ".shape");
         }
         if (dtj && (!json_is_string(dtj) || tt_dtype_parse(json_string_value(dtj), &li->dtype) < 0))
-            return opj_ferr(x, ip, 0, "dtype: expected one of \"float32\", \"float64\", \"int32\", "
-                        "\"int64\", \"bool\", got %s", opj_show(dtj));
+            return opj_ferr(x, ip, 0,
+                            "dtype: expected one of \"float32\", \"float64\", \"int32\", "
+                            "\"int64\", \"bool\", got %s",
+                            opj_show(dtj));
         if (!json_is_array(shape) || json_array_size(shape) > 16)
-            return opj_ferr(x, ip, 0, "expected a shape: an array of up to 16 positive integers, got %s",
-                        opj_show(shape));
+            return opj_ferr(x, ip, 0,
+                            "expected a shape: an array of up to 16 positive integers, got %s",
+                            opj_show(shape));
         li->ndim = (int)json_array_size(shape);
         for (int i = 0; i < li->ndim; i++) {
             const json_t *e = json_array_get(shape, (size_t)i);
             if (!json_is_integer(e) || json_integer_value(e) <= 0 ||
                 json_integer_value(e) > MAX_SIZE)
                 return opj_ferr(x, ip, 0, "expected a shape: an array of positive integers, got %s",
-                            opj_show(shape));
+                                opj_show(shape));
             shapes[nin][i] = json_integer_value(e);
         }
         if (fits(x, ip, key, li->ndim, li->shape, li->dtype.bits > 8 ? li->dtype.bits / 8 : 1) < 0)
@@ -353,10 +368,12 @@ static int expr_task(const ctx *x, const json_t *o, const char *base, DLDataType
     json_object_set_new(canon, "extents", cext);
     opj_join_path(path, sizeof path, base, "extents");
     if (exts && (!json_is_object(exts) || json_object_size(exts) > 64))
-        return opj_ferr(x, path, 0, "expected an object of axis extents such as {\"n\": 30}, got %s",
-                    opj_show(exts));
+        return opj_ferr(x, path, 0,
+                        "expected an object of axis extents such as {\"n\": 30}, got %s",
+                        opj_show(exts));
     if (exts)
-        json_object_foreach((json_t *)exts, key, v) {
+        json_object_foreach((json_t *)exts, key, v)
+        {
             snprintf(ip, sizeof ip, "%s.%s", path, key);
             if (!json_is_integer(v) || json_integer_value(v) <= 0 ||
                 json_integer_value(v) > MAX_SIZE)
@@ -366,8 +383,9 @@ static int expr_task(const ctx *x, const json_t *o, const char *base, DLDataType
         }
     opj_join_path(path, sizeof path, base, "compute");
     if (!text)
-        return opj_ferr(x, base, 0, "missing field \"compute\": expected the computation as text, "
-                    "e.g. \"C[i, j] = sum(k, A[i, k] * B[k, j])\"");
+        return opj_ferr(x, base, 0,
+                        "missing field \"compute\": expected the computation as text, "
+                        "e.g. \"C[i, j] = sum(k, A[i, k] * B[k, j])\"");
     if (!json_is_string(text))
         return opj_ferr(x, path, 0, "expected a string, got %s", opj_show(text));
     json_object_set_new(canon, "compute", json_string(json_string_value(text)));
@@ -375,7 +393,8 @@ static int expr_task(const ctx *x, const json_t *o, const char *base, DLDataType
         return opj_ferr(x, path, 0, "%s", tt_get_last_error());
     for (int s = 0; s < (*c)->nstages; s++) {
         const tt_tensor *t = (*c)->stages[s]->output;
-        if (fits(x, path, t->name, t->ndim, t->shape, t->dtype.bits > 8 ? t->dtype.bits / 8 : 1) < 0)
+        if (fits(x, path, t->name, t->ndim, t->shape, t->dtype.bits > 8 ? t->dtype.bits / 8 : 1) <
+            0)
             return -1;
     }
     return 0;
@@ -390,26 +409,31 @@ int opj_parse_task(const ctx *x, const json_t *o, const char *base, tt_task *t)
     if (p)
         t->line = p->vline, t->col = p->vcol;
     if (!json_is_object(o))
-        return opj_ferr(x, base, 0, "expected a task object such as {\"op\": \"matmul\", ...}, got %s",
-                    opj_show(o));
+        return opj_ferr(x, base, 0,
+                        "expected a task object such as {\"op\": \"matmul\", ...}, got %s",
+                        opj_show(o));
     const json_t *op = json_object_get(o, "op"), *v;
     opj_join_path(path, sizeof path, base, "op");
     if (!op)
-        return opj_ferr(x, base, 0, "missing field \"op\": expected one of matmul, batch_matmul, "
-                    "dense, conv2d, depthwise_conv2d, pool2d, expr");
+        return opj_ferr(x, base, 0,
+                        "missing field \"op\": expected one of matmul, batch_matmul, "
+                        "dense, conv2d, depthwise_conv2d, pool2d, expr");
     tt_op_kind kind = TT_OP_MATMUL;
     int is_expr = json_is_string(op) && strcmp(json_string_value(op), "expr") == 0;
     if (!is_expr && (!json_is_string(op) || tt_op_kind_parse(json_string_value(op), &kind) < 0))
-        return opj_ferr(x, path, 0, "unknown op %s: expected one of matmul, batch_matmul, dense, "
-                    "conv2d, depthwise_conv2d, pool2d, expr", opj_show(op));
+        return opj_ferr(x, path, 0,
+                        "unknown op %s: expected one of matmul, batch_matmul, dense, "
+                        "conv2d, depthwise_conv2d, pool2d, expr",
+                        opj_show(op));
     DLDataType dt = TT_DT_F32;
     opj_join_path(path, sizeof path, base, "dtype");
     if ((v = json_object_get(o, "dtype")) &&
         (!json_is_string(v) || tt_dtype_parse(json_string_value(v), &dt) < 0 ||
          (!is_expr && !tt_dtype_is_float(dt))))
         return opj_ferr(x, path, 0, "expected %s, got %s",
-                    is_expr ? "one of \"float32\", \"float64\", \"int32\", \"int64\", \"bool\""
-                            : "\"float32\" or \"float64\"", opj_show(v));
+                        is_expr ? "one of \"float32\", \"float64\", \"int32\", \"int64\", \"bool\""
+                                : "\"float32\" or \"float64\"",
+                        opj_show(v));
     opj_join_path(path, sizeof path, base, "weight");
     if ((v = json_object_get(o, "weight"))) {
         if (!json_is_number(v) || !(json_number_value(v) > 0) || json_number_value(v) > 1e12)
@@ -418,8 +442,10 @@ int opj_parse_task(const ctx *x, const json_t *o, const char *base, tt_task *t)
     }
     opj_join_path(path, sizeof path, base, "name");
     if ((v = json_object_get(o, "name")) &&
-        (!json_is_string(v) || !is_ident(json_string_value(v)) || strlen(json_string_value(v)) > 200))
-        return opj_ferr(x, path, 0, "expected a C identifier (it names the kernel), got %s", opj_show(v));
+        (!json_is_string(v) || !is_ident(json_string_value(v)) ||
+         strlen(json_string_value(v)) > 200))
+        return opj_ferr(x, path, 0, "expected a C identifier (it names the kernel), got %s",
+                        opj_show(v));
     if (is_expr && !v)
         return opj_ferr(x, base, 0, "missing field \"name\": an \"expr\" task needs one");
     json_t *canon = json_object();
@@ -458,8 +484,7 @@ int opj_parse_task(const ctx *x, const json_t *o, const char *base, tt_task *t)
         tt_error_set("out of memory");
         goto out;
     }
-    snprintf(t->key, kl, "%s-%08x", name,
-             tt_fnv1a32(t->canonical_json, strlen(t->canonical_json)));
+    snprintf(t->key, kl, "%s-%08x", name, tt_fnv1a32(t->canonical_json, strlen(t->canonical_json)));
     t->compute = c;
     c = NULL;
     rc = 0;

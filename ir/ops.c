@@ -9,8 +9,8 @@
 
 #include "ir/lang.h"
 
-static const char *kind_names[] = {"matmul", "batch_matmul", "dense", "conv2d",
-                                   "depthwise_conv2d", "pool2d"};
+static const char *kind_names[] = {"matmul", "batch_matmul",     "dense",
+                                   "conv2d", "depthwise_conv2d", "pool2d"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == TT_OP_COUNT, "an op without a name");
 
 const char *tt_op_kind_name(tt_op_kind k)
@@ -26,7 +26,8 @@ int tt_op_kind_parse(const char *s, tt_op_kind *out)
             return 0;
         }
     return tt_error_set("unknown op \"%s\": expected one of matmul, batch_matmul, dense, conv2d, "
-                        "depthwise_conv2d, pool2d, expr", s ? s : "(null)");
+                        "depthwise_conv2d, pool2d, expr",
+                        s ? s : "(null)");
 }
 
 void tt_op_desc_init(tt_op_desc *d, tt_op_kind kind)
@@ -39,7 +40,10 @@ void tt_op_desc_init(tt_op_desc *d, tt_op_kind kind)
         d->stride[i] = d->dilation[i] = 1;
 }
 
-static int is_conv(const tt_op_desc *d) { return d->kind >= TT_OP_CONV2D; }
+static int is_conv(const tt_op_desc *d)
+{
+    return d->kind >= TT_OP_CONV2D;
+}
 
 int tt_op_out_hw(const tt_op_desc *d, int64_t *P, int64_t *Q)
 {
@@ -51,12 +55,13 @@ int tt_op_out_hw(const tt_op_desc *d, int64_t *P, int64_t *Q)
             return tt_error_set("%s: H, W, R and S must be positive", tt_op_kind_name(d->kind));
         if (d->stride[i] < 1 || d->dilation[i] < 1 || d->pad[i] < 0)
             return tt_error_set("%s: stride_%s %lld, dilation_%s %lld, pad_%s %lld: expected "
-                                "stride >= 1, dilation >= 1, pad >= 0", tt_op_kind_name(d->kind),
-                                hw, (long long)d->stride[i], hw, (long long)d->dilation[i], hw,
-                                (long long)d->pad[i]);
+                                "stride >= 1, dilation >= 1, pad >= 0",
+                                tt_op_kind_name(d->kind), hw, (long long)d->stride[i], hw,
+                                (long long)d->dilation[i], hw, (long long)d->pad[i]);
         if (d->kind == TT_OP_POOL2D && (d->dilation[i] != 1 || d->pad[i] >= win[i]))
             return tt_error_set("pool2d: pad_%s %lld must be smaller than the window %lld (and "
-                                "dilation 1)", hw, (long long)d->pad[i], (long long)win[i]);
+                                "dilation 1)",
+                                hw, (long long)d->pad[i], (long long)win[i]);
         /* Sizes come from JSON integers: bounded well below 2^62 by the caller's checks, so
          * these products do not overflow; check anyway, the desc may come from elsewhere. */
         int64_t span, padded;
@@ -66,9 +71,9 @@ int tt_op_out_hw(const tt_op_desc *d, int64_t *P, int64_t *Q)
             return tt_error_set("%s: window or padding too large", tt_op_kind_name(d->kind));
         if (span + 1 > padded)
             return tt_error_set("%s: the window's %s extent %lld (dilation %lld) is larger than "
-                                "the padded input %lld", tt_op_kind_name(d->kind), hw,
-                                (long long)(span + 1), (long long)d->dilation[i],
-                                (long long)padded);
+                                "the padded input %lld",
+                                tt_op_kind_name(d->kind), hw, (long long)(span + 1),
+                                (long long)d->dilation[i], (long long)padded);
         out[i] = (padded - span - 1) / d->stride[i] + 1;
     }
     *P = out[0];
@@ -263,7 +268,11 @@ static int check(const tt_op_desc *d)
     if (!tt_dtype_is_float(d->dtype) || !tt_dtype_name(d->dtype))
         return tt_error_set("%s: dtype %s, expected float32 or float64", tt_op_kind_name(d->kind),
                             tt_dtype_name(d->dtype) ? tt_dtype_name(d->dtype) : "?");
-    struct { const char *name; int64_t v; int used; } sz[] = {
+    struct {
+        const char *name;
+        int64_t v;
+        int used;
+    } sz[] = {
         {"B", d->B, d->kind == TT_OP_BATCH_MATMUL},
         {"M", d->M, d->kind <= TT_OP_DENSE},
         {"N", d->N, 1},
@@ -307,8 +316,8 @@ int tt_op_build(const tt_op_desc *d, const char *name, tt_compute **out)
         return tt_error_set("out of memory");
     int rc = generate(d, &g);
     fclose(g.f);
-    if (rc == 0 && tt_lang_parse(text, name ? name : tt_op_kind_name(d->kind), g.nin, g.in,
-                                 g.next, g.ext, out) < 0)
+    if (rc == 0 && tt_lang_parse(text, name ? name : tt_op_kind_name(d->kind), g.nin, g.in, g.next,
+                                 g.ext, out) < 0)
         rc = tt_error_wrap("built-in op %s", tt_op_kind_name(d->kind));
     free(text);
     return rc;

@@ -26,14 +26,14 @@ typedef enum {
  * the number of window cells inside the unpadded input). */
 typedef struct {
     tt_op_kind kind;
-    DLDataType dtype;                            /* float32 or float64 */
-    int64_t B, M, N, K;                          /* matmul family; conv: N batch, K out channels */
-    int64_t C, H, W, R, S;                       /* conv/pool: channels, input, window */
-    int64_t stride[2], pad[2], dilation[2];      /* conv/pool: [h, w]; pool2d: dilation 1 */
-    bool nhwc;                                   /* conv/pool layout; false: NCHW */
-    bool bias;                                   /* dense, conv2d, depthwise_conv2d */
-    bool relu;                                   /* activation "relu" after bias */
-    bool pool_max;                               /* pool2d: max, else avg */
+    DLDataType dtype;                       /* float32 or float64 */
+    int64_t B, M, N, K;                     /* matmul family; conv: N batch, K out channels */
+    int64_t C, H, W, R, S;                  /* conv/pool: channels, input, window */
+    int64_t stride[2], pad[2], dilation[2]; /* conv/pool: [h, w]; pool2d: dilation 1 */
+    bool nhwc;                              /* conv/pool layout; false: NCHW */
+    bool bias;                              /* dense, conv2d, depthwise_conv2d */
+    bool relu;                              /* activation "relu" after bias */
+    bool pool_max;                          /* pool2d: max, else avg */
 } tt_op_desc;
 
 /* "matmul", "batch_matmul", "dense", "conv2d", "depthwise_conv2d", "pool2d". */

@@ -28,8 +28,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data, size);
     text[size] = 0;
     static const int64_t sa[] = {4, 6}, sb[] = {6, 5}, sx[] = {10}, sq[] = {7}, sw[] = {3, 3};
-    const tt_lang_input in[] = {{"A", 2, sa, TT_DT_F32}, {"B", 2, sb, TT_DT_F32},
-                                {"X", 1, sx, TT_DT_F32}, {"Q", 1, sq, TT_DT_I32},
+    const tt_lang_input in[] = {{"A", 2, sa, TT_DT_F32},
+                                {"B", 2, sb, TT_DT_F32},
+                                {"X", 1, sx, TT_DT_F32},
+                                {"Q", 1, sq, TT_DT_I32},
                                 {"W", 2, sw, TT_DT_F32}};
     const tt_lang_extent ext[] = {{"p", 12}};
     tt_compute *c = NULL;

@@ -38,7 +38,10 @@ static tt_compute *parse(const char *text, int nin, const tt_lang_input *in, int
     return c;
 }
 
-static const tt_tensor *output(const tt_compute *c) { return c->stages[c->nstages - 1]->output; }
+static const tt_tensor *output(const tt_compute *c)
+{
+    return c->stages[c->nstages - 1]->output;
+}
 
 static void eval(const tt_compute *c, void **args)
 {
@@ -175,8 +178,8 @@ static void test_fused_epilogue(void **state)
     (void)state;
     enum { M = 5, N = 7, K = 3 };
     int64_t sa[] = {M, K}, sb[] = {K, N}, sbias[] = {N};
-    tt_lang_input in[] = {{"A", 2, sa, TT_DT_F32}, {"B", 2, sb, TT_DT_F32},
-                          {"b", 1, sbias, TT_DT_F32}};
+    tt_lang_input in[] = {
+        {"A", 2, sa, TT_DT_F32}, {"B", 2, sb, TT_DT_F32}, {"b", 1, sbias, TT_DT_F32}};
     const char *texts[] = {
         "T[i, j] = sum(k, A[i,k]*B[k,j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
         "C[i, j] = max(sum(k, A[i, k] * B[k, j]) + b[j], 0)",
@@ -213,7 +216,8 @@ static void test_softmax(void **state)
     int64_t sx[] = {R, C};
     tt_lang_input in[] = {{"X", 2, sx, TT_DT_F32}};
     tt_compute *c = parse("E[i, j] = exp(X[i, j] - max(k, X[i, k]));\n"
-                          "Y[i, j] = E[i, j] / sum(k, E[i, k])", 1, in, 0, NULL);
+                          "Y[i, j] = E[i, j] / sum(k, E[i, k])",
+                          1, in, 0, NULL);
     assert_int_equal(c->nstages, 4);
     assert_string_equal(c->stages[0]->output->name, "E.red");
     assert_int_equal(c->stages[0]->output->ndim, 1); /* over the axes it uses: i */
@@ -244,8 +248,8 @@ static void test_index_and_values(void **state)
     enum { L = 11 };
     int64_t sx[] = {L}, sq[] = {L};
     tt_lang_input in[] = {{"X", 1, sx, TT_DT_F32}, {"Q", 1, sq, TT_DT_I32}};
-    tt_compute *c = parse("Y[n] = X[2*n + 1] + X[n // 2] * X[(n + 3) % 7] - Q[n] % 3 + n * 0.5",
-                          2, in, 0, NULL);
+    tt_compute *c = parse("Y[n] = X[2*n + 1] + X[n // 2] * X[(n + 3) % 7] - Q[n] % 3 + n * 0.5", 2,
+                          in, 0, NULL);
     assert_int_equal(output(c)->shape[0], 5); /* 2*4 + 1 = 9 < 11 */
     assert_int_equal(output(c)->dtype.code, kDLFloat);
     float *x = randv(L), out[L];
@@ -304,7 +308,9 @@ static void test_guarded(void **state)
     enum { L = 10 };
     int64_t sx[] = {L};
     tt_lang_input in[] = {{"X", 1, sx, TT_DT_F32}};
-    static const struct { const char *text, *err; } cases[] = {
+    static const struct {
+        const char *text, *err;
+    } cases[] = {
         {"Y[n] = X[n] + select(n < 5, X[n + 5], 0.0)", NULL},
         {"Y[n] = X[n] + select(n < 5, 0.0, X[n - 5])", NULL},
         {"Y[n] = X[n] + select(!(n >= 5), X[n + 5], 0.0)", NULL},
@@ -354,7 +360,8 @@ static void test_casts(void **state)
 {
     (void)state;
     int64_t s4[] = {4};
-    tt_lang_input in[] = {{"A", 1, s4, TT_DT_F32}, {"D", 1, s4, TT_DT_F64}, {"Q", 1, s4, TT_DT_I32}};
+    tt_lang_input in[] = {
+        {"A", 1, s4, TT_DT_F32}, {"D", 1, s4, TT_DT_F64}, {"Q", 1, s4, TT_DT_I32}};
     tt_compute *c = parse("Y[i] = float64(A[i]) * D[i] + float64(int32(D[i] * 2.5)) + int64(Q[i])",
                           3, in, 0, NULL);
     assert_int_equal(output(c)->dtype.bits, 64);
@@ -369,8 +376,7 @@ static void test_casts(void **state)
                     1e-9);
     tt_compute_release(c);
     assert_int_equal(tt_lang_parse("Y[i] = int32(A[i] > 0)", "f", 3, in, 0, NULL, &c), -1);
-    assert_string_equal(tt_get_last_error(),
-                        "expr:1:8: int32 of a condition; use select(c, 1, 0)");
+    assert_string_equal(tt_get_last_error(), "expr:1:8: int32 of a condition; use select(c, 1, 0)");
 }
 
 /* Statements: a later one reads an earlier output; the last one is the op's output. */
@@ -380,8 +386,9 @@ static void test_chain_and_names(void **state)
     int64_t sa[] = {3, 4};
     tt_lang_input in[] = {{"A", 2, sa, TT_DT_F64}};
     tt_compute *c = NULL;
-    assert_int_equal(tt_lang_parse("T[j, i] = A[i, j] * 2; U[i] = sum(j, T[j, i])", NULL, 1, in,
-                                   0, NULL, &c), 0);
+    assert_int_equal(
+        tt_lang_parse("T[j, i] = A[i, j] * 2; U[i] = sum(j, T[j, i])", NULL, 1, in, 0, NULL, &c),
+        0);
     assert_string_equal(c->name, "U");
     assert_int_equal(c->stages[0]->output->shape[0], 4);
     assert_int_equal(c->stages[0]->output->dtype.bits, 64);
@@ -404,9 +411,11 @@ static void test_errors(void **state)
 {
     (void)state;
     int64_t sa[] = {4, 6}, sb[] = {6, 5}, sd[] = {4};
-    tt_lang_input in[] = {{"A", 2, sa, TT_DT_F32}, {"B", 2, sb, TT_DT_F32},
-                          {"D", 1, sd, TT_DT_F64}};
-    static const struct { const char *text, *msg; } bad[] = {
+    tt_lang_input in[] = {
+        {"A", 2, sa, TT_DT_F32}, {"B", 2, sb, TT_DT_F32}, {"D", 1, sd, TT_DT_F64}};
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
         {"C[i, j] = sum(k, A[i, k] * Z[k, j])", "expr:1:28: undefined tensor 'Z'"},
         {"C[i, j] = sum(k, A[i, k, j])", "expr:1:18: A has rank 2, indexed with 3 indices"},
         {"C[i, j] = sum(k, A[i, k] * B[k, j]", "expr:1:35: expected ')'"},
@@ -503,10 +512,14 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_transposed_matmul), cmocka_unit_test(test_reductions),
-        cmocka_unit_test(test_conv1d_inferred),   cmocka_unit_test(test_fused_epilogue),
-        cmocka_unit_test(test_softmax),           cmocka_unit_test(test_index_and_values),
-        cmocka_unit_test(test_chain_and_names),   cmocka_unit_test(test_guarded),
+        cmocka_unit_test(test_transposed_matmul),
+        cmocka_unit_test(test_reductions),
+        cmocka_unit_test(test_conv1d_inferred),
+        cmocka_unit_test(test_fused_epilogue),
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_index_and_values),
+        cmocka_unit_test(test_chain_and_names),
+        cmocka_unit_test(test_guarded),
         cmocka_unit_test(test_casts),
         cmocka_unit_test(test_errors),
     };

@@ -55,7 +55,11 @@ static void test_fnv(void **state)
 static void test_examples(void **state)
 {
     (void)state;
-    static const struct { const char *file; int ntasks; const char *first_key; } ex[] = {
+    static const struct {
+        const char *file;
+        int ntasks;
+        const char *first_key;
+    } ex[] = {
         {"examples/matmul.json", 1, "matmul_256x256x256_f32-d78bed43"},
         {"examples/conv2d.json", 1,
          "conv2d_nchw_n1_c64_h28_w28_k64_r3_s3_st1_p1_d1_bias_relu_f32-b49d835d"},
@@ -196,7 +200,9 @@ static void test_bad_files(void **state)
 {
     (void)state;
     /* file, expected message after "<path>:" (a prefix of it) */
-    static const struct { const char *file, *msg; } bad[] = {
+    static const struct {
+        const char *file, *msg;
+    } bad[] = {
         {"bad_m.json", "3:8: field \"M\": expected a positive integer, got -4"},
         {"bad_json.json", "1:41: invalid JSON: string or '}' expected"},
         {"bad_op.json", "2:10: field \"op\": unknown op \"conv3d\": expected one of matmul"},
@@ -260,20 +266,21 @@ static void test_bad_workload(void **state)
     assert_string_equal(tt_get_last_error(), "workload:1:1: missing size \"N\" (a positive "
                                              "integer)");
     assert_int_equal(tt_task_from_json_text("[1]", &t), -1);
-    assert_int_equal(tt_task_from_json_text("{\"op\": \"expr\", \"name\": \"e\", \"inputs\": "
-                                            "[[\"A\", [4], \"int8\"]], \"compute\": \"B[i] = A[i]\"}",
-                                            &t),
-                     -1);
+    assert_int_equal(
+        tt_task_from_json_text("{\"op\": \"expr\", \"name\": \"e\", \"inputs\": "
+                               "[[\"A\", [4], \"int8\"]], \"compute\": \"B[i] = A[i]\"}",
+                               &t),
+        -1);
     assert_non_null(strstr(tt_get_last_error(), "workload:1:40: field \"inputs[0]\": dtype: "));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fnv),           cmocka_unit_test(test_examples),
-        cmocka_unit_test(test_defaults),      cmocka_unit_test(test_key_stability),
-        cmocka_unit_test(test_good_mixed),    cmocka_unit_test(test_expr_input_order),
-        cmocka_unit_test(test_bad_files),     cmocka_unit_test(test_bad_workload),
+        cmocka_unit_test(test_fnv),        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_defaults),   cmocka_unit_test(test_key_stability),
+        cmocka_unit_test(test_good_mixed), cmocka_unit_test(test_expr_input_order),
+        cmocka_unit_test(test_bad_files),  cmocka_unit_test(test_bad_workload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -181,10 +181,11 @@ static void conv_run(const conv_case *c)
                                     s = c->pool_max ? (v > s ? v : s) : s + v;
                                     continue;
                                 }
-                                int64_t wi = dw ? (c->nhwc ? (r * c->S + t) * K + k
-                                                           : (k * c->R + r) * c->S + t)
-                                                : (c->nhwc ? ((r * c->S + t) * c->C + ch) * K + k
-                                                           : ((k * c->C + ch) * c->R + r) * c->S + t);
+                                int64_t wi =
+                                    dw ? (c->nhwc ? (r * c->S + t) * K + k
+                                                  : (k * c->R + r) * c->S + t)
+                                       : (c->nhwc ? ((r * c->S + t) * c->C + ch) * K + k
+                                                  : ((k * c->C + ch) * c->R + r) * c->S + t);
                                 s += v * w[wi];
                             }
                     if (pool && !c->pool_max)
@@ -193,8 +194,8 @@ static void conv_run(const conv_case *c)
                         s += b[k];
                     if (!pool && c->relu && s < 0)
                         s = 0;
-                    int64_t o = c->nhwc ? ((n * P + p) * Q + q) * K + k
-                                        : ((n * K + k) * P + p) * Q + q;
+                    int64_t o =
+                        c->nhwc ? ((n * P + p) * Q + q) * K + k : ((n * K + k) * P + p) * Q + q;
                     ref[o] = s;
                 }
     float *in[3] = {x, w, b};
@@ -268,10 +269,11 @@ static void test_source_and_flops(void **state)
     d.C = 2, d.H = 5, d.W = 5, d.K = 3, d.R = 3, d.S = 3, d.pad[0] = 1, d.pad[1] = 1;
     d.bias = d.relu = true;
     assert_int_equal(tt_op_source(&d, &text), 0);
-    assert_string_equal(text, "acc[n, k, p, q] = sum([c, r, s], select(p + r - 1 >= 0 && "
-                              "p + r - 1 < 5 && q + s - 1 >= 0 && q + s - 1 < 5, X[n, c, p + r - 1, "
-                              "q + s - 1], 0.0) * W[k, c, r, s]); Y[n, k, p, q] = "
-                              "max(acc[n, k, p, q] + bias[k], 0.0)");
+    assert_string_equal(text,
+                        "acc[n, k, p, q] = sum([c, r, s], select(p + r - 1 >= 0 && "
+                        "p + r - 1 < 5 && q + s - 1 >= 0 && q + s - 1 < 5, X[n, c, p + r - 1, "
+                        "q + s - 1], 0.0) * W[k, c, r, s]); Y[n, k, p, q] = "
+                        "max(acc[n, k, p, q] + bias[k], 0.0)");
     free(text);
     tt_compute *c = NULL;
     assert_int_equal(tt_op_build(&d, "conv", &c), 0);
@@ -322,9 +324,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul),    cmocka_unit_test(test_dense),
-        cmocka_unit_test(test_conv2d),    cmocka_unit_test(test_depthwise),
-        cmocka_unit_test(test_pool),      cmocka_unit_test(test_source_and_flops),
+        cmocka_unit_test(test_matmul), cmocka_unit_test(test_dense),
+        cmocka_unit_test(test_conv2d), cmocka_unit_test(test_depthwise),
+        cmocka_unit_test(test_pool),   cmocka_unit_test(test_source_and_flops),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
