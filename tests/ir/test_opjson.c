@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "ir/interp.h"
 #include "ir/opjson.h"
 
 static char *src_path(const char *rel)
@@ -169,12 +170,28 @@ static void test_good_mixed(void **state)
     assert_int_equal(t->col, 5);
     assert_int_equal(t->compute->ninputs, 2);
     assert_string_equal(t->compute->inputs[0]->name, "X");
+    assert_int_equal(t->compute->inputs[1]->ndim, 0);
+    double x[10], b = 0.25, y[10];
+    for (int i = 0; i < 10; i++)
+        x[i] = i * 1.5 - 3;
+    void *args[] = {x, &b, y};
+    if (tt_compute_eval(t->compute, args) != 0)
+        fail_msg("%s", tt_get_last_error());
+    for (int n = 0; n < 10; n++)
+        assert_true(y[n] == (n >= 1 ? x[n - 1] : 0.0) + b);
     check_key(t);
     t = &f->tasks[1];
     assert_string_equal(t->name, "conv2d_nhwc_n1_c4_h9_w7_k5_r3_s1_st2_p1x0_d2x1_f32");
     assert_non_null(strstr(t->canonical_json, "\"stride\":[2,2]"));
     const tt_tensor *out = t->compute->stages[t->compute->nstages - 1]->output;
-    /* P = (9 + 2 - 2*2 - 1) / 2 + 1 = 4, Q = (7 - 0 - 1) / 2 + 1 = 4; NHWC */
+    /* NHWC: X[N, H, W, C], W[R, S, C, K]; P = (9 + 2 - 2*2 - 1) / 2 + 1 = 4,
+     * Q = (7 - 0 - 1) / 2 + 1 = 4 */
+    static const int64_t xs[] = {1, 9, 7, 4}, ws[] = {3, 1, 4, 5};
+    assert_int_equal(t->compute->ninputs, 2);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(t->compute->inputs[0]->shape[i], xs[i]);
+        assert_int_equal(t->compute->inputs[1]->shape[i], ws[i]);
+    }
     assert_int_equal(out->shape[1], 4);
     assert_int_equal(out->shape[2], 4);
     assert_int_equal(out->shape[3], 5);
