@@ -238,8 +238,11 @@ static int op_fits(const ctx *x, const char *base, const tt_op_desc *d)
     int nd[3] = {2, 2, 2}, nt = 3;
     switch (d->kind) {
     case TT_OP_MATMUL:
-    case TT_OP_DENSE:
         memcpy(t, (int64_t[3][4]){{d->M, d->K}, {d->K, d->N}, {d->M, d->N}}, sizeof t);
+        break;
+    case TT_OP_DENSE:
+        memcpy(t, (int64_t[3][4]){{d->M, d->K}, {d->N, d->K}, {d->M, d->N}}, sizeof t);
+        names[0] = "X", names[1] = "W", names[2] = "Y";
         break;
     case TT_OP_BATCH_MATMUL:
         memcpy(t, (int64_t[3][4]){{d->B, d->M, d->K}, {d->B, d->K, d->N}, {d->B, d->M, d->N}},
