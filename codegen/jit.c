@@ -10,6 +10,7 @@
 #include <llvm-c/Orc.h>
 
 #include "codegen/codegen_internal.h"
+#include "tt/backend.h"
 
 typedef struct {
     atomic_int refs; /* the module and each PackedFunc it handed out */
@@ -75,6 +76,37 @@ static int orc_error(LLVMErrorRef err, const char *what)
     return rc;
 }
 
+/* Binds what generated code calls to this library's own runtime: found by address, it works
+ * even where libtt_runtime was loaded RTLD_LOCAL (Python's ctypes) and dlsym cannot see it. */
+static int define_runtime(LLVMOrcLLJITRef jit)
+{
+    struct {
+        const char *name;
+        uintptr_t addr;
+    } syms[] = {
+        {"tt_backend_parallel_for", (uintptr_t)&tt_backend_parallel_for},
+        {"tt_backend_alloc_workspace", (uintptr_t)&tt_backend_alloc_workspace},
+        {"tt_backend_free_workspace", (uintptr_t)&tt_backend_free_workspace},
+        {"tt_error_set", (uintptr_t)&tt_error_set},
+    };
+    enum { N = sizeof syms / sizeof syms[0] };
+    LLVMOrcCSymbolMapPair pairs[N];
+    for (int i = 0; i < N; i++) {
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(jit, syms[i].name);
+        pairs[i].Sym.Address = syms[i].addr;
+        pairs[i].Sym.Flags.GenericFlags =
+            LLVMJITSymbolGenericFlagsExported | LLVMJITSymbolGenericFlagsCallable;
+        pairs[i].Sym.Flags.TargetFlags = 0;
+    }
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, N);
+    LLVMErrorRef err = LLVMOrcJITDylibDefine(LLVMOrcLLJITGetMainJITDylib(jit), mu);
+    if (err) {
+        LLVMOrcDisposeMaterializationUnit(mu);
+        return orc_error(err, "defining the runtime's symbols");
+    }
+    return 0;
+}
+
 /* Makes an LLJIT for tm (consumed) that resolves undefined symbols in this process. */
 static int make_jit(LLVMTargetMachineRef tm, LLVMOrcLLJITRef *out)
 {
@@ -95,7 +127,7 @@ static int make_jit(LLVMTargetMachineRef tm, LLVMOrcLLJITRef *out)
         return orc_error(err, "searching this process's symbols");
     }
     LLVMOrcJITDylibAddGenerator(LLVMOrcLLJITGetMainJITDylib(*out), gen);
-    return 0;
+    return define_runtime(*out);
 }
 
 /* Compiles (lookups materialise the module) and records every kernel's two entry points. */
