@@ -57,8 +57,8 @@ typedef enum { TT_EMIT_LLVM, TT_EMIT_ASM, TT_EMIT_OBJ, TT_EMIT_SO } tt_emit_kind
 
 /* Compiles n kernels for t and writes LLVM IR text, assembly, an object file or a shared library
  * (linked with ld.lld; its tt_backend_* references resolve when loaded next to libtt_runtime). */
-TT_API int tt_codegen_emit(tt_kernel *const *kernels, int n, const tt_target *t,
-                           tt_emit_kind kind, const char *path);
+TT_API int tt_codegen_emit(tt_kernel *const *kernels, int n, const tt_target *t, tt_emit_kind kind,
+                           const char *path);
 /* As tt_codegen_emit for TT_EMIT_LLVM or TT_EMIT_ASM, into a NUL-terminated string the caller
  * frees with free(). */
 TT_API int tt_codegen_emit_text(tt_kernel *const *kernels, int n, const tt_target *t,

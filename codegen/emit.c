@@ -21,11 +21,16 @@ extern char **environ;
 static const char *kind_name(tt_emit_kind k)
 {
     switch (k) {
-    case TT_EMIT_LLVM: return "LLVM IR";
-    case TT_EMIT_ASM: return "assembly";
-    case TT_EMIT_OBJ: return "object";
-    case TT_EMIT_SO: return "shared library";
-    default: return "?";
+    case TT_EMIT_LLVM:
+        return "LLVM IR";
+    case TT_EMIT_ASM:
+        return "assembly";
+    case TT_EMIT_OBJ:
+        return "object";
+    case TT_EMIT_SO:
+        return "shared library";
+    default:
+        return "?";
     }
 }
 
@@ -114,8 +119,9 @@ static int link_shared(const char *obj, const char *so)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
-    char *argv[] = {(char *)TT_LLD, "-shared", "--hash-style=gnu", "-o", (char *)so,
-                    (char *)obj, NULL};
+    /* one thread: kernel objects are small; a thread pool costs more than it saves */
+    char *argv[] = {(char *)TT_LLD, "-shared",  "--threads=1", "--hash-style=gnu",
+                    "-o",           (char *)so, (char *)obj,   NULL};
     pid_t pid;
     int rc = posix_spawn(&pid, TT_LLD, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);

@@ -38,7 +38,10 @@ static void release(jit_module *m)
     free(m);
 }
 
-static void release_func(void *self) { release(self); }
+static void release_func(void *self)
+{
+    release(self);
+}
 
 static int find(const jit_module *m, const char *name)
 {
@@ -64,7 +67,10 @@ static int get_function(void *self, const char *name, tt_func *out)
     return 0;
 }
 
-static void module_free(void *self) { release(self); }
+static void module_free(void *self)
+{
+    release(self);
+}
 
 static const tt_module_vtable jit_vtable = {"jit", get_function, module_free};
 
@@ -164,7 +170,8 @@ int tt_codegen_jit(tt_kernel *const *kernels, int n, const tt_target *t, tt_modu
         return tt_error_set("codegen jit: NULL target");
     if (!tt_target_is_host(t))
         return tt_error_set("codegen jit: target \"%s\" is not this host; emit an object or a "
-                            "shared library for it instead", tt_target_str(t));
+                            "shared library for it instead",
+                            tt_target_str(t));
     tt_codegen_init_llvm();
     double t0 = tt_codegen_now_ms();
     tt_codegen_stats st = {0};
@@ -173,8 +180,8 @@ int tt_codegen_jit(tt_kernel *const *kernels, int n, const tt_target *t, tt_modu
         return -1;
     LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
     LLVMModuleRef mod;
-    if (tt_codegen_build(kernels, n, t, LLVMOrcThreadSafeContextGetContext(tsc), tm, &mod,
-                         &st) != 0) {
+    if (tt_codegen_build(kernels, n, t, LLVMOrcThreadSafeContextGetContext(tsc), tm, &mod, &st) !=
+        0) {
         LLVMDisposeTargetMachine(tm);
         LLVMOrcDisposeThreadSafeContext(tsc);
         return -1;
@@ -194,8 +201,8 @@ int tt_codegen_jit(tt_kernel *const *kernels, int n, const tt_target *t, tt_modu
         release(m);
         return -1;
     }
-    LLVMErrorRef err = LLVMOrcLLJITAddLLVMIRModule(m->jit, LLVMOrcLLJITGetMainJITDylib(m->jit),
-                                                   tsm);
+    LLVMErrorRef err =
+        LLVMOrcLLJITAddLLVMIRModule(m->jit, LLVMOrcLLJITGetMainJITDylib(m->jit), tsm);
     if (err) {
         orc_error(err, "adding the module");
         release(m);

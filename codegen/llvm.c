@@ -88,7 +88,8 @@ static int extent_value(cg *c, const tt_stmt *s, LLVMValueRef *out)
         return -1;
     if (cg_is_vector(*out))
         return tt_error_set("kernel %s: extent of loop %s varies across the lanes of a "
-                            "vectorized loop", c->kernel->name, s->var->name);
+                            "vectorized loop",
+                            c->kernel->name, s->var->name);
     *out = LLVMBuildIntCast2(c->b, *out, c->i64, s->extent->dtype.code != kDLUInt, "");
     return 0;
 }
@@ -124,8 +125,8 @@ static int serial_loop(cg *c, LLVMValueRef begin, LLVMValueRef end, const tt_stm
     LLVMValueRef next = LLVMBuildNSWAdd(c->b, i, LLVMConstInt(c->i64, 1, 0), "");
     LLVMSetNUW(next, 1);
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
-    LLVMValueRef br = LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, end, ""), body,
-                                      exit);
+    LLVMValueRef br =
+        LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, end, ""), body, exit);
     if (prop)
         loop_metadata(c, br, prop);
     LLVMValueRef in_vals[2] = {begin, next};
@@ -168,8 +169,8 @@ static int vectorized(cg *c, const tt_stmt *s, int lanes)
     LLVMValueRef iota = LLVMConstVector(idx, (unsigned)lanes);
     free(idx);
     if (!tt_dtype_eq(s->var->dtype, TT_DT_I64))
-        return tt_error_set("kernel %s: vectorized loop variable %s must be int64",
-                            c->kernel->name, s->var->name);
+        return tt_error_set("kernel %s: vectorized loop variable %s must be int64", c->kernel->name,
+                            s->var->name);
     int saved_lanes = c->lanes;
     const tt_expr *saved_var = c->vec_var;
     LLVMValueRef saved_mask = c->mask;
@@ -251,7 +252,8 @@ static void stmt_free(const cg *c, const tt_stmt *s, key_set *k)
     case TT_STMT_ALLOC:
         stmt_free(c, s->body, k);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -281,10 +283,10 @@ static int outline_body(cg *c, const tt_stmt *s, const key_set *k, LLVMTypeRef c
     LLVMPositionBuilderAtEnd(c->b, c->entry);
     int rc = 0;
     for (int i = 0; i < k->n && rc == 0; i++) {
-        LLVMValueRef field = LLVMBuildStructGEP2(c->b, closure_t, LLVMGetParam(fn, 2),
-                                                 (unsigned)i, "");
-        LLVMValueRef v = LLVMBuildLoad2(c->b, LLVMStructGetTypeAtIndex(closure_t, (unsigned)i),
-                                        field, "");
+        LLVMValueRef field =
+            LLVMBuildStructGEP2(c->b, closure_t, LLVMGetParam(fn, 2), (unsigned)i, "");
+        LLVMValueRef v =
+            LLVMBuildLoad2(c->b, LLVMStructGetTypeAtIndex(closure_t, (unsigned)i), field, "");
         const cg_binding *outer = cg_find(&saved, k->keys[i]);
         rc = cg_bind_loop(c, k->keys[i], v, outer ? outer->extent : 0);
     }
@@ -340,9 +342,8 @@ static int parallel(cg *c, const tt_stmt *s)
         LLVMTypeRef params[3] = {c->i64, c->ptr, c->ptr};
         LLVMTypeRef fty = LLVMFunctionType(c->i32, params, 3, 0);
         LLVMValueRef args[3] = {n, body_fn, closure};
-        LLVMValueRef r = LLVMBuildCall2(c->b, fty,
-                                        LLVMGetNamedFunction(c->mod, "tt_backend_parallel_for"),
-                                        args, 3, "");
+        LLVMValueRef r = LLVMBuildCall2(
+            c->b, fty, LLVMGetNamedFunction(c->mod, "tt_backend_parallel_for"), args, 3, "");
         rc = fail_if(c, LLVMBuildICmp(c->b, LLVMIntNE, r, LLVMConstInt(c->i32, 0, 0), ""));
     }
     free(k.keys);
@@ -355,7 +356,8 @@ static int for_stmt(cg *c, const tt_stmt *s)
     bool known = tt_expr_is_const(s->extent, &extent);
     switch (s->for_kind) {
     case TT_FOR_VECTORIZED:
-        if (!c->lanes && known && extent >= 1 && extent <= MAX_LANES && cg_vectorizable(c, s, (int)extent))
+        if (!c->lanes && known && extent >= 1 && extent <= MAX_LANES &&
+            cg_vectorizable(c, s, (int)extent))
             return vectorized(c, s, (int)extent);
         return serial(c, s, "llvm.loop.vectorize.enable");
     case TT_FOR_UNROLLED:
@@ -374,8 +376,8 @@ static int for_stmt(cg *c, const tt_stmt *s)
     case TT_FOR_SERIAL:
         return serial(c, s, NULL);
     default:
-        return tt_error_set("kernel %s: loop %s has unknown kind %d", c->kernel->name,
-                            s->var->name, (int)s->for_kind);
+        return tt_error_set("kernel %s: loop %s has unknown kind %d", c->kernel->name, s->var->name,
+                            (int)s->for_kind);
     }
 }
 
@@ -400,8 +402,8 @@ static int if_stmt(cg *c, const tt_stmt *s)
         return rc;
     }
     LLVMBasicBlockRef then_b = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "then");
-    LLVMBasicBlockRef else_b = s->else_s ? LLVMAppendBasicBlockInContext(c->ctx, c->fn, "else")
-                                         : NULL;
+    LLVMBasicBlockRef else_b =
+        s->else_s ? LLVMAppendBasicBlockInContext(c->ctx, c->fn, "else") : NULL;
     LLVMBasicBlockRef merge = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
     LLVMBuildCondBr(c->b, cond, then_b, else_b ? else_b : merge);
     LLVMPositionBuilderAtEnd(c->b, then_b);
@@ -440,12 +442,12 @@ static int alloc_stmt(cg *c, const tt_stmt *s)
     }
     if (buf->scope != TT_SCOPE_LOCAL && buf->scope != TT_SCOPE_WORKSPACE)
         return tt_error_set("kernel %s: ALLOC of buffer %s, which is neither local nor "
-                            "workspace", c->kernel->name, buf->name);
+                            "workspace",
+                            c->kernel->name, buf->name);
     LLVMTypeRef fty = LLVMFunctionType(c->ptr, &c->i64, 1, 0);
     LLVMValueRef size = LLVMConstInt(c->i64, (unsigned long long)(nbytes > 64 ? nbytes : 64), 0);
-    LLVMValueRef p = LLVMBuildCall2(c->b, fty,
-                                    LLVMGetNamedFunction(c->mod, "tt_backend_alloc_workspace"),
-                                    &size, 1, buf->name);
+    LLVMValueRef p = LLVMBuildCall2(
+        c->b, fty, LLVMGetNamedFunction(c->mod, "tt_backend_alloc_workspace"), &size, 1, buf->name);
     if (fail_if(c, LLVMBuildIsNull(c->b, p, "")) != 0)
         return -1;
     if (c->nlive == c->cap_live) {
@@ -465,8 +467,8 @@ static int alloc_stmt(cg *c, const tt_stmt *s)
     c->nlive--;
     if (rc == 0) {
         LLVMTypeRef ft = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), &c->ptr, 1, 0);
-        LLVMBuildCall2(c->b, ft, LLVMGetNamedFunction(c->mod, "tt_backend_free_workspace"), &p,
-                       1, "");
+        LLVMBuildCall2(c->b, ft, LLVMGetNamedFunction(c->mod, "tt_backend_free_workspace"), &p, 1,
+                       "");
     }
     return rc;
 }
@@ -474,15 +476,19 @@ static int alloc_stmt(cg *c, const tt_stmt *s)
 static int stmt(cg *c, const tt_stmt *s)
 {
     switch (s->kind) {
-    case TT_STMT_FOR: return for_stmt(c, s);
+    case TT_STMT_FOR:
+        return for_stmt(c, s);
     case TT_STMT_SEQ:
         for (int i = 0; i < s->nstmts; i++)
             if (stmt(c, s->stmts[i]) != 0)
                 return -1;
         return 0;
-    case TT_STMT_STORE: return cg_store(c, s);
-    case TT_STMT_IF: return if_stmt(c, s);
-    case TT_STMT_ALLOC: return alloc_stmt(c, s);
+    case TT_STMT_STORE:
+        return cg_store(c, s);
+    case TT_STMT_IF:
+        return if_stmt(c, s);
+    case TT_STMT_ALLOC:
+        return alloc_stmt(c, s);
     default:
         return tt_error_set("kernel %s: unknown statement kind %d", c->kernel->name, (int)s->kind);
     }
@@ -514,22 +520,23 @@ static int kernel(cg *c, const tt_kernel *k)
         return tt_error_set("out of memory");
     for (int i = 0; i < k->nparams; i++)
         params[i] = c->ptr;
-    LLVMValueRef fn = LLVMAddFunction(c->mod, k->name,
-                                      LLVMFunctionType(c->i32, params, (unsigned)k->nparams, 0));
+    LLVMValueRef fn =
+        LLVMAddFunction(c->mod, k->name, LLVMFunctionType(c->i32, params, (unsigned)k->nparams, 0));
     free(params);
     cg_function_attrs(c, fn);
     for (int i = 0; i < k->nparams; i++) {
         tt_buffer *b = k->params[i];
         if (b->scope != TT_SCOPE_GLOBAL || !cg_mem_type(c, b->dtype))
             return tt_error_set("kernel %s: parameter %d (%s) must be a global buffer of a "
-                                "supported dtype", k->name, i, b->name);
+                                "supported dtype",
+                                k->name, i, b->name);
         LLVMAttributeIndex at = (LLVMAttributeIndex)(i + 1);
         add_attr(c, fn, at, "noalias", 0);
         add_attr(c, fn, at, "align", 64);
         int64_t nbytes;
         if (__builtin_mul_overflow(b->numel, b->dtype.bits == 1 ? 1 : b->dtype.bits / 8, &nbytes))
-            return tt_error_set("kernel %s: parameter %s has more bytes than int64 counts",
-                                k->name, b->name);
+            return tt_error_set("kernel %s: parameter %s has more bytes than int64 counts", k->name,
+                                b->name);
         if (nbytes > 0)
             add_attr(c, fn, at, "dereferenceable", (uint64_t)nbytes);
         LLVMSetValueName2(LLVMGetParam(fn, (unsigned)i), b->name, strlen(b->name));

@@ -9,7 +9,10 @@
 
 /* ---- scopes and types ---- */
 
-int cg_bind(cg *c, const void *key, LLVMValueRef value) { return cg_bind_loop(c, key, value, 0); }
+int cg_bind(cg *c, const void *key, LLVMValueRef value)
+{
+    return cg_bind_loop(c, key, value, 0);
+}
 
 int cg_bind_loop(cg *c, const tt_expr *key, LLVMValueRef value, int64_t extent)
 {
@@ -25,7 +28,10 @@ int cg_bind_loop(cg *c, const tt_expr *key, LLVMValueRef value, int64_t extent)
     return 0;
 }
 
-void cg_unbind(cg *c, int n) { c->nenv -= n; }
+void cg_unbind(cg *c, int n)
+{
+    c->nenv -= n;
+}
 
 const cg_binding *cg_find(const cg *c, const void *key)
 {
@@ -49,12 +55,18 @@ LLVMTypeRef cg_type(cg *c, DLDataType t)
         return t.bits == 32 ? c->f32 : t.bits == 64 ? c->f64 : NULL;
     if (t.code == kDLInt || t.code == kDLUInt) {
         switch (t.bits) {
-        case 1: return c->i1;
-        case 8: return c->i8;
-        case 16: return c->i16;
-        case 32: return c->i32;
-        case 64: return c->i64;
-        default: return NULL;
+        case 1:
+            return c->i1;
+        case 8:
+            return c->i8;
+        case 16:
+            return c->i16;
+        case 32:
+            return c->i32;
+        case 64:
+            return c->i64;
+        default:
+            return NULL;
         }
     }
     return NULL;
@@ -89,15 +101,18 @@ LLVMValueRef cg_intrinsic(cg *c, const char *name, LLVMTypeRef *types, int ntype
     return LLVMBuildCall2(c->b, fty, fn, args, (unsigned)nargs, "");
 }
 
-bool cg_is_vector(LLVMValueRef v) { return LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMVectorTypeKind; }
+bool cg_is_vector(LLVMValueRef v)
+{
+    return LLVMGetTypeKind(LLVMTypeOf(v)) == LLVMVectorTypeKind;
+}
 
 LLVMValueRef cg_splat(cg *c, LLVMValueRef v)
 {
     if (cg_is_vector(v))
         return v;
     LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(v), (unsigned)c->lanes);
-    LLVMValueRef one = LLVMBuildInsertElement(c->b, LLVMGetPoison(vt), v,
-                                              LLVMConstInt(c->i32, 0, 0), "");
+    LLVMValueRef one =
+        LLVMBuildInsertElement(c->b, LLVMGetPoison(vt), v, LLVMConstInt(c->i32, 0, 0), "");
     return LLVMBuildShuffleVector(c->b, one, LLVMGetPoison(vt),
                                   LLVMConstNull(LLVMVectorType(c->i32, (unsigned)c->lanes)), "");
 }
@@ -205,9 +220,12 @@ bool cg_expr_equal(const tt_expr *a, const tt_expr *b)
     if (a->kind != b->kind || !tt_dtype_eq(a->dtype, b->dtype) || a->nargs != b->nargs)
         return false;
     switch (a->kind) {
-    case TT_EXPR_INT: return a->ival == b->ival;
-    case TT_EXPR_FLOAT: return a->fval == b->fval;
-    case TT_EXPR_VAR: return false; /* identity is the node */
+    case TT_EXPR_INT:
+        return a->ival == b->ival;
+    case TT_EXPR_FLOAT:
+        return a->fval == b->fval;
+    case TT_EXPR_VAR:
+        return false; /* identity is the node */
     case TT_EXPR_LOAD:
         if (a->buffer != b->buffer)
             return false;
@@ -216,7 +234,8 @@ bool cg_expr_equal(const tt_expr *a, const tt_expr *b)
         if (strcmp(a->name, b->name) != 0)
             return false;
         break;
-    default: break;
+    default:
+        break;
     }
     for (int i = 0; i < a->nargs; i++)
         if (!cg_expr_equal(a->args[i], b->args[i]))
@@ -229,17 +248,23 @@ static bool nonneg(const tt_expr *e)
 {
     int64_t v;
     switch (e->kind) {
-    case TT_EXPR_INT: return e->ival >= 0;
-    case TT_EXPR_VAR: return true;
+    case TT_EXPR_INT:
+        return e->ival >= 0;
+    case TT_EXPR_VAR:
+        return true;
     case TT_EXPR_ADD:
     case TT_EXPR_MUL:
     case TT_EXPR_MIN:
-    case TT_EXPR_MAX: return nonneg(e->args[0]) && nonneg(e->args[1]);
+    case TT_EXPR_MAX:
+        return nonneg(e->args[0]) && nonneg(e->args[1]);
     case TT_EXPR_DIV:
-    case TT_EXPR_MOD: return nonneg(e->args[0]) && tt_expr_is_const(e->args[1], &v) && v > 0;
-    case TT_EXPR_CAST: return tt_dtype_is_int(e->dtype) && tt_dtype_is_int(e->args[0]->dtype) &&
-                              e->dtype.bits >= e->args[0]->dtype.bits && nonneg(e->args[0]);
-    default: return false;
+    case TT_EXPR_MOD:
+        return nonneg(e->args[0]) && tt_expr_is_const(e->args[1], &v) && v > 0;
+    case TT_EXPR_CAST:
+        return tt_dtype_is_int(e->dtype) && tt_dtype_is_int(e->args[0]->dtype) &&
+               e->dtype.bits >= e->args[0]->dtype.bits && nonneg(e->args[0]);
+    default:
+        return false;
     }
 }
 
@@ -266,7 +291,8 @@ static int64_t known_multiple(const cg *c, const tt_expr *e)
         if (a == 0 || b == 0)
             return 0;
         return (a > (1 << 20) || b > (1 << 20)) ? (1 << 20) : a * b;
-    default: return 1;
+    default:
+        return 1;
     }
 }
 
@@ -335,7 +361,8 @@ static bool range(const cg *c, const tt_expr *e, int64_t *lo, int64_t *hi)
         *hi = mn ? (a1 < b1 ? a1 : b1) : (a1 > b1 ? a1 : b1);
         return true;
     }
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -405,16 +432,24 @@ static int binary(cg *c, const tt_expr *e, LLVMValueRef a, LLVMValueRef b, LLVMV
     bool fl = is_float(a);
     bool sgn = e->args[0]->dtype.code != kDLUInt;
     switch (e->kind) {
-    case TT_EXPR_ADD: *out = fl ? contract(LLVMBuildFAdd(B, a, b, "")) : LLVMBuildNSWAdd(B, a, b, ""); break;
-    case TT_EXPR_SUB: *out = fl ? contract(LLVMBuildFSub(B, a, b, "")) : LLVMBuildNSWSub(B, a, b, ""); break;
-    case TT_EXPR_MUL: *out = fl ? contract(LLVMBuildFMul(B, a, b, "")) : LLVMBuildNSWMul(B, a, b, ""); break;
+    case TT_EXPR_ADD:
+        *out = fl ? contract(LLVMBuildFAdd(B, a, b, "")) : LLVMBuildNSWAdd(B, a, b, "");
+        break;
+    case TT_EXPR_SUB:
+        *out = fl ? contract(LLVMBuildFSub(B, a, b, "")) : LLVMBuildNSWSub(B, a, b, "");
+        break;
+    case TT_EXPR_MUL:
+        *out = fl ? contract(LLVMBuildFMul(B, a, b, "")) : LLVMBuildNSWMul(B, a, b, "");
+        break;
     case TT_EXPR_DIV:
         if (fl)
             *out = contract(LLVMBuildFDiv(B, a, b, ""));
         else
             *out = sgn ? floor_divmod(c, e, a, b) : LLVMBuildUDiv(B, a, b, "");
         break;
-    case TT_EXPR_MOD: *out = sgn ? floor_divmod(c, e, a, b) : LLVMBuildURem(B, a, b, ""); break;
+    case TT_EXPR_MOD:
+        *out = sgn ? floor_divmod(c, e, a, b) : LLVMBuildURem(B, a, b, "");
+        break;
     case TT_EXPR_MIN:
     case TT_EXPR_MAX: {
         /* select(a < b) rather than minnum: maps to one minps/vmin and keeps NaN handling simple */
@@ -422,14 +457,23 @@ static int binary(cg *c, const tt_expr *e, LLVMValueRef a, LLVMValueRef b, LLVMV
         *out = LLVMBuildSelect(B, lt, a, b, "");
         break;
     }
-    case TT_EXPR_EQ: case TT_EXPR_NE: case TT_EXPR_LT:
-    case TT_EXPR_LE: case TT_EXPR_GT: case TT_EXPR_GE:
+    case TT_EXPR_EQ:
+    case TT_EXPR_NE:
+    case TT_EXPR_LT:
+    case TT_EXPR_LE:
+    case TT_EXPR_GT:
+    case TT_EXPR_GE:
         *out = compare(c, e->kind, a, b, sgn);
         break;
-    case TT_EXPR_AND: *out = LLVMBuildAnd(B, a, b, ""); break;
-    case TT_EXPR_OR: *out = LLVMBuildOr(B, a, b, ""); break;
-    default: return tt_error_set("kernel %s: %s is not a binary operator", c->kernel->name,
-                                 tt_expr_kind_name(e->kind));
+    case TT_EXPR_AND:
+        *out = LLVMBuildAnd(B, a, b, "");
+        break;
+    case TT_EXPR_OR:
+        *out = LLVMBuildOr(B, a, b, "");
+        break;
+    default:
+        return tt_error_set("kernel %s: %s is not a binary operator", c->kernel->name,
+                            tt_expr_kind_name(e->kind));
     }
     return 0;
 }
@@ -472,8 +516,9 @@ static LLVMValueRef libm_call(cg *c, const char *fname, LLVMValueRef a)
     LLVMValueRef fn = LLVMGetNamedFunction(c->mod, name);
     if (!fn) {
         fn = LLVMAddFunction(c->mod, name, fty);
-        LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex,
-                                LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
+        LLVMAddAttributeAtIndex(
+            fn, LLVMAttributeFunctionIndex,
+            LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("nounwind", 8), 0));
     }
     if (!vec)
         return LLVMBuildCall2(c->b, fty, fn, &a, 1, "");
@@ -489,16 +534,17 @@ static LLVMValueRef libm_call(cg *c, const char *fname, LLVMValueRef a)
 static int call(cg *c, const tt_expr *e, LLVMValueRef *out)
 {
     static const char *const names[] = {"exp", "sqrt", "log", "fabs", "tanh"};
-    static const char *const intrinsics[] = {"llvm.exp", "llvm.sqrt", "llvm.log", "llvm.fabs", NULL};
+    static const char *const intrinsics[] = {"llvm.exp", "llvm.sqrt", "llvm.log", "llvm.fabs",
+                                             NULL};
     int which = -1;
     for (int i = 0; i < 5; i++)
         if (strcmp(e->name, names[i]) == 0)
             which = i;
     if (which < 0)
         return tt_error_set("kernel %s: unknown function \"%s\" (expected exp, sqrt, log, tanh or "
-                            "fabs)", c->kernel->name, e->name);
-    if (e->nargs != 1 || !tt_dtype_is_float(e->dtype) ||
-        !tt_dtype_eq(e->dtype, e->args[0]->dtype))
+                            "fabs)",
+                            c->kernel->name, e->name);
+    if (e->nargs != 1 || !tt_dtype_is_float(e->dtype) || !tt_dtype_eq(e->dtype, e->args[0]->dtype))
         return tt_error_set("kernel %s: %s expects one floating-point argument of its own dtype",
                             c->kernel->name, e->name);
     LLVMValueRef a;
@@ -529,7 +575,8 @@ static int address(cg *c, tt_buffer *buf, const tt_expr *index, access *a)
     LLVMValueRef base = cg_lookup(c, buf);
     if (!base)
         return tt_error_set("kernel %s: buffer %s is used outside its allocation (not a parameter "
-                            "or an enclosing ALLOC)", c->kernel->name, buf->name);
+                            "or an enclosing ALLOC)",
+                            c->kernel->name, buf->name);
     LLVMTypeRef mt = cg_mem_type(c, buf->dtype);
     if (!mt)
         return tt_error_set("kernel %s: buffer %s has an unsupported dtype", c->kernel->name,
@@ -562,8 +609,9 @@ static int address(cg *c, tt_buffer *buf, const tt_expr *index, access *a)
         if (c->lanes && !cg_is_vector(idx))
             a->affine = true, a->stride = 0; /* varies in form only, e.g. min(v, 0) */
     }
-    idx = LLVMBuildIntCast2(c->b, idx, cg_is_vector(idx) ? LLVMVectorType(c->i64, (unsigned)c->lanes)
-                                                        : c->i64, index->dtype.code != kDLUInt, "");
+    idx = LLVMBuildIntCast2(c->b, idx,
+                            cg_is_vector(idx) ? LLVMVectorType(c->i64, (unsigned)c->lanes) : c->i64,
+                            index->dtype.code != kDLUInt, "");
     if (c->lanes && a->affine && a->stride != 0 && a->stride != 1) {
         LLVMValueRef lanes = cg_lookup(c, c->vec_var);
         LLVMValueRef s = const_like(c, lanes, a->stride, 0);
@@ -620,7 +668,8 @@ static int load(cg *c, const tt_expr *e, LLVMValueRef *out)
             LLVMValueRef args[4] = {a.ptr ? a.ptr : a.ptrs, LLVMConstInt(c->i32, a.align, 0),
                                     lane_mask(c), LLVMConstNull(vt)};
             LLVMTypeRef types[2] = {vt, LLVMTypeOf(args[0])};
-            v = cg_intrinsic(c, a.ptr ? "llvm.masked.load" : "llvm.masked.gather", types, 2, args, 4);
+            v = cg_intrinsic(c, a.ptr ? "llvm.masked.load" : "llvm.masked.gather", types, 2, args,
+                             4);
         }
     }
     if (tt_dtype_eq(e->buffer->dtype, TT_DT_BOOL))
@@ -637,7 +686,8 @@ int cg_store(cg *c, const tt_stmt *s)
         return -1;
     LLVMTypeRef mt = cg_mem_type(c, s->buffer->dtype);
     if (tt_dtype_eq(s->buffer->dtype, TT_DT_BOOL))
-        v = LLVMBuildZExt(c->b, v, cg_is_vector(v) ? LLVMVectorType(mt, (unsigned)c->lanes) : mt, "");
+        v = LLVMBuildZExt(c->b, v, cg_is_vector(v) ? LLVMVectorType(mt, (unsigned)c->lanes) : mt,
+                          "");
     if (!c->lanes || (a.ptr && a.stride == 0 && !cg_is_vector(v) && !c->mask)) {
         LLVMSetAlignment(LLVMBuildStore(c->b, v, a.ptr), a.align);
         return 0;
@@ -677,7 +727,7 @@ int cg_expr(cg *c, const tt_expr *e, LLVMValueRef *out)
     case TT_EXPR_FLOAT:
         if (!(t = cg_type(c, e->dtype)))
             return tt_error_set("kernel %s: constant of unsupported dtype", c->kernel->name);
-        *out = e->kind == TT_EXPR_FLOAT ? LLVMConstReal(t, e->fval)
+        *out = e->kind == TT_EXPR_FLOAT      ? LLVMConstReal(t, e->fval)
                : tt_dtype_is_float(e->dtype) ? LLVMConstReal(t, (double)e->ival)
                                              : LLVMConstInt(t, (unsigned long long)e->ival, 1);
         return 0;

@@ -31,11 +31,11 @@ typedef struct {
     LLVMValueRef dummy;      /* scratch slot: the address of loads no vector lane wants */
     cg_binding *env;
     int nenv, cap_env;
-    LLVMValueRef *live_ws;   /* workspaces to free on the failure paths */
+    LLVMValueRef *live_ws; /* workspaces to free on the failure paths */
     int nlive, cap_live;
-    bool in_parallel;        /* nested parallel loops run serially */
-    int nparallel;           /* outlined bodies so far, for their names */
-    int64_t unroll_product;  /* product of the extents of the unrolled loops around here */
+    bool in_parallel;       /* nested parallel loops run serially */
+    int nparallel;          /* outlined bodies so far, for their names */
+    int64_t unroll_product; /* product of the extents of the unrolled loops around here */
 
     /* Inside a vectorized loop: lanes > 0, vec_var its variable (bound to <0, 1, ..., lanes-1>),
      * mask the lanes that run the current statement (NULL: all). */

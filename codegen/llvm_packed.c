@@ -73,9 +73,10 @@ static LLVMValueRef code_name(wrapper *w, LLVMValueRef code)
         if (i == 3)
             continue;
         LLVMValueRef s = LLVMBuildGlobalString(c->b, names[i], "dt");
-        r = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, code,
-                                                LLVMConstInt(c->i8, (unsigned long long)i, 0), ""),
-                            s, r, "");
+        r = LLVMBuildSelect(
+            c->b,
+            LLVMBuildICmp(c->b, LLVMIntEQ, code, LLVMConstInt(c->i8, (unsigned long long)i, 0), ""),
+            s, r, "");
     }
     return r;
 }
@@ -84,12 +85,15 @@ static void check_dtype(wrapper *w, LLVMValueRef t, const tt_buffer *b)
 {
     cg *c = w->c;
     LLVMValueRef p = LLVMBuildStructGEP2(c->b, w->tensor_t, t, F_DTYPE, "");
-    LLVMValueRef code = LLVMBuildLoad2(c->b, c->i8, LLVMBuildStructGEP2(c->b, w->dtype_t, p, 0, ""), "");
-    LLVMValueRef bits = LLVMBuildLoad2(c->b, c->i8, LLVMBuildStructGEP2(c->b, w->dtype_t, p, 1, ""), "");
-    LLVMValueRef lanes = LLVMBuildLoad2(c->b, c->i16, LLVMBuildStructGEP2(c->b, w->dtype_t, p, 2, ""), "");
-    LLVMValueRef bad = LLVMBuildOr(c->b, ne(c, code, b->dtype.code),
-                                   LLVMBuildOr(c->b, ne(c, bits, b->dtype.bits),
-                                               ne(c, lanes, b->dtype.lanes), ""), "");
+    LLVMValueRef code =
+        LLVMBuildLoad2(c->b, c->i8, LLVMBuildStructGEP2(c->b, w->dtype_t, p, 0, ""), "");
+    LLVMValueRef bits =
+        LLVMBuildLoad2(c->b, c->i8, LLVMBuildStructGEP2(c->b, w->dtype_t, p, 1, ""), "");
+    LLVMValueRef lanes =
+        LLVMBuildLoad2(c->b, c->i16, LLVMBuildStructGEP2(c->b, w->dtype_t, p, 2, ""), "");
+    LLVMValueRef bad = LLVMBuildOr(
+        c->b, ne(c, code, b->dtype.code),
+        LLVMBuildOr(c->b, ne(c, bits, b->dtype.bits), ne(c, lanes, b->dtype.lanes), ""), "");
     const char *want = tt_dtype_name(b->dtype) ? tt_dtype_name(b->dtype) : "?";
     char fmt1[700], fmt2[700];
     snprintf(fmt1, sizeof fmt1, "%s has dtype %%s%%d, expected %s", w->prefix, want);
@@ -100,11 +104,11 @@ static void check_dtype(wrapper *w, LLVMValueRef t, const tt_buffer *b)
     LLVMBuildCondBr(c->b, bad, err, ok);
     LLVMPositionBuilderAtEnd(c->b, err);
     LLVMValueRef one_lane = LLVMBuildICmp(c->b, LLVMIntEQ, lanes, LLVMConstInt(c->i16, 1, 0), "");
-    LLVMValueRef args[4] = {
-        LLVMBuildSelect(c->b, one_lane, LLVMBuildGlobalString(c->b, fmt1, "msg"),
-                        LLVMBuildGlobalString(c->b, fmt2, "msg"), ""),
-        code_name(w, code), LLVMBuildZExt(c->b, bits, c->i32, ""),
-        LLVMBuildZExt(c->b, lanes, c->i32, "")};
+    LLVMValueRef args[4] = {LLVMBuildSelect(c->b, one_lane,
+                                            LLVMBuildGlobalString(c->b, fmt1, "msg"),
+                                            LLVMBuildGlobalString(c->b, fmt2, "msg"), ""),
+                            code_name(w, code), LLVMBuildZExt(c->b, bits, c->i32, ""),
+                            LLVMBuildZExt(c->b, lanes, c->i32, "")};
     LLVMTypeRef fty = LLVMFunctionType(c->i32, &c->ptr, 1, 1);
     LLVMBuildCall2(c->b, fty, LLVMGetNamedFunction(c->mod, "tt_error_set"), args, 4, "");
     LLVMBuildRet(c->b, LLVMConstInt(c->i32, (unsigned long long)-1, 1));
@@ -158,8 +162,8 @@ static void check_compact(wrapper *w, LLVMValueRef t, const tt_buffer *b)
     for (int d = b->ndim - 1; d >= 0; d--) {
         if (b->shape[d] != 1) {
             LLVMValueRef i = LLVMConstInt(c->i64, (unsigned long long)d, 0);
-            LLVMValueRef s = LLVMBuildLoad2(c->b, c->i64,
-                                            LLVMBuildGEP2(c->b, c->i64, strides, &i, 1, ""), "");
+            LLVMValueRef s =
+                LLVMBuildLoad2(c->b, c->i64, LLVMBuildGEP2(c->b, c->i64, strides, &i, 1, ""), "");
             bad = LLVMBuildOr(c->b, bad, ne(c, s, expect), "");
         }
         expect *= b->shape[d];
@@ -181,17 +185,22 @@ static LLVMValueRef argument(wrapper *w, LLVMValueRef args, LLVMValueRef codes, 
     escape(c->kernel->name, kname, sizeof kname);
     snprintf(w->prefix, sizeof w->prefix, "%s: argument %d (%s)", kname, i, name);
     LLVMValueRef idx = LLVMConstInt(c->i64, (unsigned long long)i, 0);
-    LLVMValueRef code = LLVMBuildLoad2(c->b, c->i32, LLVMBuildGEP2(c->b, c->i32, codes, &idx, 1, ""), "");
+    LLVMValueRef code =
+        LLVMBuildLoad2(c->b, c->i32, LLVMBuildGEP2(c->b, c->i32, codes, &idx, 1, ""), "");
     snprintf(fmt, sizeof fmt, "%s has type code %%d, expected a DLTensor (%d) or an NDArray (%d)",
              w->prefix, TT_DLTENSOR, TT_NDARRAY);
-    check(w, LLVMBuildAnd(c->b, ne(c, code, TT_DLTENSOR), ne(c, code, TT_NDARRAY), ""), fmt, &code, 1);
+    check(w, LLVMBuildAnd(c->b, ne(c, code, TT_DLTENSOR), ne(c, code, TT_NDARRAY), ""), fmt, &code,
+          1);
     /* tt_value is an 8-byte union on every target */
-    LLVMValueRef t = LLVMBuildLoad2(c->b, c->ptr, LLVMBuildGEP2(c->b, c->i64, args, &idx, 1, ""), "");
+    LLVMValueRef t =
+        LLVMBuildLoad2(c->b, c->ptr, LLVMBuildGEP2(c->b, c->i64, args, &idx, 1, ""), "");
     snprintf(fmt, sizeof fmt, "%s is a NULL tensor", w->prefix);
     check(w, LLVMBuildIsNull(c->b, t, ""), fmt, NULL, 0);
     LLVMValueRef dev = LLVMBuildLoad2(
-        c->b, c->i32, LLVMBuildStructGEP2(c->b, w->device_t,
-                                          LLVMBuildStructGEP2(c->b, w->tensor_t, t, F_DEVICE, ""), 0, ""), "");
+        c->b, c->i32,
+        LLVMBuildStructGEP2(c->b, w->device_t,
+                            LLVMBuildStructGEP2(c->b, w->tensor_t, t, F_DEVICE, ""), 0, ""),
+        "");
     snprintf(fmt, sizeof fmt, "%s is on device type %%d, expected CPU (%d)", w->prefix, kDLCPU);
     check(w, ne(c, dev, kDLCPU), fmt, &dev, 1);
     LLVMValueRef ndim = field(w, t, F_NDIM, c->i32);
@@ -243,8 +252,8 @@ int cg_packed_wrapper(cg *c, const tt_kernel *k, LLVMValueRef cfn)
         return tt_error_set("out of memory");
     for (int i = 0; i < k->nparams; i++)
         data[i] = argument(&w, LLVMGetParam(w.fn, 0), LLVMGetParam(w.fn, 1), i, k->params[i]);
-    LLVMValueRef r = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(cfn), cfn, data,
-                                    (unsigned)k->nparams, "");
+    LLVMValueRef r =
+        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(cfn), cfn, data, (unsigned)k->nparams, "");
     free(data);
     LLVMBuildRet(c->b, r);
     return 0;

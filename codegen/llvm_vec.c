@@ -171,7 +171,8 @@ static void stmt_accesses(const tt_stmt *s, const tt_expr *var, access_list *l)
     case TT_STMT_ALLOC:
         stmt_accesses(s->body, var, l);
         break;
-    default: break;
+    default:
+        break;
     }
 }
 

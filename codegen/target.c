@@ -12,8 +12,8 @@
 #include "codegen/codegen_internal.h"
 
 struct tt_target {
-    char *str;      /* canonical */
-    char *triple;   /* normalised, for LLVM */
+    char *str;    /* canonical */
+    char *triple; /* normalised, for LLVM */
     char *cpu;
     char *features; /* "" or "+a,-b,..." */
     int vector_bits;
@@ -31,7 +31,10 @@ static void init_llvm(void)
     LLVMInitializeAllAsmParsers();
 }
 
-void tt_codegen_init_llvm(void) { pthread_once(&llvm_once, init_llvm); }
+void tt_codegen_init_llvm(void)
+{
+    pthread_once(&llvm_once, init_llvm);
+}
 
 double tt_codegen_now_ms(void)
 {
@@ -67,8 +70,14 @@ int tt_codegen_check_diag(const char *what)
 }
 
 static _Thread_local tt_codegen_stats last_stats;
-void tt_codegen_set_stats(const tt_codegen_stats *st) { last_stats = *st; }
-tt_codegen_stats tt_codegen_last_stats(void) { return last_stats; }
+void tt_codegen_set_stats(const tt_codegen_stats *st)
+{
+    last_stats = *st;
+}
+tt_codegen_stats tt_codegen_last_stats(void)
+{
+    return last_stats;
+}
 
 /* Component i (0 arch, 1 vendor, 2 os, 3 environment) of a normalised triple, into buf. */
 static const char *triple_part(const char *triple, int i, char *buf, size_t size)
@@ -121,16 +130,31 @@ static bool word_in(const char *name, const char *const *list)
 /* x86 CPUs whose widest vector unit LLVM's default features enable (no C API exposes this). */
 static int x86_cpu_bits(const char *cpu)
 {
-    static const char *const b512[] = {
-        "skylake-avx512", "cascadelake", "cooperlake", "cannonlake", "icelake-client",
-        "icelake-server", "tigerlake", "rocketlake", "sapphirerapids", "emeraldrapids",
-        "graniterapids", "graniterapids-d", "knl", "knm", "znver4", "znver5", "x86-64-v4", NULL};
+    static const char *const b512[] = {"skylake-avx512",
+                                       "cascadelake",
+                                       "cooperlake",
+                                       "cannonlake",
+                                       "icelake-client",
+                                       "icelake-server",
+                                       "tigerlake",
+                                       "rocketlake",
+                                       "sapphirerapids",
+                                       "emeraldrapids",
+                                       "graniterapids",
+                                       "graniterapids-d",
+                                       "knl",
+                                       "knm",
+                                       "znver4",
+                                       "znver5",
+                                       "x86-64-v4",
+                                       NULL};
     static const char *const b256[] = {
-        "haswell", "broadwell", "skylake", "alderlake", "raptorlake", "meteorlake", "arrowlake",
-        "arrowlake-s", "lunarlake", "gracemont", "sierraforest", "grandridge",
-        "clearwaterforest", "pantherlake", "znver1", "znver2", "znver3", "x86-64-v3",
-        "sandybridge", "ivybridge", "corei7-avx", "core-avx-i", "core-avx2", "bdver1", "bdver2",
-        "bdver3", "bdver4", "btver2", NULL};
+        "haswell",      "broadwell",  "skylake",          "alderlake",   "raptorlake",
+        "meteorlake",   "arrowlake",  "arrowlake-s",      "lunarlake",   "gracemont",
+        "sierraforest", "grandridge", "clearwaterforest", "pantherlake", "znver1",
+        "znver2",       "znver3",     "x86-64-v3",        "sandybridge", "ivybridge",
+        "corei7-avx",   "core-avx-i", "core-avx2",        "bdver1",      "bdver2",
+        "bdver3",       "bdver4",     "btver2",           NULL};
     if (word_in(cpu, b512))
         return 512;
     if (word_in(cpu, b256))
@@ -200,7 +224,8 @@ static int split_options(const char *s, char **triple, char **cpu, char **mattr)
         if (ntok == 0) {
             if (strcmp(tok, "llvm") != 0)
                 rc = tt_error_set("target \"%s\": expected \"llvm [-mtriple=T] [-mcpu=C] "
-                                  "[-mattr=F]\", got kind \"%s\"", s, tok);
+                                  "[-mattr=F]\", got kind \"%s\"",
+                                  s, tok);
         } else if (strncmp(tok, "-mtriple=", 9) == 0) {
             rc = take_option(s, tok, "-mtriple=", triple);
         } else if (strncmp(tok, "-mcpu=", 6) == 0) {
@@ -209,7 +234,8 @@ static int split_options(const char *s, char **triple, char **cpu, char **mattr)
             rc = take_option(s, tok, "-mattr=", mattr);
         } else {
             rc = tt_error_set("target \"%s\": unknown option \"%s\" (expected -mtriple=, "
-                              "-mcpu= or -mattr=)", s, tok);
+                              "-mcpu= or -mattr=)",
+                              s, tok);
         }
     }
     free(copy);
@@ -304,12 +330,30 @@ int tt_target_parse(const char *s, tt_target **out)
     return 0;
 }
 
-const char *tt_target_str(const tt_target *t) { return t->str; }
-const char *tt_target_triple(const tt_target *t) { return t->triple; }
-const char *tt_target_cpu(const tt_target *t) { return t->cpu; }
-const char *tt_target_features(const tt_target *t) { return t->features; }
-int tt_target_vector_bits(const tt_target *t) { return t->vector_bits; }
-bool tt_target_is_host(const tt_target *t) { return t->host; }
+const char *tt_target_str(const tt_target *t)
+{
+    return t->str;
+}
+const char *tt_target_triple(const tt_target *t)
+{
+    return t->triple;
+}
+const char *tt_target_cpu(const tt_target *t)
+{
+    return t->cpu;
+}
+const char *tt_target_features(const tt_target *t)
+{
+    return t->features;
+}
+int tt_target_vector_bits(const tt_target *t)
+{
+    return t->vector_bits;
+}
+bool tt_target_is_host(const tt_target *t)
+{
+    return t->host;
+}
 
 int tt_target_machine(const tt_target *t, LLVMTargetMachineRef *out)
 {
@@ -321,8 +365,7 @@ int tt_target_machine(const tt_target *t, LLVMTargetMachineRef *out)
         return rc;
     }
     *out = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
-                                   LLVMCodeGenLevelAggressive, LLVMRelocPIC,
-                                   LLVMCodeModelDefault);
+                                   LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelDefault);
     if (!*out)
         return tt_error_set("target %s: LLVM could not make a target machine", t->str);
     return 0;

@@ -16,9 +16,18 @@
 
 /* ---- stealing constructors: each releases the references it is given ---- */
 
-static inline tt_expr *I(int64_t v) { return tt_expr_int(v); }
-static inline tt_expr *F(double v) { return tt_expr_float(v, TT_DT_F32); }
-static inline tt_expr *V(tt_expr *var) { return tt_expr_retain(var); }
+static inline tt_expr *I(int64_t v)
+{
+    return tt_expr_int(v);
+}
+static inline tt_expr *F(double v)
+{
+    return tt_expr_float(v, TT_DT_F32);
+}
+static inline tt_expr *V(tt_expr *var)
+{
+    return tt_expr_retain(var);
+}
 static inline tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
 {
     tt_expr *e = tt_expr_binary(k, a, b);
@@ -26,8 +35,14 @@ static inline tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
     tt_expr_release(b);
     return e;
 }
-static inline tt_expr *add(tt_expr *a, tt_expr *b) { return bin(TT_EXPR_ADD, a, b); }
-static inline tt_expr *mul(tt_expr *a, tt_expr *b) { return bin(TT_EXPR_MUL, a, b); }
+static inline tt_expr *add(tt_expr *a, tt_expr *b)
+{
+    return bin(TT_EXPR_ADD, a, b);
+}
+static inline tt_expr *mul(tt_expr *a, tt_expr *b)
+{
+    return bin(TT_EXPR_MUL, a, b);
+}
 static inline tt_expr *ld(tt_buffer *b, tt_expr *idx)
 {
     tt_expr *e = tt_expr_load(b, idx);
@@ -99,7 +114,10 @@ static inline tt_buffer *buf1(const char *name, DLDataType t, int64_t n, tt_scop
 {
     return tt_buffer_new(name, t, 1, &n, scope);
 }
-static inline tt_expr *var(const char *name) { return tt_expr_var(name, TT_DT_I64); }
+static inline tt_expr *var(const char *name)
+{
+    return tt_expr_var(name, TT_DT_I64);
+}
 /* Makes a kernel and drops the caller's references to params, vars and body. */
 static inline tt_kernel *kernel(const char *name, int n, tt_buffer **params, tt_stmt *body)
 {
@@ -174,8 +192,8 @@ static inline tt_kernel *matmul_tiled(const char *name, int64_t M, int64_t N, in
         tt_expr_release(jv);
     }
     phase[1] = loop(k, K, TT_FOR_SERIAL, phase[1]);
-    tt_stmt *body = loop(io, mo, kio,
-                         loop(jo, no, TT_FOR_SERIAL, alloc(acc, seq(3, phase[0], phase[1], phase[2]))));
+    tt_stmt *body = loop(
+        io, mo, kio, loop(jo, no, TT_FOR_SERIAL, alloc(acc, seq(3, phase[0], phase[1], phase[2]))));
     tt_buffer_release(acc);
     tt_expr_release(io);
     tt_expr_release(jo);

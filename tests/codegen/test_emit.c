@@ -57,7 +57,10 @@ static void elf_header(const char *file, int *type, int *machine)
     assert_non_null(f);
     assert_int_equal(fread(h, 1, sizeof h, f), sizeof h);
     fclose(f);
-    assert_memory_equal(h, "\x7f" "ELF", 4);
+    assert_memory_equal(h,
+                        "\x7f"
+                        "ELF",
+                        4);
     *type = h[16] | h[17] << 8;
     *machine = h[18] | h[19] << 8;
 }

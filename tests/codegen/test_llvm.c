@@ -21,11 +21,20 @@ static void run_both(tt_kernel *k, void **jit_args, void **ref_args)
     assert_non_null(f);
     int32_t rc;
     switch (k->nparams) {
-    case 1: rc = f(jit_args[0]); break;
-    case 2: rc = f(jit_args[0], jit_args[1]); break;
-    case 3: rc = f(jit_args[0], jit_args[1], jit_args[2]); break;
-    case 4: rc = f(jit_args[0], jit_args[1], jit_args[2], jit_args[3]); break;
-    default: fail();
+    case 1:
+        rc = f(jit_args[0]);
+        break;
+    case 2:
+        rc = f(jit_args[0], jit_args[1]);
+        break;
+    case 3:
+        rc = f(jit_args[0], jit_args[1], jit_args[2]);
+        break;
+    case 4:
+        rc = f(jit_args[0], jit_args[1], jit_args[2], jit_args[3]);
+        break;
+    default:
+        fail();
     }
     assert_int_equal(rc, 0);
     assert_int_equal(tt_mod_free(m), 0);
@@ -113,7 +122,8 @@ static void parallel_matches_serial(void **state)
  * then, in the same vector loop, odd lanes are negated by an IF with an ELSE branch. */
 static tt_kernel *strided(const char *name, int64_t rows, int64_t w)
 {
-    tt_buffer *in = buf2("in", rows, 2 * w, TT_SCOPE_GLOBAL), *out = buf2("out", rows, w, TT_SCOPE_GLOBAL);
+    tt_buffer *in = buf2("in", rows, 2 * w, TT_SCOPE_GLOBAL),
+              *out = buf2("out", rows, w, TT_SCOPE_GLOBAL);
     tt_expr *i = var("i"), *v = var("v");
     tt_expr *base = mul(V(i), I(2 * w));
     tt_expr *val = add(mul(ld(in, add(tt_expr_retain(base), mul(V(v), I(2)))), F(2)),
@@ -160,10 +170,12 @@ static void vectorized_strides(void **state)
  * vectors: codegen falls back to a scalar loop and the sum is exact. */
 static void vectorized_reduction_falls_back(void **state)
 {
-    tt_buffer *in = buf1("in", TT_DT_F32, 16, TT_SCOPE_GLOBAL), *out = buf1("out", TT_DT_F32, 1, TT_SCOPE_GLOBAL);
+    tt_buffer *in = buf1("in", TT_DT_F32, 16, TT_SCOPE_GLOBAL),
+              *out = buf1("out", TT_DT_F32, 1, TT_SCOPE_GLOBAL);
     tt_expr *v = var("v");
-    tt_stmt *body = seq(2, st(out, I(0), F(0)),
-                        loop(v, 16, TT_FOR_VECTORIZED, st(out, I(0), add(ld(out, I(0)), ld(in, V(v))))));
+    tt_stmt *body =
+        seq(2, st(out, I(0), F(0)),
+            loop(v, 16, TT_FOR_VECTORIZED, st(out, I(0), add(ld(out, I(0)), ld(in, V(v))))));
     tt_expr_release(v);
     tt_buffer *params[2] = {in, out};
     tt_kernel *k = kernel("vsum", 2, params, body);
@@ -182,12 +194,14 @@ static void vectorized_reduction_falls_back(void **state)
  * elements behind the tail stay untouched. */
 static void guarded_tail(void **state)
 {
-    tt_buffer *x = buf1("x", TT_DT_F32, 13, TT_SCOPE_GLOBAL), *y = buf1("y", TT_DT_F32, 16, TT_SCOPE_GLOBAL);
+    tt_buffer *x = buf1("x", TT_DT_F32, 13, TT_SCOPE_GLOBAL),
+              *y = buf1("y", TT_DT_F32, 16, TT_SCOPE_GLOBAL);
     tt_expr *v = var("v");
     tt_expr *xv = ld(x, V(v));
-    tt_stmt *s = when(bin(TT_EXPR_LT, V(v), I(13)),
-                      st(y, V(v), sel(bin(TT_EXPR_GT, tt_expr_retain(xv), F(0)), tt_expr_retain(xv), F(0))),
-                      NULL);
+    tt_stmt *s =
+        when(bin(TT_EXPR_LT, V(v), I(13)),
+             st(y, V(v), sel(bin(TT_EXPR_GT, tt_expr_retain(xv), F(0)), tt_expr_retain(xv), F(0))),
+             NULL);
     tt_stmt *body = loop(v, 16, TT_FOR_VECTORIZED, s);
     tt_expr_release(xv);
     tt_expr_release(v);
@@ -216,14 +230,14 @@ static tt_kernel *math_kernel(const char *name, tt_for_kind kind)
     tt_expr *v = var("v");
     tt_expr *xv = ld(x, V(v));
     tt_expr *ax = call1("fabs", tt_expr_retain(xv));
-    tt_stmt *s = seq(6,
-        st(y, V(v), sel(bin(TT_EXPR_GT, tt_expr_retain(xv), F(0)), tt_expr_retain(xv), F(0))),
+    tt_stmt *s = seq(
+        6, st(y, V(v), sel(bin(TT_EXPR_GT, tt_expr_retain(xv), F(0)), tt_expr_retain(xv), F(0))),
         st(y, add(V(v), I(n)), call1("exp", tt_expr_retain(xv))),
         st(y, add(V(v), I(2 * n)), call1("sqrt", tt_expr_retain(ax))),
         st(y, add(V(v), I(3 * n)), call1("log", add(tt_expr_retain(ax), F(1)))),
         st(y, add(V(v), I(4 * n)), call1("tanh", tt_expr_retain(xv))),
-        st(y, add(V(v), I(5 * n)), bin(TT_EXPR_MAX, bin(TT_EXPR_MIN, tt_expr_retain(xv), F(0.5)),
-                                       F(-0.25))));
+        st(y, add(V(v), I(5 * n)),
+           bin(TT_EXPR_MAX, bin(TT_EXPR_MIN, tt_expr_retain(xv), F(0.5)), F(-0.25))));
     tt_stmt *body = loop(v, n, kind, s);
     tt_expr_release(xv);
     tt_expr_release(ax);
@@ -273,17 +287,19 @@ static tt_expr *cast_s(DLDataType t, tt_expr *a)
  * and int32 (through casts), scalar and vectorized. */
 static tt_kernel *int_kernel(const char *name, tt_for_kind kind, int64_t n)
 {
-    tt_buffer *a = buf1("a", TT_DT_I64, n, TT_SCOPE_GLOBAL), *d = buf1("d", TT_DT_I64, n, TT_SCOPE_GLOBAL),
+    tt_buffer *a = buf1("a", TT_DT_I64, n, TT_SCOPE_GLOBAL),
+              *d = buf1("d", TT_DT_I64, n, TT_SCOPE_GLOBAL),
               *o = buf1("o", TT_DT_I64, 5 * n, TT_SCOPE_GLOBAL);
     tt_expr *v = var("v");
     tt_expr *av = ld(a, V(v)), *dv = ld(d, V(v));
     tt_expr *a32 = tt_expr_cast(TT_DT_I32, av), *d32 = tt_expr_cast(TT_DT_I32, dv);
-    tt_stmt *s = seq(5, st(o, V(v), bin(TT_EXPR_DIV, tt_expr_retain(av), tt_expr_retain(dv))),
-                     st(o, add(V(v), I(n)), bin(TT_EXPR_MOD, tt_expr_retain(av), tt_expr_retain(dv))),
-                     st(o, add(V(v), I(2 * n)), bin(TT_EXPR_DIV, tt_expr_retain(av), I(3))),
-                     st(o, add(V(v), I(3 * n)), bin(TT_EXPR_MOD, tt_expr_retain(av), I(-3))),
-                     st(o, add(V(v), I(4 * n)),
-                        cast_s(TT_DT_I64, bin(TT_EXPR_MOD, tt_expr_retain(a32), tt_expr_retain(d32)))));
+    tt_stmt *s =
+        seq(5, st(o, V(v), bin(TT_EXPR_DIV, tt_expr_retain(av), tt_expr_retain(dv))),
+            st(o, add(V(v), I(n)), bin(TT_EXPR_MOD, tt_expr_retain(av), tt_expr_retain(dv))),
+            st(o, add(V(v), I(2 * n)), bin(TT_EXPR_DIV, tt_expr_retain(av), I(3))),
+            st(o, add(V(v), I(3 * n)), bin(TT_EXPR_MOD, tt_expr_retain(av), I(-3))),
+            st(o, add(V(v), I(4 * n)),
+               cast_s(TT_DT_I64, bin(TT_EXPR_MOD, tt_expr_retain(a32), tt_expr_retain(d32)))));
     tt_stmt *body = loop(v, n, kind, s);
     tt_expr_release(av);
     tt_expr_release(dv);
@@ -299,7 +315,10 @@ static int64_t floordiv(int64_t a, int64_t b)
     int64_t q = a / b;
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
-static int64_t floormod(int64_t a, int64_t b) { return a - floordiv(a, b) * b; }
+static int64_t floormod(int64_t a, int64_t b)
+{
+    return a - floordiv(a, b) * b;
+}
 
 static void int_floor_div_mod(void **state)
 {
@@ -338,9 +357,10 @@ static void workspace_alloc(void **state)
     tt_buffer *tmp = buf1("tmp", TT_DT_F32, n, TT_SCOPE_WORKSPACE);
     tt_expr *i = var("i"), *j = var("j"), *j2 = var("j2");
     tt_expr *xi = ld(x, add(mul(V(i), I(n)), V(j)));
-    tt_stmt *fill = loop(j, n, TT_FOR_SERIAL,
-                         st(tmp, V(j), mul(sel(bin(TT_EXPR_GT, tt_expr_retain(xi), F(0)),
-                                               tt_expr_retain(xi), F(0)), F(2))));
+    tt_stmt *fill = loop(
+        j, n, TT_FOR_SERIAL,
+        st(tmp, V(j),
+           mul(sel(bin(TT_EXPR_GT, tt_expr_retain(xi), F(0)), tt_expr_retain(xi), F(0)), F(2))));
     tt_stmt *use = loop(j2, n, TT_FOR_VECTORIZED,
                         st(y, add(mul(V(i), I(n)), V(j2)),
                            add(ld(tmp, V(j2)), ld(x, add(mul(V(i), I(n)), V(j2))))));
@@ -376,15 +396,20 @@ static double now_ms(void)
  * y = float32(o ? x * 2 : float64(m)) reading the bool back; scalar and 16 lanes. */
 static tt_kernel *dtype_kernel(const char *name, tt_for_kind kind, int64_t n)
 {
-    tt_buffer *x = buf1("x", TT_DT_F64, n, TT_SCOPE_GLOBAL), *m = buf1("m", TT_DT_I32, n, TT_SCOPE_GLOBAL),
-              *o = buf1("o", TT_DT_BOOL, n, TT_SCOPE_GLOBAL), *y = buf1("y", TT_DT_F32, n, TT_SCOPE_GLOBAL);
+    tt_buffer *x = buf1("x", TT_DT_F64, n, TT_SCOPE_GLOBAL),
+              *m = buf1("m", TT_DT_I32, n, TT_SCOPE_GLOBAL),
+              *o = buf1("o", TT_DT_BOOL, n, TT_SCOPE_GLOBAL),
+              *y = buf1("y", TT_DT_F32, n, TT_SCOPE_GLOBAL);
     tt_expr *v = var("v");
     tt_expr *xv = ld(x, V(v)), *mv = ld(m, V(v));
-    tt_expr *even = bin(TT_EXPR_EQ, bin(TT_EXPR_MOD, tt_expr_retain(mv), tt_expr_int_typed(2, TT_DT_I32)),
-                        tt_expr_int_typed(0, TT_DT_I32));
-    tt_expr *cond = bin(TT_EXPR_AND, bin(TT_EXPR_GT, tt_expr_retain(xv), tt_expr_float(0, TT_DT_F64)), even);
-    tt_expr *yv = sel(ld(o, V(v)), bin(TT_EXPR_MUL, tt_expr_retain(xv), tt_expr_float(2, TT_DT_F64)),
-                      cast_s(TT_DT_F64, tt_expr_retain(mv)));
+    tt_expr *even =
+        bin(TT_EXPR_EQ, bin(TT_EXPR_MOD, tt_expr_retain(mv), tt_expr_int_typed(2, TT_DT_I32)),
+            tt_expr_int_typed(0, TT_DT_I32));
+    tt_expr *cond =
+        bin(TT_EXPR_AND, bin(TT_EXPR_GT, tt_expr_retain(xv), tt_expr_float(0, TT_DT_F64)), even);
+    tt_expr *yv =
+        sel(ld(o, V(v)), bin(TT_EXPR_MUL, tt_expr_retain(xv), tt_expr_float(2, TT_DT_F64)),
+            cast_s(TT_DT_F64, tt_expr_retain(mv)));
     tt_stmt *body = loop(v, n, kind, seq(2, st(o, V(v), cond), st(y, V(v), cast_s(TT_DT_F32, yv))));
     tt_expr_release(xv);
     tt_expr_release(mv);
@@ -438,8 +463,9 @@ static void workspace_failure(void **state)
         DLDataType i8 = {kDLInt, 8, 1};
         tt_buffer *huge = buf1("huge", i8, INT64_MAX - 10, TT_SCOPE_WORKSPACE);
         tt_expr *i = var("i");
-        tt_stmt *inner = alloc(small, alloc(huge, seq(2, st(huge, I(0), tt_expr_int_typed(1, i8)),
-                                                     st(y, V(i), cast_s(TT_DT_F32, ld(huge, I(0)))))));
+        tt_stmt *inner =
+            alloc(small, alloc(huge, seq(2, st(huge, I(0), tt_expr_int_typed(1, i8)),
+                                         st(y, V(i), cast_s(TT_DT_F32, ld(huge, I(0)))))));
         tt_stmt *body = loop(i, 4, par ? TT_FOR_PARALLEL : TT_FOR_SERIAL, inner);
         tt_expr_release(i);
         tt_buffer_release(small);
@@ -450,7 +476,8 @@ static void workspace_failure(void **state)
         int32_t (*f)(float *) = (int32_t(*)(float *))tt_codegen_jit_lookup(m, k->name);
         float *Y = falloc(4);
         assert_int_equal(f(Y), -1);
-        if (!strstr(tt_get_last_error(), par ? "tt_backend_parallel_for" : "tt_backend_alloc_workspace"))
+        if (!strstr(tt_get_last_error(),
+                    par ? "tt_backend_parallel_for" : "tt_backend_alloc_workspace"))
             fail_msg("message: %s", tt_get_last_error());
         free(Y);
         tt_mod_free(m);
@@ -463,12 +490,16 @@ static void workspace_failure(void **state)
 static void big_local_and_deep_unroll(void **state)
 {
     int64_t n = 16, big = 1 << 16;
-    tt_buffer *x = buf1("x", TT_DT_F32, n * n * n, TT_SCOPE_GLOBAL), *y = buf1("y", TT_DT_F32, n * n * n, TT_SCOPE_GLOBAL);
+    tt_buffer *x = buf1("x", TT_DT_F32, n * n * n, TT_SCOPE_GLOBAL),
+              *y = buf1("y", TT_DT_F32, n * n * n, TT_SCOPE_GLOBAL);
     tt_buffer *tmp = buf1("tmp", TT_DT_F32, big, TT_SCOPE_LOCAL);
     tt_expr *a = var("a"), *b = var("b"), *c = var("c");
     tt_expr *idx = add(add(mul(V(a), I(n * n)), mul(V(b), I(n))), V(c));
-    tt_stmt *s = seq(2, st(tmp, add(tt_expr_retain(idx), I(big - n * n * n)), mul(ld(x, tt_expr_retain(idx)), F(3))),
-                     st(y, tt_expr_retain(idx), ld(tmp, add(tt_expr_retain(idx), I(big - n * n * n)))));
+    tt_stmt *s =
+        seq(2,
+            st(tmp, add(tt_expr_retain(idx), I(big - n * n * n)),
+               mul(ld(x, tt_expr_retain(idx)), F(3))),
+            st(y, tt_expr_retain(idx), ld(tmp, add(tt_expr_retain(idx), I(big - n * n * n)))));
     tt_stmt *body = loop(a, n, TT_FOR_PARALLEL,
                          alloc(tmp, loop(b, n, TT_FOR_UNROLLED, loop(c, n, TT_FOR_UNROLLED, s))));
     tt_expr *r = var("r");

@@ -33,13 +33,20 @@ typedef int32_t (*entry)();
 static int call_entry(entry f, int n, void **a)
 {
     switch (n) {
-    case 1: return f(a[0]);
-    case 2: return f(a[0], a[1]);
-    case 3: return f(a[0], a[1], a[2]);
-    case 4: return f(a[0], a[1], a[2], a[3]);
-    case 5: return f(a[0], a[1], a[2], a[3], a[4]);
-    case 6: return f(a[0], a[1], a[2], a[3], a[4], a[5]);
-    default: return -99;
+    case 1:
+        return f(a[0]);
+    case 2:
+        return f(a[0], a[1]);
+    case 3:
+        return f(a[0], a[1], a[2]);
+    case 4:
+        return f(a[0], a[1], a[2], a[3]);
+    case 5:
+        return f(a[0], a[1], a[2], a[3], a[4]);
+    case 6:
+        return f(a[0], a[1], a[2], a[3], a[4], a[5]);
+    default:
+        return -99;
     }
 }
 
@@ -80,7 +87,8 @@ static int check_jit(const tt_compute *c, const tt_schedule *s, const char *labe
     }
     for (int64_t i = 0; rc == 0 && i < on; i++) {
         double x = out[i], y = ref[i];
-        if (!(fabs(x - y) <= 1e-4 * fmax(1.0, fabs(y))) || !(fabs(x - itp[i]) <= 1e-4 * fmax(1.0, fabs(y)))) {
+        if (!(fabs(x - y) <= 1e-4 * fmax(1.0, fabs(y))) ||
+            !(fabs(x - itp[i]) <= 1e-4 * fmax(1.0, fabs(y)))) {
             printf("%s: element %lld: jit %g, reference %g, interpreter %g\n", label, (long long)i,
                    x, y, itp[i]);
             rc = -1;
@@ -118,15 +126,15 @@ static int check_json(const tt_compute *c, const char *json, const char *label)
 /* A CPU matmul schedule as the search space makes them, on sizes that divide and that do not. */
 static void matmul_schedules(void **state)
 {
-    const char *sched =
-        "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
-        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[16]},"
-        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"k\",\"factors\":[4]},"
-        "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"k.0\",\"k.1\",\"i.1\",\"j.1\"]},"
-        "{\"s\":\"parallel\",\"stage\":\"C\",\"loop\":\"i.0\"},"
-        "{\"s\":\"cache_write\",\"stage\":\"C\",\"loop\":\"j.0\"},"
-        "{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"i.1\"},"
-        "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"}]";
+    const char *sched = "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
+                        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[16]},"
+                        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"k\",\"factors\":[4]},"
+                        "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"k.0\",\"k."
+                        "1\",\"i.1\",\"j.1\"]},"
+                        "{\"s\":\"parallel\",\"stage\":\"C\",\"loop\":\"i.0\"},"
+                        "{\"s\":\"cache_write\",\"stage\":\"C\",\"loop\":\"j.0\"},"
+                        "{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"i.1\"},"
+                        "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"}]";
     const char *packed =
         "[{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"B\",\"dim\":1,\"factor\":16},"
         "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
@@ -170,7 +178,10 @@ typedef struct {
     bool red[MAXL];
 } loops; /* one stage's loops as the steps so far shape them */
 
-static int64_t rnd(int64_t n) { return (int64_t)(lc_rand() * (double)n) % n; }
+static int64_t rnd(int64_t n)
+{
+    return (int64_t)(lc_rand() * (double)n) % n;
+}
 
 static void loops_init(loops *m, const tt_stage *st)
 {

@@ -27,7 +27,8 @@ static int setup(void **state)
         return -1;
     int64_t shape[2] = {N, N};
     DLDevice cpu = {kDLCPU, 0};
-    if (tt_array_alloc(shape, 2, TT_DT_F32, cpu, &x->a) || tt_array_alloc(shape, 2, TT_DT_F32, cpu, &x->b) ||
+    if (tt_array_alloc(shape, 2, TT_DT_F32, cpu, &x->a) ||
+        tt_array_alloc(shape, 2, TT_DT_F32, cpu, &x->b) ||
         tt_array_alloc(shape, 2, TT_DT_F32, cpu, &x->c))
         return -1;
     fill_random(x->a->data, N * N, 1);

@@ -60,7 +60,8 @@ static void cross(void **state)
     assert_string_equal(tt_target_str(t), "llvm -mtriple=aarch64-linux-gnu -mcpu=generic");
     tt_target_free(t);
     t = parse_ok("llvm -mtriple=riscv64-linux-gnu -mattr=+m,+a");
-    assert_string_equal(tt_target_str(t), "llvm -mtriple=riscv64-linux-gnu -mcpu=generic -mattr=+m,+a");
+    assert_string_equal(tt_target_str(t),
+                        "llvm -mtriple=riscv64-linux-gnu -mcpu=generic -mattr=+m,+a");
     tt_target_free(t);
 }
 
@@ -80,7 +81,8 @@ static void x86_widths(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tt_target *t = parse_ok(cases[i].s);
         if (tt_target_vector_bits(t) != cases[i].bits)
-            fail_msg("%s: %d bits, expected %d", cases[i].s, tt_target_vector_bits(t), cases[i].bits);
+            fail_msg("%s: %d bits, expected %d", cases[i].s, tt_target_vector_bits(t),
+                     cases[i].bits);
         assert_string_equal(tt_target_str(t), cases[i].s);
 #if defined(__x86_64__) && defined(__linux__)
         assert_true(tt_target_is_host(t));
@@ -96,7 +98,8 @@ static void bad_strings(void **state)
     } cases[] = {
         {"", "expected \"llvm"},
         {"   ", "expected \"llvm"},
-        {"cuda", "target \"cuda\": expected \"llvm [-mtriple=T] [-mcpu=C] [-mattr=F]\", got kind \"cuda\""},
+        {"cuda",
+         "target \"cuda\": expected \"llvm [-mtriple=T] [-mcpu=C] [-mattr=F]\", got kind \"cuda\""},
         {"llvm -mcpu", "unknown option \"-mcpu\""},
         {"llvm -mcpu=", "option -mcpu= needs a value"},
         {"llvm -bogus=1", "target \"llvm -bogus=1\": unknown option \"-bogus=1\""},
