@@ -270,7 +270,11 @@ static int resolve(tt_target *t, const char *s, const char *triple_opt, const ch
                           norm);
         goto out;
     }
-    char *host_cpu = native ? LLVMGetHostCPUName() : NULL;
+    char *host_cpu = t->host ? LLVMGetHostCPUName() : NULL;
+    /* This host's own CPU name means this host's features: a virtual machine may lack some of
+     * what the model has, and the canonical string must give back the code it named. */
+    if (host_cpu && cpu_opt && strcmp(cpu_opt, host_cpu) == 0)
+        native = true;
     char *host_features = native ? LLVMGetHostCPUFeatures() : NULL;
     t->triple = strdup(norm);
     t->cpu = strdup(native ? host_cpu : cpu_opt ? cpu_opt : "generic");

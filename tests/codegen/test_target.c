@@ -39,6 +39,7 @@ static void host(void **state)
     tt_target *again = parse_ok(s);
     assert_string_equal(tt_target_str(again), s);
     assert_true(tt_target_is_host(again));
+    assert_int_equal(tt_target_vector_bits(again), tt_target_vector_bits(t));
     tt_target_free(n);
     tt_target_free(again);
     tt_target_free(t);
