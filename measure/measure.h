@@ -35,7 +35,8 @@ typedef struct {
     double min_repeat_ms; /* number grows until one repeat lasts at least this long (0: no min) */
     int flush_cache;      /* write a buffer larger than the last-level cache before each repeat */
     double best_so_far;   /* seconds; > 0 enables the early stop below, 0 disables it */
-    double slow_factor;   /* early stop when the first repeat's cost > slow_factor * best_so_far */
+    double slow_factor;   /* early stop: a timed batch (calibration or first repeat) has a mean
+                           * > slow_factor * best_so_far; the warm-up call does not count */
 } tt_timing_opts;
 
 typedef struct {
@@ -44,7 +45,7 @@ typedef struct {
     int number;                          /* runs per repeat after calibration */
     double cost;                         /* median of costs */
     double spread;                       /* (max - min) / median of costs */
-    int pruned; /* 1: stopped after the first repeat, slower than slow_factor * best_so_far */
+    int pruned; /* 1: stopped at the first batch slower than slow_factor * best_so_far */
 } tt_timing_result;
 
 /* Fills o with the defaults: repeat 3, number 1, min_repeat_ms 50, no flush, no early stop,
@@ -132,9 +133,10 @@ typedef struct {
  * sends the result back through a pipe. A crash, an error, a wrong answer or a hang (killed at
  * timeout_s) becomes out->error with a message; this returns -1 only for an invalid request or
  * when no child can be started (fork, pipe). Calls are serialised by a process-wide mutex: one
- * measurement at a time. Contract for the caller: no build (tt_builder_run) runs meanwhile, no
- * other thread of the process is inside the runtime when this forks, and SIGCHLD is not
- * ignored. */
+ * measurement at a time (tt_builder_run takes the same mutex). The child does its work on a fresh
+ * thread, so kernels may use OpenMP even when the caller already did (XGBoost). Contract for the
+ * caller: no other thread of the process is inside the runtime when this forks, and SIGCHLD is
+ * not ignored. */
 TT_API int tt_runner_local_run(const tt_run_request *req, tt_run_result *out);
 
 /* Runs the kernel of req (lib_path, func_name) once on the seeded inputs in a child process, as
@@ -167,9 +169,10 @@ typedef struct {
 
 /* Builds jobs[0..n-1], each in its own forked child, at most n_workers at a time, each killed
  * after timeout_s. The libraries go to a new directory under $TMPDIR (or /tmp); remove them with
- * tt_builder_cleanup. Returns -1 only for invalid arguments or when the directory cannot be made;
- * a failed build is results[i].error. The tuning loop alternates: build a batch, then run its
- * libraries one by one with tt_runner_local_run, so that no build disturbs a measurement. */
+ * tt_builder_cleanup. Returns -1 only for invalid arguments or a system failure (directory, pipe,
+ * fork; nothing is left running then); a failed build is results[i].error. The tuning loop
+ * alternates: build a batch, then run its libraries one by one with tt_runner_local_run, so that no
+ * build disturbs a measurement. */
 TT_API int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
                           tt_build_result *results);
 
