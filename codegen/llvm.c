@@ -168,9 +168,6 @@ static int vectorized(cg *c, const tt_stmt *s, int lanes)
         idx[i] = LLVMConstInt(c->i64, (unsigned long long)i, 0);
     LLVMValueRef iota = LLVMConstVector(idx, (unsigned)lanes);
     free(idx);
-    if (!tt_dtype_eq(s->var->dtype, TT_DT_I64))
-        return tt_error_set("kernel %s: vectorized loop variable %s must be int64", c->kernel->name,
-                            s->var->name);
     int saved_lanes = c->lanes;
     const tt_expr *saved_var = c->vec_var;
     LLVMValueRef saved_mask = c->mask;
@@ -357,7 +354,7 @@ static int for_stmt(cg *c, const tt_stmt *s)
     switch (s->for_kind) {
     case TT_FOR_VECTORIZED:
         if (!c->lanes && known && extent >= 1 && extent <= MAX_LANES &&
-            cg_vectorizable(c, s, (int)extent))
+            tt_dtype_eq(s->var->dtype, TT_DT_I64) && cg_vectorizable(c, s, (int)extent))
             return vectorized(c, s, (int)extent);
         return serial(c, s, "llvm.loop.vectorize.enable");
     case TT_FOR_UNROLLED:

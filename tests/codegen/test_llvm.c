@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -523,6 +524,44 @@ static void big_local_and_deep_unroll(void **state)
     tt_kernel_release(k);
 }
 
+/* Compilations on several threads at once (each has its own LLVM context and JIT). */
+static void *compile_and_run(void *arg)
+{
+    int64_t id = (int64_t)(intptr_t)arg, M = 9 + id, N = 21, K = 5 + id;
+    char name[32];
+    snprintf(name, sizeof name, "mm_thread%d", (int)id);
+    tt_kernel *k = matmul_tiled(name, M, N, K, 2, 1, 8, id % 2 ? TT_FOR_PARALLEL : TT_FOR_SERIAL);
+    intptr_t bad = 0;
+    for (int rep = 0; rep < 3 && !bad; rep++) {
+        tt_module m = jit_one(k);
+        kernel3 f = m ? (kernel3)tt_codegen_jit_lookup(m, name) : NULL;
+        float *A = falloc(M * K), *B = falloc(K * N), *C = falloc(M * N), *R = falloc(M * N);
+        fill_random(A, M * K, 1);
+        fill_random(B, K * N, 2);
+        matmul_ref(A, B, R, M, N, K);
+        bad = !f || f(A, B, C) != 0 || max_abs_diff(C, R, M * N) > 1e-4;
+        free(A);
+        free(B);
+        free(C);
+        free(R);
+        tt_mod_free(m);
+    }
+    tt_kernel_release(k);
+    return (void *)bad;
+}
+
+static void concurrent_compiles(void **state)
+{
+    pthread_t th[4];
+    for (intptr_t i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, compile_and_run, (void *)i), 0);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        assert_int_equal(pthread_join(th[i], &bad), 0);
+        assert_null(bad);
+    }
+}
+
 /* Informative: compile time of a tiled matmul and GFLOPS of a tiled, vectorized, parallel
  * 512^3 matmul. Checked for correctness, timings only printed. */
 static void benchmark_512(void **state)
@@ -589,6 +628,7 @@ int main(void)
         cmocka_unit_test(dtypes),
         cmocka_unit_test(workspace_failure),
         cmocka_unit_test(big_local_and_deep_unroll),
+        cmocka_unit_test(concurrent_compiles),
         cmocka_unit_test(benchmark_512),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
