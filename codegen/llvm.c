@@ -338,6 +338,9 @@ static int parallel(cg *c, const tt_stmt *s)
                            LLVMBuildStructGEP2(c->b, closure_t, closure, (unsigned)i, ""));
         LLVMTypeRef params[3] = {c->i64, c->ptr, c->ptr};
         LLVMTypeRef fty = LLVMFunctionType(c->i32, params, 3, 0);
+        /* a negative extent runs no iteration, as a serial loop would */
+        LLVMValueRef zero = LLVMConstInt(c->i64, 0, 0);
+        n = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, n, zero, ""), zero, n, "");
         LLVMValueRef args[3] = {n, body_fn, closure};
         LLVMValueRef r = LLVMBuildCall2(
             c->b, fty, LLVMGetNamedFunction(c->mod, "tt_backend_parallel_for"), args, 3, "");

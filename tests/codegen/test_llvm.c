@@ -1,11 +1,11 @@
 /* codegen/llvm*.c through the JIT: hand-built kernels (naive and tiled matmuls, parallel,
  * vectorized with guards and strides, local and workspace buffers, select, math calls, integer
  * floor division) against plain C loops and the reference interpreter. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 #include <time.h>
 
 #include <cmocka.h>
