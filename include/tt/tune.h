@@ -1,0 +1,91 @@
+/* The tuning loop as a library: for each task of an op.json, propose schedules (search/), build
+ * them in parallel, run them one at a time (measure/), journal every candidate (logs/) and keep
+ * the best. `tvm-tune op.json --trials N` (tuner/cli_tune.c) is a thin shell around tt_tune_run. */
+#ifndef TT_TUNE_H
+#define TT_TUNE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ir/opjson.h"
+#include "tt/runtime.h"
+
+typedef struct {
+    int64_t trials;           /* budget over all tasks, shared by weight; >= 1 */
+    const char *tuner;        /* "random", "grid" or "ga" */
+    const char *log_path;     /* the JSON-lines journal; required */
+    const char *db_path;      /* SQLite database to add records and a run row to; NULL: none */
+    const char *target;       /* overrides the file's target; NULL: the file's */
+    uint64_t seed;            /* search and input seed */
+    bool resume;              /* continue log_path (else an existing non-empty log is an error) */
+    int jobs;                 /* parallel builds; 0: the number of online CPUs */
+    int64_t early_stopping;   /* stop a task after this many trials without improvement; 0: off */
+    double timeout_s;         /* build and run limit per candidate; 0: the file's measure.timeout_s */
+    int max_errors_in_row;    /* consecutive failed candidates that stop a task; default 20 */
+    int remeasure_top;        /* best candidates measured again at the end of a task; default 3 */
+    int verbose;              /* 1: print every failed candidate as it happens */
+    bool quiet;               /* no progress display */
+    FILE *progress;           /* where progress, warnings and errors go; default stderr */
+    /* Set (by a signal handler) to stop: nothing more is started, the log is already flushed. */
+    const volatile sig_atomic_t *stop;
+    /* Test-only fault injection, the syntax of the TT_FAULT_INJECT variable; NULL: none. */
+    const char *faults;
+} tt_tune_opts;
+
+/* How a task's tuning ended. */
+typedef enum {
+    TT_TUNE_TASK_BUDGET = 0,      /* its share of the trials is done */
+    TT_TUNE_TASK_EXHAUSTED = 1,   /* the space has no new candidate */
+    TT_TUNE_TASK_EARLY_STOP = 2,  /* early_stopping trials without improvement */
+    TT_TUNE_TASK_TOO_MANY_ERRORS = 3,
+    TT_TUNE_TASK_INTERRUPTED = 4,
+    TT_TUNE_TASK_NOT_STARTED = 5
+} tt_tune_task_end;
+
+typedef struct {
+    char *name, *key;
+    double weight;
+    int64_t trials;       /* candidates in the log for this task (resumed ones included) */
+    int64_t trials_run;   /* of which measured by this call */
+    int64_t errors;       /* failed candidates among trials */
+    double best_cost;     /* seconds, the re-measured winner's when there was one; +inf: none */
+    double best_gflops;   /* 0: none */
+    int64_t best_trial;   /* -1: none */
+    char *best_steps;     /* JSON array; NULL: none */
+    tt_tune_task_end end;
+    char *diagnosis;      /* why the task stopped on errors ("" otherwise) */
+} tt_tune_task_result;
+
+typedef enum {
+    TT_TUNE_FINISHED = 0,    /* every task ended normally with at least one valid candidate */
+    TT_TUNE_FAILED = 1,      /* a task stopped on errors or found no valid candidate */
+    TT_TUNE_INTERRUPTED = 2, /* opts.stop was raised */
+} tt_tune_status;
+
+typedef struct {
+    tt_tune_status status;
+    int ntasks;
+    tt_tune_task_result *tasks;
+    int64_t trials_run;   /* measured by this call, all tasks */
+    int64_t run_id;       /* the database's run row; 0 without a database */
+    double elapsed_s;
+    /* Set when tt_tune_run failed because of what the user gave (log exists, missing database
+     * directory, bad target, unreadable log, bad fault spec) rather than the system. */
+    bool bad_input;
+} tt_tune_result;
+
+TT_API void tt_tune_opts_default(tt_tune_opts *o);
+
+/* Tunes every task of file under o. Returns 0 when the loop ran (out->status says how it ended)
+ * and -1 with the last error when it could not start or the log could not be written
+ * (out->bad_input tells input errors from system ones). Caller frees out with
+ * tt_tune_result_free in both cases. */
+TT_API int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *out);
+TT_API void tt_tune_result_free(tt_tune_result *r);
+
+/* Writes the summary table (task, trials, errors, best GFLOPS, best ms) of r to f. */
+TT_API void tt_tune_print_summary(const tt_tune_result *r, FILE *f);
+
+#endif
