@@ -1,0 +1,60 @@
+/* The search space of an op and the strategies that walk it. The space is derived from the
+ * compute definition (DESIGN.md "Schedules and the search space"), never written per op; a
+ * point of it is a tt_schedule (ir/schedule.h) that tt_lower accepts. Strategies propose batches
+ * of new schedules and learn from the costs measured for them. Data flow: ir -> search -> tuner. */
+#ifndef TT_SEARCH_SEARCH_H
+#define TT_SEARCH_SEARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+#include "ir/schedule.h"
+
+/* What the space needs to know of the machine it tunes for. */
+typedef struct {
+    int vector_bits; /* widest vector register (512 AVX-512, 256 AVX2, 128 NEON); 0: 128 */
+    int num_threads; /* threads parallel loops run on; 0: 1 */
+} tt_space_opts;
+
+typedef struct tt_space tt_space;
+
+/* Builds the space of c (c is retained). -1 with a message for computes it cannot schedule. */
+TT_API int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out);
+TT_API void tt_space_free(tt_space *sp);
+/* A random valid schedule; *rng is a 64-bit state (any non-zero seed), advanced. */
+TT_API int tt_space_sample(tt_space *sp, uint64_t *rng, tt_schedule **out);
+/* s with one decision changed (one tile size, one annotation, the unroll, packing on/off). */
+TT_API int tt_space_mutate(tt_space *sp, const tt_schedule *s, uint64_t *rng, tt_schedule **out);
+/* A child taking each decision from a or b. */
+TT_API int tt_space_crossover(tt_space *sp, const tt_schedule *a, const tt_schedule *b,
+                              uint64_t *rng, tt_schedule **out);
+/* Number of points (saturates at INT64_MAX); grid search enumerates [0, size). */
+TT_API int64_t tt_space_size(const tt_space *sp);
+/* The index-th point in a fixed order (grid search). */
+TT_API int tt_space_point(tt_space *sp, int64_t index, tt_schedule **out);
+/* A sane untuned schedule (parallel outer loop, vectorised inner loop, moderate tiles): what
+ * `tvm-tune compile` uses for a task with no record. */
+TT_API int tt_space_default(tt_space *sp, tt_schedule **out);
+/* The decisions s is made of (one value per decision, in the space's fixed order): for tests,
+ * features and tools. -1 with a message when s is not a point of sp. *values: caller frees. */
+TT_API int tt_space_decode(const tt_space *sp, const tt_schedule *s, int **values, int *n);
+/* Hash of the canonical JSON of s: equal schedules hash equal; no candidate is measured twice. */
+TT_API uint64_t tt_schedule_hash(const tt_schedule *s);
+
+/* ---- strategies ---- */
+typedef struct tt_strategy tt_strategy;
+
+/* kind: "random", "grid" or "ga" (genetic: population, crossover, mutation; seeded). The
+ * strategy keeps sp, which must outlive it. */
+TT_API int tt_strategy_new(const char *kind, tt_space *sp, uint64_t seed, tt_strategy **out);
+TT_API void tt_strategy_free(tt_strategy *st);
+/* Up to n schedules never proposed or marked seen before; *count < n when the space is exhausted
+ * (0: nothing left). (*out)[i] are the caller's (tt_schedule_free each, then free(*out)). */
+TT_API int tt_strategy_next(tt_strategy *st, int n, tt_schedule ***out, int *count);
+/* Feeds measured costs (seconds; INFINITY for a failed candidate) back. */
+TT_API int tt_strategy_update(tt_strategy *st, tt_schedule *const *s, const double *costs, int n);
+/* Marks s as measured already (a resumed run's log) and feeds its cost. */
+TT_API int tt_strategy_seen(tt_strategy *st, const tt_schedule *s, double cost);
+
+#endif

@@ -1,0 +1,690 @@
+/* The search space of a compute, derived from its definition (DESIGN.md "Schedules and the
+ * search space"): which stage gets the multi-level tiling, the tilings of its axes, and the
+ * other decisions (parallel, vectorise, unroll, accumulator tile, packing, placements).
+ * search/space_emit.c turns a point into steps, search/space_sample.c walks the space. */
+#include "search/space_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/simplify.h"
+
+#define MAX_VALUES 40 /* candidate extents per tile level */
+
+/* ---- tile sizes ---- */
+
+static bool is_pow2(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Adds v to the sorted set vals[0..*n) when absent. */
+static void add_value(int64_t *vals, int *n, int cap, int64_t v)
+{
+    for (int i = 0; i < *n; i++)
+        if (vals[i] == v)
+            return;
+    if (*n < cap) {
+        vals[(*n)++] = v;
+        qsort(vals, (size_t)*n, sizeof *vals, cmp_i64);
+    }
+}
+
+/* Divisors of e up to cap, thinned to about two per octave when there are many (highly
+ * composite extents would otherwise multiply the tilings without adding distinct shapes). */
+static void level_values(int64_t e, int64_t cap, int64_t *vals, int *n)
+{
+    int64_t all[4096];
+    int na = 0;
+    for (int64_t d = 1; d * d <= e && na < 4094; d++)
+        if (e % d == 0) {
+            if (d <= cap)
+                all[na++] = d;
+            if (e / d != d && e / d <= cap)
+                all[na++] = e / d;
+        }
+    qsort(all, (size_t)na, sizeof *all, cmp_i64);
+    *n = 0;
+    if (na <= MAX_VALUES - 12) {
+        for (int i = 0; i < na; i++)
+            vals[(*n)++] = all[i];
+    } else {
+        /* keep the divisor nearest each point of a half-octave grid */
+        double top = log2((double)all[na - 1]);
+        for (double g = 0; g <= top + 0.01 && *n < MAX_VALUES - 12; g += 0.5) {
+            int best = 0;
+            for (int i = 1; i < na; i++)
+                if (fabs(log2((double)all[i]) - g) < fabs(log2((double)all[best]) - g))
+                    best = i;
+            add_value(vals, n, MAX_VALUES, all[best]);
+        }
+    }
+    /* powers of two that do not divide: the "few others", guarded by lowering */
+    for (int64_t p = 2; p <= cap && p <= e; p *= 2)
+        add_value(vals, n, MAX_VALUES, p);
+}
+
+/* The vector tile: multiples of the lanes (lanes * 2^m up to 64, no more than one tile past
+ * the extent), divisors of the extent of at least half a vector, or the whole extent when it
+ * is shorter than half a vector. */
+static void vector_values(int64_t e, int lanes, int64_t *vals, int *n)
+{
+    *n = 0;
+    for (int64_t m = lanes; 2 * e >= lanes && m <= SP_MAX_LANES && m < e + lanes; m *= 2)
+        add_value(vals, n, MAX_VALUES, m);
+    for (int64_t d = (lanes + 1) / 2; d <= SP_MAX_LANES && d <= e; d++)
+        if (e % d == 0)
+            add_value(vals, n, MAX_VALUES, d);
+    if (e < (lanes + 1) / 2)
+        add_value(vals, n, MAX_VALUES, e);
+}
+
+/* The tilings of one axis: ninner inner levels with per-level caps; vec: the last level is
+ * the vector tile. weigh: the last two levels count against the register budget. */
+static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, int lanes,
+                       bool weigh, int64_t budget)
+{
+    int64_t vals[SP_MAX_INNER][MAX_VALUES];
+    int nv[SP_MAX_INNER];
+    int64_t e = ax->extent;
+    for (int l = 0; l < ninner; l++) {
+        if (vec && l == ninner - 1)
+            vector_values(e, lanes, vals[l], &nv[l]);
+        else
+            level_values(e, caps[l], vals[l], &nv[l]);
+    }
+    int cap = 1;
+    for (int l = 0; l < ninner; l++)
+        cap *= nv[l];
+    ax->tuples = calloc((size_t)cap, sizeof *ax->tuples);
+    if (!ax->tuples)
+        return tt_error_set("out of memory");
+    ax->ninner = ninner;
+    ax->ntuples = 0;
+    int idx[SP_MAX_INNER] = {0};
+    for (int k = 0; k < cap; k++) {
+        int r = k;
+        for (int l = ninner - 1; l >= 0; l--) {
+            idx[l] = r % nv[l];
+            r /= nv[l];
+        }
+        sp_tuple t = {{1, 1, 1}, 1, false};
+        int64_t prod = 1;
+        bool nice = true, over = false;
+        for (int l = 0; l < ninner; l++) {
+            t.f[l] = vals[l][idx[l]];
+            if (__builtin_mul_overflow(prod, t.f[l], &prod) || prod > 2 * e)
+                over = true;
+            bool vec_level = vec && l == ninner - 1;
+            nice &= is_pow2(t.f[l]) || vec_level;
+        }
+        if (over)
+            continue;
+        t.divides = e % prod == 0;
+        /* a tiling that does not divide costs a guard: only with "nice" sizes, and never so
+         * large that a whole tile would be padding */
+        if (!t.divides && (!nice || prod >= 2 * e))
+            continue;
+        if (weigh) {
+            t.weight = t.f[ninner - 1] * (ninner >= 2 ? t.f[ninner - 2] : 1);
+            if (t.weight > budget)
+                continue;
+        }
+        ax->tuples[ax->ntuples++] = t;
+    }
+    if (ax->ntuples == 0)
+        return tt_error_set("space: axis %s (extent %lld) has no tiling", ax->name,
+                            (long long)e);
+    return 0;
+}
+
+/* ---- the compute's structure ---- */
+
+static bool reads(const tt_expr *e, const tt_tensor *t)
+{
+    if (e->kind == TT_EXPR_ACCESS && e->tensor == t)
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (reads(e->args[i], t))
+            return true;
+    return false;
+}
+
+static bool uses_var(const tt_expr *e, const tt_expr *var)
+{
+    if (e == var)
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (uses_var(e->args[i], var))
+            return true;
+    return false;
+}
+
+static double stage_work(const tt_stage *st)
+{
+    double w = 1;
+    for (int a = 0; a < st->naxes; a++)
+        w *= (double)st->axes[a]->extent;
+    if (st->body->kind == TT_EXPR_REDUCE)
+        for (int a = 0; a < st->body->naxes; a++)
+            w *= (double)st->body->axes[a]->extent;
+    return w;
+}
+
+/* e with reads of X replaced by xbody at the read's indices (what lowering's inline does). */
+static tt_expr *substitute_reads(const tt_expr *e, const tt_stage *X, const tt_expr *xbody)
+{
+    if (e->nargs == 0)
+        return tt_expr_retain((tt_expr *)e);
+    tt_expr **args = calloc((size_t)e->nargs, sizeof *args);
+    if (!args) {
+        tt_error_set("out of memory");
+        return NULL;
+    }
+    int n = 0;
+    for (; n < e->nargs; n++)
+        if (!(args[n] = substitute_reads(e->args[n], X, xbody)))
+            break;
+    tt_expr *r = NULL;
+    if (n == e->nargs && e->kind == TT_EXPR_ACCESS && e->tensor == X->output) {
+        tt_expr *vars[64];
+        for (int i = 0; i < e->nargs && i < 64; i++)
+            vars[i] = X->axes[i]->var;
+        r = e->nargs <= 64 ? tt_expr_substitute(xbody, e->nargs, vars, args) : NULL;
+    } else if (n == e->nargs) {
+        r = tt_expr_rebuild(e, args);
+    }
+    for (int i = 0; i < n; i++)
+        tt_expr_release(args[i]);
+    free(args);
+    return r;
+}
+
+/* Every read of t in e is at exactly the axes of stage st. */
+static bool identity_reads(const tt_expr *e, const tt_tensor *t, const tt_stage *st)
+{
+    if (e->kind == TT_EXPR_ACCESS && e->tensor == t) {
+        if (e->nargs != st->naxes)
+            return false;
+        for (int i = 0; i < e->nargs; i++)
+            if (e->args[i] != st->axes[i]->var)
+                return false;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        if (!identity_reads(e->args[i], t, st))
+            return false;
+    return true;
+}
+
+/* Whether lowering fuses the output into main when the forced stages are inlined first: the
+ * latest stage the output reads (through them) must be main, at the output's own indices. */
+static int check_epilogue(tt_space *sp, bool *fused)
+{
+    const tt_compute *c = sp->c;
+    int out = c->nstages - 1;
+    *fused = false;
+    if (out == sp->main || c->stages[out]->body->kind == TT_EXPR_REDUCE)
+        return 0;
+    tt_expr **body = calloc((size_t)c->nstages, sizeof *body);
+    if (!body)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < c->nstages; i++)
+        body[i] = tt_expr_retain(c->stages[i]->body);
+    int rc = 0;
+    for (int f = 0; rc == 0 && f < sp->nforced; f++) {
+        int x = sp->forced[f];
+        for (int j = x + 1; rc == 0 && j < c->nstages; j++) {
+            tt_expr *b = substitute_reads(body[j], c->stages[x], body[x]);
+            if (!b) {
+                rc = -1;
+                break;
+            }
+            tt_expr_release(body[j]);
+            body[j] = b;
+        }
+    }
+    if (rc == 0) {
+        const tt_stage *O = c->stages[out], *M = c->stages[sp->main];
+        const tt_tensor *mt = M->output, *ot = O->output;
+        bool ok = reads(body[out], mt) && identity_reads(body[out], mt, O) &&
+                  mt->ndim == ot->ndim &&
+                  memcmp(mt->shape, ot->shape, (size_t)mt->ndim * sizeof *mt->shape) == 0;
+        for (int q = sp->main + 1; ok && q < out; q++) {
+            bool forced = false;
+            for (int f = 0; f < sp->nforced; f++)
+                forced |= sp->forced[f] == q;
+            ok = forced || !reads(body[out], c->stages[q]->output);
+        }
+        *fused = ok;
+    }
+    for (int i = 0; i < c->nstages; i++)
+        tt_expr_release(body[i]);
+    free(body);
+    return rc;
+}
+
+/* Inputs main reads with one dimension indexed by the vector axis alone and another walked by
+ * a reduce axis: matmul's B[k, j], dense's W[j, k]. Packing them into panels of the vector
+ * tile makes the reduction walk contiguous memory. */
+static void find_packs(tt_space *sp, const tt_expr *e, const tt_expr *vvar, const tt_stage *M)
+{
+    if (e->kind == TT_EXPR_ACCESS && !e->tensor->producer && e->nargs >= 2) {
+        int dim = -1;
+        bool walked = false;
+        for (int d = 0; d < e->nargs; d++) {
+            if (e->args[d] == vvar && dim < 0) {
+                dim = d;
+                continue;
+            }
+            for (int r = 0; r < M->body->naxes; r++)
+                walked |= uses_var(e->args[d], M->body->axes[r]->var);
+        }
+        bool seen = false;
+        for (int p = 0; p < sp->npack; p++)
+            seen |= strcmp(sp->pack[p].tensor, e->tensor->name) == 0;
+        if (dim >= 0 && walked && !seen && sp->npack < 8)
+            sp->pack[sp->npack++] = (sp_pack){e->tensor->name, dim};
+    }
+    for (int i = 0; i < e->nargs; i++)
+        find_packs(sp, e->args[i], vvar, M);
+}
+
+/* ---- decisions and counting ---- */
+
+static int add_decision(tt_space *sp, sp_dkind kind, int n, int ref)
+{
+    sp_decision *d = realloc(sp->dec, (size_t)(sp->ndec + 1) * sizeof *d);
+    if (!d)
+        return tt_error_set("out of memory");
+    sp->dec = d;
+    sp->dec[sp->ndec++] = (sp_decision){kind, n, ref};
+    return 0;
+}
+
+static sp_count sat_add(sp_count a, sp_count b)
+{
+    const sp_count top = (sp_count)1 << 120;
+    return a + b > top ? top : a + b;
+}
+
+static sp_count sat_mul(sp_count a, sp_count b)
+{
+    const sp_count top = (sp_count)1 << 120;
+    if (a == 0 || b == 0)
+        return 0;
+    return a > top / b ? top : a * b;
+}
+
+/* cnt[a][p]: tilings of spatial axes a.. that fit the budget after footprint p. */
+static int count_tiles(tt_space *sp)
+{
+    int64_t B = sp->budget;
+    size_t cells = (size_t)(sp->nspatial + 1) * (size_t)(B + 1);
+    sp->cnt = calloc(cells, sizeof *sp->cnt);
+    sp->wcnt = calloc(cells, sizeof *sp->wcnt);
+    if (!sp->cnt || !sp->wcnt)
+        return tt_error_set("out of memory");
+    for (int64_t p = 1; p <= B; p++) {
+        sp->cnt[(size_t)sp->nspatial * (size_t)(B + 1) + (size_t)p] = 1;
+        sp->wcnt[(size_t)sp->nspatial * (size_t)(B + 1) + (size_t)p] = 1;
+    }
+    for (int a = sp->nspatial - 1; a >= 0; a--) {
+        const sp_axis *ax = &sp->spatial[a];
+        for (int64_t p = 1; p <= B; p++) {
+            sp_count n = 0;
+            double w = 0;
+            for (int t = 0; t < ax->ntuples; t++) {
+                int64_t q = p * ax->tuples[t].weight;
+                if (q > B)
+                    continue;
+                size_t next = (size_t)(a + 1) * (size_t)(B + 1) + (size_t)q;
+                n = sat_add(n, sp->cnt[next]);
+                w += (ax->tuples[t].divides ? 4.0 : 1.0) * sp->wcnt[next];
+            }
+            sp->cnt[(size_t)a * (size_t)(B + 1) + (size_t)p] = n;
+            sp->wcnt[(size_t)a * (size_t)(B + 1) + (size_t)p] = w;
+        }
+    }
+    sp->nother = 1;
+    for (int d = sp->nspatial; d < sp->ndec; d++)
+        sp->nother = sat_mul(sp->nother, (sp_count)sp->dec[d].n);
+    sp->total = sat_mul(sp->cnt[1], sp->nother);
+    if (sp->total == 0)
+        return tt_error_set("space: no tiling of %s fits the register budget", sp->main_name);
+    return 0;
+}
+
+int64_t sp_footprint(const tt_space *sp, const int *v)
+{
+    int64_t p = 1;
+    for (int a = 0; a < sp->nspatial; a++) {
+        p *= sp->spatial[a].tuples[v[a]].weight;
+        if (p > sp->budget)
+            return p;
+    }
+    return p;
+}
+
+void sp_unrank(const tt_space *sp, sp_count index, int *v)
+{
+    sp_count other = index % sp->nother, tiles = index / sp->nother;
+    for (int d = sp->nspatial; d < sp->ndec; d++) {
+        v[d] = (int)(other % (sp_count)sp->dec[d].n);
+        other /= (sp_count)sp->dec[d].n;
+    }
+    int64_t p = 1, B = sp->budget;
+    for (int a = 0; a < sp->nspatial; a++) {
+        const sp_axis *ax = &sp->spatial[a];
+        v[a] = 0;
+        for (int t = 0; t < ax->ntuples; t++) {
+            int64_t q = p * ax->tuples[t].weight;
+            if (q > B)
+                continue;
+            sp_count n = sp->cnt[(size_t)(a + 1) * (size_t)(B + 1) + (size_t)q];
+            if (tiles < n) {
+                v[a] = t;
+                p = q;
+                break;
+            }
+            tiles -= n;
+        }
+    }
+}
+
+/* ---- construction ---- */
+
+static int build_axes(tt_space *sp)
+{
+    const tt_stage *M = sp->c->stages[sp->main];
+    int nred = M->body->kind == TT_EXPR_REDUCE ? M->body->naxes : 0;
+    sp->spatial = calloc((size_t)M->naxes + 1, sizeof *sp->spatial);
+    sp->triv_s = calloc((size_t)M->naxes + 1, sizeof *sp->triv_s);
+    sp->reduce = calloc((size_t)nred + 1, sizeof *sp->reduce);
+    sp->triv_r = calloc((size_t)nred + 1, sizeof *sp->triv_r);
+    if (!sp->spatial || !sp->triv_s || !sp->reduce || !sp->triv_r)
+        return tt_error_set("out of memory");
+    for (int a = 0; a < M->naxes; a++) {
+        const tt_iter_var *iv = M->axes[a];
+        if (iv->extent > 1)
+            sp->spatial[sp->nspatial++] = (sp_axis){.name = iv->var->name, .extent = iv->extent};
+        else
+            sp->triv_s[sp->ntriv_s++] = iv->var->name;
+    }
+    for (int a = 0; a < nred; a++) {
+        const tt_iter_var *iv = M->body->axes[a];
+        if (iv->extent > 1)
+            sp->reduce[sp->nreduce++] =
+                (sp_axis){.name = iv->var->name, .extent = iv->extent, .reduce = true};
+        else
+            sp->triv_r[sp->ntriv_r++] = iv->var->name;
+    }
+    sp->vec = sp->lanes >= 2 && sp->nspatial > 0 ? sp->nspatial - 1 : -1;
+    for (int a = 0; a < sp->nspatial; a++) {
+        sp_axis *ax = &sp->spatial[a];
+        int rc;
+        if (sp->reduction) {
+            const int64_t caps[3] = {ax->extent, sp->budget, SP_MAX_UNROLL};
+            rc = make_tuples(ax, 3, caps, a == sp->vec, sp->lanes, true, sp->budget);
+        } else {
+            const int64_t caps[1] = {SP_MAX_UNROLL};
+            rc = make_tuples(ax, 1, caps, a == sp->vec, sp->lanes, false, sp->budget);
+        }
+        if (rc != 0)
+            return -1;
+    }
+    for (int a = 0; a < sp->nreduce; a++) {
+        const int64_t caps[1] = {SP_MAX_UNROLL};
+        if (make_tuples(&sp->reduce[a], 1, caps, false, sp->lanes, false, sp->budget) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int classify_stages(tt_space *sp)
+{
+    const tt_compute *c = sp->c;
+    int n = c->nstages, out = n - 1;
+    sp->forced = calloc((size_t)n, sizeof *sp->forced);
+    sp->pre = calloc((size_t)n, sizeof *sp->pre);
+    sp->aux = calloc((size_t)n, sizeof *sp->aux);
+    if (!sp->forced || !sp->pre || !sp->aux)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < n; i++) {
+        bool red = c->stages[i]->body->kind == TT_EXPR_REDUCE;
+        if (i == sp->main)
+            continue;
+        if (red)
+            sp->aux[sp->naux++] = i;
+        else if (i < sp->main)
+            sp->pre[sp->npre++] = i;
+        else if (i < out)
+            sp->forced[sp->nforced++] = i;
+    }
+    if (out != sp->main && c->stages[out]->body->kind != TT_EXPR_REDUCE) {
+        if (check_epilogue(sp, &sp->epilogue) != 0)
+            return -1;
+        if (!sp->epilogue)
+            sp->aux[sp->naux++] = out;
+    }
+    return 0;
+}
+
+static int build_decisions(tt_space *sp)
+{
+    bool threads = sp->opts.num_threads > 1;
+    int rc = 0;
+    for (int a = 0; rc == 0 && a < sp->nspatial; a++)
+        rc = add_decision(sp, D_SPATIAL, sp->spatial[a].ntuples, a);
+    sp->d_reduce = sp->ndec;
+    for (int a = 0; rc == 0 && a < sp->nreduce; a++)
+        rc = add_decision(sp, D_REDUCE, sp->reduce[a].ntuples, a);
+    sp->d_par = sp->ndec;
+    if (rc == 0)
+        rc = add_decision(sp, D_PAR, threads ? sp->nspatial + 1 : 1, 0);
+    sp->d_vec = sp->ndec;
+    if (rc == 0)
+        rc = add_decision(sp, D_VEC, sp->vec >= 0 ? 2 : 1, 0);
+    sp->d_unroll_s = sp->ndec;
+    if (rc == 0)
+        rc = add_decision(sp, D_UNROLL_S, sp->nspatial - (sp->vec >= 0) > 0 ? 2 : 1, 0);
+    sp->d_unroll_r = sp->ndec;
+    if (rc == 0)
+        rc = add_decision(sp, D_UNROLL_R, sp->nreduce > 0 ? 2 : 1, 0);
+    sp->d_cache = sp->ndec;
+    if (rc == 0)
+        rc = add_decision(sp, D_CACHE, sp->reduction ? 2 : 1, 0);
+    sp->d_pack = sp->ndec;
+    for (int p = 0; rc == 0 && p < sp->npack; p++)
+        rc = add_decision(sp, D_PACK, 2, p);
+    sp->d_pre = sp->ndec;
+    for (int p = 0; rc == 0 && p < sp->npre; p++) {
+        bool par = threads && sp->c->stages[sp->pre[p]]->naxes > 0;
+        rc = add_decision(sp, D_PRE, par ? 3 : 2, p);
+    }
+    sp->d_aux = sp->ndec;
+    for (int p = 0; rc == 0 && p < sp->naux; p++) {
+        bool par = threads && sp->c->stages[sp->aux[p]]->naxes > 0;
+        rc = add_decision(sp, D_AUX, par ? 2 : 1, p);
+    }
+    return rc;
+}
+
+int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
+{
+    *out = NULL;
+    if (!c || c->nstages <= 0)
+        return tt_error_set("space: needs a compute with at least one stage");
+    tt_space *sp = calloc(1, sizeof *sp);
+    if (!sp)
+        return tt_error_set("out of memory");
+    sp->c = (tt_compute *)c;
+    tt_object_retain((tt_object *)c);
+    sp->opts = opts ? *opts : (tt_space_opts){0, 0};
+    if (sp->opts.vector_bits <= 0)
+        sp->opts.vector_bits = 128;
+    if (sp->opts.num_threads <= 0)
+        sp->opts.num_threads = 1;
+    /* main: the reduction with the most work (ties: the later), else the output */
+    sp->main = c->nstages - 1;
+    double best = -1;
+    for (int i = 0; i < c->nstages; i++)
+        if (c->stages[i]->body->kind == TT_EXPR_REDUCE && stage_work(c->stages[i]) >= best) {
+            best = stage_work(c->stages[i]);
+            sp->main = i;
+        }
+    const tt_stage *M = c->stages[sp->main];
+    sp->main_name = M->output->name;
+    sp->reduction = M->body->kind == TT_EXPR_REDUCE;
+    int bits = M->output->dtype.bits > 0 ? M->output->dtype.bits : 32;
+    sp->lanes = sp->opts.vector_bits / bits;
+    if (sp->lanes > SP_MAX_LANES)
+        sp->lanes = SP_MAX_LANES;
+    /* accumulators of the register tile: about 16 vector registers' worth */
+    sp->budget = sp->reduction ? (16 * sp->lanes > 64 ? 16 * sp->lanes : 64) : 1;
+    sp->pack = calloc(8, sizeof *sp->pack);
+    int rc = sp->pack ? 0 : tt_error_set("out of memory");
+    if (rc == 0)
+        rc = build_axes(sp);
+    if (rc == 0 && sp->vec >= 0 && sp->reduction) {
+        const tt_expr *vvar = NULL;
+        for (int a = 0; a < M->naxes; a++)
+            if (strcmp(M->axes[a]->var->name, sp->spatial[sp->vec].name) == 0)
+                vvar = M->axes[a]->var;
+        find_packs(sp, M->body, vvar, M);
+    }
+    if (rc == 0)
+        rc = classify_stages(sp);
+    if (rc == 0)
+        rc = build_decisions(sp);
+    if (rc == 0)
+        rc = count_tiles(sp);
+    if (rc != 0) {
+        tt_space_free(sp);
+        return tt_error_wrap("space of %s", c->name ? c->name : "compute");
+    }
+    *out = sp;
+    return 0;
+}
+
+void tt_space_free(tt_space *sp)
+{
+    if (!sp)
+        return;
+    for (int a = 0; sp->spatial && a < sp->nspatial; a++)
+        free(sp->spatial[a].tuples);
+    for (int a = 0; sp->reduce && a < sp->nreduce; a++)
+        free(sp->reduce[a].tuples);
+    free(sp->spatial);
+    free(sp->reduce);
+    free(sp->triv_s);
+    free(sp->triv_r);
+    free(sp->forced);
+    free(sp->pre);
+    free(sp->aux);
+    free(sp->pack);
+    free(sp->dec);
+    free(sp->cnt);
+    free(sp->wcnt);
+    tt_compute_release(sp->c);
+    free(sp);
+}
+
+int64_t tt_space_size(const tt_space *sp)
+{
+    return sp->total > (sp_count)INT64_MAX ? INT64_MAX : (int64_t)sp->total;
+}
+
+int tt_space_point(tt_space *sp, int64_t index, tt_schedule **out)
+{
+    *out = NULL;
+    if (index < 0 || (sp_count)index >= sp->total)
+        return tt_error_set("space of %s: point %lld, expected 0..%lld", sp->main_name,
+                            (long long)index, (long long)tt_space_size(sp) - 1);
+    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
+    if (!v)
+        return tt_error_set("out of memory");
+    sp_unrank(sp, (sp_count)index, v);
+    int rc = sp_emit(sp, v, out);
+    free(v);
+    return rc;
+}
+
+/* ---- the default schedule ---- */
+
+/* The tuple of ax closest to the wanted sizes (log distance; a guard costs a little), within
+ * the footprint left. */
+static int closest(const sp_axis *ax, const int64_t *want, int64_t room)
+{
+    int best = -1;
+    double bd = 0;
+    for (int t = 0; t < ax->ntuples; t++) {
+        const sp_tuple *tp = &ax->tuples[t];
+        if (tp->weight > room)
+            continue;
+        double d = tp->divides ? 0 : 1.5;
+        for (int l = 0; l < ax->ninner; l++)
+            d += fabs(log2((double)tp->f[l]) - log2((double)want[l]));
+        if (best < 0 || d < bd) {
+            best = t;
+            bd = d;
+        }
+    }
+    return best < 0 ? 0 : best;
+}
+
+int tt_space_default(tt_space *sp, tt_schedule **out)
+{
+    *out = NULL;
+    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
+    if (!v)
+        return tt_error_set("out of memory");
+    int64_t room = sp->budget;
+    /* vector axis first: one vector in S3; then a row tile of 4 on the next axis in */
+    for (int k = sp->nspatial - 1; k >= 0; k--) {
+        const sp_axis *ax = &sp->spatial[k];
+        int64_t want[3] = {1, 1, 1};
+        if (sp->reduction) {
+            if (k == sp->vec)
+                want[0] = 2, want[2] = sp->lanes;
+            else if (k == sp->nspatial - 2 || (sp->vec < 0 && k == sp->nspatial - 1))
+                want[0] = 4, want[2] = 4;
+        } else if (k == sp->vec) {
+            want[0] = sp->lanes;
+        }
+        v[k] = closest(ax, want, room);
+        room /= ax->tuples[v[k]].weight;
+    }
+    for (int a = 0; a < sp->nreduce; a++) {
+        const int64_t want[1] = {4};
+        v[sp->d_reduce + a] = closest(&sp->reduce[a], want, INT64_MAX);
+    }
+    /* parallel: the fewest outer tiles that give every thread a few */
+    if (sp->dec[sp->d_par].n > 1) {
+        int64_t work = 1;
+        int k = 0;
+        while (k < sp->nspatial && work < 4 * sp->opts.num_threads) {
+            const sp_axis *ax = &sp->spatial[k];
+            const sp_tuple *t = &ax->tuples[v[k]];
+            int64_t prod = t->f[0] * (ax->ninner > 1 ? t->f[1] * t->f[2] : 1);
+            work *= (ax->extent + prod - 1) / prod;
+            k++;
+        }
+        v[sp->d_par] = k;
+    }
+    v[sp->d_vec] = sp->dec[sp->d_vec].n - 1;
+    v[sp->d_unroll_s] = sp->reduction ? sp->dec[sp->d_unroll_s].n - 1 : 0;
+    v[sp->d_unroll_r] = sp->dec[sp->d_unroll_r].n - 1;
+    v[sp->d_cache] = sp->dec[sp->d_cache].n - 1;
+    for (int p = 0; p < sp->npre; p++)
+        v[sp->d_pre + p] = 0;
+    for (int p = 0; p < sp->naux; p++)
+        v[sp->d_aux + p] = sp->dec[sp->d_aux + p].n - 1;
+    int rc = sp_emit(sp, v, out);
+    free(v);
+    return rc;
+}

@@ -1,0 +1,326 @@
+/* Points of the space as schedules and back: a decision vector emits its steps in a fixed order
+ * (split, reorder, fuse, parallel, vectorize, unroll, cache_write, the other stages' steps,
+ * pack, inline), and a schedule read from a log decodes to the decisions that emit it, so
+ * mutation and crossover work on schedules from any earlier run. */
+#include "search/space_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A list of loop names built while emitting. */
+typedef struct {
+    int n;
+    char *names[256];
+} names;
+
+static int push(names *l, const char *axis, int level)
+{
+    if (l->n >= 256)
+        return tt_error_set("space: too many loops");
+    char buf[512];
+    if (level >= 0)
+        snprintf(buf, sizeof buf, "%s.%d", axis, level);
+    else
+        snprintf(buf, sizeof buf, "%s", axis);
+    if (!(l->names[l->n] = strdup(buf)))
+        return tt_error_set("out of memory");
+    l->n++;
+    return 0;
+}
+
+static void names_free(names *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->names[i]);
+    l->n = 0;
+}
+
+static char *loop_name(const char *axis, int level)
+{
+    size_t n = strlen(axis) + 16;
+    char *r = malloc(n);
+    if (r)
+        snprintf(r, n, "%s.%d", axis, level);
+    return r;
+}
+
+/* The nest order: S0 S1 R0 S2 R1 S3 (vector axis innermost), or S0 S1 for an elementwise main;
+ * axes of extent 1 stay unsplit at the front of their block. */
+static int main_order(const tt_space *sp, names *l)
+{
+    int rc = 0;
+    for (int a = 0; rc == 0 && a < sp->ntriv_s; a++)
+        rc = push(l, sp->triv_s[a], -1);
+    for (int lev = 0; rc == 0 && lev <= 1; lev++)
+        for (int a = 0; rc == 0 && a < sp->nspatial; a++)
+            rc = push(l, sp->spatial[a].name, lev);
+    if (!sp->reduction)
+        return rc;
+    for (int a = 0; rc == 0 && a < sp->ntriv_r; a++)
+        rc = push(l, sp->triv_r[a], -1);
+    for (int a = 0; rc == 0 && a < sp->nreduce; a++)
+        rc = push(l, sp->reduce[a].name, 0);
+    for (int a = 0; rc == 0 && a < sp->nspatial; a++)
+        rc = push(l, sp->spatial[a].name, 2);
+    for (int a = 0; rc == 0 && a < sp->nreduce; a++)
+        rc = push(l, sp->reduce[a].name, 1);
+    for (int a = 0; rc == 0 && a < sp->nspatial; a++)
+        rc = push(l, sp->spatial[a].name, 3);
+    return rc;
+}
+
+/* Fuses a stage's spatial axes (its first loops) and makes the result parallel. */
+static int parallel_stage(tt_schedule *s, const tt_stage *st)
+{
+    const char *loops[64] = {NULL};
+    int n = st->naxes < 64 ? st->naxes : 64;
+    for (int a = 0; a < n; a++)
+        loops[a] = st->axes[a]->var->name;
+    if (n == 1)
+        return tt_schedule_parallel(s, st->output->name, loops[0]);
+    if (tt_schedule_fuse(s, st->output->name, n, loops) != 0)
+        return -1;
+    size_t len = 1;
+    for (int a = 0; a < n; a++)
+        len += strlen(loops[a]) + 1;
+    char *fused = calloc(len, 1);
+    if (!fused)
+        return tt_error_set("out of memory");
+    for (int a = 0; a < n; a++) {
+        if (a)
+            strcat(fused, "@");
+        strcat(fused, loops[a]);
+    }
+    int rc = tt_schedule_parallel(s, st->output->name, fused);
+    free(fused);
+    return rc;
+}
+
+static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
+{
+    const char *M = sp->main_name;
+    int rc = 0;
+    for (int a = 0; rc == 0 && a < sp->nspatial; a++) {
+        const sp_axis *ax = &sp->spatial[a];
+        rc = tt_schedule_split(s, M, ax->name, ax->ninner, ax->tuples[v[a]].f);
+    }
+    for (int a = 0; rc == 0 && a < sp->nreduce; a++) {
+        const sp_axis *ax = &sp->reduce[a];
+        rc = tt_schedule_split(s, M, ax->name, 1, ax->tuples[v[sp->d_reduce + a]].f);
+    }
+    names order = {0};
+    if (rc == 0)
+        rc = main_order(sp, &order);
+    if (rc == 0 && order.n >= 2)
+        rc = tt_schedule_reorder(s, M, order.n, (const char *const *)order.names);
+    names_free(&order);
+    int k = v[sp->d_par];
+    if (rc == 0 && k >= 1) {
+        names outer = {0};
+        for (int a = 0; rc == 0 && a < k; a++)
+            rc = push(&outer, sp->spatial[a].name, 0);
+        if (rc == 0 && k >= 2)
+            rc = tt_schedule_fuse(s, M, k, (const char *const *)outer.names);
+        char *fused = NULL;
+        if (rc == 0) {
+            size_t len = 1;
+            for (int a = 0; a < k; a++)
+                len += strlen(outer.names[a]) + 1;
+            fused = calloc(len, 1);
+            for (int a = 0; fused && a < k; a++) {
+                if (a)
+                    strcat(fused, "@");
+                strcat(fused, outer.names[a]);
+            }
+            rc = fused ? tt_schedule_parallel(s, M, fused) : tt_error_set("out of memory");
+        }
+        free(fused);
+        names_free(&outer);
+    }
+    bool vec = v[sp->d_vec] == 1;
+    if (rc == 0 && vec) {
+        const sp_axis *ax = &sp->spatial[sp->vec];
+        char *l = loop_name(ax->name, ax->ninner);
+        rc = l ? tt_schedule_vectorize(s, M, l) : tt_error_set("out of memory");
+        free(l);
+    }
+    for (int a = 0; rc == 0 && v[sp->d_unroll_s] && a < sp->nspatial; a++) {
+        if (a == sp->vec) /* its inner loop is the vector (or the would-be vector) */
+            continue;
+        char *l = loop_name(sp->spatial[a].name, sp->spatial[a].ninner);
+        rc = l ? tt_schedule_unroll(s, M, l) : tt_error_set("out of memory");
+        free(l);
+    }
+    for (int a = 0; rc == 0 && v[sp->d_unroll_r] && a < sp->nreduce; a++) {
+        char *l = loop_name(sp->reduce[a].name, 1);
+        rc = l ? tt_schedule_unroll(s, M, l) : tt_error_set("out of memory");
+        free(l);
+    }
+    if (rc == 0 && v[sp->d_cache]) {
+        /* the tile: everything below the last S1 loop (the reduce loops all lie below it) */
+        char *l = sp->nspatial > 0 ? loop_name(sp->spatial[sp->nspatial - 1].name, 1)
+                  : sp->ntriv_s > 0 ? strdup(sp->triv_s[sp->ntriv_s - 1])
+                                    : strdup("");
+        rc = l ? tt_schedule_cache_write(s, M, l) : tt_error_set("out of memory");
+        free(l);
+    }
+    return rc;
+}
+
+int sp_emit(const tt_space *sp, const int *v, tt_schedule **out)
+{
+    *out = NULL;
+    tt_schedule *s = tt_schedule_new();
+    if (!s)
+        return -1;
+    const tt_compute *c = sp->c;
+    int rc = emit_main(sp, v, s);
+    for (int p = 0; rc == 0 && p < sp->npre; p++)
+        if (v[sp->d_pre + p] == 2)
+            rc = parallel_stage(s, c->stages[sp->pre[p]]);
+    for (int p = 0; rc == 0 && p < sp->naux; p++)
+        if (v[sp->d_aux + p] == 1)
+            rc = parallel_stage(s, c->stages[sp->aux[p]]);
+    for (int p = 0; rc == 0 && p < sp->npack; p++) {
+        if (!v[sp->d_pack + p])
+            continue;
+        const sp_axis *ax = &sp->spatial[sp->vec];
+        int64_t f = ax->tuples[v[sp->vec]].f[ax->ninner - 1];
+        rc = tt_schedule_pack(s, sp->main_name, sp->pack[p].tensor, sp->pack[p].dim, f);
+    }
+    /* inlines in stage order: lowering fuses the output into main only once the stages
+     * between them are gone */
+    for (int i = 0; rc == 0 && i < c->nstages; i++) {
+        bool in = false;
+        for (int p = 0; p < sp->npre; p++)
+            in |= sp->pre[p] == i && v[sp->d_pre + p] == 0;
+        for (int f = 0; f < sp->nforced; f++)
+            in |= sp->forced[f] == i;
+        in |= sp->epilogue && i == c->nstages - 1;
+        if (in)
+            rc = tt_schedule_inline(s, c->stages[i]->output->name);
+    }
+    if (rc != 0) {
+        tt_schedule_free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- decoding ---- */
+
+static int find_tuple(const sp_axis *ax, const tt_step *st)
+{
+    if (st->nfactors != ax->ninner)
+        return -1;
+    for (int t = 0; t < ax->ntuples; t++) {
+        bool eq = true;
+        for (int l = 0; l < ax->ninner; l++)
+            eq &= ax->tuples[t].f[l] == st->factors[l];
+        if (eq)
+            return t;
+    }
+    return -1;
+}
+
+/* Whether loop (named "axis.level") belongs to a reduce axis of main. */
+static bool reduce_loop(const tt_space *sp, const char *loop)
+{
+    const char *dot = strrchr(loop, '.');
+    size_t n = dot ? (size_t)(dot - loop) : strlen(loop);
+    for (int a = 0; a < sp->nreduce; a++)
+        if (strlen(sp->reduce[a].name) == n && strncmp(sp->reduce[a].name, loop, n) == 0)
+            return true;
+    return false;
+}
+
+static int stage_of(const tt_space *sp, const char *name, const int *list, int n)
+{
+    for (int p = 0; p < n; p++)
+        if (strcmp(sp->c->stages[list[p]]->output->name, name) == 0)
+            return p;
+    return -1;
+}
+
+static int decode_main(const tt_space *sp, const tt_step *st, int *v)
+{
+    switch (st->kind) {
+    case TT_STEP_SPLIT:
+        for (int a = 0; a < sp->nspatial; a++)
+            if (strcmp(sp->spatial[a].name, st->loops[0]) == 0)
+                return (v[a] = find_tuple(&sp->spatial[a], st)) >= 0 ? 0 : -1;
+        for (int a = 0; a < sp->nreduce; a++)
+            if (strcmp(sp->reduce[a].name, st->loops[0]) == 0)
+                return (v[sp->d_reduce + a] = find_tuple(&sp->reduce[a], st)) >= 0 ? 0 : -1;
+        return -1;
+    case TT_STEP_FUSE: v[sp->d_par] = st->nloops; return 0;
+    case TT_STEP_PARALLEL:
+        if (v[sp->d_par] == 0)
+            v[sp->d_par] = 1;
+        return 0;
+    case TT_STEP_VECTORIZE: v[sp->d_vec] = 1; return 0;
+    case TT_STEP_UNROLL:
+        v[reduce_loop(sp, st->loops[0]) ? sp->d_unroll_r : sp->d_unroll_s] = 1;
+        return 0;
+    case TT_STEP_CACHE_WRITE: v[sp->d_cache] = 1; return 0;
+    case TT_STEP_PACK:
+        for (int p = 0; p < sp->npack; p++)
+            if (strcmp(sp->pack[p].tensor, st->tensor) == 0) {
+                v[sp->d_pack + p] = 1;
+                return 0;
+            }
+        return -1;
+    case TT_STEP_REORDER:
+    case TT_STEP_INLINE: return 0; /* fixed by the structure; checked by re-emitting */
+    default: return -1;
+    }
+}
+
+int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
+{
+    memset(v, 0, (size_t)sp->ndec * sizeof *v);
+    for (int p = 0; p < sp->npre; p++)
+        v[sp->d_pre + p] = 1;
+    int bad = -1;
+    for (int i = 0; bad < 0 && i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        int p;
+        if (strcmp(st->stage, sp->main_name) == 0) {
+            if (decode_main(sp, st, v) != 0)
+                bad = i;
+        } else if ((p = stage_of(sp, st->stage, sp->pre, sp->npre)) >= 0) {
+            if (st->kind == TT_STEP_INLINE)
+                v[sp->d_pre + p] = 0;
+            else if (st->kind == TT_STEP_PARALLEL)
+                v[sp->d_pre + p] = 2;
+        } else if ((p = stage_of(sp, st->stage, sp->aux, sp->naux)) >= 0) {
+            if (st->kind == TT_STEP_PARALLEL)
+                v[sp->d_aux + p] = 1;
+        }
+    }
+    for (int d = 0; bad < 0 && d < sp->ndec; d++)
+        if (v[d] < 0 || v[d] >= sp->dec[d].n)
+            bad = tt_schedule_size(s);
+    if (bad < 0 && sp_footprint(sp, v) > sp->budget)
+        bad = tt_schedule_size(s);
+    /* the decisions must emit exactly s */
+    char *want = tt_schedule_to_json(s), *got = NULL;
+    tt_schedule *e = NULL;
+    if (bad < 0 && sp_emit(sp, v, &e) == 0)
+        got = tt_schedule_to_json(e);
+    int rc = 0;
+    if (!want || (bad < 0 && !got))
+        rc = tt_error_set("out of memory");
+    else if (bad >= 0 || strcmp(want, got) != 0)
+        rc = tt_error_set("schedule is not a point of the space of %s (%s)",
+                          sp->c->name ? sp->c->name : sp->main_name,
+                          bad >= 0 && bad < tt_schedule_size(s)
+                              ? tt_step_describe(tt_schedule_step(s, bad))
+                              : "its steps differ from what the space emits");
+    free(want);
+    free(got);
+    tt_schedule_free(e);
+    return rc;
+}

@@ -1,0 +1,115 @@
+/* Shared state of the search space (search/space.c builds it, search/space_emit.c turns decisions
+ * into steps and back, search/space_sample.c samples, mutates and crosses them). Not a public
+ * header: only the search/ sources include it. */
+#ifndef TT_SEARCH_SPACE_INTERNAL_H
+#define TT_SEARCH_SPACE_INTERNAL_H
+
+#include "search/search.h"
+
+#define SP_MAX_INNER 3 /* inner tile levels of a spatial axis (S1 S2 S3) */
+#define SP_MAX_LANES 64 /* ir/lower: widest vectorised loop */
+#define SP_MAX_UNROLL 64 /* ir/lower: longest unrolled loop */
+
+typedef unsigned __int128 sp_count;
+
+/* One way to tile an axis: the inner extents, outer to inner (the split step's factors). */
+typedef struct {
+    int64_t f[SP_MAX_INNER];
+    int64_t weight; /* register-tile footprint (S2*S3), 1 where no budget applies */
+    bool divides;   /* the product divides the extent: no guard */
+} sp_tuple;
+
+/* A non-trivial (extent > 1) axis of the main stage and its tilings. */
+typedef struct {
+    const char *name; /* the axis' loop name */
+    int64_t extent;
+    bool reduce;
+    int ninner; /* inner levels: 3 (S1 S2 S3), 1 (S1 of an elementwise stage, R1) */
+    int ntuples;
+    sp_tuple *tuples;
+} sp_axis;
+
+typedef enum {
+    D_SPATIAL,  /* ref: spatial axis; value: tuple index (register budget shared) */
+    D_REDUCE,   /* ref: reduce axis; value: tuple index */
+    D_PAR,      /* value k: the k outermost tiles fused and parallel (0: none) */
+    D_VEC,      /* vectorise the innermost tile of the vector axis */
+    D_UNROLL_S, /* unroll the innermost tiles of the spatial axes besides the vector axis */
+    D_UNROLL_R, /* unroll the inner reduce tiles */
+    D_CACHE,    /* accumulate the register tile in a local buffer (cache_write) */
+    D_PACK,     /* ref: pack candidate; pack it into panels of the vector tile */
+    D_PRE,      /* ref: stage before main: 0 inlined, 1 root, 2 root and parallel */
+    D_AUX,      /* ref: other root stage: 1 parallel */
+} sp_dkind;
+
+typedef struct {
+    sp_dkind kind;
+    int n;   /* domain size (values 0..n-1) */
+    int ref; /* axis, pack candidate or stage index */
+} sp_decision;
+
+typedef struct {
+    const char *tensor; /* an input read by the main stage */
+    int dim;            /* indexed by the vector axis alone */
+} sp_pack;
+
+struct tt_space {
+    tt_compute *c;
+    tt_space_opts opts;
+    int lanes;      /* vector lanes of the output dtype */
+    int64_t budget; /* register tile: max product of S2*S3 over spatial axes */
+    int main;       /* the stage tiled with the full structure */
+    const char *main_name;
+    bool reduction; /* main has reduce axes: S0 S1 R0 S2 R1 S3, else S0 S1 */
+    int nspatial;
+    sp_axis *spatial; /* non-trivial spatial axes of main, in order */
+    int ntriv_s;
+    const char **triv_s; /* spatial axes of extent 1: left unsplit, outermost */
+    int nreduce;
+    sp_axis *reduce;
+    int ntriv_r;
+    const char **triv_r;
+    int vec;       /* index in spatial of the vector axis (the output's stride-1 axis); -1 */
+    bool epilogue; /* the output is fused into main as an epilogue */
+    int nforced;
+    int *forced; /* elementwise stages after main: always inlined */
+    int npack;
+    sp_pack *pack;
+    int npre;
+    int *pre; /* elementwise stages before main: inlined, root or root and parallel */
+    int naux;
+    int *aux; /* other root stages (reductions besides main, an output not fused) */
+    int ndec;
+    sp_decision *dec; /* the spatial tiles first (dec[a] is spatial axis a) */
+    /* Where the other decisions sit in dec. */
+    int d_reduce, d_par, d_vec, d_unroll_s, d_unroll_r, d_cache, d_pack, d_pre, d_aux;
+
+    /* cnt[a * (budget + 1) + p]: tile choices for spatial axes a.. with footprint p so far;
+     * wcnt likewise, weighting dividing tilings higher (sampling). */
+    sp_count *cnt;
+    double *wcnt;
+    sp_count nother; /* product of the other decisions' domains */
+    sp_count total;
+};
+
+/* Decisions -> schedule (search/space_emit.c). *out is a new schedule. */
+int sp_emit(const tt_space *sp, const int *v, tt_schedule **out);
+/* Schedule -> decisions: the one point whose schedule is s, or -1 with a message. */
+int sp_decode(const tt_space *sp, const tt_schedule *s, int *v);
+/* Footprint of the spatial tiles of v; whether v respects the budget. */
+int64_t sp_footprint(const tt_space *sp, const int *v);
+/* Decisions of point index (mixed radix over the other decisions, DP unrank over tiles). */
+void sp_unrank(const tt_space *sp, sp_count index, int *v);
+
+/* xorshift64* in [0, n). */
+uint64_t sp_rand(uint64_t *rng);
+int64_t sp_below(uint64_t *rng, int64_t n);
+double sp_uniform(uint64_t *rng);
+
+/* Random decisions (search/space_sample.c). */
+void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v);
+/* Changes exactly one decision of v; false when no decision can change. */
+bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v);
+void sp_cross_dec(const tt_space *sp, uint64_t *rng, const int *a, const int *b, int *child);
+
+#endif

@@ -1,0 +1,142 @@
+/* Test helpers for the search tests (header only): the ops the space is checked on, and running
+ * a lowered schedule in the interpreter or through the JIT against the compute's reference. */
+#ifndef TT_TESTS_SEARCH_SEARCH_TEST_H
+#define TT_TESTS_SEARCH_SEARCH_TEST_H
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codegen/codegen.h"
+#include "ir/interp.h"
+#include "ir/lang.h"
+#include "ir/lower.h"
+#include "ir/ops.h"
+#include "ir/printer.h"
+#include "search/search.h"
+
+/* A compute from text over float32 inputs given as "A:10x7,B:7x13"; NULL (message printed). */
+static inline tt_compute *st_parse(const char *text, const char *inputs)
+{
+    tt_lang_input in[8];
+    int64_t shapes[8][8];
+    char names[8][16];
+    int n = 0;
+    const char *p = inputs;
+    while (*p && n < 8) {
+        int len = (int)strcspn(p, ":");
+        snprintf(names[n], sizeof names[n], "%.*s", len, p);
+        p += len + 1;
+        int nd = 0;
+        while (*p && *p != ',' && nd < 8) {
+            shapes[n][nd++] = strtoll(p, (char **)&p, 10);
+            if (*p == 'x')
+                p++;
+        }
+        in[n] = (tt_lang_input){names[n], nd, shapes[n], TT_DT_F32};
+        n++;
+        if (*p == ',')
+            p++;
+    }
+    tt_compute *c = NULL;
+    if (tt_lang_parse(text, NULL, n, in, 0, NULL, &c) != 0)
+        printf("parse %s: %s\n", text, tt_get_last_error());
+    return c;
+}
+
+static inline tt_compute *st_op(const tt_op_desc *d)
+{
+    tt_compute *c = NULL;
+    if (tt_op_build(d, NULL, &c) != 0)
+        printf("op %s: %s\n", tt_op_kind_name(d->kind), tt_get_last_error());
+    return c;
+}
+
+static inline float *st_inputs_fill(int64_t n, uint64_t seed)
+{
+    float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64 + 64));
+    uint64_t x = seed * 2654435761u + 1;
+    for (int64_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        p[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2 - 1);
+    }
+    return p;
+}
+
+typedef int32_t (*st_entry)();
+
+static inline int st_call(st_entry f, int n, void **a)
+{
+    switch (n) {
+    case 1: return f(a[0]);
+    case 2: return f(a[0], a[1]);
+    case 3: return f(a[0], a[1], a[2]);
+    case 4: return f(a[0], a[1], a[2], a[3]);
+    case 5: return f(a[0], a[1], a[2], a[3], a[4]);
+    default: return -99;
+    }
+}
+
+/* Lowers c under s, runs it in the interpreter (and, given a target, through the JIT) and
+ * compares with tt_compute_eval: 0 when all agree within rel err 1e-4, else -1 with the
+ * schedule and the reason printed. */
+static inline int st_check(const tt_compute *c, const tt_schedule *s, const tt_target *jit,
+                           const char *label)
+{
+    tt_kernel *k = NULL;
+    if (tt_lower(c, s, "kernel", &k) != 0) {
+        char *js = tt_schedule_to_json(s);
+        printf("%s: lower failed: %s\nschedule: %s\n", label, tt_get_last_error(), js);
+        free(js);
+        return -1;
+    }
+    int n = c->ninputs + 1, rc = 0;
+    void *ref[8], *itp[8], *jt[8];
+    for (int i = 0; i < c->ninputs; i++)
+        ref[i] = itp[i] = jt[i] = st_inputs_fill(tt_tensor_numel(c->inputs[i]), (uint64_t)i + 3);
+    int64_t on = tt_tensor_numel(tt_compute_output(c));
+    ref[n - 1] = st_inputs_fill(on, 99);
+    itp[n - 1] = st_inputs_fill(on, 98);
+    jt[n - 1] = st_inputs_fill(on, 97);
+    tt_module m = NULL;
+    if (tt_compute_eval(c, ref) != 0) {
+        printf("%s: eval failed: %s\n", label, tt_get_last_error());
+        rc = -1;
+    } else if (tt_kernel_interp(k, itp) != 0) {
+        printf("%s: interp failed: %s\n", label, tt_get_last_error());
+        rc = -1;
+    } else if (jit && tt_codegen_jit(&k, 1, jit, &m) != 0) {
+        printf("%s: jit failed: %s\n", label, tt_get_last_error());
+        rc = -1;
+    } else if (jit && st_call((st_entry)tt_codegen_jit_lookup(m, "kernel"), n, jt) != 0) {
+        printf("%s: kernel failed\n", label);
+        rc = -1;
+    }
+    const float *r = ref[n - 1], *a = itp[n - 1], *b = jt[n - 1];
+    for (int64_t i = 0; rc == 0 && i < on; i++) {
+        double tol = 1e-4 * fmax(1.0, fabs(r[i]));
+        if (!(fabs(a[i] - r[i]) <= tol) || (jit && !(fabs(b[i] - r[i]) <= tol))) {
+            printf("%s: element %lld: interpreter %g, jit %g, reference %g\n", label,
+                   (long long)i, a[i], jit ? b[i] : 0.0, r[i]);
+            rc = -1;
+        }
+    }
+    if (rc != 0) {
+        char *js = tt_schedule_to_json(s);
+        printf("schedule: %s\n", js);
+        free(js);
+    }
+    tt_mod_free(m);
+    for (int i = 0; i < c->ninputs; i++)
+        free(ref[i]);
+    free(ref[n - 1]);
+    free(itp[n - 1]);
+    free(jt[n - 1]);
+    tt_kernel_release(k);
+    return rc;
+}
+
+#endif

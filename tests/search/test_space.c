@@ -1,0 +1,498 @@
+/* The search space over every built-in op and several "expr" ops: random samples, the default
+ * schedule, mutants and crossover children all lower, run in the interpreter (a share also
+ * through the JIT) and agree with the reference evaluation; decisions decode back from the
+ * schedules (also after a JSON round trip); the hash is canonical; errors have messages. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "search_test.h"
+
+static tt_target *host;
+static int n_interp, n_jit;
+
+static int setup(void **state)
+{
+    (void)state;
+    return tt_target_parse("llvm", &host);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    tt_target_free(host);
+    return 0;
+}
+
+/* ---- the ops ---- */
+
+typedef struct {
+    const char *label;
+    tt_compute *c;
+    tt_space_opts opts;
+} op_case;
+
+#define MAX_CASES 32
+
+static int conv_case(op_case *o, int n, const char *label, tt_op_kind kind, bool nhwc)
+{
+    tt_op_desc d;
+    tt_op_desc_init(&d, kind);
+    d.N = 1, d.C = 3, d.H = 9, d.W = 8, d.K = 8, d.R = 3, d.S = 3;
+    d.nhwc = nhwc;
+    d.stride[0] = d.stride[1] = 2;
+    d.pad[0] = d.pad[1] = 1;
+    d.bias = kind != TT_OP_POOL2D;
+    d.relu = kind == TT_OP_CONV2D;
+    if (kind == TT_OP_DEPTHWISE_CONV2D)
+        d.C = 4, d.stride[1] = 1;
+    o[n] = (op_case){label, st_op(&d), {256, 2}};
+    return n + 1;
+}
+
+static int make_cases(op_case *o)
+{
+    int n = 0;
+    static const int64_t mm[][3] = {{16, 16, 16}, {13, 17, 9}, {7, 1, 5}, {1, 9, 4}, {31, 29, 37}};
+    static const char *mm_label[] = {"matmul 16^3", "matmul 13x17x9", "matmul N=1",
+                                     "matmul M=1", "matmul primes"};
+    for (int i = 0; i < 5; i++) {
+        tt_op_desc d;
+        tt_op_desc_init(&d, TT_OP_MATMUL);
+        d.M = mm[i][0], d.N = mm[i][1], d.K = mm[i][2];
+        o[n++] = (op_case){mm_label[i], st_op(&d), {i == 4 ? 512 : 256, i == 1 ? 1 : 2}};
+    }
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_BATCH_MATMUL);
+    d.B = 2, d.M = 5, d.N = 12, d.K = 7;
+    o[n++] = (op_case){"batch_matmul", st_op(&d), {128, 2}};
+    tt_op_desc_init(&d, TT_OP_DENSE);
+    d.M = 6, d.N = 20, d.K = 9, d.bias = d.relu = true;
+    o[n++] = (op_case){"dense bias relu", st_op(&d), {256, 2}};
+    n = conv_case(o, n, "conv2d nchw", TT_OP_CONV2D, false);
+    n = conv_case(o, n, "conv2d nhwc", TT_OP_CONV2D, true);
+    n = conv_case(o, n, "depthwise nchw", TT_OP_DEPTHWISE_CONV2D, false);
+    n = conv_case(o, n, "depthwise nhwc", TT_OP_DEPTHWISE_CONV2D, true);
+    tt_op_desc_init(&d, TT_OP_POOL2D);
+    d.N = 1, d.C = 3, d.H = 8, d.W = 9, d.R = 2, d.S = 2, d.pool_max = true;
+    d.stride[0] = d.stride[1] = 2;
+    o[n++] = (op_case){"pool2d max", st_op(&d), {256, 2}};
+    tt_op_desc_init(&d, TT_OP_POOL2D);
+    d.N = 1, d.C = 4, d.H = 7, d.W = 7, d.R = 3, d.S = 3, d.nhwc = true;
+    d.stride[0] = d.stride[1] = 2;
+    d.pad[0] = d.pad[1] = 1;
+    o[n++] = (op_case){"pool2d avg nhwc pad", st_op(&d), {256, 2}};
+    o[n++] = (op_case){"expr scaled_mm",
+                       st_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]",
+                                "A:9x11,B:11x24,s:24"),
+                       {256, 2}};
+    o[n++] = (op_case){"expr stencil",
+                       st_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]",
+                                "A:9x20"),
+                       {256, 2}};
+    o[n++] = (op_case){"expr softmax",
+                       st_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
+                                "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
+                                "X:5x19"),
+                       {256, 2}};
+    o[n++] = (op_case){"expr elementwise 3d",
+                       st_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)",
+                                "A:3x5x18,B:18"),
+                       {512, 2}};
+    o[n++] = (op_case){"expr sum of squares",
+                       st_parse("R[i] = sum([j, k], X[i, j, k] * X[i, j, k])", "X:6x4x7"),
+                       {256, 2}};
+    o[n++] = (op_case){"expr prologue+epilogue",
+                       st_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
+                                "C[i, j] = max(T[i, j], 0.0)",
+                                "A:6x5,B:5x21"),
+                       {256, 2}};
+    return n;
+}
+
+static void free_cases(op_case *o, int n)
+{
+    for (int i = 0; i < n; i++)
+        tt_compute_release(o[i].c);
+}
+
+/* ---- samples, default, JIT ---- */
+
+static void test_samples_lower_and_compute(void **state)
+{
+    (void)state;
+    op_case o[MAX_CASES];
+    int n = make_cases(o);
+    uint64_t rng = 12345;
+    for (int i = 0; i < n; i++) {
+        assert_non_null(o[i].c);
+        tt_space *sp = NULL;
+        if (tt_space_new(o[i].c, &o[i].opts, &sp) != 0)
+            fail_msg("%s: %s", o[i].label, tt_get_last_error());
+        printf("%-24s space size %lld\n", o[i].label, (long long)tt_space_size(sp));
+        assert_true(tt_space_size(sp) >= 1);
+        char label[128];
+        tt_schedule *s = NULL;
+        assert_int_equal(tt_space_default(sp, &s), 0);
+        snprintf(label, sizeof label, "%s default", o[i].label);
+        assert_int_equal(st_check(o[i].c, s, host, label), 0);
+        n_interp++, n_jit++;
+        tt_schedule_free(s);
+        for (int t = 0; t < 18; t++) {
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            snprintf(label, sizeof label, "%s sample %d", o[i].label, t);
+            const tt_target *jit = t < 2 ? host : NULL;
+            assert_int_equal(st_check(o[i].c, s, jit, label), 0);
+            n_interp++;
+            n_jit += jit != NULL;
+            tt_schedule_free(s);
+        }
+        tt_space_free(sp);
+    }
+    printf("%d schedules checked in the interpreter, %d through the JIT\n", n_interp, n_jit);
+    assert_true(n_interp >= 300);
+    free_cases(o, n);
+}
+
+/* Thousands of samples per op only lower (no run): every decision combination must. */
+static void test_many_samples_lower(void **state)
+{
+    (void)state;
+    op_case o[MAX_CASES];
+    int n = make_cases(o);
+    uint64_t rng = 777;
+    int total = 0;
+    for (int i = 0; i < n; i++) {
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(o[i].c, &o[i].opts, &sp), 0);
+        for (int t = 0; t < 150; t++) {
+            tt_schedule *s = NULL;
+            tt_kernel *k = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            if (tt_lower(o[i].c, s, "k", &k) != 0) {
+                char *js = tt_schedule_to_json(s);
+                fail_msg("%s: %s\n%s", o[i].label, tt_get_last_error(), js);
+            }
+            /* and its point decodes */
+            int *v = NULL, nv = 0;
+            assert_int_equal(tt_space_decode(sp, s, &v, &nv), 0);
+            free(v);
+            tt_kernel_release(k);
+            tt_schedule_free(s);
+            total++;
+        }
+        /* grid points too, spread over the space */
+        int64_t size = tt_space_size(sp);
+        for (int t = 0; t < 30; t++) {
+            tt_schedule *s = NULL;
+            tt_kernel *k = NULL;
+            int64_t idx = (int64_t)((double)size * t / 30.0);
+            assert_int_equal(tt_space_point(sp, idx, &s), 0);
+            if (tt_lower(o[i].c, s, "k", &k) != 0)
+                fail_msg("%s point %lld: %s", o[i].label, (long long)idx, tt_get_last_error());
+            tt_kernel_release(k);
+            tt_schedule_free(s);
+            total++;
+        }
+        tt_space_free(sp);
+    }
+    printf("%d sampled schedules lowered\n", total);
+    free_cases(o, n);
+}
+
+/* ---- mutation, crossover, hashing ---- */
+
+static int count_diffs(const int *a, const int *b, int n)
+{
+    int d = 0;
+    for (int i = 0; i < n; i++)
+        d += a[i] != b[i];
+    return d;
+}
+
+static void test_mutate_and_crossover(void **state)
+{
+    (void)state;
+    op_case o[MAX_CASES];
+    int n = make_cases(o);
+    uint64_t rng = 4242;
+    for (int i = 0; i < n; i++) {
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(o[i].c, &o[i].opts, &sp), 0);
+        for (int t = 0; t < 6; t++) {
+            tt_schedule *a = NULL, *b = NULL, *m = NULL, *x = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &a), 0);
+            assert_int_equal(tt_space_sample(sp, &rng, &b), 0);
+            if (tt_space_size(sp) > 1) {
+                assert_int_equal(tt_space_mutate(sp, a, &rng, &m), 0);
+                assert_true(tt_schedule_hash(m) != tt_schedule_hash(a));
+                int *va, *vm, na, nm;
+                assert_int_equal(tt_space_decode(sp, a, &va, &na), 0);
+                assert_int_equal(tt_space_decode(sp, m, &vm, &nm), 0);
+                assert_int_equal(na, nm);
+                assert_int_equal(count_diffs(va, vm, na), 1);
+                free(va);
+                free(vm);
+            }
+            assert_int_equal(tt_space_crossover(sp, a, b, &rng, &x), 0);
+            int *va, *vb, *vx, na, nb, nx;
+            assert_int_equal(tt_space_decode(sp, a, &va, &na), 0);
+            assert_int_equal(tt_space_decode(sp, b, &vb, &nb), 0);
+            assert_int_equal(tt_space_decode(sp, x, &vx, &nx), 0);
+            for (int d = 0; d < nx; d++)
+                assert_true(vx[d] == va[d] || vx[d] == vb[d]);
+            free(va);
+            free(vb);
+            free(vx);
+            char label[128];
+            snprintf(label, sizeof label, "%s mutant %d", o[i].label, t);
+            if (m && t < 2)
+                assert_int_equal(st_check(o[i].c, m, NULL, label), 0);
+            snprintf(label, sizeof label, "%s child %d", o[i].label, t);
+            if (t < 2)
+                assert_int_equal(st_check(o[i].c, x, NULL, label), 0);
+            tt_kernel *k = NULL;
+            if (m) {
+                assert_int_equal(tt_lower(o[i].c, m, "k", &k), 0);
+                tt_kernel_release(k);
+            }
+            assert_int_equal(tt_lower(o[i].c, x, "k", &k), 0);
+            tt_kernel_release(k);
+            tt_schedule_free(a);
+            tt_schedule_free(b);
+            tt_schedule_free(m);
+            tt_schedule_free(x);
+        }
+        tt_space_free(sp);
+    }
+    free_cases(o, n);
+}
+
+static void test_hash_and_json_round_trip(void **state)
+{
+    (void)state;
+    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:24x16,B:16x32");
+    tt_space_opts opts = {256, 4};
+    tt_space *sp = NULL;
+    assert_int_equal(tt_space_new(c, &opts, &sp), 0);
+    int64_t size = tt_space_size(sp);
+    for (int t = 0; t < 20; t++) {
+        int64_t idx = (size / 20) * t + t;
+        tt_schedule *a = NULL, *b = NULL, *r = NULL;
+        assert_int_equal(tt_space_point(sp, idx, &a), 0);
+        assert_int_equal(tt_space_point(sp, idx, &b), 0); /* built twice */
+        assert_true(tt_schedule_hash(a) == tt_schedule_hash(b));
+        char *js = tt_schedule_to_json(a);
+        assert_int_equal(tt_schedule_from_json(js, &r), 0);
+        assert_true(tt_schedule_hash(r) == tt_schedule_hash(a));
+        /* a schedule read back from a log mutates like the original */
+        uint64_t r1 = 5, r2 = 5;
+        tt_schedule *m1 = NULL, *m2 = NULL;
+        assert_int_equal(tt_space_mutate(sp, a, &r1, &m1), 0);
+        assert_int_equal(tt_space_mutate(sp, r, &r2, &m2), 0);
+        assert_true(tt_schedule_hash(m1) == tt_schedule_hash(m2));
+        /* FNV-1a of the canonical JSON */
+        uint64_t h = 0xcbf29ce484222325ull;
+        for (const char *p = js; *p; p++)
+            h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+        assert_true(h == tt_schedule_hash(a));
+        free(js);
+        tt_schedule_free(a);
+        tt_schedule_free(b);
+        tt_schedule_free(r);
+        tt_schedule_free(m1);
+        tt_schedule_free(m2);
+    }
+    /* different points hash differently */
+    tt_schedule *p0 = NULL, *p1 = NULL;
+    assert_int_equal(tt_space_point(sp, 0, &p0), 0);
+    assert_int_equal(tt_space_point(sp, 1, &p1), 0);
+    assert_true(tt_schedule_hash(p0) != tt_schedule_hash(p1));
+    tt_schedule_free(p0);
+    tt_schedule_free(p1);
+    tt_space_free(sp);
+    tt_compute_release(c);
+}
+
+/* ---- structure of the schedules ---- */
+
+static const tt_step *find_step(const tt_schedule *s, tt_step_kind k)
+{
+    for (int i = 0; i < tt_schedule_size(s); i++)
+        if (tt_schedule_step(s, i)->kind == k)
+            return tt_schedule_step(s, i);
+    return NULL;
+}
+
+static void test_default_structure(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_DENSE);
+    d.M = 64, d.N = 256, d.K = 128, d.bias = d.relu = true;
+    tt_compute *c = st_op(&d);
+    tt_space_opts opts = {512, 8};
+    tt_space *sp = NULL;
+    assert_int_equal(tt_space_new(c, &opts, &sp), 0);
+    tt_schedule *s = NULL;
+    assert_int_equal(tt_space_default(sp, &s), 0);
+    char *js = tt_schedule_to_json(s);
+    printf("dense default: %s\n", js);
+    free(js);
+    /* the stride-1 output axis j, 16 lanes, vectorised; outer tiles parallel; accumulator
+     * tile; the epilogue fused */
+    const tt_step *v = find_step(s, TT_STEP_VECTORIZE);
+    assert_non_null(v);
+    assert_string_equal(v->loops[0], "j.3");
+    const tt_step *sp_j = NULL;
+    for (int i = 0; i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        if (st->kind == TT_STEP_SPLIT && strcmp(st->loops[0], "j") == 0)
+            sp_j = st;
+    }
+    assert_non_null(sp_j);
+    assert_int_equal(sp_j->factors[2] % 16, 0);
+    assert_non_null(find_step(s, TT_STEP_PARALLEL));
+    assert_non_null(find_step(s, TT_STEP_CACHE_WRITE));
+    const tt_step *in = find_step(s, TT_STEP_INLINE);
+    assert_non_null(in);
+    assert_string_equal(in->stage, "Y");
+    assert_int_equal(st_check(c, s, host, "dense default"), 0);
+    tt_schedule_free(s);
+    /* W[j, k] is read along j by the vector and along k by the reduction: it is a pack
+     * candidate, and packed samples pack it by the vector tile */
+    uint64_t rng = 9;
+    int packed = 0;
+    for (int t = 0; t < 40; t++) {
+        assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+        const tt_step *p = find_step(s, TT_STEP_PACK);
+        if (p) {
+            assert_string_equal(p->tensor, "W");
+            assert_int_equal(p->dim, 0);
+            packed++;
+        }
+        tt_schedule_free(s);
+    }
+    assert_true(packed > 0);
+    tt_space_free(sp);
+    tt_compute_release(c);
+}
+
+/* Sizes for the report, and the rate of sampling + lowering. */
+static void test_sizes_and_rate(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_MATMUL);
+    d.M = d.N = d.K = 1024;
+    tt_compute *mm = st_op(&d);
+    tt_op_desc_init(&d, TT_OP_CONV2D);
+    d.N = 1, d.C = 128, d.H = 28, d.W = 28, d.K = 128, d.R = 3, d.S = 3;
+    d.pad[0] = d.pad[1] = 1;
+    tt_compute *conv = st_op(&d);
+    static const int bits[] = {256, 512};
+    for (int b = 0; b < 2; b++) {
+        tt_space_opts opts = {bits[b], 8};
+        tt_space *s1 = NULL, *s2 = NULL;
+        assert_int_equal(tt_space_new(mm, &opts, &s1), 0);
+        assert_int_equal(tt_space_new(conv, &opts, &s2), 0);
+        printf("vector_bits %d, 8 threads: matmul 1024^3 space %lld, conv2d 128x28x28 3x3 "
+               "space %lld\n",
+               bits[b], (long long)tt_space_size(s1), (long long)tt_space_size(s2));
+        assert_true(tt_space_size(s1) > 1000);
+        assert_true(tt_space_size(s2) > 1000);
+        tt_space_free(s2);
+        if (b == 1) {
+            uint64_t rng = 1;
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            int n = 300;
+            for (int i = 0; i < n; i++) {
+                tt_schedule *s = NULL;
+                tt_kernel *k = NULL;
+                assert_int_equal(tt_space_sample(s1, &rng, &s), 0);
+                assert_int_equal(tt_lower(mm, s, "k", &k), 0);
+                tt_kernel_release(k);
+                tt_schedule_free(s);
+            }
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+            printf("matmul 1024^3: %.0f samples/s (tt_space_sample + tt_lower)\n", n / sec);
+        }
+        tt_space_free(s1);
+    }
+    tt_compute_release(mm);
+    tt_compute_release(conv);
+}
+
+/* ---- errors ---- */
+
+static void test_errors(void **state)
+{
+    (void)state;
+    tt_space *sp = NULL;
+    assert_int_equal(tt_space_new(NULL, NULL, &sp), -1);
+    assert_null(sp);
+    assert_non_null(strstr(tt_get_last_error(), "needs a compute"));
+    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:8x8,B:8x8");
+    assert_int_equal(tt_space_new(c, NULL, &sp), 0);
+    tt_schedule *s = NULL;
+    assert_int_equal(tt_space_point(sp, tt_space_size(sp), &s), -1);
+    assert_null(s);
+    assert_non_null(strstr(tt_get_last_error(), "expected 0.."));
+    assert_int_equal(tt_space_point(sp, -1, &s), -1);
+    /* a schedule the space did not make (a split it never emits) */
+    tt_schedule *foreign = NULL;
+    assert_int_equal(tt_schedule_from_json(
+                         "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[3]}]",
+                         &foreign),
+                     0);
+    uint64_t rng = 3;
+    assert_int_equal(tt_space_mutate(sp, foreign, &rng, &s), -1);
+    assert_non_null(strstr(tt_get_last_error(), "not a point of the space"));
+    int *v = NULL, nv = 0;
+    assert_int_equal(tt_space_decode(sp, foreign, &v, &nv), -1);
+    assert_null(v);
+    tt_schedule *ok = NULL;
+    assert_int_equal(tt_space_sample(sp, &rng, &ok), 0);
+    assert_int_equal(tt_space_crossover(sp, ok, foreign, &rng, &s), -1);
+    assert_non_null(strstr(tt_get_last_error(), "crossover"));
+    /* an empty schedule is not a point either (the space always tiles) */
+    tt_schedule *empty = tt_schedule_new();
+    assert_int_equal(tt_space_decode(sp, empty, &v, &nv), -1);
+    tt_schedule_free(empty);
+    tt_schedule_free(ok);
+    tt_schedule_free(foreign);
+    tt_space_free(sp);
+    /* a space of one point cannot mutate */
+    tt_compute *one = st_parse("C[i] = A[i] * 2.0", "A:1");
+    assert_int_equal(tt_space_new(one, NULL, &sp), 0);
+    assert_int_equal(tt_space_size(sp), 1);
+    assert_int_equal(tt_space_default(sp, &s), 0);
+    tt_schedule *m = NULL;
+    assert_int_equal(tt_space_mutate(sp, s, &rng, &m), -1);
+    assert_non_null(strstr(tt_get_last_error(), "single point"));
+    assert_int_equal(st_check(one, s, host, "one point"), 0);
+    tt_schedule_free(s);
+    tt_space_free(sp);
+    tt_compute_release(one);
+    tt_compute_release(c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_samples_lower_and_compute),
+        cmocka_unit_test(test_many_samples_lower),
+        cmocka_unit_test(test_mutate_and_crossover),
+        cmocka_unit_test(test_hash_and_json_round_trip),
+        cmocka_unit_test(test_default_structure),
+        cmocka_unit_test(test_sizes_and_rate),
+        cmocka_unit_test(test_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
