@@ -3,10 +3,34 @@
 #ifndef TT_TUNER_CLI_H
 #define TT_TUNER_CLI_H
 
+#include <stddef.h>
+
 enum { TT_EXIT_OK = 0, TT_EXIT_FAILURE = 1, TT_EXIT_USAGE = 2, TT_EXIT_INTERRUPTED = 130 };
 
 /* tvm-tune show OP.json [--task NAME] [--steps FILE] [--emit compute|ir|c|llvm|asm] [--target T] */
 int tt_cli_show(int argc, char **argv);
+
+/* tvm-tune compile OP.json --db F [--log F]... -o LIB [--target T] [--emit so|obj] */
+int tt_cli_compile(int argc, char **argv);
+/* tvm-tune best [OP.json] --db F [--log F]... [--target T] */
+int tt_cli_best(int argc, char **argv);
+/* tvm-tune db import|export|best|stats|merge ... */
+int tt_cli_db(int argc, char **argv);
+
+/* Helpers of compile, best and db (cli_db.c, cli_best.c). Each prints its message as
+ * "tvm-tune CMD: ..." and returns an exit code. */
+/* The directory of an output path exists, is a directory and is writable. */
+int tt_cli_check_out_dir(const char *cmd, const char *path);
+/* A database path exists (commands that only read it must not create it). */
+int tt_cli_check_db_exists(const char *cmd, const char *path);
+/* The canonical form of a target string (caller frees *out). */
+int tt_cli_target_canonical(const char *cmd, const char *s, char **out);
+/* Prints the best k records per (key, target) of the database, limited to key/target if given. */
+int tt_cli_print_db_best(const char *cmd, const char *db_path, const char *key,
+                         const char *target, size_t k);
+/* Prints one record (GFLOPS, median, spread, trial, steps), each line prefixed by indent. */
+struct tt_record;
+void tt_cli_print_record(const struct tt_record *r, const char *indent);
 
 /* Reads a whole file into a NUL-terminated string (caller frees); -1 with a message. */
 int tt_cli_read_file(const char *path, char **out);

@@ -14,6 +14,8 @@ static const char usage[] =
     "compiles the best schedules into plain C functions.\n"
     "\n"
     "commands:\n"
+    "  best [OP.json]   the best record per task (or per workload of the database)\n"
+    "  db SUBCOMMAND    the database: import, export, best, stats, merge\n"
     "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
     "  version          print the version\n"
     "\n"
@@ -34,6 +36,8 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const command commands[] = {
+    {"best", tt_cli_best},
+    {"db", tt_cli_db},
     {"show", tt_cli_show},
     {"version", cmd_version},
 };
