@@ -257,7 +257,7 @@ static void test_bad_files(void **state)
         {"bad_task_target.json", "1:53: field \"target\": unknown field for op \"matmul\""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        char rel[256], want[1024];
+        char rel[256], want[4096 + 1024];
         snprintf(rel, sizeof rel, "tests/ir/data/%s", bad[i].file);
         const char *path = src_path(rel);
         snprintf(want, sizeof want, "%s:%s", path, bad[i].msg);
