@@ -115,7 +115,8 @@ int tt_cli_check_out_dir(const char *cmd, const char *path)
         fprintf(stderr, "tvm-tune %s: output directory '%s' is not writable (%s)\n", cmd, dir,
                 strerror(errno));
         rc = TT_EXIT_USAGE;
-    } else if (!slash ? path[0] == '\0' : slash[1] == '\0') {
+    } else if ((!slash ? path[0] == '\0' : slash[1] == '\0') ||
+               (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
         fprintf(stderr, "tvm-tune %s: output '%s' names a directory, not a file\n", cmd, path);
         rc = TT_EXIT_USAGE;
     }

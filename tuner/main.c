@@ -14,6 +14,7 @@ static const char usage[] =
     "compiles the best schedules into plain C functions.\n"
     "\n"
     "commands:\n"
+    "  compile OP.json  apply the database: every task's best schedule into one .so and a .h\n"
     "  best [OP.json]   the best record per task (or per workload of the database)\n"
     "  db SUBCOMMAND    the database: import, export, best, stats, merge\n"
     "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
@@ -36,6 +37,7 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const command commands[] = {
+    {"compile", tt_cli_compile},
     {"best", tt_cli_best},
     {"db", tt_cli_db},
     {"show", tt_cli_show},
