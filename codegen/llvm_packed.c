@@ -121,6 +121,9 @@ static void check_shape(wrapper *w, LLVMValueRef t, const tt_buffer *b)
     if (b->ndim == 0)
         return;
     LLVMValueRef shape = field(w, t, F_SHAPE, c->ptr);
+    char null_fmt[700];
+    snprintf(null_fmt, sizeof null_fmt, "%s has a NULL shape", w->prefix);
+    check(w, LLVMBuildIsNull(c->b, shape, ""), null_fmt, NULL, 0);
     LLVMValueRef *dims = malloc((size_t)b->ndim * sizeof *dims);
     char *fmt = malloc(strlen(w->prefix) + 64 + (size_t)b->ndim * 48);
     if (!dims || !fmt) {
@@ -209,8 +212,13 @@ static LLVMValueRef argument(wrapper *w, LLVMValueRef args, LLVMValueRef codes, 
     check_dtype(w, t, b);
     check_shape(w, t, b);
     check_compact(w, t, b);
+    LLVMValueRef base = field(w, t, F_DATA, c->ptr);
+    if (b->numel > 0) {
+        snprintf(fmt, sizeof fmt, "%s has NULL data", w->prefix);
+        check(w, LLVMBuildIsNull(c->b, base, ""), fmt, NULL, 0);
+    }
     LLVMValueRef off = field(w, t, F_OFFSET, c->i64);
-    LLVMValueRef data = LLVMBuildGEP2(c->b, c->i8, field(w, t, F_DATA, c->ptr), &off, 1, "");
+    LLVMValueRef data = LLVMBuildGEP2(c->b, c->i8, base, &off, 1, "");
     LLVMValueRef low = LLVMBuildAnd(c->b, LLVMBuildPtrToInt(c->b, data, c->i64, ""),
                                     LLVMConstInt(c->i64, 63, 0), "");
     snprintf(fmt, sizeof fmt, "%s: data is not 64-byte aligned", w->prefix);

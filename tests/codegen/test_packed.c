@@ -120,6 +120,12 @@ static void argument_errors(void **state)
     a.strides = transposed;
     expect_error(x->f, tn, 3, "matmul_64: argument 0 (A) is not compact");
     a = *x->a;
+    a.shape = NULL;
+    expect_error(x->f, tn, 3, "matmul_64: argument 0 (A) has a NULL shape");
+    a = *x->a;
+    a.data = NULL;
+    expect_error(x->f, tn, 3, "matmul_64: argument 0 (A) has NULL data");
+    a = *x->a;
     a.byte_offset = 4;
     expect_error(x->f, tn, 3, "matmul_64: argument 0 (A): data is not 64-byte aligned");
 
