@@ -1,6 +1,7 @@
 /* Loop IR expressions, loads and stores -> LLVM IR. Inside a vectorized loop each value is either
  * uniform (one scalar for all lanes) or varying (an LLVM vector): accesses affine in the vector
  * variable with stride 1 become vector loads/stores, other strides gathers/scatters. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -727,9 +728,14 @@ int cg_expr(cg *c, const tt_expr *e, LLVMValueRef *out)
     case TT_EXPR_FLOAT:
         if (!(t = cg_type(c, e->dtype)))
             return tt_error_set("kernel %s: constant of unsupported dtype", c->kernel->name);
-        *out = e->kind == TT_EXPR_FLOAT      ? LLVMConstReal(t, e->fval)
-               : tt_dtype_is_float(e->dtype) ? LLVMConstReal(t, (double)e->ival)
-                                             : LLVMConstInt(t, (unsigned long long)e->ival, 1);
+        if (tt_dtype_is_float(e->dtype))
+            *out = LLVMConstReal(t, e->kind == TT_EXPR_FLOAT ? e->fval : (double)e->ival);
+        else if (e->kind == TT_EXPR_FLOAT && !(fabs(e->fval) < 9.2e18))
+            return tt_error_set("kernel %s: constant %g does not fit %s", c->kernel->name, e->fval,
+                                tt_dtype_name(e->dtype) ? tt_dtype_name(e->dtype) : "?");
+        else
+            *out = LLVMConstInt(
+                t, (unsigned long long)(e->kind == TT_EXPR_FLOAT ? (int64_t)e->fval : e->ival), 1);
         return 0;
     case TT_EXPR_VAR:
         if (!(*out = cg_lookup(c, e)))
