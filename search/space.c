@@ -127,8 +127,9 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
             continue;
         t.divides = e % prod == 0;
         /* a tiling that does not divide costs a guard: only with "nice" sizes, and never so
-         * large that a whole tile would be padding */
-        if (!t.divides && (!nice || prod >= 2 * e))
+         * large that a whole tile would be padding; past the extent only as a short vector
+         * tail (ir/lower refuses larger overshoots) */
+        if (!t.divides && (!nice || prod >= 2 * e || (prod > e && prod > SP_MAX_OVERSHOOT)))
             continue;
         if (weigh) {
             t.weight = t.f[ninner - 1] * (ninner >= 2 ? t.f[ninner - 2] : 1);

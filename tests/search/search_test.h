@@ -53,17 +53,28 @@ static inline tt_compute *st_op(const tt_op_desc *d)
     return c;
 }
 
-static inline float *st_inputs_fill(int64_t n, uint64_t seed)
+/* n random values in [-1, 1) of dtype t (float32 or float64), 64-byte aligned. */
+static inline void *st_inputs_fill(DLDataType t, int64_t n, uint64_t seed)
 {
-    float *p = aligned_alloc(64, (size_t)((n * 4 + 63) / 64 * 64 + 64));
+    size_t bytes = (size_t)n * (size_t)(t.bits / 8);
+    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
     uint64_t x = seed * 2654435761u + 1;
     for (int64_t i = 0; i < n; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        p[i] = (float)((double)(x >> 11) / 9007199254740992.0 * 2 - 1);
+        double v = (double)(x >> 11) / 9007199254740992.0 * 2 - 1;
+        if (t.bits == 64)
+            ((double *)p)[i] = v;
+        else
+            ((float *)p)[i] = (float)v;
     }
     return p;
+}
+
+static inline double st_get(DLDataType t, const void *p, int64_t i)
+{
+    return t.bits == 64 ? ((const double *)p)[i] : ((const float *)p)[i];
 }
 
 typedef int32_t (*st_entry)();
@@ -96,11 +107,13 @@ static inline int st_check(const tt_compute *c, const tt_schedule *s, const tt_t
     int n = c->ninputs + 1, rc = 0;
     void *ref[8], *itp[8], *jt[8];
     for (int i = 0; i < c->ninputs; i++)
-        ref[i] = itp[i] = jt[i] = st_inputs_fill(tt_tensor_numel(c->inputs[i]), (uint64_t)i + 3);
+        ref[i] = itp[i] = jt[i] = st_inputs_fill(c->inputs[i]->dtype,
+                                                 tt_tensor_numel(c->inputs[i]), (uint64_t)i + 3);
+    DLDataType ot = tt_compute_output(c)->dtype;
     int64_t on = tt_tensor_numel(tt_compute_output(c));
-    ref[n - 1] = st_inputs_fill(on, 99);
-    itp[n - 1] = st_inputs_fill(on, 98);
-    jt[n - 1] = st_inputs_fill(on, 97);
+    ref[n - 1] = st_inputs_fill(ot, on, 99);
+    itp[n - 1] = st_inputs_fill(ot, on, 98);
+    jt[n - 1] = st_inputs_fill(ot, on, 97);
     tt_module m = NULL;
     if (tt_compute_eval(c, ref) != 0) {
         printf("%s: eval failed: %s\n", label, tt_get_last_error());
@@ -115,12 +128,12 @@ static inline int st_check(const tt_compute *c, const tt_schedule *s, const tt_t
         printf("%s: kernel failed\n", label);
         rc = -1;
     }
-    const float *r = ref[n - 1], *a = itp[n - 1], *b = jt[n - 1];
     for (int64_t i = 0; rc == 0 && i < on; i++) {
-        double tol = 1e-4 * fmax(1.0, fabs(r[i]));
-        if (!(fabs(a[i] - r[i]) <= tol) || (jit && !(fabs(b[i] - r[i]) <= tol))) {
+        double r = st_get(ot, ref[n - 1], i), a = st_get(ot, itp[n - 1], i),
+               b = st_get(ot, jt[n - 1], i), tol = 1e-4 * fmax(1.0, fabs(r));
+        if (!(fabs(a - r) <= tol) || (jit && !(fabs(b - r) <= tol))) {
             printf("%s: element %lld: interpreter %g, jit %g, reference %g\n", label,
-                   (long long)i, a[i], jit ? b[i] : 0.0, r[i]);
+                   (long long)i, a, jit ? b : 0.0, r);
             rc = -1;
         }
     }
