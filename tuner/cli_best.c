@@ -17,8 +17,10 @@ static const char best_usage[] =
     "\n"
     "Prints, for each task of OP.json, the best record (lowest median cost, errors excluded) of\n"
     "its workload on the target: GFLOPS, median time, trial and its schedule (the steps JSON, as\n"
-    "`tvm-tune show --steps` takes it), or \"no record\". Without OP.json: the best record of\n"
-    "every workload and target in the database.\n"
+    "`tvm-tune show --steps` takes it), or \"no record\". A schedule measured more than once\n"
+    "(the tuner measures its winner again) ranks first and counts at its slowest measurement,\n"
+    "as `tvm-tune compile` ranks them. Without OP.json: the best record of every workload and\n"
+    "target in the database, by median cost alone (as `db best`).\n"
     "\n"
     "  --db FILE     the tuning database (must exist; it is only read)\n"
     "  --log FILE    a tuning log to take records from as well (repeatable; needs OP.json)\n"
@@ -167,9 +169,12 @@ int tt_cli_best(int argc, char **argv)
         const tt_task *task = &file->tasks[i];
         const tt_record *r = tt_compile_records_find(recs, task->key);
         printf("%s  (key %s, target %s)\n", task->name, task->key, target);
+        size_t times = r ? tt_compile_records_measured(recs, r) : 0;
         if (r)
             tt_cli_print_record(r, "  ");
-        else
+        if (times > 1)
+            printf("  (schedule measured %zu times: the slowest counts)\n", times);
+        else if (!r)
             printf("  no record\n");
     }
     rc = TT_EXIT_OK;

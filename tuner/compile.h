@@ -25,10 +25,12 @@ typedef struct {
 /* Loads the best record per key measured on target (a canonical string, tt_target_str) from the
  * database at db_path (NULL: none; a missing file is an error "database 'x' does not exist", it is
  * never created) and from the logs (strict reading; a truncated last line is only a warning).
- * Best: lowest median cost, errors excluded; a schedule (same key and steps) measured several
- * times, as the tuner re-measures its winners, counts at its slowest median, which is the record
- * kept, so one lucky measurement does not win. Among equal costs the schedule offered first (the
- * database's, then the earlier log's) wins. *out: caller frees. */
+ * Best: lowest median cost, errors excluded, where a schedule (same key and steps) measured
+ * more than once (the tuner measures its winner again at the end of a run) ranks before those
+ * measured once and counts at its slowest median, the record kept; so one lucky measurement on a
+ * busy machine does not win. The same measurement read twice (database and log) counts once.
+ * Among equal costs the schedule offered first (database, then the logs in order) wins.
+ * *out: caller frees. */
 TT_API int tt_compile_records_load(const char *db_path, const char *const *log_paths, int nlogs,
                                    const char *target, tt_compile_records **out);
 TT_API void tt_compile_records_free(tt_compile_records *recs);

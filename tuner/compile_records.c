@@ -69,6 +69,7 @@ static int by_key(const void *a, const void *b)
 typedef struct {
     tt_record *r;
     size_t order;
+    char hash[TT_RECORD_HASH_LEN + 1]; /* the same measurement read from a database and a log */
 } item;
 
 static int by_schedule(const void *a, const void *b)
@@ -86,9 +87,33 @@ static int by_schedule(const void *a, const void *b)
     return c;
 }
 
-/* The winner per key. A schedule measured more than once (the tuner measures its best
- * candidates again at the end of a run) counts at its slowest median, so that one lucky
- * measurement does not make it the winner. */
+/* Distinct measurements among items[i..j). */
+static size_t distinct(const item *items, size_t i, size_t j)
+{
+    size_t n = 0;
+    for (size_t a = i; a < j; a++) {
+        size_t b = i;
+        while (b < a && strcmp(items[b].hash, items[a].hash) != 0)
+            b++;
+        n += b == a;
+    }
+    return n;
+}
+
+/* Whether schedule x (measured mx times, cost cx, first offered at ox) ranks before y. */
+static int better(size_t mx, double cx, size_t ox, size_t my, double cy, size_t oy)
+{
+    if ((mx > 1) != (my > 1))
+        return mx > 1;
+    if (cx != cy)
+        return cx < cy;
+    return ox < oy;
+}
+
+/* The winner per key. The tuner measures its best candidates again at the end of a run and logs
+ * the one that wins again, so a schedule measured more than once is a confirmed result: it
+ * ranks before every schedule measured once (a lucky outlier on a busy machine), and counts at
+ * its slowest median. */
 static int pick(gather *g, tt_compile_records *recs)
 {
     item *items = malloc((g->n ? g->n : 1) * sizeof *items);
@@ -98,8 +123,13 @@ static int pick(gather *g, tt_compile_records *recs)
         free(items);
         return tt_error_set("out of memory");
     }
-    for (size_t i = 0; i < g->n; i++)
-        items[i] = (item){g->all[i], i};
+    for (size_t i = 0; i < g->n; i++) {
+        items[i] = (item){.r = g->all[i], .order = i};
+        if (tt_record_hash(g->all[i], items[i].hash)) {
+            free(items);
+            return -1;
+        }
+    }
     qsort(items, g->n, sizeof *items, by_schedule);
     size_t best_order = 0;
     for (size_t i = 0; i < g->n;) {
@@ -108,21 +138,21 @@ static int pick(gather *g, tt_compile_records *recs)
                strcmp(items[j].r->steps, items[i].r->steps) == 0)
             j++;
         /* items[i] represents its schedule; the first of its measurements offered breaks ties. */
-        size_t first = items[i].order;
+        size_t first = items[i].order, times = distinct(items, i, j);
         for (size_t m = i; m < j; m++)
             first = items[m].order < first ? items[m].order : first;
         tt_record *rep = items[i].r;
         size_t n = recs->n;
         if (n > 0 && strcmp(recs->records[n - 1]->key, rep->key) == 0) {
-            double have = tt_record_cost(recs->records[n - 1]), cost = tt_record_cost(rep);
-            if (cost < have || (cost == have && first < best_order)) {
+            if (better(times, tt_record_cost(rep), first, recs->measured[n - 1],
+                       tt_record_cost(recs->records[n - 1]), best_order)) {
                 recs->records[n - 1] = rep;
-                recs->measured[n - 1] = j - i;
+                recs->measured[n - 1] = times;
                 best_order = first;
             }
         } else {
             recs->records[n] = rep;
-            recs->measured[n] = j - i;
+            recs->measured[n] = times;
             recs->n++;
             best_order = first;
         }

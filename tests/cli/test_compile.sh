@@ -39,9 +39,11 @@ GOOD='[{"s":"split","stage":"C","loop":"i","factors":[8]},{"s":"split","stage":"
 SLOW='[{"s":"split","stage":"C","loop":"j","factors":[4]},{"s":"reorder","stage":"C","loops":["i","j.0","k","j.1"]},{"s":"vectorize","stage":"C","loop":"j.1"}]'
 MID='[{"s":"split","stage":"C","loop":"j","factors":[8]},{"s":"reorder","stage":"C","loops":["i","j.0","k","j.1"]},{"s":"parallel","stage":"C","loop":"i"},{"s":"vectorize","stage":"C","loop":"j.1"}]'
 BROKEN='[{"s":"vectorize","stage":"C","loop":"i"}]'
+LUCKY='[{"s":"parallel","stage":"C","loop":"i"}]'
 # 64x64x64: GOOD measured at 0.1 ms, then again (as the tuner re-measures its winners) at
-# 0.2 ms, so it counts at 0.2; MID measured at 0.12 and 0.15 ms, so it wins at 0.15; SLOW at
-# 0.5 ms and an error. A faster record on another target that the host must not take;
+# 0.2 ms, so it counts at 0.2; MID measured at 0.12 and 0.15 ms, so it wins at 0.15; LUCKY
+# measured once at 0.05 ms (an outlier the re-measurement did not confirm), SLOW at 0.5 ms and
+# an error. A faster record on another target that the host must not take;
 # 64x64x70 (nearest to 64x64x72) with a schedule that does not lower, so 72 must borrow 64's.
 "$PY" "$ROOT/tests/cli/mkrecords.py" "$WORK/tune.log" --keys >"$WORK/keys" <<JSON
 [{"workload": $MM64, "target": "$HOST", "steps": $SLOW, "costs": [0.0004, 0.0005, 0.0006],
@@ -59,17 +61,20 @@ BROKEN='[{"s":"vectorize","stage":"C","loop":"i"}]'
  {"workload": $MM64, "target": "$HOST", "steps": $GOOD, "costs": [0.0002], "trial": 1,
   "flops": 524288},
  {"workload": $MM64, "target": "$HOST", "steps": $MID, "costs": [0.00015], "trial": 5,
+  "flops": 524288},
+ {"workload": $MM64, "target": "$HOST", "steps": $LUCKY, "costs": [0.00005], "trial": 6,
   "flops": 524288}]
 JSON
 KEY64=$(sed -n 1p "$WORK/keys")
 KEY70=$(sed -n 5p "$WORK/keys")
 expect 0 "(key $KEY64)" show "$WORK/ops.json" --task matmul_64x64x64_f32
-expect 0 "8 added, 0 skipped" db import "$WORK/tune.log" --db "$WORK/tuning.db"
+expect 0 "9 added, 0 skipped" db import "$WORK/tune.log" --db "$WORK/tuning.db"
 
 # best: MID at its slower 0.15 ms (3.50 GFLOPS), "no record" for the rest.
 expect 0 "3.50 GFLOPS  median 0.1500 ms" best "$WORK/ops.json" --db "$WORK/tuning.db"
 expect 0 "steps: $MID" best "$WORK/ops.json" --db "$WORK/tuning.db"
 expect 0 "no record" best "$WORK/ops.json" --db "$WORK/tuning.db"
+expect 0 "measured 2 times: the slowest counts" best "$WORK/ops.json" --db "$WORK/tuning.db"
 expect 0 "52.43 GFLOPS" best "$WORK/ops.json" --db "$WORK/tuning.db" --target "$A72"
 expect 0 "3.50 GFLOPS" best "$WORK/ops.json" --log "$WORK/tune.log"
 expect 0 "$KEY70" best --db "$WORK/tuning.db"
@@ -97,6 +102,7 @@ check "header: the borrowed workload" grep -qF "borrowed from workload $KEY64" "
 check "header: shapes" grep -qF "A float32[64, 72], B float32[72, 64] -> C float32[64, 64]" "$H"
 check "header: the canonical workload" grep -qF "workload: $MM64" "$H"
 check "header: the applied steps" grep -qF "steps: $MID" "$H"
+check "header: not the single lucky measurement" sh -c "! grep -qF 'steps: $LUCKY' '$H'"
 check "header: the default schedule of search/" grep -qF "schedule: default schedule (untuned)" "$H"
 check "header compiles as C11 and C++" sh -c \
   "cc -std=c11 -Wall -Werror -fsyntax-only -x c '$H' && c++ -Wall -Werror -fsyntax-only -x c++ '$H'"
@@ -203,6 +209,10 @@ expect 0 "wrote" compile "$WORK/ops.json" --log "$WORK/tune.log" -o "$WORK/obj/l
 check "obj: the header beside it, tuned from the log" grep -qF "tuned: 3.5 GFLOPS" "$WORK/obj/libops.h"
 check "C: the object file's functions match naive loops" sh -c \
   "cc -std=c11 -O1 $SAN -I'$WORK/obj' '$WORK/checker.c' '$WORK/obj/libops.o' $LINK -o '$WORK/checker_obj' && '$WORK/checker_obj'"
+# The same records from the database and the log count once each.
+expect 0 "trial 5, measured 2 times" \
+  compile "$WORK/ops.json" --db "$WORK/tuning.db" --log "$WORK/tune.log" -o "$WORK/obj/both.o" \
+  --emit obj
 # Another target takes that target's record: an aarch64 object.
 expect 0 "matmul_64x64x64_f32: tuned: 52.4 GFLOPS" \
   compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/obj/arm.o" --emit obj --target "$A72"
