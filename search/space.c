@@ -15,7 +15,10 @@
 
 /* ---- tile sizes ---- */
 
-static bool is_pow2(int64_t x) { return x > 0 && (x & (x - 1)) == 0; }
+static bool is_pow2(int64_t x)
+{
+    return x > 0 && (x & (x - 1)) == 0;
+}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -138,9 +141,11 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
         }
         ax->tuples[ax->ntuples++] = t;
     }
+    sp_tuple *fit = realloc(ax->tuples, (size_t)(ax->ntuples + 1) * sizeof *fit);
+    if (fit)
+        ax->tuples = fit;
     if (ax->ntuples == 0)
-        return tt_error_set("space: axis %s (extent %lld) has no tiling", ax->name,
-                            (long long)e);
+        return tt_error_set("space: axis %s (extent %lld) has no tiling", ax->name, (long long)e);
     return 0;
 }
 
@@ -293,6 +298,21 @@ static void find_packs(tt_space *sp, const tt_expr *e, const tt_expr *vvar, cons
     }
     for (int i = 0; i < e->nargs; i++)
         find_packs(sp, e->args[i], vvar, M);
+}
+
+/* Marks (in bad[]) the spatial axes of main that index an access which also uses the vector
+ * axis: a register tile along them would load a new vector for every row. */
+static void vector_companions(const tt_space *sp, const tt_expr *e, const tt_expr *vvar,
+                              const tt_stage *M, bool *bad)
+{
+    if (e->kind == TT_EXPR_ACCESS && uses_var(e, vvar))
+        for (int a = 0; a < sp->nspatial; a++)
+            for (int m = 0; m < M->naxes; m++)
+                if (strcmp(M->axes[m]->var->name, sp->spatial[a].name) == 0 &&
+                    uses_var(e, M->axes[m]->var))
+                    bad[a] = true;
+    for (int i = 0; i < e->nargs; i++)
+        vector_companions(sp, e->args[i], vvar, M, bad);
 }
 
 /* ---- decisions and counting ---- */
@@ -547,6 +567,7 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
         sp->lanes = SP_MAX_LANES;
     /* accumulators of the register tile: about 16 vector registers' worth */
     sp->budget = sp->reduction ? (16 * sp->lanes > 64 ? 16 * sp->lanes : 64) : 1;
+    sp->row = -1;
     sp->pack = calloc(8, sizeof *sp->pack);
     int rc = sp->pack ? 0 : tt_error_set("out of memory");
     if (rc == 0)
@@ -557,6 +578,17 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
             if (strcmp(M->axes[a]->var->name, sp->spatial[sp->vec].name) == 0)
                 vvar = M->axes[a]->var;
         find_packs(sp, M->body, vvar, M);
+        /* the default's row tile: the innermost axis no vector read depends on (matmul's i,
+         * NCHW conv's k), else the next axis in from the vector axis */
+        bool bad[64] = {false};
+        if (sp->nspatial <= 64)
+            vector_companions(sp, M->body, vvar, M, bad);
+        sp->row = sp->nspatial - 2;
+        for (int a = sp->nspatial - 2; a >= 0; a--)
+            if (!bad[a]) {
+                sp->row = a;
+                break;
+            }
     }
     if (rc == 0)
         rc = classify_stages(sp);
@@ -652,7 +684,7 @@ int tt_space_default(tt_space *sp, tt_schedule **out)
         if (sp->reduction) {
             if (k == sp->vec)
                 want[0] = 2, want[2] = sp->lanes;
-            else if (k == sp->nspatial - 2 || (sp->vec < 0 && k == sp->nspatial - 1))
+            else if (k == sp->row || (sp->vec < 0 && k == sp->nspatial - 1))
                 want[0] = 4, want[2] = 4;
         } else if (k == sp->vec) {
             want[0] = sp->lanes;

@@ -159,7 +159,7 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
     }
     if (rc == 0 && v[sp->d_cache]) {
         /* the tile: everything below the last S1 loop (the reduce loops all lie below it) */
-        char *l = sp->nspatial > 0 ? loop_name(sp->spatial[sp->nspatial - 1].name, 1)
+        char *l = sp->nspatial > 0  ? loop_name(sp->spatial[sp->nspatial - 1].name, 1)
                   : sp->ntriv_s > 0 ? strdup(sp->triv_s[sp->ntriv_s - 1])
                                     : strdup("");
         rc = l ? tt_schedule_cache_write(s, M, l) : tt_error_set("out of memory");
@@ -255,16 +255,22 @@ static int decode_main(const tt_space *sp, const tt_step *st, int *v)
             if (strcmp(sp->reduce[a].name, st->loops[0]) == 0)
                 return (v[sp->d_reduce + a] = find_tuple(&sp->reduce[a], st)) >= 0 ? 0 : -1;
         return -1;
-    case TT_STEP_FUSE: v[sp->d_par] = st->nloops; return 0;
+    case TT_STEP_FUSE:
+        v[sp->d_par] = st->nloops;
+        return 0;
     case TT_STEP_PARALLEL:
         if (v[sp->d_par] == 0)
             v[sp->d_par] = 1;
         return 0;
-    case TT_STEP_VECTORIZE: v[sp->d_vec] = 1; return 0;
+    case TT_STEP_VECTORIZE:
+        v[sp->d_vec] = 1;
+        return 0;
     case TT_STEP_UNROLL:
         v[reduce_loop(sp, st->loops[0]) ? sp->d_unroll_r : sp->d_unroll_s] = 1;
         return 0;
-    case TT_STEP_CACHE_WRITE: v[sp->d_cache] = 1; return 0;
+    case TT_STEP_CACHE_WRITE:
+        v[sp->d_cache] = 1;
+        return 0;
     case TT_STEP_PACK:
         for (int p = 0; p < sp->npack; p++)
             if (strcmp(sp->pack[p].tensor, st->tensor) == 0) {
@@ -273,8 +279,10 @@ static int decode_main(const tt_space *sp, const tt_step *st, int *v)
             }
         return -1;
     case TT_STEP_REORDER:
-    case TT_STEP_INLINE: return 0; /* fixed by the structure; checked by re-emitting */
-    default: return -1;
+    case TT_STEP_INLINE:
+        return 0; /* fixed by the structure; checked by re-emitting */
+    default:
+        return -1;
     }
 }
 

@@ -6,9 +6,9 @@
 
 #include "search/search.h"
 
-#define SP_MAX_INNER 3 /* inner tile levels of a spatial axis (S1 S2 S3) */
-#define SP_MAX_LANES 64 /* ir/lower: widest vectorised loop */
-#define SP_MAX_UNROLL 64 /* ir/lower: longest unrolled loop */
+#define SP_MAX_INNER 3      /* inner tile levels of a spatial axis (S1 S2 S3) */
+#define SP_MAX_LANES 64     /* ir/lower: widest vectorised loop */
+#define SP_MAX_UNROLL 64    /* ir/lower: longest unrolled loop */
 #define SP_MAX_OVERSHOOT 64 /* ir/lower: split factors may exceed the extent up to this product */
 
 typedef unsigned __int128 sp_count;
@@ -71,6 +71,7 @@ struct tt_space {
     int ntriv_r;
     const char **triv_r;
     int vec;       /* index in spatial of the vector axis (the output's stride-1 axis); -1 */
+    int row;       /* the default's register-tile row axis: reads along it reuse the vector */
     bool epilogue; /* the output is fused into main as an epilogue */
     int nforced;
     int *forced; /* elementwise stages after main: always inlined */

@@ -24,9 +24,15 @@ int64_t sp_below(uint64_t *rng, int64_t n)
     return n <= 1 ? 0 : (int64_t)(sp_rand(rng) % (uint64_t)n);
 }
 
-double sp_uniform(uint64_t *rng) { return (double)(sp_rand(rng) >> 11) / 9007199254740992.0; }
+double sp_uniform(uint64_t *rng)
+{
+    return (double)(sp_rand(rng) >> 11) / 9007199254740992.0;
+}
 
-static int bernoulli(uint64_t *rng, double p) { return sp_uniform(rng) < p ? 1 : 0; }
+static int bernoulli(uint64_t *rng, double p)
+{
+    return sp_uniform(rng) < p ? 1 : 0;
+}
 
 /* Outer (S0) extent of spatial axis a under tuple t. */
 static int64_t outer_extent(const sp_axis *ax, int t)

@@ -133,8 +133,7 @@ int tt_strategy_new(const char *kind, tt_space *sp, uint64_t seed, tt_strategy *
     else if (kind && strcmp(kind, "ga") == 0)
         k = ST_GA;
     else
-        return tt_error_set("strategy \"%s\": expected random, grid or ga",
-                            kind ? kind : "(null)");
+        return tt_error_set("strategy \"%s\": expected random, grid or ga", kind ? kind : "(null)");
     if (!sp)
         return tt_error_set("strategy %s: needs a space", kind);
     tt_strategy *st = calloc(1, sizeof *st);
@@ -174,9 +173,15 @@ int tt_strategy_next(tt_strategy *st, int n, tt_schedule ***out, int *count)
     int k = 0, rc = 1;
     while (k < n && rc == 1) {
         switch (st->kind) {
-        case ST_RANDOM: rc = st_propose_random(st, &r[k]); break;
-        case ST_GRID: rc = grid_propose(st, &r[k]); break;
-        case ST_GA: rc = ga_propose(st, &r[k]); break;
+        case ST_RANDOM:
+            rc = st_propose_random(st, &r[k]);
+            break;
+        case ST_GRID:
+            rc = grid_propose(st, &r[k]);
+            break;
+        case ST_GA:
+            rc = ga_propose(st, &r[k]);
+            break;
         }
         if (rc == 1)
             k++;

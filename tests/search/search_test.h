@@ -82,12 +82,18 @@ typedef int32_t (*st_entry)();
 static inline int st_call(st_entry f, int n, void **a)
 {
     switch (n) {
-    case 1: return f(a[0]);
-    case 2: return f(a[0], a[1]);
-    case 3: return f(a[0], a[1], a[2]);
-    case 4: return f(a[0], a[1], a[2], a[3]);
-    case 5: return f(a[0], a[1], a[2], a[3], a[4]);
-    default: return -99;
+    case 1:
+        return f(a[0]);
+    case 2:
+        return f(a[0], a[1]);
+    case 3:
+        return f(a[0], a[1], a[2]);
+    case 4:
+        return f(a[0], a[1], a[2], a[3]);
+    case 5:
+        return f(a[0], a[1], a[2], a[3], a[4]);
+    default:
+        return -99;
     }
 }
 
@@ -107,8 +113,8 @@ static inline int st_check(const tt_compute *c, const tt_schedule *s, const tt_t
     int n = c->ninputs + 1, rc = 0;
     void *ref[8], *itp[8], *jt[8];
     for (int i = 0; i < c->ninputs; i++)
-        ref[i] = itp[i] = jt[i] = st_inputs_fill(c->inputs[i]->dtype,
-                                                 tt_tensor_numel(c->inputs[i]), (uint64_t)i + 3);
+        ref[i] = itp[i] = jt[i] =
+            st_inputs_fill(c->inputs[i]->dtype, tt_tensor_numel(c->inputs[i]), (uint64_t)i + 3);
     DLDataType ot = tt_compute_output(c)->dtype;
     int64_t on = tt_tensor_numel(tt_compute_output(c));
     ref[n - 1] = st_inputs_fill(ot, on, 99);
@@ -132,8 +138,8 @@ static inline int st_check(const tt_compute *c, const tt_schedule *s, const tt_t
         double r = st_get(ot, ref[n - 1], i), a = st_get(ot, itp[n - 1], i),
                b = st_get(ot, jt[n - 1], i), tol = 1e-4 * fmax(1.0, fabs(r));
         if (!(fabs(a - r) <= tol) || (jit && !(fabs(b - r) <= tol))) {
-            printf("%s: element %lld: interpreter %g, jit %g, reference %g\n", label,
-                   (long long)i, a, jit ? b : 0.0, r);
+            printf("%s: element %lld: interpreter %g, jit %g, reference %g\n", label, (long long)i,
+                   a, jit ? b : 0.0, r);
             rc = -1;
         }
     }

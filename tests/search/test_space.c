@@ -58,8 +58,8 @@ static int make_cases(op_case *o)
 {
     int n = 0;
     static const int64_t mm[][3] = {{16, 16, 16}, {13, 17, 9}, {7, 1, 5}, {1, 9, 4}, {31, 29, 37}};
-    static const char *mm_label[] = {"matmul 16^3", "matmul 13x17x9", "matmul N=1",
-                                     "matmul M=1", "matmul primes"};
+    static const char *mm_label[] = {"matmul 16^3", "matmul 13x17x9", "matmul N=1", "matmul M=1",
+                                     "matmul primes"};
     for (int i = 0; i < 5; i++) {
         tt_op_desc d;
         tt_op_desc_init(&d, TT_OP_MATMUL);
@@ -86,22 +86,21 @@ static int make_cases(op_case *o)
     d.stride[0] = d.stride[1] = 2;
     d.pad[0] = d.pad[1] = 1;
     o[n++] = (op_case){"pool2d avg nhwc pad", st_op(&d), {256, 2}};
-    o[n++] = (op_case){"expr scaled_mm",
-                       st_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]",
-                                "A:9x11,B:11x24,s:24"),
-                       {256, 2}};
-    o[n++] = (op_case){"expr stencil",
-                       st_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]",
-                                "A:9x20"),
-                       {256, 2}};
+    o[n++] =
+        (op_case){"expr scaled_mm",
+                  st_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]", "A:9x11,B:11x24,s:24"),
+                  {256, 2}};
+    o[n++] =
+        (op_case){"expr stencil",
+                  st_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x20"),
+                  {256, 2}};
     o[n++] = (op_case){"expr softmax",
                        st_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
                                 "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
                                 "X:5x19"),
                        {256, 2}};
     o[n++] = (op_case){"expr elementwise 3d",
-                       st_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)",
-                                "A:3x5x18,B:18"),
+                       st_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)", "A:3x5x18,B:18"),
                        {512, 2}};
     o[n++] = (op_case){"expr sum of squares",
                        st_parse("R[i] = sum([j, k], X[i, j, k] * X[i, j, k])", "X:6x4x7"),
@@ -112,8 +111,7 @@ static int make_cases(op_case *o)
                                 "A:6x5,B:5x21"),
                        {256, 2}};
     /* edges: a scalar reduction, extent-1 reduce axes (1x1 conv), float64 */
-    o[n++] = (op_case){"expr scalar sum", st_parse("s = sum(i, A[i] * A[i])", "A:37"),
-                       {256, 2}};
+    o[n++] = (op_case){"expr scalar sum", st_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2}};
     tt_op_desc_init(&d, TT_OP_CONV2D);
     d.N = 2, d.C = 5, d.H = 6, d.W = 6, d.K = 12, d.R = 1, d.S = 1, d.bias = true;
     o[n++] = (op_case){"conv2d 1x1 batch 2", st_op(&d), {512, 3}};
@@ -270,8 +268,8 @@ static void test_realistic_shapes_lower(void **state)
             for (int t = 0; t < 25; t++) {
                 tt_schedule *s = NULL;
                 tt_kernel *k = NULL;
-                assert_int_equal(t == 0 ? tt_space_default(sp, &s)
-                                        : tt_space_sample(sp, &rng, &s), 0);
+                assert_int_equal(t == 0 ? tt_space_default(sp, &s) : tt_space_sample(sp, &rng, &s),
+                                 0);
                 if (tt_lower(c[i], s, "k", &k) != 0)
                     fail_msg("%s: %s", c[i]->name, tt_get_last_error());
                 assert_true(local_only_small(k->body, budget < 64 ? 64 : budget));
@@ -504,7 +502,8 @@ static void test_sizes_and_rate(void **state)
             double sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
             double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
             printf("matmul 1024^3: %.0f samples/s wall, %.0f per CPU second (tt_space_sample + "
-                   "tt_lower)\n", n / sec, n / cpu);
+                   "tt_lower)\n",
+                   n / sec, n / cpu);
         }
         tt_space_free(s1);
     }
@@ -530,10 +529,10 @@ static void test_errors(void **state)
     assert_int_equal(tt_space_point(sp, -1, &s), -1);
     /* a schedule the space did not make (a split it never emits) */
     tt_schedule *foreign = NULL;
-    assert_int_equal(tt_schedule_from_json(
-                         "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[3]}]",
-                         &foreign),
-                     0);
+    assert_int_equal(
+        tt_schedule_from_json("[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[3]}]",
+                              &foreign),
+        0);
     uint64_t rng = 3;
     assert_int_equal(tt_space_mutate(sp, foreign, &rng, &s), -1);
     assert_non_null(strstr(tt_get_last_error(), "not a point of the space"));

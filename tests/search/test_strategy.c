@@ -179,7 +179,7 @@ static void test_seen_skips(void **state)
 
 typedef struct {
     tt_space *sp;
-    int *target;  /* decisions of the best point */
+    int *target;       /* decisions of the best point */
     int64_t tf[16][3]; /* its split factors by split step */
     int nsplit;
 } synth;
@@ -271,8 +271,7 @@ static void test_ga_beats_random(void **state)
     for (int s = 1; s <= seeds; s++) {
         int g = run_to_best("ga", &y, (uint64_t)s, cap, NULL, 0);
         int r = run_to_best("random", &y, (uint64_t)s, cap, NULL, 0);
-        printf("seed %d: ga %d trials, random %d trials (space %lld)\n", s, g, r,
-               (long long)size);
+        printf("seed %d: ga %d trials, random %d trials (space %lld)\n", s, g, r, (long long)size);
         ga += g;
         rnd += r;
     }
@@ -346,8 +345,7 @@ static void test_ga_resumes_from_seen(void **state)
         tt_strategy_free(ga);
         tt_strategy_free(rnd);
     }
-    printf("first batch after resume: ga mean cost %.2f, random %.2f\n", ga_mean / 3,
-           rnd_mean / 3);
+    printf("first batch after resume: ga mean cost %.2f, random %.2f\n", ga_mean / 3, rnd_mean / 3);
     assert_true(ga_mean < rnd_mean);
     free(y.target);
     tt_space_free(sp);
@@ -388,14 +386,10 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_no_repeats),
-        cmocka_unit_test(test_random_exhausts),
-        cmocka_unit_test(test_grid_enumerates),
-        cmocka_unit_test(test_seen_skips),
-        cmocka_unit_test(test_ga_beats_random),
-        cmocka_unit_test(test_ga_deterministic),
-        cmocka_unit_test(test_ga_resumes_from_seen),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_random_no_repeats),    cmocka_unit_test(test_random_exhausts),
+        cmocka_unit_test(test_grid_enumerates),      cmocka_unit_test(test_seen_skips),
+        cmocka_unit_test(test_ga_beats_random),      cmocka_unit_test(test_ga_deterministic),
+        cmocka_unit_test(test_ga_resumes_from_seen), cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
