@@ -9,6 +9,8 @@ enum { TT_EXIT_OK = 0, TT_EXIT_FAILURE = 1, TT_EXIT_USAGE = 2, TT_EXIT_INTERRUPT
 
 /* tvm-tune show OP.json [--task NAME] [--steps FILE] [--emit compute|ir|c|llvm|asm] [--target T] */
 int tt_cli_show(int argc, char **argv);
+/* tvm-tune tune OP.json --trials N [...] (and tvm-tune OP.json --trials N) */
+int tt_cli_tune(int argc, char **argv);
 
 /* tvm-tune compile OP.json --db F [--log F]... -o LIB [--target T] [--emit so|obj] */
 int tt_cli_compile(int argc, char **argv);

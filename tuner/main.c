@@ -18,6 +18,7 @@ static const char usage[] =
     "  best [OP.json]   the best record per task (or per workload of the database)\n"
     "  db SUBCOMMAND    the database: import, export, best, stats, merge\n"
     "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
+    "  tune OP.json     tune every task of OP.json (also: tvm-tune OP.json --trials N)\n"
     "  version          print the version\n"
     "\n"
     "Run `tvm-tune CMD --help` for the flags of a command.\n"
@@ -41,6 +42,7 @@ static const command commands[] = {
     {"best", tt_cli_best},
     {"db", tt_cli_db},
     {"show", tt_cli_show},
+    {"tune", tt_cli_tune},
     {"version", cmd_version},
 };
 
@@ -53,6 +55,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--version") == 0)
         return cmd_version(argc - 1, argv + 1);
+    size_t len = strlen(argv[1]);
+    if (len > 5 && strcmp(argv[1] + len - 5, ".json") == 0)
+        return tt_cli_tune(argc, argv); /* tvm-tune OP.json --trials N */
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[1], commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

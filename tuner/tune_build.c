@@ -15,8 +15,10 @@ static const struct {
     const char *name;
     int bit;
 } fault_names[] = {
-    {"build_crash", TT_FAULT_BUILD_CRASH}, {"build_error", TT_FAULT_BUILD_ERROR},
-    {"segv", TT_FAULT_SEGV},               {"hang", TT_FAULT_HANG},
+    {"build_crash", TT_FAULT_BUILD_CRASH},
+    {"build_error", TT_FAULT_BUILD_ERROR},
+    {"segv", TT_FAULT_SEGV},
+    {"hang", TT_FAULT_HANG},
     {"wrong", TT_FAULT_WRONG},
 };
 

@@ -31,7 +31,7 @@ TT_API int tt_tune_pick_task(const tt_tune_share *tasks, int n, int64_t remainin
 /* ---- progress (tune_progress.c) ---- */
 
 typedef struct {
-    int task, ntasks;  /* 1-based */
+    int task, ntasks; /* 1-based */
     const char *name;
     int64_t done, asked; /* trials of the whole run */
     double best_gflops;  /* of the current task; 0: none yet */
@@ -49,19 +49,19 @@ TT_API void tt_tune_format_duration(double s, char *buf, size_t len);
 
 /* One candidate of a task found in the log. */
 typedef struct {
-    uint64_t hash;  /* tt_tune_steps_hash of its steps */
+    uint64_t hash; /* tt_tune_steps_hash of its steps */
     int64_t trial;
-    double cost;    /* tt_record_cost: +inf for an error */
+    double cost; /* tt_record_cost: +inf for an error */
     int error;
-    char *steps;    /* canonical JSON */
+    char *steps; /* canonical JSON */
 } tt_tune_past;
 
 typedef struct {
-    const char *key;      /* the task's workload key (borrowed) */
+    const char *key; /* the task's workload key (borrowed) */
     size_t n, cap;
-    tt_tune_past *past;   /* distinct candidates, in log order */
+    tt_tune_past *past; /* distinct candidates, in log order */
     int64_t errors;
-    bool winner_logged;   /* the end-of-task re-measurement is in the log */
+    bool winner_logged; /* the end-of-task re-measurement is in the log */
 } tt_tune_history;
 
 /* 64-bit FNV-1a of the canonical form of a JSON steps array; -1 when it does not parse. */
@@ -72,8 +72,8 @@ TT_API int tt_tune_steps_hash(const char *steps_json, uint64_t *hash, char **can
  * candidate logged twice with the same trial is the winner's re-measurement, not a new trial.
  * *next_trial = 1 + the largest trial among the kept records (0 when none). Warnings (a
  * truncated last line) go to stats (may be NULL; tt_log_stats_free). */
-TT_API int tt_tune_history_read(const char *path, const char *target, tt_tune_history *hist,
-                                int n, int64_t *next_trial, tt_log_stats *stats);
+TT_API int tt_tune_history_read(const char *path, const char *target, tt_tune_history *hist, int n,
+                                int64_t *next_trial, tt_log_stats *stats);
 TT_API void tt_tune_history_free(tt_tune_history *hist, int n);
 
 /* ---- fault injection and builds (tune_build.c) ---- */

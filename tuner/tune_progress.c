@@ -55,8 +55,10 @@ void tt_tune_format_duration(double s, char *buf, size_t len)
 void tt_tune_progress_format(const tt_tune_progress *p, char *buf, size_t len)
 {
     char best[32], rate[32], eta[32];
-    if (p->best_gflops > 0)
+    if (p->best_gflops >= 1)
         snprintf(best, sizeof best, "%.1f GFLOPS", p->best_gflops);
+    else if (p->best_gflops > 0)
+        snprintf(best, sizeof best, "%.2g GFLOPS", p->best_gflops);
     else
         snprintf(best, sizeof best, "-- GFLOPS");
     if (p->rate > 0)
@@ -72,12 +74,18 @@ void tt_tune_progress_format(const tt_tune_progress *p, char *buf, size_t len)
 static const char *end_name(tt_tune_task_end e)
 {
     switch (e) {
-    case TT_TUNE_TASK_BUDGET: return "done";
-    case TT_TUNE_TASK_EXHAUSTED: return "space exhausted";
-    case TT_TUNE_TASK_EARLY_STOP: return "early stop";
-    case TT_TUNE_TASK_TOO_MANY_ERRORS: return "too many errors";
-    case TT_TUNE_TASK_INTERRUPTED: return "interrupted";
-    case TT_TUNE_TASK_NOT_STARTED: return "not started";
+    case TT_TUNE_TASK_BUDGET:
+        return "done";
+    case TT_TUNE_TASK_EXHAUSTED:
+        return "space exhausted";
+    case TT_TUNE_TASK_EARLY_STOP:
+        return "early stop";
+    case TT_TUNE_TASK_TOO_MANY_ERRORS:
+        return "too many errors";
+    case TT_TUNE_TASK_INTERRUPTED:
+        return "interrupted";
+    case TT_TUNE_TASK_NOT_STARTED:
+        return "not started";
     }
     return "?";
 }
@@ -97,7 +105,7 @@ void tt_tune_print_summary(const tt_tune_result *r, FILE *f)
         char gf[32] = "--", ms[32] = "--";
         if (isfinite(t->best_cost)) {
             snprintf(gf, sizeof gf, "%.2f", t->best_gflops);
-            snprintf(ms, sizeof ms, "%.4f", t->best_cost * 1e3);
+            snprintf(ms, sizeof ms, "%.4g", t->best_cost * 1e3);
         }
         fprintf(f, "%-*s  %7lld  %6lld  %12s  %10s  %s\n", w, t->name, (long long)t->trials,
                 (long long)t->errors, gf, ms, end_name(t->end));

@@ -73,12 +73,16 @@ static int visit(const tt_record *r, size_t line, void *ctx)
     for (size_t i = 0; i < h->n; i++) {
         if (h->past[i].hash != p.hash || strcmp(h->past[i].steps, p.steps) != 0)
             continue;
-        /* Measured again: the end-of-task winner (same trial), or a candidate two runs measured
-         * (another trial). Either way not a new trial; keep the better cost. */
-        if (h->past[i].trial == p.trial)
+        /* Measured again: the end-of-task winner (same trial; its re-measured cost is the one
+         * to trust), or a candidate two runs measured (another trial; keep the better cost).
+         * Either way not a new trial. */
+        if (h->past[i].trial == p.trial) {
             h->winner_logged = true;
-        if (p.cost < h->past[i].cost)
+            if (p.error == 0)
+                h->past[i].cost = p.cost;
+        } else if (p.cost < h->past[i].cost) {
             h->past[i].cost = p.cost;
+        }
         free(p.steps);
         return 0;
     }

@@ -13,21 +13,21 @@
 #include "tt/runtime.h"
 
 typedef struct {
-    int64_t trials;           /* budget over all tasks, shared by weight; >= 1 */
-    const char *tuner;        /* "random", "grid" or "ga" */
-    const char *log_path;     /* the JSON-lines journal; required */
-    const char *db_path;      /* SQLite database to add records and a run row to; NULL: none */
-    const char *target;       /* overrides the file's target; NULL: the file's */
-    uint64_t seed;            /* search and input seed */
-    bool resume;              /* continue log_path (else an existing non-empty log is an error) */
-    int jobs;                 /* parallel builds; 0: the number of online CPUs */
-    int64_t early_stopping;   /* stop a task after this many trials without improvement; 0: off */
-    double timeout_s;         /* build and run limit per candidate; 0: the file's measure.timeout_s */
-    int max_errors_in_row;    /* consecutive failed candidates that stop a task; default 20 */
-    int remeasure_top;        /* best candidates measured again at the end of a task; default 3 */
-    int verbose;              /* 1: print every failed candidate as it happens */
-    bool quiet;               /* no progress display */
-    FILE *progress;           /* where progress, warnings and errors go; default stderr */
+    int64_t trials;         /* budget over all tasks, shared by weight; >= 1 */
+    const char *tuner;      /* "random", "grid" or "ga" */
+    const char *log_path;   /* the JSON-lines journal; required */
+    const char *db_path;    /* SQLite database to add records and a run row to; NULL: none */
+    const char *target;     /* overrides the file's target; NULL: the file's */
+    uint64_t seed;          /* search and input seed */
+    bool resume;            /* continue log_path (else an existing non-empty log is an error) */
+    int jobs;               /* parallel builds; 0: the number of online CPUs */
+    int64_t early_stopping; /* stop a task after this many trials without improvement; 0: off */
+    double timeout_s;       /* build and run limit per candidate; 0: the file's measure.timeout_s */
+    int max_errors_in_row;  /* consecutive failed candidates that stop a task; default 20 */
+    int remeasure_top;      /* best candidates measured again at the end of a task; default 3 */
+    int verbose;            /* 1: print every failed candidate as it happens */
+    bool quiet;             /* no progress display */
+    FILE *progress;         /* where progress, warnings and errors go; default stderr */
     /* Set (by a signal handler) to stop: nothing more is started, the log is already flushed. */
     const volatile sig_atomic_t *stop;
     /* Test-only fault injection, the syntax of the TT_FAULT_INJECT variable; NULL: none. */
@@ -36,9 +36,9 @@ typedef struct {
 
 /* How a task's tuning ended. */
 typedef enum {
-    TT_TUNE_TASK_BUDGET = 0,      /* its share of the trials is done */
-    TT_TUNE_TASK_EXHAUSTED = 1,   /* the space has no new candidate */
-    TT_TUNE_TASK_EARLY_STOP = 2,  /* early_stopping trials without improvement */
+    TT_TUNE_TASK_BUDGET = 0,     /* its share of the trials is done */
+    TT_TUNE_TASK_EXHAUSTED = 1,  /* the space has no new candidate */
+    TT_TUNE_TASK_EARLY_STOP = 2, /* early_stopping trials without improvement */
     TT_TUNE_TASK_TOO_MANY_ERRORS = 3,
     TT_TUNE_TASK_INTERRUPTED = 4,
     TT_TUNE_TASK_NOT_STARTED = 5
@@ -47,15 +47,15 @@ typedef enum {
 typedef struct {
     char *name, *key;
     double weight;
-    int64_t trials;       /* candidates in the log for this task (resumed ones included) */
-    int64_t trials_run;   /* of which measured by this call */
-    int64_t errors;       /* failed candidates among trials */
-    double best_cost;     /* seconds, the re-measured winner's when there was one; +inf: none */
-    double best_gflops;   /* 0: none */
-    int64_t best_trial;   /* -1: none */
-    char *best_steps;     /* JSON array; NULL: none */
+    int64_t trials;     /* candidates in the log for this task (resumed ones included) */
+    int64_t trials_run; /* of which measured by this call */
+    int64_t errors;     /* failed candidates among trials */
+    double best_cost;   /* seconds, the re-measured winner's when there was one; +inf: none */
+    double best_gflops; /* 0: none */
+    int64_t best_trial; /* -1: none */
+    char *best_steps;   /* JSON array; NULL: none */
     tt_tune_task_end end;
-    char *diagnosis;      /* why the task stopped on errors ("" otherwise) */
+    char *diagnosis; /* why the task stopped on errors ("" otherwise) */
 } tt_tune_task_result;
 
 typedef enum {
@@ -68,8 +68,8 @@ typedef struct {
     tt_tune_status status;
     int ntasks;
     tt_tune_task_result *tasks;
-    int64_t trials_run;   /* measured by this call, all tasks */
-    int64_t run_id;       /* the database's run row; 0 without a database */
+    int64_t trials_run; /* measured by this call, all tasks */
+    int64_t run_id;     /* the database's run row; 0 without a database */
     double elapsed_s;
     /* Set when tt_tune_run failed because of what the user gave (log exists, missing database
      * directory, bad target, unreadable log, bad fault spec) rather than the system. */

@@ -19,8 +19,7 @@ static void test_parse(void **state)
     assert_int_equal(f.n, 0);
     assert_int_equal(tt_tune_faults_for(&f, 0), 0);
     tt_tune_faults_free(&f);
-    assert_int_equal(tt_tune_faults_parse("segv@3,hang@5,wrong@3,build_crash@0,build_error@12",
-                                          &f),
+    assert_int_equal(tt_tune_faults_parse("segv@3,hang@5,wrong@3,build_crash@0,build_error@12", &f),
                      0);
     assert_int_equal(f.n, 5);
     assert_int_equal(tt_tune_faults_for(&f, 3), TT_FAULT_SEGV | TT_FAULT_WRONG);
@@ -135,8 +134,12 @@ static int build_and_run(fixture *fx, int kinds, char *msg, size_t len)
     tt_measure_tensor args[3];
     for (int i = 0; i < 3; i++)
         args[i] = (tt_measure_tensor){.ndim = 2, .shape = {8, 8}, .dtype = {kDLFloat, 32, 1}};
-    tt_run_request req = {.lib_path = br.path, .func_name = task->name, .args = args,
-                          .n_args = 3, .seed = 1, .timeout_s = 2};
+    tt_run_request req = {.lib_path = br.path,
+                          .func_name = task->name,
+                          .args = args,
+                          .n_args = 3,
+                          .seed = 1,
+                          .timeout_s = 2};
     tt_timing_opts_default(&req.timing);
     req.timing.min_repeat_ms = 1;
     req.timing.repeat = 2;
@@ -147,8 +150,8 @@ static int build_and_run(fixture *fx, int kinds, char *msg, size_t len)
     } else {
         /* Computed by the interpreter on the runner's inputs. */
         float a[64], b[64];
-        DLTensor ta = {.data = a, .ndim = 2, .dtype = {kDLFloat, 32, 1},
-                       .shape = (int64_t[]){8, 8}};
+        DLTensor ta = {
+            .data = a, .ndim = 2, .dtype = {kDLFloat, 32, 1}, .shape = (int64_t[]){8, 8}};
         DLTensor tb = ta;
         tb.data = b;
         assert_int_equal(tt_measure_fill_random(&ta, 1, 0), 0);
@@ -169,11 +172,9 @@ static void test_faults_for_real(void **state)
     fixture *fx = *state;
     char msg[TT_BUILD_MSG_LEN];
     assert_int_equal(build_and_run(fx, 0, msg, sizeof msg), TT_MEASURE_OK);
-    assert_int_equal(build_and_run(fx, TT_FAULT_WRONG, msg, sizeof msg),
-                     TT_MEASURE_WRONG_ANSWER);
+    assert_int_equal(build_and_run(fx, TT_FAULT_WRONG, msg, sizeof msg), TT_MEASURE_WRONG_ANSWER);
     assert_contains(msg, "relative error");
-    assert_int_equal(build_and_run(fx, TT_FAULT_SEGV, msg, sizeof msg),
-                     TT_MEASURE_RUNTIME_ERROR);
+    assert_int_equal(build_and_run(fx, TT_FAULT_SEGV, msg, sizeof msg), TT_MEASURE_RUNTIME_ERROR);
     assert_contains(msg, "signal 11");
     assert_int_equal(build_and_run(fx, TT_FAULT_HANG, msg, sizeof msg), TT_MEASURE_RUN_TIMEOUT);
     assert_int_equal(build_and_run(fx, TT_FAULT_BUILD_ERROR, msg, sizeof msg),

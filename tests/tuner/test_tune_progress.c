@@ -127,8 +127,14 @@ static void test_progress_line(void **state)
 {
     (void)state;
     char b[256];
-    tt_tune_progress p = {.task = 1, .ntasks = 2, .name = "matmul_64x64x64_f32", .done = 12,
-                          .asked = 16, .best_gflops = 35.24, .rate = 3.14, .eta_s = 2};
+    tt_tune_progress p = {.task = 1,
+                          .ntasks = 2,
+                          .name = "matmul_64x64x64_f32",
+                          .done = 12,
+                          .asked = 16,
+                          .best_gflops = 35.24,
+                          .rate = 3.14,
+                          .eta_s = 2};
     tt_tune_progress_format(&p, b, sizeof b);
     assert_string_equal(b, "task 1/2 matmul_64x64x64_f32 | trials 12/16 | best 35.2 GFLOPS | "
                            "3.1 trials/s | ETA 0:02");
@@ -147,9 +153,16 @@ static void test_summary(void **state)
 {
     (void)state;
     tt_tune_task_result tasks[2] = {
-        {.name = "matmul_64x64x64_f32", .trials = 12, .errors = 1, .best_cost = 2e-5,
-         .best_gflops = 26.2144, .end = TT_TUNE_TASK_BUDGET},
-        {.name = "x", .trials = 4, .errors = 4, .best_cost = INFINITY,
+        {.name = "matmul_64x64x64_f32",
+         .trials = 12,
+         .errors = 1,
+         .best_cost = 2e-5,
+         .best_gflops = 26.2144,
+         .end = TT_TUNE_TASK_BUDGET},
+        {.name = "x",
+         .trials = 4,
+         .errors = 4,
+         .best_cost = INFINITY,
          .end = TT_TUNE_TASK_TOO_MANY_ERRORS},
     };
     tt_tune_result r = {.ntasks = 2, .tasks = tasks};
@@ -159,7 +172,7 @@ static void test_summary(void **state)
     tt_tune_print_summary(&r, f);
     fclose(f);
     assert_contains(text, "task                  trials  errors   best GFLOPS     best ms  status");
-    assert_contains(text, "matmul_64x64x64_f32       12       1         26.21      0.0200  done");
+    assert_contains(text, "matmul_64x64x64_f32       12       1         26.21        0.02  done");
     assert_contains(text, "x                          4       4            --          --  "
                           "too many errors");
     free(text);
@@ -168,10 +181,14 @@ static void test_summary(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_split_by_weight),   cmocka_unit_test(test_round_robin_order),
-        cmocka_unit_test(test_stopped_task_leaves_budget), cmocka_unit_test(test_resumed_counts),
-        cmocka_unit_test(test_pick_limits),       cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_progress_line),     cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_split_by_weight),
+        cmocka_unit_test(test_round_robin_order),
+        cmocka_unit_test(test_stopped_task_leaves_budget),
+        cmocka_unit_test(test_resumed_counts),
+        cmocka_unit_test(test_pick_limits),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_progress_line),
+        cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -54,7 +54,7 @@ static void test_history(void **state)
     add(log, "mm-1", T1, STEPS_B, 3, 1, 0);
     add(log, "conv-2", T1, STEPS_A, 0, 2, 5e-3);
     add(log, "mm-1", "llvm -mtriple=aarch64-linux-gnu", STEPS_B, 0, 40, 1e-3); /* other target */
-    add(log, "other-3", T1, STEPS_B, 0, 30, 1e-3);                           /* other workload */
+    add(log, "other-3", T1, STEPS_B, 0, 30, 1e-3);                             /* other workload */
     add(log, "mm-1", T1, STEPS_A2, 0, 0, 1.5e-3); /* the winner, measured again */
     tt_log_close(log);
     /* A crash in the middle of the next line. */
@@ -72,7 +72,7 @@ static void test_history(void **state)
     assert_int_equal(h[0].errors, 1);
     assert_true(h[0].winner_logged);
     assert_int_equal(h[0].past[0].trial, 0);
-    assert_true(fabs(h[0].past[0].cost - 1.5e-3) < 1e-12); /* the better of the two */
+    assert_true(fabs(h[0].past[0].cost - 1.5e-3) < 1e-12); /* the re-measured one */
     assert_int_equal(h[0].past[1].error, 3);
     assert_true(isinf(h[0].past[1].cost));
     assert_int_equal(h[1].n, 1);

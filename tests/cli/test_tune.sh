@@ -1,0 +1,101 @@
+# tvm-tune OP.json --trials N: short real tuning runs of a matmul, a conv2d and an expr op; what
+# the log lines and the database hold; the summary; bad input and its exit codes.
+. "$(dirname "$0")/lib.sh"
+cd "$WORK" || exit 1
+
+# check NAME CONDITION...: one more check, passed when the command succeeds.
+check() {
+  local name=$1
+  shift
+  checks=$((checks + 1))
+  if "$@" >"$WORK/check.out" 2>&1; then
+    echo "ok: $name"
+  else
+    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20
+    failures=$((failures + 1))
+  fi
+}
+
+# Every line of a log decodes and has the fields DESIGN.md lists, with the right types.
+valid_log() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, want_key, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lines = open(path).read().splitlines()
+trials = set()
+for n, line in enumerate(lines, 1):
+    r = json.loads(line)
+    for f, t in [("v", int), ("key", str), ("workload", dict), ("target", str), ("steps", list),
+                 ("costs", list), ("error", int), ("error_msg", str), ("build_s", (int, float)),
+                 ("gflops", (int, float)), ("time", str), ("tuner", str), ("trial", int),
+                 ("seed", int)]:
+        assert isinstance(r[f], t), f"line {n}: field {f} is {r[f]!r}"
+    assert r["key"].startswith(want_key), f"line {n}: key {r['key']}"
+    assert r["target"].startswith("llvm -mtriple="), r["target"]
+    if r["error"] == 0:
+        assert r["costs"] and r["gflops"] > 0 and all(c > 0 for c in r["costs"]), f"line {n}"
+    else:
+        assert r["costs"] == [] and r["gflops"] == 0 and r["error_msg"], f"line {n}"
+    trials.add(r["trial"])
+assert trials == set(range(want)), f"trials {sorted(trials)}, expected 0..{want - 1}"
+assert len(lines) == want + 1, f"{len(lines)} lines, expected {want} and the winner"
+PY
+}
+
+expect 0 "--early-stopping N" tune --help
+expect 0 "--resume" tune --help
+expect 0 "tune OP.json" --help
+expect 2 "--trials N is required" tune mm.json
+
+cat >mm.json <<'JSON'
+{"measure": {"repeat": 2, "min_repeat_ms": 1, "timeout_s": 10},
+ "op": "matmul", "M": 24, "N": 20, "K": 16}
+JSON
+expect 0 "matmul_24x20x16_f32" mm.json --trials 12 --db tune.db --jobs 2 --seed 7
+check "summary row" grep -qE "^matmul_24x20x16_f32 +12 +[0-9]+ +[0-9.]+ +[0-9.e-]+ +done" out
+check "progress on stderr" grep -qF "task 1/1 matmul_24x20x16_f32 | trials" out
+check "matmul log (mm.log, default name)" valid_log mm.log matmul_24x20x16_f32- 12
+check "seed in the log" grep -q '"seed":7' mm.log
+check "database run row" test "$(sqlite3 tune.db "select status || ' ' || trials_asked || ' ' || trials_done || ' ' || tuner from runs")" = "finished 12 12 ga"
+check "database records" test "$(sqlite3 tune.db 'select count(*) from records')" = 13
+
+cat >conv.json <<'JSON'
+{"measure": {"repeat": 2, "min_repeat_ms": 1, "timeout_s": 10},
+ "op": "conv2d", "N": 1, "C": 3, "H": 9, "W": 9, "K": 4, "R": 3, "S": 3, "pad": [1, 1],
+ "bias": true, "activation": "relu"}
+JSON
+expect 0 "conv2d_nchw" tune conv.json --trials 12 --log conv.tlog --db tune.db --tuner random --quiet
+check "quiet: no progress" sh -c "! grep -q 'trials/s' $WORK/out"
+check "conv2d log" valid_log conv.tlog conv2d_nchw_n1_c3_h9_w9_k4 12
+check "random tuner named" grep -q '"tuner":"random"' conv.tlog
+
+cat >expr.json <<'JSON'
+{"measure": {"repeat": 2, "min_repeat_ms": 1, "timeout_s": 10},
+ "op": "expr", "name": "scaled_mm", "inputs": {"A": [16, 12], "B": [12, 8], "s": [8]},
+ "compute": "C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]"}
+JSON
+expect 0 "scaled_mm" expr.json --trials 12 --db tune.db --early-stopping 100
+check "expr log" valid_log expr.log scaled_mm- 12
+check "three runs finished" test "$(sqlite3 tune.db "select count(*) from runs where status = 'finished'")" = 3
+
+# An existing log without --resume: exit 2, the file unchanged.
+sum_before=$(md5sum mm.log)
+expect 2 "pass --resume to continue it or choose another --log" mm.json --trials 4
+check "log unchanged" test "$(md5sum mm.log)" = "$sum_before"
+
+# Bad input: the op.json's position, a database in a missing directory, a directory as the log,
+# a target of another machine, bad flags.
+printf '{"op": "matmul",\n "M": -4, "N": 2, "K": 2}\n' >bad.json
+expect 2 "bad.json:2:" bad.json --trials 4
+expect 2 "cannot open" missing.json --trials 4
+expect 2 "--db" mm.json --trials 4 --log new.log --db "$WORK/no/such/dir/t.db"
+check "nothing written for a bad database" test ! -e new.log
+mkdir adir
+expect 2 "not a regular file" mm.json --trials 4 --log adir
+expect 2 "not a regular file" mm.json --trials 4 --log adir --resume
+expect 2 "does not run on this machine" mm.json --trials 4 --log t2.log --target "llvm -mtriple=aarch64-linux-gnu"
+expect 2 "--tuner xgb2" mm.json --trials 4 --tuner xgb2
+expect 2 "--trials 0" mm.json --trials 0
+expect 2 "--jobs" mm.json --trials 4 --jobs x
+
+finish

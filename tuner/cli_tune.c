@@ -1,0 +1,255 @@
+/* `tvm-tune tune OP.json --trials N` (also `tvm-tune OP.json --trials N`): flags to
+ * tt_tune_opts, Ctrl-C to a clean stop, the tuning loop (tuner/tune.c), then the summary and the
+ * exit code (0 done, 1 failed candidates only or too many errors, 2 bad input, 130 interrupted). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir/opjson.h"
+#include "tt/tune.h"
+#include "tuner/cli.h"
+
+static const char tune_usage[] =
+    "usage: tvm-tune OP.json --trials N [flags]\n"
+    "       tvm-tune tune OP.json --trials N [flags]\n"
+    "\n"
+    "Tunes every task of OP.json on this CPU: proposes schedules, builds them in parallel,\n"
+    "runs each one alone (checked against the unscheduled loop nest, timed with the \"measure\"\n"
+    "settings of OP.json) and appends one JSON line per candidate to the log.\n"
+    "\n"
+    "  --trials N          candidates to measure, over all tasks (required); tasks share them\n"
+    "                      by their \"weight\". With --resume the trials already in the log count\n"
+    "  --tuner KIND        search strategy: ga (genetic, default), random or grid\n"
+    "  --log PATH          the log (default: OP.log in the current directory, named after\n"
+    "                      OP.json); an existing non-empty log needs --resume\n"
+    "  --db PATH           also add every record to this SQLite database, with a row for the\n"
+    "                      run (status running / finished / interrupted); default: none\n"
+    "  --target T          target string (default: the file's \"target\", else this host)\n"
+    "  --seed S            seed of the search and of the random inputs (default 1)\n"
+    "  --resume            continue the log: candidates it holds are not measured again and the\n"
+    "                      trial numbers go on from the largest one logged\n"
+    "  --jobs N            parallel builds (default: the number of CPUs)\n"
+    "  --early-stopping N  end a task after N trials without a better candidate (default: off)\n"
+    "  --timeout S         seconds a build or a run may take (default: measure.timeout_s)\n"
+    "  --quiet             no progress display\n"
+    "  --verbose           print every failed candidate as it happens\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Progress goes to stderr, the summary table to stdout. After 20 failed candidates in a row\n"
+    "a task stops with a diagnosis. Ctrl-C stops cleanly: the log is flushed and the run can be\n"
+    "continued with --resume.\n"
+    "\n"
+    "Exit codes: 0 success, 1 a task failed (too many errors, no valid candidate), 2 bad usage\n"
+    "or bad input (op.json, log, database path, target), 130 interrupted.\n";
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static int parse_int(const char *flag, const char *s, long long min, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min) {
+        fprintf(stderr, "tvm-tune: %s %s: expected an integer >= %lld\n", flag, s, min);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* OP.log in the current directory for a/b/OP.json. */
+static char *default_log(const char *op_path)
+{
+    const char *base = strrchr(op_path, '/');
+    base = base ? base + 1 : op_path;
+    size_t len = strlen(base);
+    if (len > 5 && strcmp(base + len - 5, ".json") == 0)
+        len -= 5;
+    char *log = malloc(len + 5);
+    if (log)
+        snprintf(log, len + 5, "%.*s.log", (int)len, base);
+    return log;
+}
+
+int tt_cli_tune(int argc, char **argv)
+{
+    enum {
+        O_TUNER = 256,
+        O_LOG,
+        O_DB,
+        O_TARGET,
+        O_SEED,
+        O_RESUME,
+        O_JOBS,
+        O_EARLY,
+        O_TIMEOUT,
+        O_QUIET,
+        O_VERBOSE,
+        O_TRIALS
+    };
+    static const struct option opts[] = {
+        {"trials", required_argument, NULL, O_TRIALS},
+        {"tuner", required_argument, NULL, O_TUNER},
+        {"log", required_argument, NULL, O_LOG},
+        {"db", required_argument, NULL, O_DB},
+        {"target", required_argument, NULL, O_TARGET},
+        {"seed", required_argument, NULL, O_SEED},
+        {"resume", no_argument, NULL, O_RESUME},
+        {"jobs", required_argument, NULL, O_JOBS},
+        {"early-stopping", required_argument, NULL, O_EARLY},
+        {"timeout", required_argument, NULL, O_TIMEOUT},
+        {"quiet", no_argument, NULL, O_QUIET},
+        {"verbose", no_argument, NULL, O_VERBOSE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    tt_tune_opts o;
+    tt_tune_opts_default(&o);
+    long long v;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_TRIALS:
+            if (parse_int("--trials", optarg, 1, &v))
+                return TT_EXIT_USAGE;
+            o.trials = v;
+            break;
+        case O_TUNER:
+            if (strcmp(optarg, "ga") && strcmp(optarg, "random") && strcmp(optarg, "grid")) {
+                fprintf(stderr, "tvm-tune: --tuner %s: expected ga, random or grid\n", optarg);
+                return TT_EXIT_USAGE;
+            }
+            o.tuner = optarg;
+            break;
+        case O_LOG:
+            o.log_path = optarg;
+            break;
+        case O_DB:
+            o.db_path = optarg;
+            break;
+        case O_TARGET:
+            o.target = optarg;
+            break;
+        case O_SEED:
+            if (parse_int("--seed", optarg, 0, &v))
+                return TT_EXIT_USAGE;
+            o.seed = (uint64_t)v;
+            break;
+        case O_RESUME:
+            o.resume = true;
+            break;
+        case O_JOBS:
+            if (parse_int("--jobs", optarg, 1, &v) || v > 256) {
+                if (v > 256)
+                    fprintf(stderr, "tvm-tune: --jobs %s: expected at most 256\n", optarg);
+                return TT_EXIT_USAGE;
+            }
+            o.jobs = (int)v;
+            break;
+        case O_EARLY:
+            if (parse_int("--early-stopping", optarg, 1, &v))
+                return TT_EXIT_USAGE;
+            o.early_stopping = v;
+            break;
+        case O_TIMEOUT: {
+            char *end = NULL;
+            o.timeout_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(o.timeout_s > 0) || o.timeout_s > 1e6) {
+                fprintf(stderr, "tvm-tune: --timeout %s: expected seconds > 0\n", optarg);
+                return TT_EXIT_USAGE;
+            }
+            break;
+        }
+        case O_QUIET:
+            o.quiet = true;
+            break;
+        case O_VERBOSE:
+            o.verbose = 1;
+            break;
+        case 'h':
+            fputs(tune_usage, stdout);
+            return TT_EXIT_OK;
+        default:
+            fputs(tune_usage, stderr);
+            return TT_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "tvm-tune: expected one OP.json file\n%s", tune_usage);
+        return TT_EXIT_USAGE;
+    }
+    if (o.trials < 1) {
+        fprintf(stderr, "tvm-tune: --trials N is required\n");
+        return TT_EXIT_USAGE;
+    }
+    const char *op_path = argv[optind];
+    tt_opfile *file = NULL;
+    if (tt_opfile_load(op_path, &file) != 0) {
+        fprintf(stderr, "tvm-tune: %s\n", tt_get_last_error());
+        return TT_EXIT_USAGE;
+    }
+    char *log = o.log_path ? NULL : default_log(op_path);
+    if (log)
+        o.log_path = log;
+    o.faults = getenv("TT_FAULT_INJECT"); /* test-only: tests/cli/test_tune_faults.sh */
+    o.stop = &stop_flag;
+    o.progress = stderr;
+
+    /* No SA_RESTART: a signal wakes the loop's waits, and it stops at the next candidate. The
+     * handler resets after the first signal, so a second Ctrl-C ends the process at once. */
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+
+    tt_tune_result r;
+    int rc = tt_tune_run(file, &o, &r);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    int exit_code;
+    if (rc != 0) {
+        fprintf(stderr, "tvm-tune: %s\n", tt_get_last_error());
+        exit_code = r.bad_input ? TT_EXIT_USAGE : TT_EXIT_FAILURE;
+        if (r.ntasks > 0 && r.tasks[0].name)
+            tt_tune_print_summary(&r, stdout);
+    } else {
+        tt_tune_print_summary(&r, stdout);
+        printf("log: %s%s%s\n", o.log_path, o.db_path ? "  database: " : "",
+               o.db_path ? o.db_path : "");
+        for (int i = 0; i < r.ntasks; i++)
+            if (r.tasks[i].diagnosis && r.tasks[i].diagnosis[0])
+                fprintf(stderr, "tvm-tune: task %s: %s\n", r.tasks[i].name, r.tasks[i].diagnosis);
+        if (r.status == TT_TUNE_INTERRUPTED) {
+            fprintf(stderr, "tvm-tune: interrupted; the log is complete up to the last "
+                            "candidate: continue with --resume\n");
+            exit_code = TT_EXIT_INTERRUPTED;
+        } else if (r.status == TT_TUNE_FAILED) {
+            for (int i = 0; i < r.ntasks; i++)
+                if (r.tasks[i].trials > 0 && !r.tasks[i].best_steps &&
+                    !(r.tasks[i].diagnosis && r.tasks[i].diagnosis[0]))
+                    fprintf(stderr, "tvm-tune: task %s: no valid candidate in %lld trials\n",
+                            r.tasks[i].name, (long long)r.tasks[i].trials);
+            exit_code = TT_EXIT_FAILURE;
+        } else {
+            exit_code = TT_EXIT_OK;
+        }
+    }
+    tt_tune_result_free(&r);
+    free(log);
+    tt_opfile_free(file);
+    return exit_code;
+}

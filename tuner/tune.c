@@ -1,0 +1,560 @@
+/* The tuning loop (DESIGN.md "Measurement"): tasks take turns by weight; each turn the task's
+ * strategy proposes a batch, the batch is lowered, built in parallel worker processes and then
+ * run one candidate at a time, and every candidate becomes a log record before the next starts.
+ * Top of the data flow: op.json -> search -> lower -> codegen -> measure -> logs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ir/lower.h"
+#include "logs/db.h"
+#include "measure/measure.h"
+#include "search/search.h"
+#include "tt/backend.h"
+#include "tt/tune.h"
+#include "tuner/tune_internal.h"
+#include "tuner/tune_state.h"
+
+void tt_tune_opts_default(tt_tune_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->trials = 0;
+    o->tuner = "ga";
+    o->seed = 1;
+    o->max_errors_in_row = 20;
+    o->remeasure_top = 3;
+}
+
+double tt_tune_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+int tt_tune_stopped(const tuner *t)
+{
+    return t->o->stop && *t->o->stop;
+}
+
+/* ---- one task's preparation: kernel arguments, space, strategy, reference ---- */
+
+static int fill_arg(const tt_tensor *x, tt_measure_tensor *a)
+{
+    if (x->ndim > TT_MEASURE_MAX_DIM)
+        return tt_error_set("tensor %s has %d dimensions, at most %d are supported", x->name,
+                            x->ndim, TT_MEASURE_MAX_DIM);
+    a->ndim = x->ndim;
+    for (int d = 0; d < x->ndim; d++)
+        a->shape[d] = x->shape[d];
+    a->dtype = x->dtype;
+    return 0;
+}
+
+static int task_args(task_state *ts)
+{
+    const tt_compute *c = ts->task->compute;
+    ts->nargs = c->ninputs + 1;
+    ts->args = calloc((size_t)ts->nargs, sizeof *ts->args);
+    if (!ts->args)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < c->ninputs; i++)
+        if (fill_arg(c->inputs[i], &ts->args[i]) != 0)
+            return -1;
+    return fill_arg(tt_compute_output(c), &ts->args[c->ninputs]);
+}
+
+/* The reference output: the unscheduled nest built and run once, on the inputs every candidate
+ * gets. */
+static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
+{
+    const tt_tensor *out = tt_compute_output(ts->task->compute);
+    ts->ref_nbytes = (size_t)tt_tensor_numel(out) * ((out->dtype.bits + 7u) / 8u);
+    ts->ref = malloc(ts->ref_nbytes ? ts->ref_nbytes : 1);
+    if (!ts->ref)
+        return tt_error_set("out of memory for a %zu-byte reference", ts->ref_nbytes);
+    tt_kernel *k = NULL;
+    if (tt_lower(ts->task->compute, NULL, ts->task->name, &k) != 0) {
+        snprintf(why, whylen, "cannot lower the unscheduled nest: %.1000s", tt_get_last_error());
+        return 1;
+    }
+    tt_tune_build_item item = {.kernel = k, .target = t->target};
+    tt_build_job job = {.build = tt_tune_build, .ctx = &item};
+    tt_build_result br;
+    /* The unscheduled nest is slow by nature: give it more than a candidate gets. */
+    double limit = fmax(t->timeout_s, 120);
+    int rc = tt_builder_run(&job, 1, 1, limit, &br);
+    tt_kernel_release(k);
+    if (rc != 0)
+        return -1;
+    if (br.error != TT_MEASURE_OK) {
+        snprintf(why, whylen, "cannot build the reference: %.1000s", br.error_msg);
+        tt_builder_cleanup(&br, 1);
+        return 1;
+    }
+    tt_run_request req = {.lib_path = br.path,
+                          .func_name = ts->task->name,
+                          .args = ts->args,
+                          .n_args = ts->nargs,
+                          .seed = t->o->seed,
+                          .timeout_s = limit,
+                          .num_threads = t->threads};
+    tt_timing_opts_default(&req.timing);
+    tt_run_result rr;
+    rc = tt_runner_local_reference(&req, ts->ref, ts->ref_nbytes, &rr);
+    tt_builder_cleanup(&br, 1);
+    if (rc != 0)
+        return -1;
+    if (rr.error != TT_MEASURE_OK) {
+        snprintf(why, whylen, "cannot compute the reference output: %.1000s", rr.error_msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Tells the strategy what the resumed log measured already. */
+static int task_replay(task_state *ts)
+{
+    for (size_t i = 0; i < ts->hist.n; i++) {
+        const tt_tune_past *p = &ts->hist.past[i];
+        tt_schedule *s = NULL;
+        if (tt_schedule_from_json(p->steps, &s) != 0)
+            return -1;
+        int rc = tt_strategy_seen(ts->strategy, s, p->cost);
+        tt_schedule_free(s);
+        if (rc != 0)
+            return tt_error_wrap("search: replaying trial %lld", (long long)p->trial);
+    }
+    return 0;
+}
+
+/* Prepares ts the first time it gets a turn. Returns -1 on a system error; a task that cannot be
+ * tuned (no space, no reference) is ended with a diagnosis instead. */
+static int task_start(tuner *t, task_state *ts, int index)
+{
+    ts->started = true;
+    char why[TT_MEASURE_MSG_LEN + 128] = "";
+    if (task_args(ts) != 0) {
+        snprintf(why, sizeof why, "%s", tt_get_last_error());
+        goto cannot;
+    }
+    tt_space_opts so = {.vector_bits = tt_target_vector_bits(t->target), .num_threads = t->threads};
+    if (tt_space_new(ts->task->compute, &so, &ts->space) != 0) {
+        snprintf(why, sizeof why, "no search space: %s", tt_get_last_error());
+        goto cannot;
+    }
+    uint64_t seed = t->o->seed + 0x9e3779b97f4a7c15ull * (uint64_t)index;
+    if (tt_strategy_new(t->o->tuner, ts->space, seed ? seed : 1, &ts->strategy) != 0)
+        return tt_error_wrap("search");
+    if (task_replay(ts) != 0)
+        return -1;
+    if (t->file->measure.check) {
+        int rc = task_reference(t, ts, why, sizeof why);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            goto cannot;
+    }
+    return 0;
+cannot:
+    ts->active = false;
+    ts->end = TT_TUNE_TASK_TOO_MANY_ERRORS;
+    free(ts->diagnosis);
+    ts->diagnosis = strdup(why);
+    tt_tune_say(t, "tvm-tune: task %s: %s\n", ts->task->name, why);
+    return 0;
+}
+
+static void task_clear(task_state *ts)
+{
+    tt_strategy_free(ts->strategy);
+    tt_space_free(ts->space);
+    free(ts->args);
+    free(ts->ref);
+    tt_tune_history_free(&ts->hist, 1);
+    free(ts->best_steps);
+    for (int i = 0; i < ts->ntop; i++)
+        free(ts->top[i].steps);
+    free(ts->diagnosis);
+    tt_tune_tally_reset(ts);
+}
+
+/* ---- one batch ---- */
+
+typedef struct {
+    int64_t trial;
+    char *steps;
+    char *invalid; /* lowering's message when the schedule does not apply */
+    int build;     /* index among the built ones; -1 when invalid */
+} candidate;
+
+static void free_candidates(candidate *c, int n, tt_tune_build_item *items, int nb)
+{
+    for (int i = 0; c && i < n; i++) {
+        free(c[i].steps);
+        free(c[i].invalid);
+    }
+    for (int i = 0; items && i < nb; i++)
+        tt_kernel_release(items[i].kernel);
+    free(c);
+    free(items);
+}
+
+/* Lowers the batch, with the injected faults of its trials. */
+static int lower_batch(tuner *t, task_state *ts, tt_schedule **s, int n, candidate *c,
+                       tt_tune_build_item *items, int *nb)
+{
+    for (int i = 0; i < n; i++) {
+        c[i].trial = t->next_trial++;
+        c[i].build = -1;
+        c[i].steps = tt_schedule_to_json(s[i]);
+        if (!c[i].steps)
+            return tt_error_set("out of memory");
+        tt_kernel *k = NULL;
+        if (tt_lower(ts->task->compute, s[i], ts->task->name, &k) != 0) {
+            c[i].invalid = strdup(tt_get_last_error());
+            if (!c[i].invalid)
+                return tt_error_set("out of memory");
+            continue;
+        }
+        int faults = tt_tune_faults_for(&t->faults, c[i].trial);
+        tt_kernel *fk = NULL;
+        int rc = tt_tune_inject(k, faults, &fk);
+        tt_kernel_release(k);
+        if (rc != 0)
+            return -1;
+        items[*nb] = (tt_tune_build_item){.kernel = fk, .target = t->target, .faults = faults};
+        c[i].build = (*nb)++;
+    }
+    return 0;
+}
+
+/* Measures the batch's candidates one by one; *measured = how many got a record. */
+static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_result *br,
+                     double *costs, int *measured)
+{
+    *measured = 0;
+    for (int i = 0; i < n && ts->active; i++) {
+        if (tt_tune_stopped(t))
+            break;
+        tt_tune_outcome oc = {.trial = c[i].trial, .steps = c[i].steps};
+        tt_run_result rr;
+        if (c[i].invalid) {
+            oc.error = TT_RECORD_INVALID_SCHEDULE;
+            oc.msg = c[i].invalid;
+        } else if (br[c[i].build].error != TT_MEASURE_OK) {
+            oc.error = br[c[i].build].error;
+            oc.msg = br[c[i].build].error_msg;
+            oc.build_s = br[c[i].build].build_s;
+        } else {
+            oc.build_s = br[c[i].build].build_s;
+            if (tt_tune_run_one(t, ts, br[c[i].build].path, true, &rr) != 0)
+                return -1;
+            oc.error = rr.error;
+            oc.msg = rr.error_msg;
+            oc.costs = rr.timing.costs;
+            oc.n_costs = rr.error == TT_MEASURE_OK ? rr.timing.n_costs : 0;
+        }
+        if (tt_tune_log(t, ts, &oc) != 0)
+            return -1;
+        costs[i] = oc.error == 0 ? tt_tune_median(oc.costs, oc.n_costs) : INFINITY;
+        (*measured)++;
+        tt_tune_after_candidate(t, ts, &oc);
+    }
+    return 0;
+}
+
+static int tune_batch(tuner *t, task_state *ts, int count)
+{
+    tt_schedule **s = NULL;
+    int n = 0;
+    if (tt_strategy_next(ts->strategy, count, &s, &n) != 0)
+        return tt_error_wrap("search: task %s", ts->task->name);
+    if (n == 0) {
+        free(s);
+        ts->active = false;
+        ts->end = TT_TUNE_TASK_EXHAUSTED;
+        return 0;
+    }
+    candidate *c = calloc((size_t)n, sizeof *c);
+    tt_tune_build_item *items = calloc((size_t)n, sizeof *items);
+    tt_build_job *jobs = calloc((size_t)n, sizeof *jobs);
+    tt_build_result *br = calloc((size_t)n, sizeof *br);
+    double *costs = calloc((size_t)n, sizeof *costs);
+    int nb = 0, measured = 0, rc = -1;
+    if (!c || !items || !jobs || !br || !costs) {
+        tt_error_set("out of memory");
+        goto done;
+    }
+    if (lower_batch(t, ts, s, n, c, items, &nb) != 0)
+        goto done;
+    for (int i = 0; i < nb; i++)
+        jobs[i] = (tt_build_job){.build = tt_tune_build, .ctx = items};
+    if (nb > 0 && tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br) != 0)
+        goto done;
+    rc = run_batch(t, ts, c, n, br, costs, &measured);
+    tt_builder_cleanup(br, nb);
+    if (rc == 0 && measured > 0 && tt_strategy_update(ts->strategy, s, costs, measured) != 0)
+        rc = tt_error_wrap("search: task %s", ts->task->name);
+done:
+    free_candidates(c, n, items, nb);
+    free(jobs);
+    free(br);
+    free(costs);
+    for (int i = 0; i < n; i++)
+        tt_schedule_free(s[i]);
+    free(s);
+    return rc;
+}
+
+/* ---- the run ---- */
+
+static int check_log(const tt_tune_opts *o)
+{
+    struct stat st;
+    if (stat(o->log_path, &st) != 0)
+        return 0;
+    if (!S_ISREG(st.st_mode))
+        return tt_error_set("log '%s' is not a regular file", o->log_path);
+    if (st.st_size > 0 && !o->resume)
+        return tt_error_set("log '%s' exists: pass --resume to continue it or choose another "
+                            "--log",
+                            o->log_path);
+    return 0;
+}
+
+/* Everything that depends on what the user gave, checked before anything is written. */
+static int setup(tuner *t, tt_tune_result *out)
+{
+    const tt_tune_opts *o = t->o;
+    out->bad_input = true;
+    if (o->trials < 1)
+        return tt_error_set("trials = %lld, expected >= 1", (long long)o->trials);
+    if (!o->log_path || !*o->log_path)
+        return tt_error_set("no log path");
+    if (!o->tuner ||
+        (strcmp(o->tuner, "random") && strcmp(o->tuner, "grid") && strcmp(o->tuner, "ga")))
+        return tt_error_set("tuner '%s': expected random, grid or ga", o->tuner ? o->tuner : "");
+    if (o->jobs < 0 || o->early_stopping < 0 || !(o->timeout_s >= 0))
+        return tt_error_set("jobs, early stopping and timeout must not be negative");
+    if (tt_tune_faults_parse(o->faults, &t->faults) != 0)
+        return -1;
+    const char *ts = o->target ? o->target : t->file->target;
+    if (tt_target_parse(ts, &t->target) != 0)
+        return tt_error_wrap("target");
+    if (!tt_target_is_host(t->target))
+        return tt_error_set("target '%s' does not run on this machine (measuring on another "
+                            "device over RPC is not supported yet)",
+                            tt_target_str(t->target));
+    t->target_str = tt_target_str(t->target);
+    if (check_log(o) != 0)
+        return -1;
+    t->nt = t->file->ntasks;
+    t->ts = calloc((size_t)t->nt, sizeof *t->ts);
+    out->tasks = calloc((size_t)t->nt, sizeof *out->tasks);
+    if (!t->ts || !out->tasks) {
+        out->bad_input = false;
+        return tt_error_set("out of memory");
+    }
+    out->ntasks = t->nt;
+    tt_tune_history *hist = calloc((size_t)t->nt, sizeof *hist);
+    if (!hist)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < t->nt; i++)
+        hist[i].key = t->file->tasks[i].key;
+    tt_log_stats stats;
+    int rc = o->resume ? tt_tune_history_read(o->log_path, t->target_str, hist, t->nt,
+                                              &t->next_trial, &stats)
+                       : 0;
+    if (o->resume) {
+        if (stats.warnings)
+            tt_tune_say(t, "%s", stats.warnings);
+        tt_log_stats_free(&stats);
+    }
+    for (int i = 0; i < t->nt; i++) {
+        task_state *s = &t->ts[i];
+        s->task = &t->file->tasks[i];
+        s->hist = hist[i];
+        s->active = true;
+        s->end = TT_TUNE_TASK_NOT_STARTED;
+        s->best_cost = INFINITY;
+        s->best_trial = -1;
+        s->done = (int64_t)s->hist.n;
+        t->done_total += s->done;
+        for (size_t j = 0; j < s->hist.n; j++) {
+            const tt_tune_past *p = &s->hist.past[j];
+            tt_tune_note_result(s, p->trial, p->steps, p->error, p->cost);
+        }
+        s->since_improvement = 0;
+    }
+    free(hist);
+    if (rc != 0)
+        return -1;
+    if (o->db_path) {
+        if (tt_db_open(o->db_path, &t->db) != 0)
+            return tt_error_wrap("--db %s", o->db_path);
+    }
+    if (tt_log_open_append(o->log_path, &t->log) != 0)
+        return -1;
+    out->bad_input = false;
+    t->timeout_s = o->timeout_s > 0 ? o->timeout_s : t->file->measure.timeout_s;
+    t->threads = t->file->measure.threads > 0 ? t->file->measure.threads : tt_backend_num_threads();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    t->jobs = o->jobs > 0 ? o->jobs : (cpus > 0 ? (int)cpus : 1);
+    if (t->jobs > 256)
+        t->jobs = 256;
+    if (t->db &&
+        tt_db_run_begin(t->db, t->file->path, t->target_str, o->tuner, o->trials, &t->run_id) != 0)
+        return tt_error_wrap("--db %s", o->db_path);
+    return 0;
+}
+
+/* Ends a task: the best candidates measured again, the winner logged again. */
+static int task_end(tuner *t, task_state *ts, tt_tune_task_end why)
+{
+    if (ts->finished)
+        return 0;
+    ts->finished = true;
+    if (ts->active && !ts->started && ts->done == 0)
+        ts->end = TT_TUNE_TASK_NOT_STARTED; /* the budget ran out before its first turn */
+    else if (ts->active || ts->end == TT_TUNE_TASK_NOT_STARTED)
+        ts->end = why;
+    ts->active = false;
+    if (!ts->started || tt_tune_stopped(t))
+        return 0;
+    t->current = (int)(ts - t->ts);
+    tt_tune_progress_draw(t, true);
+    if (ts->run_trials == 0 && ts->hist.winner_logged)
+        return 0;
+    return tt_tune_remeasure(t, ts);
+}
+
+static int loop(tuner *t)
+{
+    int batch = t->jobs * 2;
+    tt_tune_share *share = calloc((size_t)t->nt, sizeof *share);
+    if (!share)
+        return tt_error_set("out of memory");
+    int rc = 0;
+    while (rc == 0 && !tt_tune_stopped(t)) {
+        for (int i = 0; i < t->nt; i++)
+            share[i] = (tt_tune_share){
+                .weight = t->ts[i].task->weight, .done = t->ts[i].done, .active = t->ts[i].active};
+        int count = 0;
+        int i = tt_tune_pick_task(share, t->nt, t->o->trials - t->done_total, batch, &count);
+        if (i < 0)
+            break;
+        task_state *ts = &t->ts[i];
+        t->current = i;
+        if (!ts->started) {
+            rc = task_start(t, ts, i);
+            if (rc != 0 || !ts->active)
+                continue;
+        }
+        rc = tune_batch(t, ts, count);
+        if (rc == 0 && !ts->active)
+            rc = task_end(t, ts, ts->end);
+    }
+    free(share);
+    /* The budget is spent: the tasks still tuning end here. */
+    for (int i = 0; rc == 0 && i < t->nt; i++) {
+        if (tt_tune_stopped(t))
+            break;
+        t->current = i;
+        task_state *ts = &t->ts[i];
+        if (!ts->started && ts->hist.n > 0 && !ts->hist.winner_logged) {
+            /* A resumed task whose budget was spent before the winner was logged. */
+            rc = task_start(t, ts, i);
+            if (rc != 0)
+                break;
+        }
+        rc = task_end(t, ts, TT_TUNE_TASK_BUDGET);
+    }
+    tt_tune_progress_end(t);
+    return rc;
+}
+
+static void fill_result(tuner *t, tt_tune_result *out)
+{
+    bool failed = false, interrupted = tt_tune_stopped(t);
+    for (int i = 0; i < t->nt && out->tasks; i++) {
+        task_state *ts = &t->ts[i];
+        tt_tune_task_result *r = &out->tasks[i];
+        if (interrupted && !ts->finished && ts->started)
+            ts->end = TT_TUNE_TASK_INTERRUPTED;
+        r->name = strdup(ts->task->name);
+        r->key = strdup(ts->task->key);
+        r->weight = ts->task->weight;
+        r->trials = ts->done;
+        r->trials_run = ts->run_trials;
+        r->errors = ts->errors;
+        r->best_cost = ts->best_cost;
+        r->best_gflops = ts->best_gflops;
+        r->best_trial = ts->best_trial;
+        r->best_steps = ts->best_steps ? strdup(ts->best_steps) : NULL;
+        r->end = ts->end;
+        r->diagnosis = strdup(ts->diagnosis ? ts->diagnosis : "");
+        if (ts->end == TT_TUNE_TASK_TOO_MANY_ERRORS || (ts->done > 0 && !isfinite(ts->best_cost)))
+            failed = true;
+    }
+    out->trials_run = t->run_trials;
+    out->run_id = t->run_id;
+    out->status = interrupted ? TT_TUNE_INTERRUPTED : failed ? TT_TUNE_FAILED : TT_TUNE_FINISHED;
+}
+
+int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *out)
+{
+    memset(out, 0, sizeof *out);
+    tt_tune_opts defaults;
+    tt_tune_opts_default(&defaults);
+    tuner t = {.file = file, .o = o, .start = tt_tune_now(), .last_draw = -1};
+    t.out = o->progress ? o->progress : stderr;
+    t.tty = isatty(fileno(t.out));
+    t.max_errors = o->max_errors_in_row > 0 ? o->max_errors_in_row : defaults.max_errors_in_row;
+    t.top = o->remeasure_top > 0 ? o->remeasure_top : defaults.remeasure_top;
+    if (t.top > TT_TUNE_MAX_TOP)
+        t.top = TT_TUNE_MAX_TOP;
+    int rc = setup(&t, out);
+    if (rc == 0) {
+        t.start = tt_tune_now();
+        rc = loop(&t);
+        fill_result(&t, out);
+    }
+    if (t.db && t.run_id > 0) {
+        if (tt_db_run_update(t.db, t.run_id, t.run_trials) != 0 ||
+            tt_db_run_end(t.db, t.run_id,
+                          tt_tune_stopped(&t) ? TT_RUN_INTERRUPTED : TT_RUN_FINISHED) != 0)
+            tt_tune_say(&t, "tvm-tune: warning: database: %s\n", tt_get_last_error());
+    }
+    char err[1024];
+    snprintf(err, sizeof err, "%s", rc ? tt_get_last_error() : "");
+    for (int i = 0; t.ts && i < t.nt; i++)
+        task_clear(&t.ts[i]);
+    free(t.ts);
+    tt_log_close(t.log);
+    tt_db_close(t.db);
+    tt_target_free(t.target);
+    tt_tune_faults_free(&t.faults);
+    out->elapsed_s = tt_tune_now() - t.start;
+    if (rc)
+        tt_error_set("%s", err);
+    return rc;
+}
+
+void tt_tune_result_free(tt_tune_result *r)
+{
+    for (int i = 0; r && r->tasks && i < r->ntasks; i++) {
+        free(r->tasks[i].name);
+        free(r->tasks[i].key);
+        free(r->tasks[i].best_steps);
+        free(r->tasks[i].diagnosis);
+    }
+    if (r) {
+        free(r->tasks);
+        r->tasks = NULL;
+        r->ntasks = 0;
+    }
+}

@@ -1,0 +1,119 @@
+/* The running state of the tuning loop, shared by tuner/tune.c (tasks, batches, the run) and
+ * tuner/tune_record.c (one candidate's run, its record, the bookkeeping after it, progress and
+ * the end-of-task re-measurement). Internal to libtt. */
+#ifndef TT_TUNER_TUNE_STATE_H
+#define TT_TUNER_TUNE_STATE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "codegen/codegen.h"
+#include "logs/db.h"
+#include "logs/log.h"
+#include "measure/measure.h"
+#include "search/search.h"
+#include "tt/tune.h"
+#include "tuner/tune_internal.h"
+
+#define TT_TUNE_MAX_TOP 8
+#define TT_TUNE_MAX_TALLY 16
+
+typedef struct {
+    double cost;
+    int64_t trial;
+    char *steps;
+} top_entry;
+
+typedef struct {
+    int code;
+    char msg[160];
+    int count;
+} tally_entry;
+
+typedef struct {
+    const tt_task *task;
+    tt_space *space;
+    tt_strategy *strategy;
+    tt_measure_tensor *args;
+    int nargs;
+    void *ref; /* the reference output; NULL without check */
+    size_t ref_nbytes;
+    tt_tune_history hist; /* what a resumed log held */
+
+    bool active, started, finished;
+    tt_tune_task_end end;
+    char *diagnosis;
+    int64_t done;       /* trials, resumed ones included */
+    int64_t run_trials; /* trials of this run */
+    int64_t errors;
+    int errors_in_row;
+    int64_t since_improvement;
+    double best_cost, best_gflops;
+    int64_t best_trial;
+    char *best_steps;
+    top_entry top[TT_TUNE_MAX_TOP]; /* best successful candidates, by cost */
+    int ntop;
+    tally_entry tally[TT_TUNE_MAX_TALLY]; /* errors of the current run of failures */
+    int ntally;
+} task_state;
+
+typedef struct {
+    const tt_opfile *file;
+    const tt_tune_opts *o;
+    tt_target *target;
+    const char *target_str;
+    double timeout_s;
+    int threads, jobs, max_errors, top;
+    tt_tune_faults faults;
+    tt_log *log;
+    tt_db *db;
+    int64_t run_id;
+    bool db_warned;
+    task_state *ts;
+    int nt, current;
+    int64_t next_trial; /* trial number of the next candidate */
+    int64_t done_total; /* trials of all tasks, resumed ones included */
+    int64_t run_trials; /* trials of this run */
+    FILE *out;
+    bool tty, line_open;
+    double start, last_draw;
+    int64_t last_drawn;
+} tuner;
+
+/* A measured (or failed) candidate. */
+typedef struct {
+    int64_t trial;
+    const char *steps;
+    int error;
+    const char *msg;
+    const double *costs;
+    int n_costs;
+    double build_s;
+} tt_tune_outcome;
+
+double tt_tune_now(void);
+int tt_tune_stopped(const tuner *t);
+/* Prints to the progress stream (even when quiet: for warnings and errors), first clearing a
+ * progress line drawn in place. */
+void tt_tune_say(tuner *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+double tt_tune_median(const double *costs, int n);
+
+/* Runs the library at path for ts's task; prune: stop early when clearly slower than the best. */
+int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr);
+/* Appends the record of oc to the log and the database. */
+int tt_tune_log(tuner *t, task_state *ts, const tt_tune_outcome *oc);
+/* Bookkeeping after a logged candidate of this run: counts, best, error streak, stop rules,
+ * progress. */
+void tt_tune_after_candidate(tuner *t, task_state *ts, const tt_tune_outcome *oc);
+/* Best and top list updates for one candidate (also for resumed ones). */
+void tt_tune_note_result(task_state *ts, int64_t trial, const char *steps, int error, double cost);
+void tt_tune_tally_reset(task_state *ts);
+/* Measures the task's top candidates again and logs the best of them once more. */
+int tt_tune_remeasure(tuner *t, task_state *ts);
+/* Redraws the progress line (force: even if drawn recently). */
+void tt_tune_progress_draw(tuner *t, bool force);
+/* Ends a progress line drawn in place. */
+void tt_tune_progress_end(tuner *t);
+
+#endif
