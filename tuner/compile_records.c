@@ -18,9 +18,21 @@
 typedef struct {
     const char *target;
     tt_record **all;
-    size_t *order;
+    char **steps; /* all[i]'s schedule in canonical form: one schedule, however spelt */
     size_t n, cap;
 } gather;
+
+/* The canonical JSON of a steps array; the text itself if it does not parse (it then only
+ * matches itself). */
+static char *canonical_steps(const char *steps)
+{
+    tt_schedule *s = NULL;
+    if (tt_schedule_from_json(steps, &s) != 0)
+        return strdup(steps);
+    char *canon = tt_schedule_to_json(s);
+    tt_schedule_free(s);
+    return canon;
+}
 
 static int offer(gather *g, const tt_record *r)
 {
@@ -30,13 +42,20 @@ static int offer(gather *g, const tt_record *r)
     if (g->n == g->cap) {
         size_t cap = g->cap ? g->cap * 2 : 64;
         tt_record **all = realloc(g->all, cap * sizeof *all);
-        if (!all)
+        if (all)
+            g->all = all;
+        char **steps = all ? realloc(g->steps, cap * sizeof *steps) : NULL;
+        if (!steps)
             return tt_error_set("out of memory gathering records");
-        g->all = all;
+        g->steps = steps;
         g->cap = cap;
     }
-    if (tt_record_copy(r, &g->all[g->n]))
+    if (!(g->steps[g->n] = canonical_steps(r->steps)))
+        return tt_error_set("out of memory gathering records");
+    if (tt_record_copy(r, &g->all[g->n])) {
+        free(g->steps[g->n]);
         return -1;
+    }
     g->n++;
     return 0;
 }
@@ -68,6 +87,7 @@ static int by_key(const void *a, const void *b)
 /* Key, then schedule, then the slowest measurement first, then the order offered. */
 typedef struct {
     tt_record *r;
+    const char *steps; /* canonical */
     size_t order;
     char hash[TT_RECORD_HASH_LEN + 1]; /* the same measurement read from a database and a log */
 } item;
@@ -77,7 +97,7 @@ static int by_schedule(const void *a, const void *b)
     const item *x = a, *y = b;
     int c = strcmp(x->r->key, y->r->key);
     if (c == 0)
-        c = strcmp(x->r->steps, y->r->steps);
+        c = strcmp(x->steps, y->steps);
     if (c == 0) {
         double cx = tt_record_cost(x->r), cy = tt_record_cost(y->r);
         c = cx > cy ? -1 : cx < cy;
@@ -124,7 +144,7 @@ static int pick(gather *g, tt_compile_records *recs)
         return tt_error_set("out of memory");
     }
     for (size_t i = 0; i < g->n; i++) {
-        items[i] = (item){.r = g->all[i], .order = i};
+        items[i] = (item){.r = g->all[i], .steps = g->steps[i], .order = i};
         if (tt_record_hash(g->all[i], items[i].hash)) {
             free(items);
             return -1;
@@ -135,7 +155,7 @@ static int pick(gather *g, tt_compile_records *recs)
     for (size_t i = 0; i < g->n;) {
         size_t j = i + 1;
         while (j < g->n && strcmp(items[j].r->key, items[i].r->key) == 0 &&
-               strcmp(items[j].r->steps, items[i].r->steps) == 0)
+               strcmp(items[j].steps, items[i].steps) == 0)
             j++;
         /* items[i] represents its schedule; the first of its measurements offered breaks ties. */
         size_t first = items[i].order, times = distinct(items, i, j);
@@ -216,6 +236,9 @@ int tt_compile_records_load(const char *db_path, const char *const *log_paths, i
         tt_record_array_free(g.all, g.n);
         recs->n = 0;
     }
+    for (size_t i = 0; i < g.n; i++)
+        free(g.steps[i]);
+    free(g.steps);
     if (rc) {
         tt_compile_records_free(recs);
         return -1;
