@@ -9,6 +9,7 @@
 
 #define MAX_LANES 64  /* vectorize: wider is no vector any target has */
 #define MAX_UNROLL 64 /* unroll: beyond this code size grows for nothing */
+#define MAX_OVERSHOOT 64 /* split: factors may exceed a loop's extent up to this product */
 
 /* ---- nest state ---- */
 
@@ -155,6 +156,11 @@ static int do_split(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
         if (__builtin_mul_overflow(prod, st->factors[i], &prod) || prod > ((int64_t)1 << 40))
             return lw_step_error(x, si, "factors of loop %s are too large", st->loops[0]);
     }
+    /* A tile larger than the loop only runs guarded-off iterations; a small overshoot (a vector
+     * tail) is fine, a large one is a mistake that would make the kernel spin. */
+    if (prod > extent && prod > MAX_OVERSHOOT)
+        return lw_step_error(x, si, "factors of loop %s multiply to %lld, more than its extent %lld",
+                             st->loops[0], (long long)prod, (long long)extent);
     for (int i = 0; i <= st->nfactors; i++) {
         char num[24];
         snprintf(num, sizeof num, "%d", i);

@@ -33,6 +33,10 @@ int lw_pack_record(lw_ctx *x, int si, int stage)
                              t->ndim - 1);
     if (st->factor <= 0)
         return lw_step_error(x, si, "factor %lld, expected > 0", (long long)st->factor);
+    if (st->factor > t->shape[st->dim] && st->factor > 64) /* as split: padding, not panels */
+        return lw_step_error(x, si, "factor %lld is more than dim %d of %s (%lld)",
+                             (long long)st->factor, st->dim, t->name,
+                             (long long)t->shape[st->dim]);
     if (!reads_tensor(x->st[stage].body, t))
         return lw_step_error(x, si, "stage %s does not read %s", st->stage, t->name);
     if (x->packed[k])

@@ -83,6 +83,12 @@ static inline int lc_check(const tt_compute *c, const tt_schedule *s, const char
         printf("%s: lower failed: %s\n", label, tt_get_last_error());
         return -1;
     }
+    if (getenv("TT_LOWER_TRACE")) { /* which schedule a slow or crashing run is on */
+        char *js = s ? tt_schedule_to_json(s) : NULL;
+        printf("%s: %s\n", label, js ? js : "[]");
+        fflush(stdout);
+        free(js);
+    }
     int n = c->ninputs + 1;
     void **a1 = calloc((size_t)n, sizeof *a1), **a2 = calloc((size_t)n, sizeof *a2);
     for (int i = 0; i < c->ninputs; i++) {

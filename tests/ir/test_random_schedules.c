@@ -88,6 +88,15 @@ static void random_stage_steps(const tt_compute *c, tt_schedule *s, const char *
             continue;
         int nf = 1 + (int)rnd(2);
         int64_t f[2] = {choices[rnd(7)], choices[rnd(7)]};
+        /* As a search would: tiles within the extent, now and then a tail that overshoots
+         * (overshoots compound in the interpreter's run time). */
+        int64_t limit = lc_rand() < 0.1 ? 2 * m->ext[p] : m->ext[p];
+        while (f[0] * (nf > 1 ? f[1] : 1) > limit && (f[0] > 1 || f[1] > 1)) {
+            if (f[0] >= f[1] || nf == 1)
+                f[0] = f[0] > 1 ? f[0] / 2 : 1;
+            else
+                f[1] = f[1] / 2;
+        }
         char loop[64];
         snprintf(loop, sizeof loop, "%s", m->name[p]);
         tt_schedule_split(s, stage, loop, nf, f);
@@ -322,6 +331,70 @@ static void test_random_builtin_ops(void **state)
     run_op(op(&d), 40, "dense bias relu");
 }
 
+/* Hostile schedules: random steps over real and made-up names, odd factors, any order. Each
+ * either is rejected with a message naming its step or lowers to a correct kernel. */
+static void test_hostile(void **state)
+{
+    (void)state;
+    tt_compute *cs[3] = {
+        lc_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
+                 "A:7x5,B:5x6,b:6"),
+        lc_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
+                 "C[i, j] = T[i, j] + T[i, j]",
+                 "A:4x5,B:5x3"),
+        lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:5x8"),
+    };
+    static const char *stages[] = {"T", "C", "S", "Q"};
+    static const char *loops[] = {"i", "j", "k", "i.0", "i.1", "j.0", "j.1", "k.0", "k.1",
+                                  "i.0@j.0", "j.1@k", "i.2", "", "x"};
+    static const char *tensors[] = {"A", "B", "b", "T"};
+    static const int64_t factors[] = {1, 2, 3, 5, 8, 0, -2, 100, 1 << 30};
+    int accepted = 0, rejected = 0;
+    for (int t = 0; t < 600; t++) {
+        const tt_compute *c = cs[t % 3];
+        tt_schedule *s = tt_schedule_new();
+        int n = 1 + (int)rnd(12);
+        for (int i = 0; i < n; i++) {
+            const char *st = stages[rnd(3)], *l = loops[rnd(14)];
+            const char *two[3] = {loops[rnd(14)], loops[rnd(14)], loops[rnd(14)]};
+            int64_t f[2] = {factors[rnd(9)], factors[rnd(9)]};
+            switch (rnd(TT_STEP_COUNT)) {
+            case TT_STEP_SPLIT: tt_schedule_split(s, st, l, 1 + (int)rnd(2), f); break;
+            case TT_STEP_REORDER: tt_schedule_reorder(s, st, 1 + (int)rnd(3), two); break;
+            case TT_STEP_FUSE: tt_schedule_fuse(s, st, 2, two); break;
+            case TT_STEP_PARALLEL: tt_schedule_parallel(s, st, l); break;
+            case TT_STEP_VECTORIZE: tt_schedule_vectorize(s, st, l); break;
+            case TT_STEP_UNROLL: tt_schedule_unroll(s, st, l); break;
+            case TT_STEP_CACHE_WRITE: tt_schedule_cache_write(s, st, l); break;
+            case TT_STEP_COMPUTE_AT: tt_schedule_compute_at(s, st, stages[rnd(4)], l); break;
+            case TT_STEP_INLINE: tt_schedule_inline(s, st); break;
+            default: tt_schedule_pack(s, st, tensors[rnd(4)], (int)rnd(3), f[0] > 0 ? f[0] : 4); break;
+            }
+            tt_kernel *k = NULL;
+            if (tt_lower(c, s, "k", &k) == 0) {
+                accepted++;
+                tt_kernel_release(k);
+                continue;
+            }
+            assert_null(k);
+            const char *e = tt_get_last_error();
+            if (strncmp(e, "step ", 5) != 0)
+                printf("message without its step: %s\n", e);
+            assert_true(strncmp(e, "step ", 5) == 0);
+            rejected++;
+            tt_schedule_truncate(s, 1);
+        }
+        char lab[32];
+        snprintf(lab, sizeof lab, "hostile #%d", t);
+        assert_int_equal(lc_check(c, s, lab), 0);
+        tt_schedule_free(s);
+    }
+    printf("hostile steps: %d kept (schedules checked), %d rejected\n", accepted, rejected);
+    assert_true(accepted > 50 && rejected > 50);
+    for (int i = 0; i < 3; i++)
+        tt_compute_release(cs[i]);
+}
+
 static void test_coverage(void **state)
 {
     (void)state;
@@ -339,6 +412,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_text_ops),
         cmocka_unit_test(test_random_builtin_ops),
+        cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_coverage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
