@@ -11,6 +11,19 @@
 #include "ir/ir.h"
 #include "ir/schedule.h"
 
+/* The space (search/space.c): the stage with the most reduction work (else the output) is
+ * tiled "S0 S1 R0 S2 R1 S3" (spatial axes in four levels, reduce axes in two; an elementwise
+ * stage "S0 S1"), axes of extent 1 left whole. Decisions: the tiling of each axis (divisors of
+ * its extent, and powers of two that do not divide, guarded), with S2*S3 over all spatial axes
+ * within a register budget of 16 vectors; how many outer tiles are fused and parallel; the
+ * innermost tile of the output's stride-1 axis vectorised (lanes * 2^m, or divisors of at
+ * least half a vector); unrolling of the other S3 tiles and of R1; an accumulator tile
+ * (cache_write above R0); packing of inputs read along the vector axis and walked by a
+ * reduction (matmul's B, dense's W) into panels of the vector tile; elementwise stages before
+ * it inlined or kept (parallel); those after it inlined and the output fused as an epilogue
+ * when it reads the tiled stage at its own indices; other stages' outer loops parallel.
+ * Every combination lowers; a point's steps decode back to its decisions. */
+
 /* What the space needs to know of the machine it tunes for. */
 typedef struct {
     int vector_bits; /* widest vector register (512 AVX-512, 256 AVX2, 128 NEON); 0: 128 */

@@ -429,6 +429,11 @@ static int build_axes(tt_space *sp)
     sp->triv_r = calloc((size_t)nred + 1, sizeof *sp->triv_r);
     if (!sp->spatial || !sp->triv_s || !sp->reduce || !sp->triv_r)
         return tt_error_set("out of memory");
+    for (int a = 0; a < M->naxes + nred; a++) {
+        const tt_iter_var *iv = a < M->naxes ? M->axes[a] : M->body->axes[a - M->naxes];
+        if (strlen(iv->var->name) > 200) /* loop names are built in fixed buffers */
+            return tt_error_set("axis name %.32s... is longer than 200 characters", iv->var->name);
+    }
     for (int a = 0; a < M->naxes; a++) {
         const tt_iter_var *iv = M->axes[a];
         if (iv->extent > 1)

@@ -4,6 +4,7 @@
  * (decisions stay in their domains, tile footprints within the register budget), so it lowers. */
 #include "search/space_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,13 +127,25 @@ static bool change(const tt_space *sp, uint64_t *rng, int d, int *v)
         nfit += t != v[d] && rest * ax->tuples[t].weight <= sp->budget;
     if (nfit == 0)
         return false;
-    int k = (int)sp_below(rng, nfit);
-    for (int t = 0; t < ax->ntuples; t++)
-        if (t != v[d] && rest * ax->tuples[t].weight <= sp->budget && k-- == 0) {
-            v[d] = t;
-            return true;
+    /* mostly a small step (the closest of a few random tilings, in log2 of the sizes), so
+     * that a good tiling's neighbourhood gets explored; sometimes a jump */
+    int draws = sp_uniform(rng) < 0.7 ? 3 : 1, best = -1;
+    double bd = 0;
+    for (int k = 0; k < draws; k++) {
+        int pick = (int)sp_below(rng, nfit), t = 0;
+        for (; t < ax->ntuples; t++)
+            if (t != v[d] && rest * ax->tuples[t].weight <= sp->budget && pick-- == 0)
+                break;
+        double dist = 0;
+        for (int l = 0; l < ax->ninner; l++)
+            dist += fabs(log2((double)ax->tuples[t].f[l]) - log2((double)ax->tuples[v[d]].f[l]));
+        if (best < 0 || dist < bd) {
+            best = t;
+            bd = dist;
         }
-    return false;
+    }
+    v[d] = best;
+    return true;
 }
 
 bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v)

@@ -214,6 +214,9 @@ static int mark_schedule(tt_strategy *st, const tt_schedule *s)
 
 int tt_strategy_update(tt_strategy *st, tt_schedule *const *s, const double *costs, int n)
 {
+    if (n > 0 && (!s || !costs))
+        return tt_error_set("strategy update: %d schedules but no %s", n,
+                            !s ? "schedules" : "costs");
     for (int i = 0; i < n; i++) {
         if (!s[i])
             return tt_error_set("strategy update: schedule %d is NULL", i);

@@ -458,6 +458,28 @@ static void test_default_structure(void **state)
     assert_true(packed > 0);
     tt_space_free(sp);
     tt_compute_release(c);
+    /* NCHW conv: the vector runs along q (stride 1 in Y); X is read along q and p, W along
+     * neither, so the register tile's rows run along the output channels k */
+    tt_op_desc_init(&d, TT_OP_CONV2D);
+    d.N = 1, d.C = 16, d.H = 14, d.W = 14, d.K = 32, d.R = 3, d.S = 3;
+    d.pad[0] = d.pad[1] = 1;
+    c = st_op(&d);
+    assert_int_equal(tt_space_new(c, &opts, &sp), 0);
+    assert_int_equal(tt_space_default(sp, &s), 0);
+    v = find_step(s, TT_STEP_VECTORIZE);
+    assert_non_null(v);
+    assert_string_equal(v->loops[0], "q.3");
+    for (int i = 0; i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        if (st->kind == TT_STEP_SPLIT && strcmp(st->loops[0], "k") == 0)
+            assert_true(st->factors[2] > 1);
+        if (st->kind == TT_STEP_SPLIT && strcmp(st->loops[0], "p") == 0)
+            assert_int_equal(st->factors[2], 1);
+    }
+    assert_int_equal(st_check(c, s, host, "conv nchw default"), 0);
+    tt_schedule_free(s);
+    tt_space_free(sp);
+    tt_compute_release(c);
 }
 
 /* Sizes for the report, and the rate of sampling + lowering. */

@@ -373,6 +373,8 @@ static void test_errors(void **state)
     double cost = 1;
     assert_int_equal(tt_strategy_update(st, null_s, &cost, 1), -1);
     assert_non_null(strstr(tt_get_last_error(), "NULL"));
+    assert_int_equal(tt_strategy_update(st, null_s, NULL, 1), -1);
+    assert_non_null(strstr(tt_get_last_error(), "no costs"));
     /* a failed candidate (INFINITY) is taken without breeding from it */
     assert_int_equal(tt_strategy_next(st, 4, &b, &n), 0);
     double inf[4] = {INFINITY, INFINITY, INFINITY, INFINITY};
