@@ -296,6 +296,9 @@ static int tune_batch(tuner *t, task_state *ts, int count)
     if (nb > 0 && tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br) != 0)
         goto done;
     rc = run_batch(t, ts, c, n, br, costs, &measured);
+    /* Candidates left unmeasured (a stop rule, an interruption) give their numbers back, so the
+     * trial numbers of a log have no gaps. */
+    t->next_trial = c[0].trial + measured;
     tt_builder_cleanup(br, nb);
     if (rc == 0 && measured > 0 && tt_strategy_update(ts->strategy, s, costs, measured) != 0)
         rc = tt_error_wrap("search: task %s", ts->task->name);

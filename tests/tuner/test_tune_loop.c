@@ -206,6 +206,39 @@ static void test_stop_and_errors(void **state)
     tt_tune_result_free(&r);
 }
 
+/* Early stopping ends tasks in the middle of a batch: the trial numbers stay contiguous. */
+static void test_early_stop(void **state)
+{
+    fixture *fx = *state;
+    tt_tune_opts o;
+    opts(fx, &o, 12);
+    o.early_stopping = 1;
+    o.db_path = NULL;
+    tt_tune_result r;
+    assert_int_equal(tt_tune_run(fx->file, &o, &r), 0);
+    int early = 0;
+    for (int i = 0; i < r.ntasks; i++)
+        early += r.tasks[i].end == TT_TUNE_TASK_EARLY_STOP;
+    int64_t run = r.trials_run;
+    tt_tune_result_free(&r);
+    tt_record **recs = NULL;
+    size_t n = read_log(fx->log, &recs);
+    char seen[64] = {0};
+    int64_t max_trial = -1;
+    for (size_t i = 0; i < n; i++) {
+        assert_true(recs[i]->trial >= 0 && recs[i]->trial < 64);
+        seen[recs[i]->trial] = 1;
+        if (recs[i]->trial > max_trial)
+            max_trial = recs[i]->trial;
+    }
+    tt_record_array_free(recs, n);
+    assert_int_equal(max_trial + 1, run);
+    for (int64_t i = 0; i < run; i++)
+        assert_true(seen[i]);
+    if (run < 12)
+        assert_true(early >= 1);
+}
+
 static void test_bad_input(void **state)
 {
     fixture *fx = *state;
@@ -249,6 +282,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_run_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_early_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
