@@ -652,6 +652,37 @@ static tt_stmt *emit_kernel_body(lw_ctx *x)
     return body;
 }
 
+/* Everything before emission: placements, each stage's nest after its steps. */
+static int prepare(lw_ctx *x, const tt_compute *c, const tt_schedule *s)
+{
+    *x = (lw_ctx){.c = c, .s = s, .n = c->nstages};
+    size_t ni = (size_t)c->ninputs + 1;
+    x->st = calloc((size_t)c->nstages, sizeof *x->st);
+    x->inbuf = calloc(ni, sizeof *x->inbuf);
+    x->packed = calloc(ni, sizeof *x->packed);
+    x->pack_dim = calloc(ni, sizeof *x->pack_dim);
+    x->pack_factor = calloc(ni, sizeof *x->pack_factor);
+    if (!x->st || !x->inbuf || !x->packed || !x->pack_dim || !x->pack_factor)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < x->n; i++)
+        x->st[i] = (lw_stage){.stage = c->stages[i], .body = tt_expr_retain(c->stages[i]->body),
+                              .epilogue = -1, .producer = -1, .attach_to = -1};
+    if (place_steps(x) != 0)
+        return -1;
+    /* Consumers first: a compute_at region depends on the consumer's final nest. */
+    for (int i = x->n - 1; i >= 0; i--) {
+        lw_stage *st = &x->st[i];
+        int rc = 0;
+        if (st->place == LW_ATTACHED)
+            rc = infer_region(x, i);
+        else if (st->place == LW_ROOT)
+            rc = lw_build_nest(x, i, st->stage->output->shape);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name, tt_kernel **out)
 {
     *out = NULL;
@@ -660,30 +691,8 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
     tt_schedule *empty = NULL;
     if (!s && !(s = empty = tt_schedule_new()))
         return -1;
-    lw_ctx x = {.c = c, .s = s, .n = c->nstages};
-    x.st = calloc((size_t)c->nstages, sizeof *x.st);
-    x.inbuf = calloc((size_t)c->ninputs + 1, sizeof *x.inbuf);
-    size_t ni = (size_t)c->ninputs + 1;
-    x.packed = calloc(ni, sizeof *x.packed);
-    x.pack_dim = calloc(ni, sizeof *x.pack_dim);
-    x.pack_factor = calloc(ni, sizeof *x.pack_factor);
-    int rc = x.st && x.inbuf && x.packed && x.pack_dim && x.pack_factor
-                 ? 0
-                 : tt_error_set("out of memory");
-    for (int i = 0; rc == 0 && i < x.n; i++) {
-        x.st[i] = (lw_stage){.stage = c->stages[i], .body = tt_expr_retain(c->stages[i]->body),
-                             .epilogue = -1, .producer = -1, .attach_to = -1};
-    }
-    if (rc == 0)
-        rc = place_steps(&x);
-    /* Consumers first: a compute_at region depends on the consumer's final nest. */
-    for (int i = x.n - 1; rc == 0 && i >= 0; i--) {
-        lw_stage *st = &x.st[i];
-        if (st->place == LW_ATTACHED)
-            rc = infer_region(&x, i);
-        else if (st->place == LW_ROOT)
-            rc = lw_build_nest(&x, i, st->stage->output->shape);
-    }
+    lw_ctx x;
+    int rc = prepare(&x, c, s);
     if (rc == 0)
         rc = make_buffers(&x);
     tt_stmt *body = rc == 0 ? emit_kernel_body(&x) : NULL;
@@ -705,4 +714,52 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
     ctx_free(&x);
     tt_schedule_free(empty);
     return *out ? 0 : -1;
+}
+
+void tt_loop_info_free(tt_loop_info *loops, int n)
+{
+    for (int i = 0; loops && i < n; i++)
+        free(loops[i].name);
+    free(loops);
+}
+
+int tt_lower_loops(const tt_compute *c, const tt_schedule *s, const char *stage, int *n,
+                   tt_loop_info **out)
+{
+    *n = 0;
+    *out = NULL;
+    if (!c || !stage)
+        return tt_error_set("lower_loops: needs a compute and a stage name");
+    tt_schedule *empty = NULL;
+    if (!s && !(s = empty = tt_schedule_new()))
+        return -1;
+    lw_ctx x;
+    int rc = prepare(&x, c, s);
+    int i = rc == 0 ? lw_stage_index(&x, stage) : -1;
+    if (rc == 0 && i < 0)
+        rc = tt_error_set("lower_loops: no stage %s in %s", stage, c->name);
+    const lw_stage *st = rc == 0 ? &x.st[i] : NULL;
+    if (st && st->place != LW_ROOT && st->place != LW_ATTACHED)
+        rc = tt_error_set("lower_loops: stage %s is %s: it has no loops of its own", stage,
+                          st->place == LW_INLINED ? "inlined" : "fused as an epilogue");
+    if (rc == 0) {
+        tt_loop_info *l = calloc((size_t)st->nloops + 1, sizeof *l);
+        for (int k = 0; l && k < st->nloops; k++) {
+            const lw_loop *lp = &st->loops[k];
+            l[k] = (tt_loop_info){strdup(lp->name), lp->extent, lp->reduce, lp->kind};
+            if (!l[k].name) {
+                tt_loop_info_free(l, k);
+                l = NULL;
+            }
+        }
+        if (l) {
+            *out = l;
+            *n = st->nloops;
+        } else {
+            rc = tt_error_set("out of memory");
+        }
+    }
+    ctx_free(&x);
+    tt_schedule_free(empty);
+    return rc;
 }

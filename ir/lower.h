@@ -23,4 +23,20 @@
 TT_API int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
                     tt_kernel **out);
 
+/* One loop of a stage's nest after a schedule: what later steps can name. */
+typedef struct {
+    char *name;
+    int64_t extent;
+    bool reduce;
+    tt_for_kind kind;
+} tt_loop_info;
+
+/* The loops of stage (outer to inner) after replaying s on c: for search, which builds steps on
+ * loop names. *out is an array of *n loops, freed with tt_loop_info_free. -1 with the step's
+ * message when s does not apply, or when the stage has no nest of its own (inlined, fused). An
+ * attached stage (compute_at) reports its loops over the inferred region. */
+TT_API int tt_lower_loops(const tt_compute *c, const tt_schedule *s, const char *stage, int *n,
+                          tt_loop_info **out);
+TT_API void tt_loop_info_free(tt_loop_info *loops, int n);
+
 #endif

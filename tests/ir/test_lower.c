@@ -299,6 +299,48 @@ static void test_pack(void **state)
     tt_compute_release(c);
 }
 
+static void test_lower_loops(void **state)
+{
+    (void)state;
+    tt_compute *c = lc_parse(MM_RELU, "A:10x7,B:7x13,b:13");
+    tt_schedule *s = NULL;
+    assert_int_equal(tt_schedule_from_json(epilogue_schedules[1], &s), 0);
+    int n = 0;
+    tt_loop_info *l = NULL;
+    assert_int_equal(tt_lower_loops(c, s, "T", &n, &l), 0);
+    const char *names[] = {"i.0@j.0", "k.0", "i.1", "j.1", "k.1", "j.2"};
+    const int64_t ext[] = {6, 3, 4, 2, 3, 4};
+    assert_int_equal(n, 6);
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(l[i].name, names[i]);
+        assert_int_equal(l[i].extent, ext[i]);
+    }
+    assert_int_equal(l[0].kind, TT_FOR_PARALLEL);
+    assert_true(l[1].reduce && !l[2].reduce);
+    assert_int_equal(l[5].kind, TT_FOR_VECTORIZED);
+    tt_loop_info_free(l, n);
+    assert_int_equal(tt_lower_loops(c, s, "C", &n, &l), -1);
+    assert_string_equal(tt_get_last_error(),
+                        "lower_loops: stage C is fused as an epilogue: it has no loops of its own");
+    assert_int_equal(tt_lower_loops(c, s, "Q", &n, &l), -1);
+    tt_schedule_free(s);
+    /* An attached stage's loops run over the region its consumer's tile reads. */
+    assert_int_equal(tt_schedule_from_json(epilogue_schedules[3], &s), 0);
+    assert_int_equal(tt_lower_loops(c, s, "T", &n, &l), 0);
+    assert_int_equal(n, 4); /* i, j.0, k, j.1 */
+    assert_int_equal(l[0].extent, 4);
+    assert_int_equal(l[1].extent, 2);
+    assert_int_equal(l[3].extent, 4);
+    tt_loop_info_free(l, n);
+    tt_schedule_free(s);
+    /* No schedule: the axes, spatial then reduce. */
+    assert_int_equal(tt_lower_loops(c, NULL, "T", &n, &l), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(l[2].name, "k");
+    tt_loop_info_free(l, n);
+    tt_compute_release(c);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -322,6 +364,7 @@ int main(void)
         cmocka_unit_test(test_inline_intermediate),
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_lower_loops),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,7 +204,7 @@ static tt_schedule *random_schedule(const tt_compute *c)
     tt_schedule *s = tt_schedule_new();
     sim m[8];
     int ns = c->nstages < 8 ? c->nstages : 8;
-    bool gone[8] = {false};
+    bool gone[8] = {false}, attached[8] = {false};
     /* Placements first, consumers before producers. */
     const char *out = tt_compute_output(c)->name;
     if (ns > 1 && lc_rand() < 0.5) {
@@ -244,7 +244,24 @@ static tt_schedule *random_schedule(const tt_compute *c)
             continue;
         tt_schedule_compute_at(s, c->stages[i]->output->name, c->stages[j]->output->name,
                                m[j].name[rnd(m[j].n)]);
-        keep(c, s);
+        attached[i] = keep(c, s);
+    }
+    /* What lowering reports as each stage's loops is what the generator tracked. */
+    for (int i = 0; i < ns; i++) {
+        int n = 0;
+        tt_loop_info *l = NULL;
+        int rc = tt_lower_loops(c, s, c->stages[i]->output->name, &n, &l);
+        assert_int_equal(rc, gone[i] ? -1 : 0);
+        if (gone[i])
+            continue;
+        assert_int_equal(n, m[i].n);
+        for (int k = 0; k < n; k++) {
+            assert_string_equal(l[k].name, m[i].name[k]);
+            assert_int_equal(l[k].reduce, m[i].red[k]);
+            if (!attached[i])
+                assert_int_equal(l[k].extent, m[i].ext[k]);
+        }
+        tt_loop_info_free(l, n);
     }
     return s;
 }
