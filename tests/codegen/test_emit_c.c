@@ -54,10 +54,12 @@ static tt_kernel *make_kernel(int64_t M, int64_t N, int64_t K)
     tt_expr *i = tt_expr_var("i", TT_DT_I64), *jo = tt_expr_var("j.0", TT_DT_I64);
     tt_expr *ji = tt_expr_var("j.1", TT_DT_I64), *k = tt_expr_var("k", TT_DT_I64);
     /* j = j.0 * 4 + j.1, written as (j.0 * 8 + j.1 * 2) / 2 to exercise floor division */
-    tt_expr *j = tt_expr_binary(TT_EXPR_DIV,
-                                tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(jo), tt_expr_int(8)),
-                                              tt_expr_mul_s(tt_expr_retain(ji), tt_expr_int(2))),
-                                tt_expr_int(2));
+    tt_expr *jsum = tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(jo), tt_expr_int(8)),
+                                  tt_expr_mul_s(tt_expr_retain(ji), tt_expr_int(2)));
+    tt_expr *two = tt_expr_int(2);
+    tt_expr *j = tt_expr_binary(TT_EXPR_DIV, jsum, two);
+    tt_expr_release(jsum);
+    tt_expr_release(two);
     tt_expr *zero = tt_expr_int(0);
     tt_expr *a_idx = tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(K)),
                                    tt_expr_retain(k));
