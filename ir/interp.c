@@ -267,8 +267,13 @@ static int expr(prog *p, const tt_expr *e)
         val imm;
         if (c == CLS_F)
             imm.f = e->kind == TT_EXPR_INT ? (double)e->ival : e->fval;
+        else if (e->kind == TT_EXPR_INT)
+            imm.i = e->ival;
+        else if (!(e->fval >= -9223372036854775808.0 && e->fval < 9223372036854775808.0))
+            return tt_error_set("float constant %g does not fit in %s", e->fval,
+                                tt_dtype_name(e->dtype) ? tt_dtype_name(e->dtype) : "an integer");
         else
-            imm.i = e->kind == TT_EXPR_INT ? e->ival : (int64_t)e->fval;
+            imm.i = (int64_t)e->fval;
         if (c == CLS_F && e->dtype.bits == 32)
             imm.f = (float)imm.f;
         return emit(p, OP_PUSH, 0, 0, imm, 1) < 0 ? -1 : 0;
@@ -509,6 +514,16 @@ static int execute(prog *p, void *const *args, int nargs)
     return interp_execute(p, args, nargs);
 }
 
+/* Elements of t, or -1 when the count overflows (add_buf rejects it). */
+static int64_t numel(const tt_tensor *t)
+{
+    int64_t n = 1;
+    for (int i = 0; i < t->ndim; i++)
+        if (t->shape[i] < 0 || __builtin_mul_overflow(n, t->shape[i], &n))
+            return -1;
+    return n;
+}
+
 static void prog_free(prog *p)
 {
     free(p->code);
@@ -554,7 +569,7 @@ int tt_compute_eval(const tt_compute *c, void *const *args)
             tt_error_set("input %d (%s) appears twice", i, t->name);
             goto done;
         }
-        if (add_buf(&p, t, t->name, t->dtype, t->ndim, t->shape, tt_tensor_numel(t), i) < 0)
+        if (add_buf(&p, t, t->name, t->dtype, t->ndim, t->shape, numel(t), i) < 0)
             goto done;
     }
     for (int s = 0; s < c->nstages; s++) {
@@ -565,7 +580,7 @@ int tt_compute_eval(const tt_compute *c, void *const *args)
             goto done;
         }
         int arg = t == out ? c->ninputs : -1;
-        if (add_buf(&p, t, t->name, t->dtype, t->ndim, t->shape, tt_tensor_numel(t), arg) < 0)
+        if (add_buf(&p, t, t->name, t->dtype, t->ndim, t->shape, numel(t), arg) < 0)
             goto done;
         p.bufs[p.nbufs - 1].live = false; /* readable once its stage has run */
         if (stage(&p, c->stages[s]) < 0) {

@@ -137,7 +137,7 @@ static int get_shape(const reader *r, json_t *j, int64_t **out, int *n)
     if (!json_is_array(a))
         return fail(r, "shape", a ? "expected an array of integers" : "missing");
     size_t len = json_array_size(a);
-    int64_t *shape = calloc(len ? len : 1, sizeof *shape);
+    int64_t *shape = calloc(len ? len : 1, sizeof *shape), numel = 1;
     if (!shape)
         return tt_error_set("ir json: out of memory");
     for (size_t i = 0; i < len; i++) {
@@ -149,6 +149,11 @@ static int get_shape(const reader *r, json_t *j, int64_t **out, int *n)
             return fail(r, field, "expected an integer >= 0");
         }
         shape[i] = json_integer_value(v);
+        /* node.c multiplies the extents without checking: keep the product in range */
+        if (__builtin_mul_overflow(numel, shape[i], &numel)) {
+            free(shape);
+            return fail(r, "shape", "the element count overflows int64");
+        }
     }
     *out = shape;
     *n = (int)len;

@@ -450,6 +450,13 @@ static void test_errors(void **state)
     tt_kernel_release(k);
     tt_stmt_release(s);
 
+    /* a float constant of an integer dtype that no integer holds */
+    s = st(C, I(0), cast(TT_DT_F32, tt_expr_float(NAN, TT_DT_I64)));
+    k = tt_kernel_new("nanint", 1, &C, s);
+    assert_fails_with(tt_kernel_interp(k, args), "float constant nan does not fit in int64");
+    tt_kernel_release(k);
+    tt_stmt_release(s);
+
     /* unknown intrinsic, and a NULL argument */
     s = st(C, I(0), call1("erf", F(1)));
     k = tt_kernel_new("call", 1, &C, s);

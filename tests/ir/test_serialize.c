@@ -341,6 +341,9 @@ static void test_malformed(void **state)
     bad("{\"root\": 0, \"nodes\": [{\"type\":\"ir.Tensor\",\"name\":\"A\",\"dtype\":\"float32\","
         "\"shape\":[4,-1]}]}",
         "ir json: nodes[0].shape[1]: expected an integer >= 0");
+    bad("{\"root\": 0, \"nodes\": [{\"type\":\"ir.Buffer\",\"name\":\"B\",\"dtype\":\"float32\","
+        "\"shape\":[4294967296,4294967296],\"scope\":\"global\"}]}",
+        "ir json: nodes[0].shape: the element count overflows int64");
     bad("{\"root\": 1, \"nodes\": [" V_I ", {\"type\":\"ir.IterVar\",\"var\":0,\"extent\":0,"
         "\"kind\":\"spatial\"}]}",
         "ir json: nodes[1]: axis i: extent 0, expected > 0");
