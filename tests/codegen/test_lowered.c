@@ -343,15 +343,15 @@ static tt_compute *op(tt_op_desc *d)
 
 static void random_text_ops(void **state)
 {
-    run_random(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 25, "matmul odd");
-    run_random(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x32"), 20, "matmul even");
+    run_random(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 15, "matmul odd");
+    run_random(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x32"), 10, "matmul even");
     run_random(lc_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
                         "A:12x7,B:7x10,b:10"),
-               25, "matmul bias relu");
-    run_random(lc_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 10, "max reduce");
-    run_random(lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 10,
+               15, "matmul bias relu");
+    run_random(lc_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 6, "max reduce");
+    run_random(lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 6,
                "stencil");
-    run_random(lc_parse("C[i, j] = exp(A[i, j]) / sqrt(A[i, j] * A[i, j] + 1.0)", "A:7x19"), 10,
+    run_random(lc_parse("C[i, j] = exp(A[i, j]) / sqrt(A[i, j] * A[i, j] + 1.0)", "A:7x19"), 6,
                "math");
 }
 
@@ -362,23 +362,23 @@ static void random_builtin_ops(void **state)
     d.N = 1, d.C = 3, d.H = 7, d.W = 6, d.K = 4, d.R = 3, d.S = 3;
     d.pad[0] = d.pad[1] = 1;
     d.bias = d.relu = true;
-    run_random(op(&d), 20, "conv2d nchw");
+    run_random(op(&d), 12, "conv2d nchw");
     d.nhwc = true;
     d.stride[0] = 2;
-    run_random(op(&d), 10, "conv2d nhwc");
+    run_random(op(&d), 6, "conv2d nhwc");
     tt_op_desc_init(&d, TT_OP_DEPTHWISE_CONV2D);
     d.N = 1, d.C = 3, d.H = 6, d.W = 5, d.R = 3, d.S = 3, d.bias = true;
-    run_random(op(&d), 10, "depthwise");
+    run_random(op(&d), 6, "depthwise");
     tt_op_desc_init(&d, TT_OP_POOL2D);
     d.N = 1, d.C = 2, d.H = 7, d.W = 7, d.R = 2, d.S = 2, d.pool_max = true;
     d.stride[0] = d.stride[1] = 2;
-    run_random(op(&d), 10, "max pool");
+    run_random(op(&d), 6, "max pool");
     d.pool_max = false;
     d.pad[0] = d.pad[1] = 1;
-    run_random(op(&d), 10, "avg pool");
+    run_random(op(&d), 6, "avg pool");
     tt_op_desc_init(&d, TT_OP_DENSE);
     d.M = 5, d.N = 9, d.K = 6, d.bias = d.relu = true;
-    run_random(op(&d), 10, "dense bias relu");
+    run_random(op(&d), 6, "dense bias relu");
     printf("# %d lowered kernels checked through the JIT, %d random steps dropped\n", n_checked,
            n_dropped);
 }
