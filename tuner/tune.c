@@ -329,6 +329,45 @@ static int check_log(const tt_tune_opts *o)
     return 0;
 }
 
+typedef struct {
+    tuner *t;
+    size_t added;
+} sync_ctx;
+
+static int sync_one(const tt_record *r, size_t line, void *ctx)
+{
+    (void)line;
+    sync_ctx *sc = ctx;
+    if (strcmp(r->target, sc->t->target_str) != 0)
+        return 0;
+    for (int i = 0; i < sc->t->nt; i++) {
+        if (strcmp(r->key, sc->t->file->tasks[i].key) == 0) {
+            int added = 0;
+            if (tt_db_add_record(sc->t->db, r, 0, &added) != 0)
+                return -1;
+            sc->added += (size_t)added;
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* A resumed run's database gets the records of the log it lacks: a tuner killed between the
+ * log's append and the database's insert leaves one behind. Records already there are skipped. */
+static int sync_db(tuner *t)
+{
+    struct stat st;
+    if (stat(t->o->log_path, &st) != 0 || st.st_size == 0)
+        return 0;
+    sync_ctx sc = {.t = t};
+    if (tt_log_read(t->o->log_path, TT_LOG_STRICT, sync_one, &sc, NULL) != 0)
+        return tt_error_wrap("--db %s: adding the log's records", t->o->db_path);
+    if (sc.added > 0 && !t->o->quiet)
+        tt_tune_say(t, "tvm-tune: database %s: added %zu record%s of the log it lacked\n",
+                    t->o->db_path, sc.added, sc.added == 1 ? "" : "s");
+    return 0;
+}
+
 /* Everything that depends on what the user gave, checked before anything is written. */
 static int setup(tuner *t, tt_tune_result *out)
 {
@@ -399,6 +438,8 @@ static int setup(tuner *t, tt_tune_result *out)
     if (o->db_path) {
         if (tt_db_open(o->db_path, &t->db) != 0)
             return tt_error_wrap("--db %s", o->db_path);
+        if (o->resume && sync_db(t) != 0)
+            return -1;
     }
     if (tt_log_open_append(o->log_path, &t->log) != 0)
         return -1;

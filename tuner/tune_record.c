@@ -269,6 +269,9 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
     int n = ts->ntop < t->top ? ts->ntop : t->top;
     if (n == 0)
         return 0;
+    if (!t->o->quiet)
+        tt_tune_say(t, "task %d/%d %s: measuring the best %d again\n", t->current + 1, t->nt,
+                    ts->task->name, n);
     tt_tune_build_item items[TT_TUNE_MAX_TOP] = {0};
     tt_build_job jobs[TT_TUNE_MAX_TOP];
     tt_build_result *br = calloc((size_t)n, sizeof *br);

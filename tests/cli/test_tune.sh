@@ -83,6 +83,10 @@ sum_before=$(md5sum mm.log)
 expect 2 "pass --resume to continue it or choose another --log" mm.json --trials 4
 check "log unchanged" test "$(md5sum mm.log)" = "$sum_before"
 
+# A log with a corrupt line (not a crash's truncated last line) is refused on --resume.
+{ echo 'not json'; cat mm.log; } >corrupt.log
+expect 2 "corrupt.log:1:" mm.json --trials 14 --log corrupt.log --resume
+
 # Bad input: the op.json's position, a database in a missing directory, a directory as the log,
 # a target of another machine, bad flags.
 printf '{"op": "matmul",\n "M": -4, "N": 2, "K": 2}\n' >bad.json

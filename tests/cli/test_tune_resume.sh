@@ -69,6 +69,16 @@ expect 0 "matmul_48x40x32_f32" mm.json --trials 24 --jobs 1 --db t.db --resume
 read -r n2 max2 < <(log_facts mm.log)
 check "resumed to 24 trials, numbered on (got $n2, max $max2)" test "$n2" = 24 -a "$max2" = 23
 check "resumed summary counts every trial" grep -qE "^matmul_48x40x32_f32 +24 " out
+valid_lines() {
+  python3 -c "
+import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    try: json.loads(l); n += 1
+    except ValueError: pass
+print(n)" "$1"
+}
+check "database holds every record of the log" test "$(sqlite3 t.db 'select count(*) from records')" = "$(valid_lines mm.log)"
 check "resumed run finished with its own trials" test "$(sqlite3 t.db "select trials_done from runs where id = 2 and status = 'finished'")" = $((24 - n1))
 
 # A larger budget continues the same log.
