@@ -18,7 +18,7 @@ static const char best_usage[] =
     "Prints, for each task of OP.json, the best record (lowest median cost, errors excluded) of\n"
     "its workload on the target: GFLOPS, median time, trial and its schedule (the steps JSON, as\n"
     "`tvm-tune show --steps` takes it), or \"no record\". A schedule measured more than once\n"
-    "(the tuner measures its winner again) ranks first and counts at its slowest measurement,\n"
+    "(the tuner measures its winner again) ranks first and counts at its latest measurement,\n"
     "as `tvm-tune compile` ranks them. Without OP.json: the best record of every workload and\n"
     "target in the database, by median cost alone (as `db best`).\n"
     "\n"
@@ -173,7 +173,7 @@ int tt_cli_best(int argc, char **argv)
         if (r)
             tt_cli_print_record(r, "  ");
         if (times > 1)
-            printf("  (schedule measured %zu times: the slowest counts)\n", times);
+            printf("  (schedule measured %zu times: the latest counts)\n", times);
         else if (!r)
             printf("  no record\n");
     }

@@ -22,7 +22,7 @@ static const char compile_usage[] =
     "\n"
     "A task takes the record of lowest median cost (errors excluded) of its workload and target;\n"
     "a schedule measured more than once (the tuner measures its winner again at the end of a\n"
-    "run) ranks before those measured once and counts at its slowest measurement.\n"
+    "run) ranks before those measured once and counts at its latest measurement.\n"
     "A task with no record of its own takes the best schedule of the nearest tuned workload of\n"
     "the same op and target (most similar sizes) if that schedule applies to it, else the\n"
     "default schedule; a warning on stderr names the task and what it got.\n"

@@ -225,7 +225,7 @@ int tt_compile_choose(const tt_compile_records *recs, const tt_task *task, const
             size_t times = tt_compile_records_measured(recs, own);
             char again[64] = "";
             if (times > 1)
-                snprintf(again, sizeof again, ", measured %zu times: the slowest counts", times);
+                snprintf(again, sizeof again, ", measured %zu times: the latest counts", times);
             out->note =
                 fmt("tuned: %.1f GFLOPS, median %.4f ms (trial %lld%s, tuner %s, %s)", own->gflops,
                     tt_record_cost(own) * 1e3, (long long)own->trial, again, own->tuner, own->time);

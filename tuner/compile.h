@@ -27,8 +27,8 @@ typedef struct {
  * never created) and from the logs (strict reading; a truncated last line is only a warning).
  * Best: lowest median cost, errors excluded, where a schedule (same key and steps) measured
  * more than once (the tuner measures its winner again at the end of a run) ranks before those
- * measured once and counts at its slowest median, the record kept; so one lucky measurement on a
- * busy machine does not win. The same measurement read twice (database and log) counts once.
+ * measured once and counts at its latest measurement (the re-measurement the tuner reported),
+ * the record kept; so one lucky measurement on a busy machine does not win. The same measurement read twice (database and log) counts once.
  * Among equal costs the schedule offered first (database, then the logs in order) wins.
  * *out: caller frees. */
 TT_API int tt_compile_records_load(const char *db_path, const char *const *log_paths, int nlogs,

@@ -84,7 +84,7 @@ static int by_key(const void *a, const void *b)
     return strcmp((*(tt_record *const *)a)->key, (*(tt_record *const *)b)->key);
 }
 
-/* Key, then schedule, then the slowest measurement first, then the order offered. */
+/* Key, then schedule, then the latest measurement first (by time, then the order offered). */
 typedef struct {
     tt_record *r;
     const char *steps; /* canonical */
@@ -92,18 +92,28 @@ typedef struct {
     char hash[TT_RECORD_HASH_LEN + 1]; /* the same measurement read from a database and a log */
 } item;
 
+/* Compares record times "YYYY-MM-DDTHH:MM:SS[.fff]Z": as text up to the seconds, then the
+ * fraction as a number ("…:37.5Z" is later than "…:37Z", though '.' sorts before 'Z'). */
+static int time_cmp(const char *a, const char *b)
+{
+    int c = strncmp(a, b, 19);
+    if (c != 0 || strlen(a) < 19 || strlen(b) < 19)
+        return c;
+    double fa = a[19] == '.' ? strtod(a + 19, NULL) : 0,
+           fb = b[19] == '.' ? strtod(b + 19, NULL) : 0;
+    return fa < fb ? -1 : fa > fb;
+}
+
 static int by_schedule(const void *a, const void *b)
 {
     const item *x = a, *y = b;
     int c = strcmp(x->r->key, y->r->key);
     if (c == 0)
         c = strcmp(x->steps, y->steps);
-    if (c == 0) {
-        double cx = tt_record_cost(x->r), cy = tt_record_cost(y->r);
-        c = cx > cy ? -1 : cx < cy;
-    }
     if (c == 0)
-        c = x->order < y->order ? -1 : x->order > y->order;
+        c = -time_cmp(x->r->time, y->r->time);
+    if (c == 0)
+        c = x->order > y->order ? -1 : x->order < y->order;
     return c;
 }
 
@@ -133,7 +143,7 @@ static int better(size_t mx, double cx, size_t ox, size_t my, double cy, size_t 
 /* The winner per key. The tuner measures its best candidates again at the end of a run and logs
  * the one that wins again, so a schedule measured more than once is a confirmed result: it
  * ranks before every schedule measured once (a lucky outlier on a busy machine), and counts at
- * its slowest median. */
+ * its latest measurement, the number the tuner reported for it. */
 static int pick(gather *g, tt_compile_records *recs)
 {
     item *items = malloc((g->n ? g->n : 1) * sizeof *items);

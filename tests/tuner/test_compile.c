@@ -1,4 +1,4 @@
-/* tuner/compile*.c: which record wins per task (re-measured schedules first, the slowest
+/* tuner/compile*.c: which record wins per task (re-measured schedules first, the latest
  * measurement counting, duplicates once, other targets and errors never), the workload distance
  * behind borrowing, the schedule each task gets (tuned, borrowed, default) checked against the
  * reference evaluation, the header text, and writes that fail leaving nothing behind. */
@@ -40,8 +40,8 @@ typedef struct {
     tt_opfile *file;
 } fixture;
 
-static void add(tt_log *log, const tt_task *task, const char *target, const char *steps, int error,
-                int64_t trial, double cost)
+static void add_at(tt_log *log, const tt_task *task, const char *target, const char *steps,
+                   int error, int64_t trial, double cost, const char *time)
 {
     double costs[1] = {cost};
     tt_record r = {.key = task->key,
@@ -53,11 +53,17 @@ static void add(tt_log *log, const tt_task *task, const char *target, const char
                    .error = error,
                    .error_msg = error ? "wrong answer" : "",
                    .gflops = error ? 0 : 1e-9 / cost,
-                   .time = "2026-11-24T18:00:00Z",
+                   .time = time,
                    .tuner = "ga",
                    .trial = trial,
                    .seed = 1};
     assert_int_equal(tt_log_append(log, &r), 0);
+}
+
+static void add(tt_log *log, const tt_task *task, const char *target, const char *steps, int error,
+                int64_t trial, double cost)
+{
+    add_at(log, task, target, steps, error, trial, cost, "2026-11-24T18:00:00Z");
 }
 
 /* Two steps arrays hold the same schedule, whatever their spelling. */
@@ -104,21 +110,26 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The log of the ranking tests: for task 0, S_A measured at 1 ms then again at 3 ms (spelt
- * differently), S_B once at 0.5 ms (unconfirmed), S_C at 2 and 3.5 ms, an error, and a faster
- * record on another target. */
+/* The log of the ranking tests: for task 0, S_A measured at 1 ms then half a second later at
+ * 3 ms (spelt differently), S_B once at 0.5 ms (unconfirmed), S_C at 4 ms and later (but earlier
+ * in the log) at 2 ms, an error, and a faster record on another target. */
 static void write_ranking_log(fixture *f)
 {
     const tt_task *t = &f->file->tasks[0];
     tt_log *log = NULL;
     assert_int_equal(tt_log_open_append(f->path, &log), 0);
-    add(log, t, HOST, S_A, 0, 0, 1e-3);
+    add_at(log, t, HOST, S_A, 0, 0, 1e-3, "2026-11-24T18:00:00Z");
     add(log, t, HOST, S_B, 0, 1, 0.5e-3);
-    add(log, t, HOST, S_C, 0, 2, 2e-3);
-    add(log, t, HOST, S_C, 0, 2, 3.5e-3);
+    add_at(log, t, HOST, S_C, 0, 2, 2e-3, "2026-11-24T18:00:05Z");
+    add_at(log, t, HOST, S_C, 0, 2, 4e-3, "2026-11-24T18:00:01Z");
     add(log, t, HOST, S_A, 4, 3, 0);
     add(log, t, ARM, S_B, 0, 4, 0.1e-3);
-    add(log, t, HOST, S_A2, 0, 0, 3e-3);
+    add_at(log, t, HOST, S_A2, 0, 0, 3e-3, "2026-11-24T18:00:00.500Z");
+    /* Task 1: S_A then S_A2, the same schedule, measured twice; S_B once, faster. */
+    const tt_task *t1 = &f->file->tasks[1];
+    add(log, t1, HOST, S_A, 0, 10, 1e-3);
+    add(log, t1, HOST, S_B, 0, 11, 0.5e-3);
+    add_at(log, t1, HOST, S_A2, 0, 10, 2e-3, "2026-11-24T18:00:01Z");
     tt_log_close(log);
 }
 
@@ -129,15 +140,19 @@ static void test_ranking(void **state)
     const char *logs[] = {f->path};
     tt_compile_records *recs = NULL;
     assert_int_equal(tt_compile_records_load(NULL, logs, 1, HOST, &recs), 0);
-    assert_int_equal(recs->n, 1);
+    assert_int_equal(recs->n, 2);
     const tt_record *r = tt_compile_records_find(recs, f->file->tasks[0].key);
     assert_non_null(r);
-    /* Confirmed schedules first (S_A, however spelt, at its slower 3 ms; S_C at 3.5 ms): S_A
-     * wins, not the single 0.5 ms measurement of S_B. The record kept is the slower one. */
-    assert_same_schedule(r->steps, S_A);
-    assert_true(fabs(tt_record_cost(r) - 3e-3) < 1e-12);
+    /* Confirmed schedules first (S_A, however spelt, at its latest 3 ms; S_C at its latest
+     * 2 ms): S_C wins, not the single 0.5 ms measurement of S_B. */
+    assert_string_equal(r->steps, S_C);
+    assert_true(fabs(tt_record_cost(r) - 2e-3) < 1e-12);
     assert_int_equal(tt_compile_records_measured(recs, r), 2);
-    assert_null(tt_compile_records_find(recs, f->file->tasks[1].key));
+    r = tt_compile_records_find(recs, f->file->tasks[1].key);
+    assert_same_schedule(r->steps, S_A);
+    assert_true(fabs(tt_record_cost(r) - 2e-3) < 1e-12);
+    assert_int_equal(tt_compile_records_measured(recs, r), 2);
+    assert_null(tt_compile_records_find(recs, f->file->tasks[2].key));
     tt_compile_records_free(recs);
 
     /* The other target sees only its own record. */
@@ -168,7 +183,8 @@ static void test_database_and_log(void **state)
     const char *logs[] = {f->path};
     assert_int_equal(tt_compile_records_load(db_path, logs, 1, HOST, &recs), 0);
     const tt_record *r = tt_compile_records_find(recs, f->file->tasks[0].key);
-    assert_same_schedule(r->steps, S_A);
+    assert_string_equal(r->steps, S_C);
+    assert_true(fabs(tt_record_cost(r) - 2e-3) < 1e-12);
     assert_int_equal(tt_compile_records_measured(recs, r), 2);
     tt_compile_records_free(recs);
 
