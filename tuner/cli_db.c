@@ -220,6 +220,16 @@ static int open_db(const char *cmd, const char *path, int must_exist, tt_db **db
     return TT_EXIT_OK;
 }
 
+/* Whether msg holds "path:LINE:", the log reader's way of naming a bad line. */
+static int names_line(const char *msg, const char *path)
+{
+    size_t n = strlen(path);
+    for (const char *p = strstr(msg, path); p; p = strstr(p + 1, path))
+        if (p[n] == ':' && p[n + 1] >= '0' && p[n + 1] <= '9')
+            return 1;
+    return 0;
+}
+
 static int db_import(int argc, char **argv)
 {
     db_args a;
@@ -250,10 +260,11 @@ static int db_import(int argc, char **argv)
         if (stats.warnings)
             fputs(stats.warnings, stderr);
         if (failed) {
-            /* What stops an import is nearly always the log (a malformed line); the records
-             * before it are in and stay in. */
-            fprintf(stderr, "tvm-tune db import: %s\n", tt_get_last_error());
-            rc = TT_EXIT_USAGE;
+            /* The records before the error are in and stay in. A malformed line names
+             * "LOG:LINE:" (bad input); anything else is the database's failure. */
+            const char *msg = tt_get_last_error();
+            fprintf(stderr, "tvm-tune db import: %s\n", msg);
+            rc = names_line(msg, argv[i]) ? TT_EXIT_USAGE : TT_EXIT_FAILURE;
         } else {
             printf("%s: %zu added, %zu skipped (already present)%s\n", argv[i], added, skipped,
                    stats.skipped ? ", malformed lines skipped" : "");
