@@ -577,6 +577,21 @@ static tt_expr *simp_node(const tt_expr *e, const ranges *rg)
         return tt_expr_retain((tt_expr *)e);
     if ((e->kind == TT_EXPR_DIV || e->kind == TT_EXPR_MOD) && is_i64(e) &&
         tt_expr_is_const(e->args[1], &ib) && ib > 0) {
+        /* Floor division composes: (x / a) / b = x / (a*b); and (x % (a*b)) % b = x % b. Both
+         * come from fusing loops and splitting the fused one again. */
+        tt_expr *inner = simp(e->args[0], rg);
+        int64_t ia2, prod;
+        if (inner && inner->kind == e->kind && tt_expr_is_const(inner->args[1], &ia2) && ia2 > 0 &&
+            (e->kind == TT_EXPR_DIV ? mul_ok(ia2, ib, &prod) : (prod = ib, ia2 % ib == 0))) {
+            tt_expr *k = tt_expr_int(prod);
+            tt_expr *flat = k ? tt_expr_binary(e->kind, inner->args[0], k) : NULL;
+            tt_expr *r = flat ? simp_node(flat, rg) : NULL;
+            tt_expr_release(k);
+            tt_expr_release(flat);
+            tt_expr_release(inner);
+            return r;
+        }
+        tt_expr_release(inner);
         tt_expr *r = divmod_affine(e, ib, rg);
         if (r)
             return r;

@@ -102,6 +102,10 @@ static void test_affine_canonical(void **state)
     expect(bin(TT_EXPR_MOD, R(idx), I(16)), 2, r, "i.1");
     expect(bin(TT_EXPR_DIV, R(idx), I(4)), 2, r, "i.0*4 + i.1/4");
     expect(bin(TT_EXPR_MOD, bin(TT_EXPR_ADD, R(idx), I(32)), I(16)), 2, r, "i.1");
+    /* Divisions compose. */
+    expect(bin(TT_EXPR_DIV, bin(TT_EXPR_DIV, R(j), I(4)), I(8)), 0, NULL, "j/32");
+    expect(bin(TT_EXPR_MOD, bin(TT_EXPR_MOD, R(j), I(12)), I(4)), 0, NULL, "j%4");
+    expect(bin(TT_EXPR_MOD, bin(TT_EXPR_MOD, R(j), I(12)), I(5)), 0, NULL, "j%12%5");
     /* Without ranges only the exact part comes out. */
     expect(bin(TT_EXPR_DIV, R(idx), I(16)), 0, NULL, "i.0 + i.1/16");
     /* Guards the ranges prove, and ones they do not. */
