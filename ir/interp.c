@@ -165,6 +165,17 @@ static int binary(prog *p, const tt_expr *e)
             return -1;
         return emit(p, e->kind == TT_EXPR_ADD ? OP_ADDK_I : OP_MULK_I, 0, 0, imm, 0) < 0 ? -1 : 0;
     }
+    const tt_expr *r = e->args[1];
+    if (c == CLS_I && e->kind == TT_EXPR_ADD && r->kind == TT_EXPR_MUL &&
+        r->args[0]->kind == TT_EXPR_VAR && tt_expr_is_const(r->args[1], &k)) {
+        if (expr(p, e->args[0]) < 0 || expr(p, r->args[0]) < 0)
+            return -1;
+        ins *last = &p->code[p->n - 1]; /* the VAR just emitted: fold it into the term */
+        last->op = OP_ADDVK_I;
+        last->imm.i = k;
+        p->depth--;
+        return 0;
+    }
     if (c == CLS_I && e->kind == TT_EXPR_ADD && e->args[1]->kind == TT_EXPR_VAR) {
         if (expr(p, e->args[0]) < 0 || expr(p, e->args[1]) < 0)
             return -1;

@@ -27,6 +27,7 @@ typedef enum {
     OP_MULK_I,   /* top *= imm.i */
     OP_ADDV_I,   /* top += var a */
     OP_VARMULK_I, /* push var a * imm.i */
+    OP_ADDVK_I,  /* top += var a * imm.i: one term of a flattened index */
     OP_NOT,
     OP_JZ,        /* pop; jump to a when zero */
     OP_JNZ,       /* pop; jump to a when nonzero */

@@ -138,6 +138,9 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
         case OP_ADDK_I: sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)in->imm.i); break;
         case OP_MULK_I: sp[-1].i = (int64_t)((uint64_t)sp[-1].i * (uint64_t)in->imm.i); break;
         case OP_ADDV_I: sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)var[in->a]); break;
+        case OP_ADDVK_I:
+            sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)var[in->a] * (uint64_t)in->imm.i);
+            break;
         case OP_VARMULK_I: (sp++)->i = (int64_t)((uint64_t)var[in->a] * (uint64_t)in->imm.i); break;
         case OP_NOT: sp[-1].i = !sp[-1].i; break;
         case OP_JZ:

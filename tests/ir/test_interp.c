@@ -155,18 +155,24 @@ static void assert_close(const float *got, const float *want, int64_t n, double 
             fail_msg("element %lld: got %.9g, want %.9g", (long long)i, got[i], want[i]);
 }
 
+/* x*n + y, or y + x*n when swapped: the interpreter folds the two orders differently */
+static tt_expr *flat2(tt_expr *x, int64_t n, tt_expr *y, bool swapped)
+{
+    return swapped ? add(R(y), mul(R(x), I(n))) : add(mul(R(x), I(n)), R(y));
+}
+
 /* C[i*N + j] = 0; for k: C[i*N + j] = C[i*N + j] + A[i*K + k] * B[k*N + j] */
-static tt_kernel *matmul_kernel(int M, int N, int K)
+static tt_kernel *matmul_kernel_terms(int M, int N, int K, bool swapped)
 {
     tt_buffer *A = buf("A", TT_DT_F32, (int64_t)M * K, TT_SCOPE_GLOBAL);
     tt_buffer *B = buf("B", TT_DT_F32, (int64_t)K * N, TT_SCOPE_GLOBAL);
     tt_buffer *C = buf("C", TT_DT_F32, (int64_t)M * N, TT_SCOPE_GLOBAL);
     tt_expr *i = var("i"), *j = var("j"), *k = var("k");
-    tt_stmt *init = st(C, add(mul(R(i), I(N)), R(j)), F(0));
-    tt_expr *a = ld(A, add(mul(R(i), I(K)), R(k)));
-    tt_expr *b = ld(B, add(mul(R(k), I(N)), R(j)));
-    tt_expr *c = ld(C, add(mul(R(i), I(N)), R(j)));
-    tt_stmt *upd = st(C, add(mul(R(i), I(N)), R(j)), add(c, mul(a, b)));
+    tt_stmt *init = st(C, flat2(i, N, j, swapped), F(0));
+    tt_expr *a = ld(A, flat2(i, K, k, swapped));
+    tt_expr *b = ld(B, flat2(k, N, j, swapped));
+    tt_expr *c = ld(C, flat2(i, N, j, swapped));
+    tt_stmt *upd = st(C, flat2(i, N, j, swapped), add(c, mul(a, b)));
     tt_stmt *body = loop(i, M, loop(j, N, seq(2, init, loop(k, K, upd))));
     tt_buffer *params[3] = {A, B, C};
     tt_kernel *kern = tt_kernel_new("matmul", 3, params, body);
@@ -180,6 +186,8 @@ static tt_kernel *matmul_kernel(int M, int N, int K)
     tt_buffer_release(C);
     return kern;
 }
+
+static tt_kernel *matmul_kernel(int M, int N, int K) { return matmul_kernel_terms(M, N, K, false); }
 
 static void test_matmul_loop_nest(void **state)
 {
@@ -203,6 +211,11 @@ static void test_matmul_loop_nest(void **state)
         if (M == 64)
             printf("interp: 64^3 matmul in %.2f ms, %.1f M multiply-adds/s\n", sec * 1e3,
                    (double)M * N * K / sec / 1e6);
+        tt_kernel_release(k);
+        memset(C, 0, sizeof(float) * M * N);
+        k = matmul_kernel_terms(M, N, K, true);
+        assert_int_equal(tt_kernel_interp(k, args), 0);
+        assert_close(C, W, M * N, 1e-5);
         tt_kernel_release(k);
         free(A);
         free(B);
@@ -352,6 +365,31 @@ static void test_int_semantics(void **state)
         if (got[i] != want[i])
             fail_msg("expression %d: got %lld, want %lld", i, (long long)got[i],
                      (long long)want[i]);
+}
+
+/* Index arithmetic in the forms the interpreter folds (var*k, + var, + var*k, + k) and the
+ * ones it does not (k*var, var*var, subtraction), with negative constants: Y[i*4 + j] = f(i, j). */
+static void test_index_forms(void **state)
+{
+    (void)state;
+    tt_buffer *Y = buf("Y", TT_DT_I64, 12, TT_SCOPE_GLOBAL);
+    tt_expr *i = var("i"), *j = var("j");
+    tt_expr *f = add(add(add(mul(R(i), I(3)), mul(R(j), I(-2))), R(i)), I(7)); /* 4i - 2j + 7 */
+    f = add(f, mul(I(5), R(j)));                                           /* + 5j */
+    f = add(f, bin(TT_EXPR_SUB, mul(R(i), R(j)), mul(R(j), I(-1))));       /* + ij + j */
+    tt_stmt *s = loop(i, 3, loop(j, 4, st(Y, add(R(j), mul(R(i), I(4))), f)));
+    tt_kernel *k = tt_kernel_new("forms", 1, &Y, s);
+    int64_t y[12];
+    void *args[1] = {y};
+    assert_int_equal(tt_kernel_interp(k, args), 0);
+    for (int64_t a = 0; a < 3; a++)
+        for (int64_t b = 0; b < 4; b++)
+            assert_int_equal(y[a * 4 + b], 4 * a - 2 * b + 7 + 5 * b + a * b + b);
+    tt_kernel_release(k);
+    tt_stmt_release(s);
+    tt_expr_release(i);
+    tt_expr_release(j);
+    tt_buffer_release(Y);
 }
 
 static void test_float_semantics(void **state)
@@ -766,6 +804,7 @@ int main(void)
         cmocka_unit_test(test_guards_and_lazy_select),
         cmocka_unit_test(test_local_buffers),
         cmocka_unit_test(test_int_semantics),
+        cmocka_unit_test(test_index_forms),
         cmocka_unit_test(test_float_semantics),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_compute_matmul),
