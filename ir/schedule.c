@@ -327,8 +327,10 @@ static int add_value(tt_schedule *s, json_t *o, int idx)
         allowed = k_pack;
         const char *tensor = str_field(o, "tensor", idx);
         json_t *d = json_object_get(o, "dim"), *f = json_object_get(o, "factor");
-        if (tensor && (!json_is_integer(d) || !json_is_integer(f)))
-            tt_error_set("step %d: fields \"dim\" and \"factor\": expected integers", idx);
+        if (tensor && (!json_is_integer(d) || !json_is_integer(f) ||
+                       json_integer_value(d) < 0 || json_integer_value(d) > 64))
+            tt_error_set("step %d: fields \"dim\" and \"factor\": expected integers, dim in "
+                         "0..64", idx);
         else if (tensor)
             rc = tt_schedule_pack(s, stage, tensor, (int)json_integer_value(d),
                                   json_integer_value(f));

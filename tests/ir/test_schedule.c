@@ -103,6 +103,8 @@ static const struct {
      "step 1: unknown field \"x\""},
     {"[{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[]}]",
      "step 0: field \"loops\": expected a non-empty array of loop names"},
+    {"[{\"s\":\"pack\",\"stage\":\"C\",\"tensor\":\"B\",\"dim\":4294967297,\"factor\":4}]",
+     "step 0: fields \"dim\" and \"factor\": expected integers"},
     {"[", "steps: invalid JSON"},
 };
 
