@@ -120,7 +120,7 @@ int tt_cli_compile(int argc, char **argv)
         goto done;
     }
     rc = TT_EXIT_USAGE;
-    if (tt_opfile_load(argv[optind], &file)) {
+    if (tt_opfile_load(argv[optind], &file) || tt_compile_check_names(file)) {
         fprintf(stderr, "tvm-tune compile: %s\n", tt_get_last_error());
         goto done;
     }

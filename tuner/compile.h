@@ -28,9 +28,9 @@ typedef struct {
  * Best: lowest median cost, errors excluded, where a schedule (same key and steps) measured
  * more than once (the tuner measures its winner again at the end of a run) ranks before those
  * measured once and counts at its latest measurement (the re-measurement the tuner reported),
- * the record kept; so one lucky measurement on a busy machine does not win. The same measurement read twice (database and log) counts once.
- * Among equal costs the schedule offered first (database, then the logs in order) wins.
- * *out: caller frees. */
+ * the record kept; so one lucky measurement on a busy machine does not win. The same measurement
+ * read twice (database and log) counts once. Among equal costs the schedule offered first
+ * (database, then the logs in order) wins. *out: caller frees. */
 TT_API int tt_compile_records_load(const char *db_path, const char *const *log_paths, int nlogs,
                                    const char *target, tt_compile_records **out);
 TT_API void tt_compile_records_free(tt_compile_records *recs);
@@ -74,6 +74,9 @@ TT_API void tt_compile_choice_clear(tt_compile_choice *c);
 TT_API int tt_compile_header(const tt_opfile *file, const tt_compile_choice *choices,
                              const tt_target *t, const char *lib_name, const char *guard_base,
                              char **out);
+
+/* Every task name can be declared in C (not a keyword); -1 naming the file and task otherwise. */
+TT_API int tt_compile_check_names(const tt_opfile *file);
 
 /* The header's path for a library path: the same with its extension replaced by ".h"
  * ("out/libops.so" -> "out/libops.h", "ops" -> "ops.h"). Caller frees; NULL when out of memory. */

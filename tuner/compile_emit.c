@@ -46,8 +46,46 @@ static void shape(FILE *f, const tt_buffer *b)
     fputc(']', f);
 }
 
+/* C11 keywords and the header's own names: an argument so named gets a trailing '_' (argument
+ * names are only documentation), a function so named cannot be declared. */
+static int reserved(const char *name)
+{
+    static const char *words[] = {
+        "auto",       "break",     "case",           "char",
+        "const",      "continue",  "default",        "do",
+        "double",     "else",      "enum",           "extern",
+        "float",      "for",       "goto",           "if",
+        "inline",     "int",       "long",           "register",
+        "restrict",   "return",    "short",          "signed",
+        "sizeof",     "static",    "struct",         "switch",
+        "typedef",    "union",     "unsigned",       "void",
+        "volatile",   "while",     "_Alignas",       "_Alignof",
+        "_Atomic",    "_Bool",     "_Complex",       "_Generic",
+        "_Imaginary", "_Noreturn", "_Static_assert", "_Thread_local",
+        "int32_t",    "int64_t",   "uint8_t",
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(name, words[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int tt_compile_check_names(const tt_opfile *file)
+{
+    for (int i = 0; i < file->ntasks; i++)
+        if (reserved(file->tasks[i].name))
+            return tt_error_set("%s: task name \"%s\" is a C keyword: the header cannot declare "
+                                "it; give the task another \"name\"",
+                                file->path, file->tasks[i].name);
+    return 0;
+}
+
 static int declare(FILE *f, const tt_task *task, const tt_compile_choice *c)
 {
+    if (reserved(task->name))
+        return tt_error_set("task name \"%s\" is a C keyword: the header cannot declare it; "
+                            "give the task another \"name\"",
+                            task->name);
     const tt_kernel *k = c->kernel;
     fprintf(f, "/* %s\n *   ", task->name);
     for (int i = 0; i < k->nparams; i++) {
@@ -69,8 +107,8 @@ static int declare(FILE *f, const tt_task *task, const tt_compile_choice *c)
                                 "declare",
                                 task->name, b->name,
                                 tt_dtype_name(b->dtype) ? tt_dtype_name(b->dtype) : "?");
-        fprintf(f, "%s%s%s *restrict %s", i ? ", " : "", i < k->nparams - 1 ? "const " : "", ty,
-                b->name);
+        fprintf(f, "%s%s%s *restrict %s%s", i ? ", " : "", i < k->nparams - 1 ? "const " : "", ty,
+                b->name, reserved(b->name) ? "_" : "");
     }
     fputs(");\n\n", f);
     return 0;

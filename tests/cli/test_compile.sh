@@ -241,6 +241,10 @@ expect 2 "database '$WORK/none.db' does not exist" \
 check "missing database not created" test ! -e "$WORK/none.db"
 printf '{"op": "matmul",\n "M": 0, "N": 2, "K": 2}\n' >"$WORK/bad.json"
 expect 2 "bad.json:2:" compile "$WORK/bad.json" --db "$WORK/tuning.db" -o "$WORK/lib/x.so"
+printf '{"op": "expr", "name": "float", "inputs": {"A": [4]}, "compute": "C[i] = A[i]"}' \
+  >"$WORK/kw.json"
+expect 2 "task name \"float\" is a C keyword" compile "$WORK/kw.json" --db "$WORK/tuning.db" \
+  -o "$WORK/lib/x.so"
 expect 2 "output directory '$WORK/nodir' does not exist" \
   compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/nodir/x.so"
 expect 2 "names a directory" compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/lib"

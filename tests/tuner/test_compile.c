@@ -364,6 +364,38 @@ static void test_header_path(void **state)
     }
 }
 
+/* C keywords: an argument is renamed in the header, a task name is refused. */
+static void test_keywords(void **state)
+{
+    (void)state;
+    tt_opfile *file = NULL;
+    assert_int_equal(tt_opfile_parse_string("{\"op\": \"expr\", \"name\": \"scale\", "
+                                            "\"inputs\": {\"int\": [4], \"B\": [4]}, "
+                                            "\"compute\": \"C[i] = int[i] * B[i]\"}",
+                                            "kw.json", &file),
+                     0);
+    assert_int_equal(tt_compile_check_names(file), 0);
+    tt_target *t = NULL;
+    assert_int_equal(tt_target_parse(HOST, &t), 0);
+    tt_compile_choice ch;
+    assert_int_equal(tt_compile_choose(NULL, &file->tasks[0], t, &ch), 0);
+    char *h = NULL;
+    assert_int_equal(tt_compile_header(file, &ch, t, "k.so", "k.h", &h), 0);
+    assert_contains(h, "int scale(const float *restrict int_, const float *restrict B, "
+                       "float *restrict C);");
+    free(h);
+    tt_compile_choice_clear(&ch);
+    tt_opfile_free(file);
+    assert_int_equal(tt_opfile_parse_string("{\"op\": \"expr\", \"name\": \"float\", "
+                                            "\"inputs\": {\"A\": [4]}, "
+                                            "\"compute\": \"C[i] = A[i]\"}",
+                                            "kw2.json", &file),
+                     0);
+    assert_fails_with(tt_compile_check_names(file), "kw2.json: task name \"float\" is a C keyword");
+    tt_opfile_free(file);
+    tt_target_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +405,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_choose, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_record, setup, teardown),
         cmocka_unit_test(test_header_path),
+        cmocka_unit_test(test_keywords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
