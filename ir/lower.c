@@ -371,6 +371,10 @@ static int infer_region(lw_ctx *x, int i)
     if (q < 0)
         return lw_step_error(x, si, "no loop %s in stage %s", P->attach_loop,
                              C->stage->output->name);
+    /* A vectorized loop stays innermost: nothing may be nested in it. */
+    if (C->loops[q].kind == TT_FOR_VECTORIZED)
+        return lw_step_error(x, si, "loop %s of %s is vectorized", P->attach_loop,
+                             C->stage->output->name);
     int nd = t->ndim;
     region_acc r = {nd, calloc((size_t)nd + 1, sizeof(tt_expr *)),
                     calloc((size_t)nd + 1, sizeof(int64_t)), calloc((size_t)nd + 1, sizeof(int64_t)),

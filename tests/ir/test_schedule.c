@@ -177,6 +177,10 @@ static const struct {
      "step 1 (split C.i): stage C is fused as an epilogue"},
     {"[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"q\"}]",
      "step 0 (compute_at T.q at C): no loop q in stage C"},
+    {"[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
+     "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"},"
+     "{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"j.1\"}]",
+     "step 2 (compute_at T.j.1 at C): loop j.1 of C is vectorized"},
     {"[{\"s\":\"compute_at\",\"stage\":\"C\",\"target\":\"T\",\"loop\":\"i\"}]",
      "step 0 (compute_at C.i at T): stage T does not come after C"},
     {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"}]",
