@@ -47,12 +47,11 @@ static int cls_of(DLDataType t, int *cls)
 {
     if (t.lanes == 1 && t.code == kDLFloat && (t.bits == 32 || t.bits == 64))
         *cls = CLS_F;
-    else if (t.lanes == 1 && (t.code == kDLInt || t.code == kDLUInt) && t.bits >= 1 &&
-             t.bits <= 64)
+    else if (t.lanes == 1 && (t.code == kDLInt || t.code == kDLUInt) && t.bits >= 1 && t.bits <= 64)
         *cls = CLS_I;
     else
-        return tt_error_set("dtype (code %d, %d bits, %d lanes) is not supported", t.code,
-                            t.bits, t.lanes);
+        return tt_error_set("dtype (code %d, %d bits, %d lanes) is not supported", t.code, t.bits,
+                            t.lanes);
     return 0;
 }
 
@@ -185,12 +184,11 @@ static int binary(prog *p, const tt_expr *e)
     }
     if (expr(p, e->args[0]) < 0 || expr(p, e->args[1]) < 0)
         return -1;
-    static const int ops_i[] = {OP_ADD_I, OP_SUB_I, OP_MUL_I, OP_DIV_I, OP_MOD_I, OP_MIN_I,
-                                OP_MAX_I, OP_EQ_I,  OP_NE_I,  OP_LT_I,  OP_LE_I,  OP_GT_I,
-                                OP_GE_I};
-    static const int ops_f[] = {OP_ADD_F, OP_SUB_F, OP_MUL_F, OP_DIV_F, -1,       OP_MIN_F,
-                                OP_MAX_F, OP_EQ_F,  OP_NE_F,  OP_LT_F,  OP_LE_F,  OP_GT_F,
-                                OP_GE_F};
+    static const int ops_i[] = {OP_ADD_I, OP_SUB_I, OP_MUL_I, OP_DIV_I, OP_MOD_I,
+                                OP_MIN_I, OP_MAX_I, OP_EQ_I,  OP_NE_I,  OP_LT_I,
+                                OP_LE_I,  OP_GT_I,  OP_GE_I};
+    static const int ops_f[] = {OP_ADD_F, OP_SUB_F, OP_MUL_F, OP_DIV_F, -1,      OP_MIN_F, OP_MAX_F,
+                                OP_EQ_F,  OP_NE_F,  OP_LT_F,  OP_LE_F,  OP_GT_F, OP_GE_F};
     int op = (c == CLS_I ? ops_i : ops_f)[e->kind - TT_EXPR_ADD];
     if (op < 0)
         return tt_error_set("mod: operands must be integers");
@@ -299,9 +297,19 @@ static int expr(prog *p, const tt_expr *e)
         EMIT(p, OP_VAR, s, 0, 1);
         return 0;
     }
-    case TT_EXPR_ADD: case TT_EXPR_SUB: case TT_EXPR_MUL: case TT_EXPR_DIV: case TT_EXPR_MOD:
-    case TT_EXPR_MIN: case TT_EXPR_MAX: case TT_EXPR_EQ: case TT_EXPR_NE: case TT_EXPR_LT:
-    case TT_EXPR_LE: case TT_EXPR_GT: case TT_EXPR_GE:
+    case TT_EXPR_ADD:
+    case TT_EXPR_SUB:
+    case TT_EXPR_MUL:
+    case TT_EXPR_DIV:
+    case TT_EXPR_MOD:
+    case TT_EXPR_MIN:
+    case TT_EXPR_MAX:
+    case TT_EXPR_EQ:
+    case TT_EXPR_NE:
+    case TT_EXPR_LT:
+    case TT_EXPR_LE:
+    case TT_EXPR_GT:
+    case TT_EXPR_GE:
         return binary(p, e);
     case TT_EXPR_AND:
     case TT_EXPR_OR:
@@ -339,7 +347,8 @@ static int expr(prog *p, const tt_expr *e)
         int s = buf_slot(p, e->tensor);
         if (s < 0 || !p->bufs[s].live)
             return tt_error_set("access %s: the tensor is neither an input nor produced by an "
-                                "earlier stage", e->tensor->name);
+                                "earlier stage",
+                                e->tensor->name);
         for (int i = 0; i < e->nargs; i++)
             if (index_expr(p, e->args[i], e->tensor->name) < 0)
                 return -1;
@@ -394,8 +403,7 @@ static int stmt(prog *p, const tt_stmt *s)
             cls_of(s->value->dtype, &c) < 0)
             return tt_error_wrap("store %s", s->buffer->name);
         if (!tt_dtype_eq(s->value->dtype, s->buffer->dtype))
-            return tt_error_set("store %s: value dtype differs from the buffer's",
-                                s->buffer->name);
+            return tt_error_set("store %s: value dtype differs from the buffer's", s->buffer->name);
         EMIT(p, OP_STORE, b, 0, -2);
         return 0;
     }
@@ -454,8 +462,8 @@ static int stage(prog *p, const tt_stage *st)
                             tt_dtype_name(out->dtype) ? tt_dtype_name(out->dtype) : "?");
     for (int d = 0; d < st->naxes; d++) {
         val ext = {.i = st->axes[d]->extent};
-        if (emit(p, OP_PUSH, 0, 0, ext, 1) < 0 || loop_begin(p, st->axes[d]->var, &slots[d],
-                                                             &inits[d]) < 0)
+        if (emit(p, OP_PUSH, 0, 0, ext, 1) < 0 ||
+            loop_begin(p, st->axes[d]->var, &slots[d], &inits[d]) < 0)
             return -1;
     }
     for (int d = 0; d < st->naxes; d++)
@@ -587,7 +595,8 @@ int tt_compute_eval(const tt_compute *c, void *const *args)
         const tt_tensor *t = c->stages[s]->output;
         if (buf_slot(&p, t) >= 0) {
             tt_error_set("tensor %s is written by stage %d but is an input or an earlier stage's "
-                         "output", t->name, s);
+                         "output",
+                         t->name, s);
             goto done;
         }
         int arg = t == out ? c->ninputs : -1;

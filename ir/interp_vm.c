@@ -13,11 +13,21 @@ static inline val load(int et, const char *base, int64_t i)
 {
     val v;
     switch (et) {
-    case ET_F32: v.f = ((const float *)base)[i]; break;
-    case ET_F64: v.f = ((const double *)base)[i]; break;
-    case ET_I32: v.i = ((const int32_t *)base)[i]; break;
-    case ET_I64: v.i = ((const int64_t *)base)[i]; break;
-    default: v.i = ((const uint8_t *)base)[i] != 0; break;
+    case ET_F32:
+        v.f = ((const float *)base)[i];
+        break;
+    case ET_F64:
+        v.f = ((const double *)base)[i];
+        break;
+    case ET_I32:
+        v.i = ((const int32_t *)base)[i];
+        break;
+    case ET_I64:
+        v.i = ((const int64_t *)base)[i];
+        break;
+    default:
+        v.i = ((const uint8_t *)base)[i] != 0;
+        break;
     }
     return v;
 }
@@ -25,11 +35,21 @@ static inline val load(int et, const char *base, int64_t i)
 static inline void store(int et, char *base, int64_t i, val v)
 {
     switch (et) {
-    case ET_F32: ((float *)base)[i] = (float)v.f; break;
-    case ET_F64: ((double *)base)[i] = v.f; break;
-    case ET_I32: ((int32_t *)base)[i] = (int32_t)v.i; break;
-    case ET_I64: ((int64_t *)base)[i] = v.i; break;
-    default: ((uint8_t *)base)[i] = v.i != 0; break;
+    case ET_F32:
+        ((float *)base)[i] = (float)v.f;
+        break;
+    case ET_F64:
+        ((double *)base)[i] = v.f;
+        break;
+    case ET_I32:
+        ((int32_t *)base)[i] = (int32_t)v.i;
+        break;
+    case ET_I64:
+        ((int64_t *)base)[i] = v.i;
+        break;
+    default:
+        ((uint8_t *)base)[i] = v.i != 0;
+        break;
     }
 }
 
@@ -71,9 +91,14 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
     for (;;) {
         const ins *in = &code[pc++];
         switch (in->op) {
-        case OP_HALT: return 0;
-        case OP_PUSH: *sp++ = in->imm; break;
-        case OP_VAR: (sp++)->i = var[in->a]; break;
+        case OP_HALT:
+            return 0;
+        case OP_PUSH:
+            *sp++ = in->imm;
+            break;
+        case OP_VAR:
+            (sp++)->i = var[in->a];
+            break;
 #define BIN_I(OP, EXPR)                                                                            \
     case OP: {                                                                                     \
         int64_t a = sp[-2].i, b = sp[-1].i;                                                        \
@@ -89,30 +114,30 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
         sp[-1].FIELD = (EXPR);                                                                     \
         break;                                                                                     \
     }
-        /* unsigned arithmetic: int64 overflow wraps instead of being undefined */
-        BIN_I(OP_ADD_I, (int64_t)((uint64_t)a + (uint64_t)b))
-        BIN_I(OP_SUB_I, (int64_t)((uint64_t)a - (uint64_t)b))
-        BIN_I(OP_MUL_I, (int64_t)((uint64_t)a * (uint64_t)b))
-        BIN_I(OP_MIN_I, a < b ? a : b)
-        BIN_I(OP_MAX_I, a > b ? a : b)
-        BIN_I(OP_EQ_I, a == b)
-        BIN_I(OP_NE_I, a != b)
-        BIN_I(OP_LT_I, a < b)
-        BIN_I(OP_LE_I, a <= b)
-        BIN_I(OP_GT_I, a > b)
-        BIN_I(OP_GE_I, a >= b)
-        BIN_F(OP_ADD_F, a + b, f)
-        BIN_F(OP_SUB_F, a - b, f)
-        BIN_F(OP_MUL_F, a * b, f)
-        BIN_F(OP_DIV_F, a / b, f)
-        BIN_F(OP_MIN_F, a < b ? a : b, f)
-        BIN_F(OP_MAX_F, a > b ? a : b, f)
-        BIN_F(OP_EQ_F, a == b, i)
-        BIN_F(OP_NE_F, a != b, i)
-        BIN_F(OP_LT_F, a < b, i)
-        BIN_F(OP_LE_F, a <= b, i)
-        BIN_F(OP_GT_F, a > b, i)
-        BIN_F(OP_GE_F, a >= b, i)
+            /* unsigned arithmetic: int64 overflow wraps instead of being undefined */
+            BIN_I(OP_ADD_I, (int64_t)((uint64_t)a + (uint64_t)b))
+            BIN_I(OP_SUB_I, (int64_t)((uint64_t)a - (uint64_t)b))
+            BIN_I(OP_MUL_I, (int64_t)((uint64_t)a * (uint64_t)b))
+            BIN_I(OP_MIN_I, a < b ? a : b)
+            BIN_I(OP_MAX_I, a > b ? a : b)
+            BIN_I(OP_EQ_I, a == b)
+            BIN_I(OP_NE_I, a != b)
+            BIN_I(OP_LT_I, a < b)
+            BIN_I(OP_LE_I, a <= b)
+            BIN_I(OP_GT_I, a > b)
+            BIN_I(OP_GE_I, a >= b)
+            BIN_F(OP_ADD_F, a + b, f)
+            BIN_F(OP_SUB_F, a - b, f)
+            BIN_F(OP_MUL_F, a * b, f)
+            BIN_F(OP_DIV_F, a / b, f)
+            BIN_F(OP_MIN_F, a < b ? a : b, f)
+            BIN_F(OP_MAX_F, a > b ? a : b, f)
+            BIN_F(OP_EQ_F, a == b, i)
+            BIN_F(OP_NE_F, a != b, i)
+            BIN_F(OP_LT_F, a < b, i)
+            BIN_F(OP_LE_F, a <= b, i)
+            BIN_F(OP_GT_F, a > b, i)
+            BIN_F(OP_GE_F, a >= b, i)
         case OP_DIV_I:
         case OP_MOD_I: {
             /* floor division and modulo: the remainder takes the divisor's sign */
@@ -135,14 +160,24 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
             sp[-1].i = in->op == OP_DIV_I ? q : r;
             break;
         }
-        case OP_ADDK_I: sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)in->imm.i); break;
-        case OP_MULK_I: sp[-1].i = (int64_t)((uint64_t)sp[-1].i * (uint64_t)in->imm.i); break;
-        case OP_ADDV_I: sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)var[in->a]); break;
+        case OP_ADDK_I:
+            sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)in->imm.i);
+            break;
+        case OP_MULK_I:
+            sp[-1].i = (int64_t)((uint64_t)sp[-1].i * (uint64_t)in->imm.i);
+            break;
+        case OP_ADDV_I:
+            sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)var[in->a]);
+            break;
         case OP_ADDVK_I:
             sp[-1].i = (int64_t)((uint64_t)sp[-1].i + (uint64_t)var[in->a] * (uint64_t)in->imm.i);
             break;
-        case OP_VARMULK_I: (sp++)->i = (int64_t)((uint64_t)var[in->a] * (uint64_t)in->imm.i); break;
-        case OP_NOT: sp[-1].i = !sp[-1].i; break;
+        case OP_VARMULK_I:
+            (sp++)->i = (int64_t)((uint64_t)var[in->a] * (uint64_t)in->imm.i);
+            break;
+        case OP_NOT:
+            sp[-1].i = !sp[-1].i;
+            break;
         case OP_JZ:
             if ((--sp)->i == 0)
                 pc = in->a;
@@ -151,15 +186,27 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
             if ((--sp)->i != 0)
                 pc = in->a;
             break;
-        case OP_JMP: pc = in->a; break;
+        case OP_JMP:
+            pc = in->a;
+            break;
         case OP_CALL: {
             double x = sp[-1].f;
             switch (in->a) {
-            case FN_EXP: x = exp(x); break;
-            case FN_SQRT: x = sqrt(x); break;
-            case FN_LOG: x = log(x); break;
-            case FN_TANH: x = tanh(x); break;
-            default: x = fabs(x); break;
+            case FN_EXP:
+                x = exp(x);
+                break;
+            case FN_SQRT:
+                x = sqrt(x);
+                break;
+            case FN_LOG:
+                x = log(x);
+                break;
+            case FN_TANH:
+                x = tanh(x);
+                break;
+            default:
+                x = fabs(x);
+                break;
             }
             sp[-1].f = x;
             break;
@@ -167,14 +214,22 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
         case OP_I2F:
             sp[-1].f = in->b ? (double)(float)sp[-1].i : (double)sp[-1].i;
             break;
-        case OP_F2F32: sp[-1].f = (float)sp[-1].f; break;
+        case OP_F2F32:
+            sp[-1].f = (float)sp[-1].f;
+            break;
         case OP_F2I:
             if (f2i(sp[-1].f, in->a, &sp[-1].i) < 0)
                 return -1;
             break;
-        case OP_I2I32: sp[-1].i = (int32_t)(uint32_t)(uint64_t)sp[-1].i; break;
-        case OP_TOBOOL_I: sp[-1].i = sp[-1].i != 0; break;
-        case OP_TOBOOL_F: sp[-1].i = sp[-1].f != 0; break;
+        case OP_I2I32:
+            sp[-1].i = (int32_t)(uint32_t)(uint64_t)sp[-1].i;
+            break;
+        case OP_TOBOOL_I:
+            sp[-1].i = sp[-1].i != 0;
+            break;
+        case OP_TOBOOL_F:
+            sp[-1].i = sp[-1].f != 0;
+            break;
         case OP_LOAD: {
             const slot_buf *b = &p->bufs[in->a];
             int64_t i = sp[-1].i;
@@ -231,7 +286,8 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
             memset(data[in->a], b->et <= ET_F64 ? 0xff : 0xa5, (size_t)b->numel * et_size[b->et]);
             break;
         }
-        default: return tt_error_set("interp: bad opcode %d", in->op);
+        default:
+            return tt_error_set("interp: bad opcode %d", in->op);
         }
     }
 }

@@ -95,24 +95,39 @@ enum { P_OR = 1, P_AND, P_NOT, P_CMP, P_SUM, P_TERM, P_UNARY, P_PRIMARY };
 static int prec(const tt_expr *e)
 {
     switch (e->kind) {
-    case TT_EXPR_OR: return P_OR;
-    case TT_EXPR_AND: return P_AND;
-    case TT_EXPR_NOT: return P_NOT;
-    case TT_EXPR_EQ: case TT_EXPR_NE: case TT_EXPR_LT: case TT_EXPR_LE: case TT_EXPR_GT:
+    case TT_EXPR_OR:
+        return P_OR;
+    case TT_EXPR_AND:
+        return P_AND;
+    case TT_EXPR_NOT:
+        return P_NOT;
+    case TT_EXPR_EQ:
+    case TT_EXPR_NE:
+    case TT_EXPR_LT:
+    case TT_EXPR_LE:
+    case TT_EXPR_GT:
     case TT_EXPR_GE:
         return P_CMP;
-    case TT_EXPR_ADD: case TT_EXPR_SUB: return P_SUM;
-    case TT_EXPR_MUL: case TT_EXPR_DIV: case TT_EXPR_MOD: return P_TERM;
-    case TT_EXPR_INT: return e->ival < 0 ? P_UNARY : P_PRIMARY;
-    case TT_EXPR_FLOAT: return (e->fval < 0 || signbit(e->fval)) ? P_UNARY : P_PRIMARY;
-    default: return P_PRIMARY;
+    case TT_EXPR_ADD:
+    case TT_EXPR_SUB:
+        return P_SUM;
+    case TT_EXPR_MUL:
+    case TT_EXPR_DIV:
+    case TT_EXPR_MOD:
+        return P_TERM;
+    case TT_EXPR_INT:
+        return e->ival < 0 ? P_UNARY : P_PRIMARY;
+    case TT_EXPR_FLOAT:
+        return (e->fval < 0 || signbit(e->fval)) ? P_UNARY : P_PRIMARY;
+    default:
+        return P_PRIMARY;
     }
 }
 
 static const char *binop(tt_expr_kind k)
 {
-    static const char *ops[] = {"+", "-", "*", "/", "%", "min", "max", "==", "!=",
-                                "<", "<=", ">", ">=", "&&", "||"};
+    static const char *ops[] = {
+        "+", "-", "*", "/", "%", "min", "max", "==", "!=", "<", "<=", ">", ">=", "&&", "||"};
     return ops[k - TT_EXPR_ADD];
 }
 

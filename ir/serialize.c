@@ -167,17 +167,30 @@ static void expr_fields(writer *w, json_t *j, const tt_expr *e)
     set(w, j, "kind", json_string(tt_expr_kind_name(e->kind)));
     set(w, j, "dtype", dtype_json(w, e->dtype));
     switch (e->kind) {
-    case TT_EXPR_INT: set(w, j, "value", json_integer(e->ival)); return;
-    case TT_EXPR_FLOAT: set(w, j, "value", float_json(e->fval)); return;
-    case TT_EXPR_VAR: set(w, j, "name", name_json(w, e->name)); return;
-    case TT_EXPR_CALL: set(w, j, "name", name_json(w, e->name)); break;
-    case TT_EXPR_ACCESS: set(w, j, "tensor", ref(w, e->tensor)); break;
-    case TT_EXPR_LOAD: set(w, j, "buffer", ref(w, e->buffer)); break;
+    case TT_EXPR_INT:
+        set(w, j, "value", json_integer(e->ival));
+        return;
+    case TT_EXPR_FLOAT:
+        set(w, j, "value", float_json(e->fval));
+        return;
+    case TT_EXPR_VAR:
+        set(w, j, "name", name_json(w, e->name));
+        return;
+    case TT_EXPR_CALL:
+        set(w, j, "name", name_json(w, e->name));
+        break;
+    case TT_EXPR_ACCESS:
+        set(w, j, "tensor", ref(w, e->tensor));
+        break;
+    case TT_EXPR_LOAD:
+        set(w, j, "buffer", ref(w, e->buffer));
+        break;
     case TT_EXPR_REDUCE:
         set(w, j, "op", json_string(tt_reduce_op_name(e->reduce_op)));
         set(w, j, "axes", refs(w, (const void *const *)e->axes, e->naxes));
         break;
-    default: break;
+    default:
+        break;
     }
     set(w, j, "args", refs(w, (const void *const *)e->args, e->nargs));
 }
@@ -192,7 +205,9 @@ static void stmt_fields(writer *w, json_t *j, const tt_stmt *s)
         set(w, j, "for_kind", json_string(tt_for_kind_name(s->for_kind)));
         set(w, j, "body", ref(w, s->body));
         break;
-    case TT_STMT_SEQ: set(w, j, "stmts", refs(w, (const void *const *)s->stmts, s->nstmts)); break;
+    case TT_STMT_SEQ:
+        set(w, j, "stmts", refs(w, (const void *const *)s->stmts, s->nstmts));
+        break;
     case TT_STMT_STORE:
         set(w, j, "buffer", ref(w, s->buffer));
         set(w, j, "index", ref(w, s->index));
@@ -208,7 +223,8 @@ static void stmt_fields(writer *w, json_t *j, const tt_stmt *s)
         set(w, j, "buffer", ref(w, s->buffer));
         set(w, j, "body", ref(w, s->body));
         break;
-    default: w->failed = true;
+    default:
+        w->failed = true;
     }
 }
 
@@ -237,7 +253,9 @@ static int visit(writer *w, const tt_object *o)
     }
     set(w, j, "type", json_string(type_keys[t]));
     switch (t) {
-    case T_EXPR: expr_fields(w, j, (const tt_expr *)o); break;
+    case T_EXPR:
+        expr_fields(w, j, (const tt_expr *)o);
+        break;
     case T_ITER: {
         const tt_iter_var *v = (const tt_iter_var *)o;
         set(w, j, "var", ref(w, v->var));
@@ -275,7 +293,9 @@ static int visit(writer *w, const tt_object *o)
             json_string((unsigned)b->scope <= TT_SCOPE_WORKSPACE ? scopes[b->scope] : "?"));
         break;
     }
-    case T_STMT: stmt_fields(w, j, (const tt_stmt *)o); break;
+    case T_STMT:
+        stmt_fields(w, j, (const tt_stmt *)o);
+        break;
     case T_KERNEL: {
         const tt_kernel *k = (const tt_kernel *)o;
         set(w, j, "name", name_json(w, k->name));

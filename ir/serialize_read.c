@@ -35,7 +35,8 @@ static int check_keys(const reader *r, json_t *j, const char *const *allowed)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(j, key, v) {
+    json_object_foreach(j, key, v)
+    {
         bool ok = strcmp(key, "type") == 0;
         for (int i = 0; !ok && allowed[i]; i++)
             ok = strcmp(key, allowed[i]) == 0;
@@ -94,8 +95,8 @@ static int resolve(const reader *r, json_t *v, const char *field, int want, void
         return fail(r, field, v ? "expected a node index" : "missing");
     json_int_t i = json_integer_value(v);
     if (i < 0 || i >= r->n)
-        return fail(r, field, "index %lld does not refer to an earlier node (0..%d)",
-                    (long long)i, r->n - 1);
+        return fail(r, field, "index %lld does not refer to an earlier node (0..%d)", (long long)i,
+                    r->n - 1);
     if (r->types[i] != want)
         return fail(r, field, "node %lld is an %s, expected an %s", (long long)i,
                     type_keys[r->types[i]], type_keys[want]);
@@ -172,9 +173,15 @@ static int arity(tt_expr_kind k)
     if (k >= TT_EXPR_ADD && k <= TT_EXPR_OR)
         return 2;
     switch (k) {
-    case TT_EXPR_NOT: case TT_EXPR_CAST: case TT_EXPR_REDUCE: case TT_EXPR_LOAD: return 1;
-    case TT_EXPR_SELECT: return 3;
-    default: return -1; /* CALL and ACCESS: any (ACCESS is checked against the rank) */
+    case TT_EXPR_NOT:
+    case TT_EXPR_CAST:
+    case TT_EXPR_REDUCE:
+    case TT_EXPR_LOAD:
+        return 1;
+    case TT_EXPR_SELECT:
+        return 3;
+    default:
+        return -1; /* CALL and ACCESS: any (ACCESS is checked against the rank) */
     }
 }
 
@@ -205,7 +212,7 @@ static tt_object *read_expr(const reader *r, json_t *j)
             e = tt_expr_int_typed(json_integer_value(v), dt);
         } else {
             const char *s = json_string_value(v);
-            double f = json_is_number(v)            ? json_number_value(v)
+            double f = json_is_number(v)         ? json_number_value(v)
                        : s && !strcmp(s, "nan")  ? NAN
                        : s && !strcmp(s, "inf")  ? INFINITY
                        : s && !strcmp(s, "-inf") ? -INFINITY
@@ -247,9 +254,15 @@ static tt_object *read_expr(const reader *r, json_t *j)
         return NULL;
     }
     switch (k) {
-    case TT_EXPR_NOT: e = tt_expr_not(args[0]); break;
-    case TT_EXPR_SELECT: e = tt_expr_select(args[0], args[1], args[2]); break;
-    case TT_EXPR_CAST: e = tt_expr_cast(dt, args[0]); break;
+    case TT_EXPR_NOT:
+        e = tt_expr_not(args[0]);
+        break;
+    case TT_EXPR_SELECT:
+        e = tt_expr_select(args[0], args[1], args[2]);
+        break;
+    case TT_EXPR_CAST:
+        e = tt_expr_cast(dt, args[0]);
+        break;
     case TT_EXPR_CALL:
         if (get_str(r, j, "name", &name) < 0)
             goto out;
@@ -277,7 +290,9 @@ static tt_object *read_expr(const reader *r, json_t *j)
         e = tt_expr_reduce((tt_reduce_op)op, args[0], naxes, axes);
         break;
     }
-    default: e = tt_expr_binary((tt_expr_kind)k, args[0], args[1]); break;
+    default:
+        e = tt_expr_binary((tt_expr_kind)k, args[0], args[1]);
+        break;
     }
     if (!e) {
         ctor_failed(r);
@@ -295,10 +310,11 @@ out:
 
 static tt_object *read_stmt(const reader *r, json_t *j)
 {
-    static const char *const keys[][6] = {
-        {"kind", "var", "extent", "for_kind", "body", NULL}, {"kind", "stmts", NULL},
-        {"kind", "buffer", "index", "value", NULL},         {"kind", "cond", "then", "else", NULL},
-        {"kind", "buffer", "body", NULL}};
+    static const char *const keys[][6] = {{"kind", "var", "extent", "for_kind", "body", NULL},
+                                          {"kind", "stmts", NULL},
+                                          {"kind", "buffer", "index", "value", NULL},
+                                          {"kind", "cond", "then", "else", NULL},
+                                          {"kind", "buffer", "body", NULL}};
     int kind = 0;
     if (get_enum(r, j, "kind", stmt_kinds, TT_STMT_COUNT, &kind) < 0 ||
         check_keys(r, j, keys[kind]) < 0)
@@ -309,7 +325,8 @@ static tt_object *read_stmt(const reader *r, json_t *j)
     int n = 0, fk = 0;
     switch (kind) {
     case TT_STMT_FOR:
-        if (get_ref(r, j, "var", T_EXPR, &var) < 0 || get_ref(r, j, "extent", T_EXPR, &extent) < 0 ||
+        if (get_ref(r, j, "var", T_EXPR, &var) < 0 ||
+            get_ref(r, j, "extent", T_EXPR, &extent) < 0 ||
             get_enum(r, j, "for_kind",
                      (const char *const[]){"serial", "parallel", "vectorized", "unrolled"}, 4,
                      &fk) < 0 ||
@@ -324,7 +341,8 @@ static tt_object *read_stmt(const reader *r, json_t *j)
         free(stmts);
         break;
     case TT_STMT_STORE:
-        if (get_ref(r, j, "buffer", T_BUFFER, &b) < 0 || get_ref(r, j, "index", T_EXPR, &index) < 0 ||
+        if (get_ref(r, j, "buffer", T_BUFFER, &b) < 0 ||
+            get_ref(r, j, "index", T_EXPR, &index) < 0 ||
             get_ref(r, j, "value", T_EXPR, &value) < 0)
             return NULL;
         s = tt_stmt_store(b, index, value);
@@ -347,8 +365,10 @@ static tt_object *read_stmt(const reader *r, json_t *j)
 static tt_object *read_node(const reader *r, json_t *j, int type)
 {
     switch (type) {
-    case T_EXPR: return read_expr(r, j);
-    case T_STMT: return read_stmt(r, j);
+    case T_EXPR:
+        return read_expr(r, j);
+    case T_STMT:
+        return read_stmt(r, j);
     case T_ITER: {
         static const char *const keys[] = {"var", "extent", "kind", NULL};
         tt_expr *var = NULL;
@@ -455,7 +475,8 @@ int tt_ir_from_json(const char *json, tt_object **out)
         tt_error_set("ir json: expected an object with \"root\" and \"nodes\"");
         goto done;
     }
-    json_object_foreach(top, key, v) {
+    json_object_foreach(top, key, v)
+    {
         if (strcmp(key, "root") != 0 && strcmp(key, "nodes") != 0) {
             tt_error_set("ir json: unknown field \"%s\" (expected \"root\" and \"nodes\")", key);
             goto done;

@@ -1,7 +1,8 @@
 /* libFuzzer target for the JSON form of the IR (ir/serialize_read.c): any text must parse to a
  * node or fail with an "ir json:" message, never crash. A node it accepts must write back to JSON
  * that reads again and writes identically, print, and, when the work is small, run in the
- * reference interpreter (ir/interp.c) without crashing (errors are fine: the graph may be wrong). */
+ * reference interpreter (ir/interp.c) without crashing (errors are fine: the graph may be wrong).
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -19,15 +19,27 @@
     do {                                                                                           \
         assert_int_equal((call), -1);                                                              \
         if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));               \
+            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
     } while (0)
 
 /* ---- builders that steal their expression/statement operands (keeps the tests short) ---- */
 
-static tt_expr *I(int64_t v) { return tt_expr_int(v); }
-static tt_expr *F(double v) { return tt_expr_float(v, TT_DT_F32); }
-static tt_expr *D(double v) { return tt_expr_float(v, TT_DT_F64); }
-static tt_expr *R(tt_expr *v) { return tt_expr_retain(v); } /* a new reference to a shared var */
+static tt_expr *I(int64_t v)
+{
+    return tt_expr_int(v);
+}
+static tt_expr *F(double v)
+{
+    return tt_expr_float(v, TT_DT_F32);
+}
+static tt_expr *D(double v)
+{
+    return tt_expr_float(v, TT_DT_F64);
+}
+static tt_expr *R(tt_expr *v)
+{
+    return tt_expr_retain(v);
+} /* a new reference to a shared var */
 
 static tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
 {
@@ -37,8 +49,14 @@ static tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
     assert_non_null(e);
     return e;
 }
-static tt_expr *add(tt_expr *a, tt_expr *b) { return bin(TT_EXPR_ADD, a, b); }
-static tt_expr *mul(tt_expr *a, tt_expr *b) { return bin(TT_EXPR_MUL, a, b); }
+static tt_expr *add(tt_expr *a, tt_expr *b)
+{
+    return bin(TT_EXPR_ADD, a, b);
+}
+static tt_expr *mul(tt_expr *a, tt_expr *b)
+{
+    return bin(TT_EXPR_MUL, a, b);
+}
 
 static tt_expr *ld(tt_buffer *b, tt_expr *idx)
 {
@@ -187,7 +205,10 @@ static tt_kernel *matmul_kernel_terms(int M, int N, int K, bool swapped)
     return kern;
 }
 
-static tt_kernel *matmul_kernel(int M, int N, int K) { return matmul_kernel_terms(M, N, K, false); }
+static tt_kernel *matmul_kernel(int M, int N, int K)
+{
+    return matmul_kernel_terms(M, N, K, false);
+}
 
 static void test_matmul_loop_nest(void **state)
 {
@@ -241,8 +262,8 @@ static void test_guards_and_lazy_select(void **state)
     tt_expr_release(cond);
     tt_expr_release(flat);
     tt_stmt_release(store);
-    tt_stmt *shifted = st(Z, R(i), sel(bin(TT_EXPR_GE, R(i), I(1)),
-                                       ld(X, bin(TT_EXPR_SUB, R(i), I(1))), F(0)));
+    tt_stmt *shifted =
+        st(Z, R(i), sel(bin(TT_EXPR_GE, R(i), I(1)), ld(X, bin(TT_EXPR_SUB, R(i), I(1))), F(0)));
     tt_stmt *body = seq(2, loop(io, 3, loop(ii, 4, guarded)), loop(i, 10, shifted));
     tt_buffer *params[3] = {X, Y, Z};
     tt_kernel *k = tt_kernel_new("guards", 3, params, body);
@@ -282,8 +303,8 @@ static void test_local_buffers(void **state)
     tt_expr *row = add(mul(R(io), I(4)), R(j));
     tt_stmt *body = seq(
         3, loop(j, 4, st(acc, R(j), F(0))),
-        loop(k, 5, loop(j, 4, st(acc, R(j), add(ld(acc, R(j)),
-                                                 ld(X, add(mul(R(row), I(5)), R(k))))))),
+        loop(k, 5,
+             loop(j, 4, st(acc, R(j), add(ld(acc, R(j)), ld(X, add(mul(R(row), I(5)), R(k))))))),
         loop(j, 4, st(Y, R(row), ld(acc, R(j)))));
     tt_stmt *tile = tt_stmt_alloc(acc, body);
     tt_stmt *poison = st(P, I(0), ld(ws, I(2)));
@@ -340,17 +361,17 @@ static void test_int_semantics(void **state)
 {
     (void)state;
     tt_expr *es[] = {
-        bin(TT_EXPR_DIV, I(-7), I(2)),  /* floor: -4 */
-        bin(TT_EXPR_MOD, I(-7), I(2)),  /* 1 */
-        bin(TT_EXPR_DIV, I(7), I(-2)),  /* -4 */
-        bin(TT_EXPR_MOD, I(7), I(-2)),  /* -1 */
-        bin(TT_EXPR_DIV, I(6), I(3)),   /* 2 */
-        bin(TT_EXPR_MOD, I(-6), I(3)),  /* 0 */
-        bin(TT_EXPR_MIN, I(-3), I(5)),  /* -3 */
-        bin(TT_EXPR_MAX, I(-3), I(5)),  /* 5 */
-        cast(TT_DT_I64, D(-2.75)),      /* truncation: -2 */
-        cast(TT_DT_I64, bin(TT_EXPR_LT, I(1), I(2))),               /* 1 */
-        cast(TT_DT_I64, not_(bin(TT_EXPR_EQ, I(1), I(1)))),  /* 0 */
+        bin(TT_EXPR_DIV, I(-7), I(2)),                               /* floor: -4 */
+        bin(TT_EXPR_MOD, I(-7), I(2)),                               /* 1 */
+        bin(TT_EXPR_DIV, I(7), I(-2)),                               /* -4 */
+        bin(TT_EXPR_MOD, I(7), I(-2)),                               /* -1 */
+        bin(TT_EXPR_DIV, I(6), I(3)),                                /* 2 */
+        bin(TT_EXPR_MOD, I(-6), I(3)),                               /* 0 */
+        bin(TT_EXPR_MIN, I(-3), I(5)),                               /* -3 */
+        bin(TT_EXPR_MAX, I(-3), I(5)),                               /* 5 */
+        cast(TT_DT_I64, D(-2.75)),                                   /* truncation: -2 */
+        cast(TT_DT_I64, bin(TT_EXPR_LT, I(1), I(2))),                /* 1 */
+        cast(TT_DT_I64, not_(bin(TT_EXPR_EQ, I(1), I(1)))),          /* 0 */
         cast(TT_DT_I64, cast(TT_DT_I32, I(((int64_t)1 << 32) + 5))), /* wraps: 5 */
         sel(bin(TT_EXPR_AND, bin(TT_EXPR_GT, I(2), I(1)), bin(TT_EXPR_NE, I(1), I(1))), I(10),
             I(20)), /* 20 */
@@ -375,8 +396,8 @@ static void test_index_forms(void **state)
     tt_buffer *Y = buf("Y", TT_DT_I64, 12, TT_SCOPE_GLOBAL);
     tt_expr *i = var("i"), *j = var("j");
     tt_expr *f = add(add(add(mul(R(i), I(3)), mul(R(j), I(-2))), R(i)), I(7)); /* 4i - 2j + 7 */
-    f = add(f, mul(I(5), R(j)));                                           /* + 5j */
-    f = add(f, bin(TT_EXPR_SUB, mul(R(i), R(j)), mul(R(j), I(-1))));       /* + ij + j */
+    f = add(f, mul(I(5), R(j)));                                               /* + 5j */
+    f = add(f, bin(TT_EXPR_SUB, mul(R(i), R(j)), mul(R(j), I(-1))));           /* + ij + j */
     tt_stmt *s = loop(i, 3, loop(j, 4, st(Y, add(R(j), mul(R(i), I(4))), f)));
     tt_kernel *k = tt_kernel_new("forms", 1, &Y, s);
     int64_t y[12];
@@ -408,8 +429,8 @@ static void test_float_semantics(void **state)
         cast(TT_DT_F64, cast(TT_DT_F32, D(0.1))), /* rounds through float */
         bin(TT_EXPR_SUB, D(1), D(0.25)),
     };
-    double want[] = {exp(1.5), sqrt(2), log(3), tanh(-0.5), 4.25, 3.5, 2.5, -1,
-                     -9, (double)0.1f, 0.75};
+    double want[] = {exp(1.5), sqrt(2), log(3), tanh(-0.5),   4.25, 3.5,
+                     2.5,      -1,      -9,     (double)0.1f, 0.75};
     int n = (int)(sizeof want / sizeof want[0]);
     double got[16];
     assert_int_equal(run_exprs(TT_DT_F64, n, es, got), 0);
@@ -481,8 +502,8 @@ static void test_errors(void **state)
     tt_stmt_release(s);
 
     /* integer division by zero, at run time */
-    s = loop(i, 4, st(C, I(0), cast(TT_DT_F32, bin(TT_EXPR_DIV, I(1), bin(TT_EXPR_SUB, R(i),
-                                                                           I(2))))));
+    s = loop(i, 4,
+             st(C, I(0), cast(TT_DT_F32, bin(TT_EXPR_DIV, I(1), bin(TT_EXPR_SUB, R(i), I(2))))));
     k = tt_kernel_new("divzero", 1, &C, s);
     assert_fails_with(tt_kernel_interp(k, args), "div: integer division by zero");
     tt_kernel_release(k);
@@ -699,7 +720,7 @@ static tt_compute *row_compute(DLDataType in, DLDataType out, tt_reduce_op op, i
     tt_stage *s = tt_stage_new(O, 1, &i, red);
     assert_non_null(s);
     tt_compute *c = tt_compute_new("rows", 1, &A, 1, &s);
-    tt_object *junk[] = {(tt_object *)A, (tt_object *)O, (tt_object *)i, (tt_object *)k,
+    tt_object *junk[] = {(tt_object *)A, (tt_object *)O, (tt_object *)i,   (tt_object *)k,
                          (tt_object *)a, (tt_object *)b, (tt_object *)red, (tt_object *)s};
     for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
         tt_object_release(junk[n]);
@@ -800,18 +821,12 @@ static void test_compute_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul_loop_nest),
-        cmocka_unit_test(test_guards_and_lazy_select),
-        cmocka_unit_test(test_local_buffers),
-        cmocka_unit_test(test_int_semantics),
-        cmocka_unit_test(test_index_forms),
-        cmocka_unit_test(test_float_semantics),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_compute_matmul),
-        cmocka_unit_test(test_compute_max_min),
-        cmocka_unit_test(test_compute_two_stages),
-        cmocka_unit_test(test_compute_dtypes),
-        cmocka_unit_test(test_compute_errors),
+        cmocka_unit_test(test_matmul_loop_nest), cmocka_unit_test(test_guards_and_lazy_select),
+        cmocka_unit_test(test_local_buffers),    cmocka_unit_test(test_int_semantics),
+        cmocka_unit_test(test_index_forms),      cmocka_unit_test(test_float_semantics),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_compute_matmul),
+        cmocka_unit_test(test_compute_max_min),  cmocka_unit_test(test_compute_two_stages),
+        cmocka_unit_test(test_compute_dtypes),   cmocka_unit_test(test_compute_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

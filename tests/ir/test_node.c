@@ -18,10 +18,13 @@
     do {                                                                                           \
         assert_null((call));                                                                       \
         if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));               \
+            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
     } while (0)
 
-static int32_t refs(const void *o) { return ((const tt_object *)o)->refcount; }
+static int32_t refs(const void *o)
+{
+    return ((const tt_object *)o)->refcount;
+}
 
 static void test_dtypes(void **state)
 {
@@ -45,8 +48,9 @@ static void test_dtypes(void **state)
     assert_null(tt_dtype_name((DLDataType){kDLFloat, 32, 8}));
     DLDataType t;
     assert_int_equal(tt_dtype_parse("float16", &t), -1);
-    assert_non_null(strstr(tt_get_last_error(),
-                           "dtype \"float16\": expected one of float32, float64, int32, int64, bool"));
+    assert_non_null(
+        strstr(tt_get_last_error(),
+               "dtype \"float16\": expected one of float32, float64, int32, int64, bool"));
     assert_int_equal(tt_dtype_parse(NULL, &t), -1);
 }
 
@@ -98,8 +102,8 @@ static void test_expr_dtypes_and_errors(void **state)
     tt_expr *nul = NULL;
     assert_null_with(tt_expr_cast(TT_DT_F32, nul), "cast: operand 0 is NULL");
 
-    tt_object *all[] = {(tt_object *)i, (tt_object *)x, (tt_object *)y, (tt_object *)one,
-                        (tt_object *)s, (tt_object *)lt, (tt_object *)both, (tt_object *)sel,
+    tt_object *all[] = {(tt_object *)i, (tt_object *)x,   (tt_object *)y,    (tt_object *)one,
+                        (tt_object *)s, (tt_object *)lt,  (tt_object *)both, (tt_object *)sel,
                         (tt_object *)c, (tt_object *)call};
     for (size_t n = 0; n < sizeof all / sizeof all[0]; n++) {
         assert_string_equal(tt_object_key(all[n]), "ir.Expr");
@@ -172,10 +176,10 @@ static tt_compute *matmul(int64_t M, int64_t N, int64_t K, bool epilogue)
     tt_tensor *in[2] = {A, B};
     tt_stage *st[2] = {s0, s1};
     tt_compute *c = tt_compute_new("mm", 2, in, epilogue ? 2 : 1, st);
-    tt_object *junk[] = {(tt_object *)A, (tt_object *)B, (tt_object *)C, (tt_object *)D,
-                         (tt_object *)i, (tt_object *)j, (tt_object *)k, (tt_object *)a,
-                         (tt_object *)b, (tt_object *)prod, (tt_object *)red, (tt_object *)s0,
-                         (tt_object *)zero, (tt_object *)sum, (tt_object *)relu, (tt_object *)s1};
+    tt_object *junk[] = {(tt_object *)A,    (tt_object *)B,    (tt_object *)C,    (tt_object *)D,
+                         (tt_object *)i,    (tt_object *)j,    (tt_object *)k,    (tt_object *)a,
+                         (tt_object *)b,    (tt_object *)prod, (tt_object *)red,  (tt_object *)s0,
+                         (tt_object *)zero, (tt_object *)sum,  (tt_object *)relu, (tt_object *)s1};
     for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
         tt_object_release(junk[n]);
     return c;
@@ -244,7 +248,8 @@ static void test_loop_ir(void **state)
     tt_stmt *two[2] = {al, NULL};
     assert_null_with(tt_stmt_seq(2, two), "seq: statement 1 is NULL");
     assert_null_with(tt_stmt_seq(-1, two), "seq: negative count");
-    assert_null_with(tt_kernel_new("k", 1, &b, NULL), "kernel: needs a name, parameters and a body");
+    assert_null_with(tt_kernel_new("k", 1, &b, NULL),
+                     "kernel: needs a name, parameters and a body");
     tt_kernel *k = tt_kernel_new("k", 1, &b, al);
     assert_string_equal(tt_object_key((tt_object *)k), "ir.Kernel");
     assert_string_equal(tt_object_key((tt_object *)al), "ir.Stmt");
@@ -254,8 +259,8 @@ static void test_loop_ir(void **state)
     tt_stmt_release(loop);
     tt_stmt_release(st);
     assert_int_equal(refs(b), 1);
-    tt_object *junk[] = {(tt_object *)b, (tt_object *)l, (tt_object *)i, (tt_object *)n,
-                         (tt_object *)f, (tt_object *)d};
+    tt_object *junk[] = {(tt_object *)b, (tt_object *)l, (tt_object *)i,
+                         (tt_object *)n, (tt_object *)f, (tt_object *)d};
     for (size_t m = 0; m < sizeof junk / sizeof junk[0]; m++)
         tt_object_release(junk[m]);
 }

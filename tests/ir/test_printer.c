@@ -26,9 +26,18 @@
         free(got_);                                                                                \
     } while (0)
 
-static tt_expr *I(int64_t v) { return tt_expr_int(v); }
-static tt_expr *F(double v) { return tt_expr_float(v, TT_DT_F32); }
-static tt_expr *R(tt_expr *v) { return tt_expr_retain(v); }
+static tt_expr *I(int64_t v)
+{
+    return tt_expr_int(v);
+}
+static tt_expr *F(double v)
+{
+    return tt_expr_float(v, TT_DT_F32);
+}
+static tt_expr *R(tt_expr *v)
+{
+    return tt_expr_retain(v);
+}
 
 static tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
 {
@@ -197,16 +206,17 @@ static tt_kernel *tiled_kernel(void)
     tt_buffer *params[3] = {A, B, C};
     tt_kernel *kern = tt_kernel_new("mm_tiled", 3, params, body);
     assert_non_null(kern);
-    tt_object *junk[] = {(tt_object *)A, (tt_object *)B, (tt_object *)C, (tt_object *)L,
-                         (tt_object *)W, (tt_object *)io, (tt_object *)ii, (tt_object *)j,
-                         (tt_object *)k, (tt_object *)i, (tt_object *)e4, (tt_object *)e8,
-                         (tt_object *)e5, (tt_object *)e2, (tt_object *)z, (tt_object *)init,
-                         (tt_object *)init_l, (tt_object *)lj, (tt_object *)upd, (tt_object *)st,
-                         (tt_object *)jl, (tt_object *)kl, (tt_object *)cidx, (tt_object *)wb,
-                         (tt_object *)wbl, (tt_object *)sq, (tt_object *)al, (tt_object *)cond,
-                         (tt_object *)guard, (tt_object *)iil, (tt_object *)iol,
-                         (tt_object *)bidx, (tt_object *)bl, (tt_object *)pk, (tt_object *)pj,
-                         (tt_object *)pkl, (tt_object *)body_seq, (tt_object *)body};
+    tt_object *junk[] = {
+        (tt_object *)A,        (tt_object *)B,   (tt_object *)C,    (tt_object *)L,
+        (tt_object *)W,        (tt_object *)io,  (tt_object *)ii,   (tt_object *)j,
+        (tt_object *)k,        (tt_object *)i,   (tt_object *)e4,   (tt_object *)e8,
+        (tt_object *)e5,       (tt_object *)e2,  (tt_object *)z,    (tt_object *)init,
+        (tt_object *)init_l,   (tt_object *)lj,  (tt_object *)upd,  (tt_object *)st,
+        (tt_object *)jl,       (tt_object *)kl,  (tt_object *)cidx, (tt_object *)wb,
+        (tt_object *)wbl,      (tt_object *)sq,  (tt_object *)al,   (tt_object *)cond,
+        (tt_object *)guard,    (tt_object *)iil, (tt_object *)iol,  (tt_object *)bidx,
+        (tt_object *)bl,       (tt_object *)pk,  (tt_object *)pj,   (tt_object *)pkl,
+        (tt_object *)body_seq, (tt_object *)body};
     for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
         tt_object_release(junk[n]);
     return kern;
@@ -281,8 +291,8 @@ static void test_compute(void **state)
     tt_iter_var *axes[2] = {i, j};
     tt_stage *s0 = tt_stage_new(T, 2, axes, red);
     tt_expr *jv = j->var;
-    tt_expr *v = bin(TT_EXPR_ADD, acc(T, R(i->var), R(j->var)),
-                     steal1(tt_expr_access(bias, 1, &jv), NULL));
+    tt_expr *v =
+        bin(TT_EXPR_ADD, acc(T, R(i->var), R(j->var)), steal1(tt_expr_access(bias, 1, &jv), NULL));
     tt_expr *relu = bin(TT_EXPR_MAX, v, F(0));
     tt_stage *s1 = tt_stage_new(C, 2, axes, relu);
     tt_tensor *in[3] = {A, B, bias};
@@ -293,9 +303,9 @@ static void test_compute(void **state)
                "  T[i, j] = sum(k, A[i, k] * B[k, j])  # float32[64, 32]; i < 64, j < 32, k < 128\n"
                "  C[i, j] = max(T[i, j] + bias[j], 0.0)  # float32[64, 32]; i < 64, j < 32\n"
                "}\n");
-    tt_object *junk[] = {(tt_object *)A,  (tt_object *)B,  (tt_object *)bias, (tt_object *)T,
-                         (tt_object *)C,  (tt_object *)i,  (tt_object *)j,    (tt_object *)k,
-                         (tt_object *)red, (tt_object *)relu, (tt_object *)s0, (tt_object *)s1,
+    tt_object *junk[] = {(tt_object *)A,   (tt_object *)B,    (tt_object *)bias, (tt_object *)T,
+                         (tt_object *)C,   (tt_object *)i,    (tt_object *)j,    (tt_object *)k,
+                         (tt_object *)red, (tt_object *)relu, (tt_object *)s0,   (tt_object *)s1,
                          (tt_object *)c};
     for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
         tt_object_release(junk[n]);

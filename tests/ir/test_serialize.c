@@ -20,12 +20,21 @@
     do {                                                                                           \
         assert_int_equal((call), -1);                                                              \
         if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));               \
+            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
     } while (0)
 
-static tt_expr *I(int64_t v) { return tt_expr_int(v); }
-static tt_expr *F(double v) { return tt_expr_float(v, TT_DT_F32); }
-static tt_expr *R(tt_expr *v) { return tt_expr_retain(v); }
+static tt_expr *I(int64_t v)
+{
+    return tt_expr_int(v);
+}
+static tt_expr *F(double v)
+{
+    return tt_expr_float(v, TT_DT_F32);
+}
+static tt_expr *R(tt_expr *v)
+{
+    return tt_expr_retain(v);
+}
 
 static tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
 {
@@ -103,8 +112,8 @@ static void test_expr_round_trip(void **state)
     tt_expr *sel = tt_expr_select(logic, ex, nanv);
     tt_expr *mix = bin(TT_EXPR_MAX, R(sel), tt_expr_float(-INFINITY, TT_DT_F64));
     mix = bin(TT_EXPR_MIN, mix, tt_expr_float(0.1, TT_DT_F64));
-    mix = bin(TT_EXPR_DIV, mix, bin(TT_EXPR_SUB, tt_expr_float(INFINITY, TT_DT_F64),
-                                    tt_expr_float(-0.0, TT_DT_F64)));
+    mix = bin(TT_EXPR_DIV, mix,
+              bin(TT_EXPR_SUB, tt_expr_float(INFINITY, TT_DT_F64), tt_expr_float(-0.0, TT_DT_F64)));
     tt_expr *ci = steal(tt_expr_cast(TT_DT_I32, mix), mix);
     tt_expr *m = bin(TT_EXPR_MOD, R(ci), tt_expr_int_typed(7, TT_DT_I32));
     tt_expr *eqne = bin(TT_EXPR_NE, bin(TT_EXPR_EQ, R(m), R(m)), tt_expr_not(lt));
@@ -118,10 +127,10 @@ static void test_expr_round_trip(void **state)
     free(json);
     tt_expr_release(back);
 
-    tt_object *junk[] = {(tt_object *)i,  (tt_object *)i2, (tt_object *)x,    (tt_object *)same,
-                         (tt_object *)diff, (tt_object *)both, (tt_object *)lt, (tt_object *)nt,
-                         (tt_object *)logic, (tt_object *)ex, (tt_object *)sel, (tt_object *)nanv, (tt_object *)ci,
-                         (tt_object *)m, (tt_object *)eqne};
+    tt_object *junk[] = {(tt_object *)i,     (tt_object *)i2,   (tt_object *)x,   (tt_object *)same,
+                         (tt_object *)diff,  (tt_object *)both, (tt_object *)lt,  (tt_object *)nt,
+                         (tt_object *)logic, (tt_object *)ex,   (tt_object *)sel, (tt_object *)nanv,
+                         (tt_object *)ci,    (tt_object *)m,    (tt_object *)eqne};
     for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
         tt_object_release(junk[n]);
 }
@@ -146,22 +155,21 @@ static tt_compute *dense(int M, int N, int K)
     tt_iter_var *i = tt_iter_var_new("i", M, TT_AXIS_SPATIAL);
     tt_iter_var *j = tt_iter_var_new("j", N, TT_AXIS_SPATIAL);
     tt_iter_var *k = tt_iter_var_new("k", K, TT_AXIS_REDUCE);
-    tt_expr *prod = bin(TT_EXPR_MUL, acc(A, 2, R(i->var), R(k->var)),
-                        acc(B, 2, R(k->var), R(j->var)));
+    tt_expr *prod =
+        bin(TT_EXPR_MUL, acc(A, 2, R(i->var), R(k->var)), acc(B, 2, R(k->var), R(j->var)));
     tt_expr *red = steal(tt_expr_reduce(TT_REDUCE_SUM, prod, 1, &k), prod);
     tt_iter_var *axes[2] = {i, j};
     tt_stage *s0 = tt_stage_new(T, 2, axes, red);
-    tt_expr *v = bin(TT_EXPR_ADD, acc(T, 2, R(i->var), R(j->var)),
-                     acc(bias, 1, R(j->var), NULL));
+    tt_expr *v = bin(TT_EXPR_ADD, acc(T, 2, R(i->var), R(j->var)), acc(bias, 1, R(j->var), NULL));
     tt_expr *relu = bin(TT_EXPR_MAX, v, F(0));
     tt_stage *s1 = tt_stage_new(C, 2, axes, relu);
     tt_tensor *in[3] = {A, B, bias};
     tt_stage *st[2] = {s0, s1};
     tt_compute *c = tt_compute_new("dense", 3, in, 2, st);
     assert_non_null(c);
-    tt_object *junk[] = {(tt_object *)A, (tt_object *)B,   (tt_object *)bias, (tt_object *)T,
-                         (tt_object *)C, (tt_object *)i,   (tt_object *)j,    (tt_object *)k,
-                         (tt_object *)red, (tt_object *)relu, (tt_object *)s0, (tt_object *)s1};
+    tt_object *junk[] = {(tt_object *)A,   (tt_object *)B,    (tt_object *)bias, (tt_object *)T,
+                         (tt_object *)C,   (tt_object *)i,    (tt_object *)j,    (tt_object *)k,
+                         (tt_object *)red, (tt_object *)relu, (tt_object *)s0,   (tt_object *)s1};
     for (size_t n = 0; n < sizeof junk / sizeof junk[0]; n++)
         tt_object_release(junk[n]);
     return c;
@@ -231,11 +239,11 @@ static tt_kernel *small_kernel(int64_t n)
     tt_buffer *params[2] = {X, Y};
     tt_kernel *k = tt_kernel_new("small", 2, params, lp);
     assert_non_null(k);
-    tt_object *junk[] = {(tt_object *)X,  (tt_object *)Y,  (tt_object *)L,   (tt_object *)i,
-                         (tt_object *)zero, (tt_object *)ext, (tt_object *)xi, (tt_object *)l0,
-                         (tt_object *)dbl, (tt_object *)s1, (tt_object *)s2,  (tt_object *)m1,
-                         (tt_object *)s3, (tt_object *)cond, (tt_object *)ite, (tt_object *)sq,
-                         (tt_object *)al, (tt_object *)lp};
+    tt_object *junk[] = {(tt_object *)X,    (tt_object *)Y,    (tt_object *)L,   (tt_object *)i,
+                         (tt_object *)zero, (tt_object *)ext,  (tt_object *)xi,  (tt_object *)l0,
+                         (tt_object *)dbl,  (tt_object *)s1,   (tt_object *)s2,  (tt_object *)m1,
+                         (tt_object *)s3,   (tt_object *)cond, (tt_object *)ite, (tt_object *)sq,
+                         (tt_object *)al,   (tt_object *)lp};
     for (size_t n2 = 0; n2 < sizeof junk / sizeof junk[0]; n2++)
         tt_object_release(junk[n2]);
     return k;
@@ -285,7 +293,8 @@ static void test_malformed(void **state)
     bad("{\"root\": 0}", "ir json: nodes: missing");
     bad("{\"root\": 0, \"nodes\": [], \"extra\": 1}", "unknown field \"extra\"");
     bad("{\"root\": 0, \"nodes\": []}", "ir json: root: expected the index of a node");
-    bad("{\"root\": 1, \"nodes\": [" V_I "]}", "ir json: root: expected the index of a node (0..0)");
+    bad("{\"root\": 1, \"nodes\": [" V_I "]}",
+        "ir json: root: expected the index of a node (0..0)");
     bad("{\"root\": 0, \"nodes\": [" V_I ", " V_I "], \"root\": 1}", "duplicate object key");
     bad("{\"root\": 0, \"nodes\": [3]}", "ir json: nodes[0]: expected an object");
     bad("{\"root\": 0, \"nodes\": [{\"type\": \"ir.Foo\"}]}",
@@ -480,12 +489,9 @@ static void test_not_an_ir_node(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expr_round_trip),
-        cmocka_unit_test(test_compute_round_trip),
-        cmocka_unit_test(test_kernel_round_trip),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_mutations),
-        cmocka_unit_test(test_not_an_ir_node),
+        cmocka_unit_test(test_expr_round_trip),   cmocka_unit_test(test_compute_round_trip),
+        cmocka_unit_test(test_kernel_round_trip), cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_mutations),         cmocka_unit_test(test_not_an_ir_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
