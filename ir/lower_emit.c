@@ -346,6 +346,8 @@ static int plan_tile(emitter *em)
     if (*s->cache_loop && p < 0)
         return lw_step_error(em->x, s->cache_step, "no loop %s in stage %s", s->cache_loop,
                              s->stage->output->name);
+    if (p >= 0 && s->loops[p].kind == TT_FOR_VECTORIZED)
+        return lw_step_error(em->x, s->cache_step, "loop %s is vectorized", s->cache_loop);
     em->tile = p + 1;
     if (em->tile > r)
         return lw_step_error(em->x, s->cache_step, "reduce loop %s lies outside the tile",
