@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -818,15 +819,76 @@ static void test_compute_errors(void **state)
     tt_tensor_release(C);
 }
 
+typedef struct {
+    const tt_kernel *k;
+    const tt_compute *c;
+    const float *a, *b;
+    float out[24 * 20], out2[24 * 20];
+    int rc;
+} job;
+
+static void *run_job(void *arg)
+{
+    job *j = arg;
+    void *args[3] = {(void *)j->a, (void *)j->b, j->out};
+    void *args2[3] = {(void *)j->a, (void *)j->b, j->out2};
+    for (int r = 0; r < 20 && j->rc == 0; r++)
+        j->rc = tt_kernel_interp(j->k, args) | tt_compute_eval(j->c, args2);
+    return NULL;
+}
+
+/* One kernel and one compute shared by 4 threads: the interpreter keeps no state of its own
+ * and does not touch the nodes (measure computes references from several threads). */
+static void test_threads(void **state)
+{
+    (void)state;
+    enum { M = 24, N = 20, K = 9 };
+    tt_tensor *A = tensor2("A", M, K), *B = tensor2("B", K, N), *C = tensor2("C", M, N);
+    tt_stage *s = reduce_stage(C, TT_REDUCE_SUM, A, B, K);
+    tt_tensor *in[2] = {A, B};
+    tt_compute *c = tt_compute_new("matmul", 2, in, 1, &s);
+    tt_kernel *k = matmul_kernel(M, N, K);
+    float a[M * K], b[K * N], want[M * N];
+    fill_random(a, M * K, 11);
+    fill_random(b, K * N, 12);
+    ref_matmul(a, b, want, M, N, K);
+    static job jobs[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (job){.k = k, .c = c, .a = a, .b = b};
+        assert_int_equal(pthread_create(&th[t], NULL, run_job, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(jobs[t].rc, 0);
+        assert_close(jobs[t].out, want, M * N, 1e-5);
+        assert_close(jobs[t].out2, want, M * N, 1e-5);
+    }
+    assert_int_equal(k->obj.refcount, 1);
+    tt_kernel_release(k);
+    tt_compute_release(c);
+    tt_stage_release(s);
+    tt_tensor_release(A);
+    tt_tensor_release(B);
+    tt_tensor_release(C);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul_loop_nest), cmocka_unit_test(test_guards_and_lazy_select),
-        cmocka_unit_test(test_local_buffers),    cmocka_unit_test(test_int_semantics),
-        cmocka_unit_test(test_index_forms),      cmocka_unit_test(test_float_semantics),
-        cmocka_unit_test(test_errors),           cmocka_unit_test(test_compute_matmul),
-        cmocka_unit_test(test_compute_max_min),  cmocka_unit_test(test_compute_two_stages),
-        cmocka_unit_test(test_compute_dtypes),   cmocka_unit_test(test_compute_errors),
+        cmocka_unit_test(test_matmul_loop_nest),
+        cmocka_unit_test(test_guards_and_lazy_select),
+        cmocka_unit_test(test_local_buffers),
+        cmocka_unit_test(test_int_semantics),
+        cmocka_unit_test(test_index_forms),
+        cmocka_unit_test(test_float_semantics),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_compute_matmul),
+        cmocka_unit_test(test_compute_max_min),
+        cmocka_unit_test(test_compute_two_stages),
+        cmocka_unit_test(test_compute_dtypes),
+        cmocka_unit_test(test_compute_errors),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
