@@ -495,7 +495,7 @@ static int loop(tuner *t)
         t->current = i;
         if (!ts->started) {
             rc = task_start(t, ts, i);
-            if (rc != 0 || !ts->active)
+            if (rc != 0 || !ts->active || tt_tune_stopped(t))
                 continue;
         }
         rc = tune_batch(t, ts, count);
