@@ -148,6 +148,9 @@ static int do_split(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
     int p = lw_loop_index(s, st->loops[0]);
     if (p < 0)
         return lw_step_error(x, si, "no loop %s in stage %s", st->loops[0], st->stage);
+    if (s->loops[p].kind != TT_FOR_SERIAL) /* the annotation would silently vanish */
+        return lw_step_error(x, si, "loop %s is already %s: annotate after splitting",
+                             st->loops[0], tt_for_kind_name(s->loops[p].kind));
     int64_t prod = 1, extent = s->loops[p].extent;
     for (int i = 0; i < st->nfactors; i++) {
         if (st->factors[i] <= 0)
@@ -244,6 +247,9 @@ static int do_fuse(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
         if (q != p + i)
             return lw_step_error(x, si, "loops %s and %s are not adjacent (outer to inner)",
                                  st->loops[i - 1 >= 0 ? i - 1 : 0], st->loops[i]);
+        if (s->loops[q].kind != TT_FOR_SERIAL)
+            return lw_step_error(x, si, "loop %s is already %s: annotate after fusing",
+                                 st->loops[i], tt_for_kind_name(s->loops[q].kind));
         if (s->loops[q].reduce != s->loops[p].reduce)
             return lw_step_error(x, si, "loop %s is a %s loop and %s is not", st->loops[i],
                                  s->loops[q].reduce ? "reduce" : "spatial", st->loops[0]);
