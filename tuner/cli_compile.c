@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ir/opjson.h"
 #include "tuner/cli.h"
@@ -38,6 +39,14 @@ static const char compile_usage[] =
     "Nothing is written unless everything succeeds.\n"
     "Exit codes: 0 success, 1 code generation failed, 2 bad usage, op.json, database, log or\n"
     "output path.\n";
+
+/* Whether two paths name one existing file. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
 
 int tt_cli_compile(int argc, char **argv)
 {
@@ -110,6 +119,15 @@ int tt_cli_compile(int argc, char **argv)
         goto done;
     char *header_path = tt_compile_header_path(out_path);
     int clash = header_path && strcmp(header_path, out_path) == 0;
+    for (int i = -1; i < nlogs && !clash && header_path; i++) {
+        const char *in = i < 0 ? db_path : logs[i];
+        if (in && (same_file(in, out_path) || same_file(in, header_path))) {
+            fprintf(stderr, "tvm-tune compile: -o %s would overwrite %s\n", out_path, in);
+            free(header_path);
+            rc = TT_EXIT_USAGE;
+            goto done;
+        }
+    }
     free(header_path);
     if (clash) {
         fprintf(stderr,

@@ -295,6 +295,12 @@ static int db_export(int argc, char **argv)
     }
     if ((rc = tt_cli_check_out_dir("db export", a.out)) != 0)
         return rc;
+    struct stat in, out;
+    if (stat(a.db, &in) == 0 && stat(a.out, &out) == 0 && in.st_dev == out.st_dev &&
+        in.st_ino == out.st_ino) {
+        fprintf(stderr, "tvm-tune db export: -o %s is the database itself\n", a.out);
+        return TT_EXIT_USAGE;
+    }
     tt_db *db = NULL;
     if ((rc = open_db("db export", a.db, 1, &db)) != 0)
         return rc;

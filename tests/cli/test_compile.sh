@@ -250,6 +250,11 @@ expect 2 "output directory '$WORK/nodir' does not exist" \
 expect 2 "names a directory" compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/lib"
 expect 2 "the header would overwrite the library" \
   compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/lib/x.h"
+expect 2 "would overwrite $WORK/tuning.db" \
+  compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/tuning.db"
+cp "$WORK/tune.log" "$WORK/tune.h"
+expect 2 "would overwrite $WORK/tune.h" \
+  compile "$WORK/ops.json" --log "$WORK/tune.h" -o "$WORK/tune.so"
 touch "$WORK/afile"
 expect 2 "is not a directory" compile "$WORK/ops.json" --db "$WORK/tuning.db" -o "$WORK/afile/x.so"
 expect 2 "expected one OP.json file and -o LIB" compile "$WORK/ops.json" --db "$WORK/tuning.db"

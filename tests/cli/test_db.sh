@@ -119,6 +119,8 @@ expect 2 "--best 0: expected an integer >= 1" db export --db "$D" -o "$WORK/x.lo
 expect 2 "-k x: expected an integer >= 0" db best --db "$D" -k x
 expect 2 "output directory" db export --db "$D" -o "$WORK/nodir/x.log"
 expect 2 "expected -o LOG" db export --db "$D"
+expect 2 "is the database itself" db export --db "$D" -o "$D"
+expect 0 "records:   10 (1 errors)" db stats --db "$D"
 expect 2 "unexpected option" db stats --db "$D" --best 2
 expect 2 "expected one OTHER.db" db merge --db "$D"
 
