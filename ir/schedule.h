@@ -10,29 +10,40 @@
  *     guards the body so the original index stays in range;
  *   - fuse of adjacent loops "a", "b" (outer first) gives "a@b" of extent extent(a)*extent(b).
  *
- * JSON forms (one object per step, key order as below is the canonical form):
- *   {"s":"split","stage":"C","loop":"i","factors":[4,16]}
- *   {"s":"reorder","stage":"C","loops":["i.0","j.0","k","i.1"]}  a permutation of those loops'
- *                                     current positions: they take them in the order given
- *   {"s":"fuse","stage":"C","loops":["i.0","j.0"]}               adjacent, outer to inner
- *   {"s":"parallel","stage":"C","loop":"i.0@j.0"}                 spatial, not inside a reduce loop
- *   {"s":"vectorize","stage":"C","loop":"j.2"}                   innermost loop of the stage
- *   {"s":"unroll","stage":"C","loop":"k.1"}
+ * JSON forms (one object per step, key order as below is the canonical form), and what lowering
+ * requires of each (anything else is rejected with "step N (kind stage.loop): why"):
+ *   {"s":"split","stage":"C","loop":"i","factors":[4,16]}     factors > 0; their product at most
+ *          the loop's extent, or at most 64 (a vector tail); the loop not yet annotated
+ *   {"s":"reorder","stage":"C","loops":["i.0","j.0","k","i.1"]}  distinct loops of the stage:
+ *          they take their own (sorted) positions in the order given; reduce loops may
+ *          interleave with spatial ones
+ *   {"s":"fuse","stage":"C","loops":["i.0","j.0"]}   adjacent, outer to inner, all spatial or all
+ *          reduce, none annotated
+ *   {"s":"parallel","stage":"C","loop":"i.0@j.0"}    spatial, not inside a reduce loop (checked
+ *          on the final nest, as are the two below)
+ *   {"s":"vectorize","stage":"C","loop":"j.2"}       the stage's innermost loop, spatial, extent
+ *          at most 64
+ *   {"s":"unroll","stage":"C","loop":"k.1"}          extent at most 64
  *   {"s":"cache_write","stage":"C","loop":"j.0"}   the stage accumulates the tile of the loops
  *          below "j.0" in a LOCAL buffer and writes it back once ("" = the whole stage); every
- *          reduce loop must lie below the loop
- *   {"s":"compute_at","stage":"P","target":"C","loop":"j.0"}  P computed inside C's loop, the
- *          region C's body reads under "j.0"
+ *          reduce loop lies below the loop, no parallel loop inside the tile
+ *   {"s":"compute_at","stage":"P","target":"C","loop":"j.0"}  P computed at the start of C's
+ *          loop "j.0" over the region C's body reads below it (affine reads give a box of
+ *          constant size, others the whole dimension); C comes after P and is P's only reader;
+ *          the loop is not vectorized; P's own steps then shape the region's loops
  *   {"s":"inline","stage":"X"}   X elementwise and not the output: substituted into its
  *          consumers. X the output (elementwise, reading its producer stage at its own axes):
  *          fused as an epilogue into the producer's nest, written as soon as a tile is final
+ *          (after the accumulator tile's reduction with cache_write, else after the outermost
+ *          reduce loop); X then takes no steps of its own
  *   {"s":"pack","stage":"C","tensor":"B","dim":1,"factor":16}  input B (read by stage C) copied
  *          at the start of the kernel into panels: dim `dim` split by `factor`, the panel index
  *          outermost, B[K,N] -> B.packed[ceil(N/16)][K][16] (zero padded, a WORKSPACE buffer);
  *          every read of B in the kernel then goes to the panels
  *
  * Steps may come in any order: lowering sorts them to their stages and replays each stage's loop
- * steps in order once placements (inline, compute_at) are known. */
+ * steps in order once placements (inline, compute_at) are known. tt_lower_loops (ir/lower.h)
+ * tells which loops a stage has after a schedule. */
 #ifndef TT_IR_SCHEDULE_H
 #define TT_IR_SCHEDULE_H
 
