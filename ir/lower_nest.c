@@ -379,6 +379,22 @@ int lw_build_nest(lw_ctx *x, int i, const int64_t *spatial_ext)
         if (rc != 0)
             return -1;
     }
+    /* Tails compound over splits and axes; past a bound the kernel would spin on guarded-off
+     * iterations (and a hostile schedule could make it run for hours). */
+    double iters = 1, points = 1;
+    for (int p = 0; p < s->nloops; p++)
+        iters *= (double)s->loops[p].extent;
+    for (int a = 0; a < s->naxes; a++)
+        points *= (double)s->ext[a];
+    if (iters > MAX_OVERSHOOT * points && iters > 65536) { /* tiny nests may waste freely */
+        int last = -1;
+        for (int k = 0; k < s->nsteps; k++)
+            if (tt_schedule_step(x->s, s->steps[k])->kind == TT_STEP_SPLIT)
+                last = s->steps[k];
+        return lw_step_error(x, last, "the nest of %s runs %.0f iterations for %.0f points: the "
+                             "splits overshoot more than %dx",
+                             s->stage->output->name, iters, points, MAX_OVERSHOOT);
+    }
     return check_annotations(x, s);
 }
 

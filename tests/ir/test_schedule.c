@@ -140,6 +140,10 @@ static const struct {
      "step 0 (split T.i): factor -3 of loop i, expected > 0"},
     {"[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[16,16]}]",
      "step 0 (split T.i): factors of loop i multiply to 256, more than its extent 100"},
+    {"[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[64]},"
+     "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k.0\",\"factors\":[64]}]",
+     "step 1 (split T.k.0): the nest of T runs 40960000 iterations for 500000 points: the splits "
+     "overshoot more than 64x"},
     {"[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4294967296,4294967296]}]",
      "step 0 (split T.i): factors of loop i are too large"},
     {"[" SPLITS "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"}]",
