@@ -471,6 +471,45 @@ static int build_axes(tt_space *sp)
     return 0;
 }
 
+/* What a root stage besides main may do: parallel outer loops (with threads), a vectorised
+ * innermost axis (elementwise, so that the innermost loop is spatial). */
+static unsigned root_caps(const tt_space *sp, const tt_stage *st)
+{
+    unsigned caps = 0;
+    if (sp->opts.num_threads > 1 && st->naxes > 0)
+        caps |= SP_ROOT_PAR;
+    if (sp->lanes >= 2 && st->naxes > 0 && st->body->kind != TT_EXPR_REDUCE &&
+        st->axes[st->naxes - 1]->extent >= 2)
+        caps |= SP_ROOT_VEC;
+    return caps;
+}
+
+int sp_root_count(unsigned caps)
+{
+    int n = 0;
+    for (unsigned m = 0; m < 4; m++)
+        n += (m & ~caps) == 0;
+    return n;
+}
+
+unsigned sp_root_mask(unsigned caps, int k)
+{
+    for (unsigned m = 0; m < 4; m++)
+        if ((m & ~caps) == 0 && k-- == 0)
+            return m;
+    return 0;
+}
+
+int sp_root_index(unsigned caps, unsigned mask)
+{
+    if (mask & ~caps)
+        return -1;
+    int k = 0;
+    for (unsigned m = 0; m < mask; m++)
+        k += (m & ~caps) == 0;
+    return k;
+}
+
 static int classify_stages(tt_space *sp)
 {
     const tt_compute *c = sp->c;
@@ -478,7 +517,9 @@ static int classify_stages(tt_space *sp)
     sp->forced = calloc((size_t)n, sizeof *sp->forced);
     sp->pre = calloc((size_t)n, sizeof *sp->pre);
     sp->aux = calloc((size_t)n, sizeof *sp->aux);
-    if (!sp->forced || !sp->pre || !sp->aux)
+    sp->pre_caps = calloc((size_t)n, sizeof *sp->pre_caps);
+    sp->aux_caps = calloc((size_t)n, sizeof *sp->aux_caps);
+    if (!sp->forced || !sp->pre || !sp->aux || !sp->pre_caps || !sp->aux_caps)
         return tt_error_set("out of memory");
     for (int i = 0; i < n; i++) {
         bool red = c->stages[i]->body->kind == TT_EXPR_REDUCE;
@@ -497,6 +538,10 @@ static int classify_stages(tt_space *sp)
         if (!sp->epilogue)
             sp->aux[sp->naux++] = out;
     }
+    for (int p = 0; p < sp->npre; p++)
+        sp->pre_caps[p] = root_caps(sp, c->stages[sp->pre[p]]);
+    for (int p = 0; p < sp->naux; p++)
+        sp->aux_caps[p] = root_caps(sp, c->stages[sp->aux[p]]);
     return 0;
 }
 
@@ -528,15 +573,11 @@ static int build_decisions(tt_space *sp)
     for (int p = 0; rc == 0 && p < sp->npack; p++)
         rc = add_decision(sp, D_PACK, 2, p);
     sp->d_pre = sp->ndec;
-    for (int p = 0; rc == 0 && p < sp->npre; p++) {
-        bool par = threads && sp->c->stages[sp->pre[p]]->naxes > 0;
-        rc = add_decision(sp, D_PRE, par ? 3 : 2, p);
-    }
+    for (int p = 0; rc == 0 && p < sp->npre; p++)
+        rc = add_decision(sp, D_PRE, 1 + sp_root_count(sp->pre_caps[p]), p);
     sp->d_aux = sp->ndec;
-    for (int p = 0; rc == 0 && p < sp->naux; p++) {
-        bool par = threads && sp->c->stages[sp->aux[p]]->naxes > 0;
-        rc = add_decision(sp, D_AUX, par ? 2 : 1, p);
-    }
+    for (int p = 0; rc == 0 && p < sp->naux; p++)
+        rc = add_decision(sp, D_AUX, sp_root_count(sp->aux_caps[p]), p);
     return rc;
 }
 
@@ -624,6 +665,8 @@ void tt_space_free(tt_space *sp)
     free(sp->forced);
     free(sp->pre);
     free(sp->aux);
+    free(sp->pre_caps);
+    free(sp->aux_caps);
     free(sp->pack);
     free(sp->dec);
     free(sp->cnt);

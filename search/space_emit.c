@@ -70,30 +70,46 @@ static int main_order(const tt_space *sp, names *l)
     return rc;
 }
 
-/* Fuses a stage's spatial axes (its first loops) and makes the result parallel. */
-static int parallel_stage(tt_schedule *s, const tt_stage *st)
+/* A root stage besides main under option mask: the innermost axis split by the lanes and
+ * vectorised (SP_ROOT_VEC), the loops outside it fused and parallel (SP_ROOT_PAR). */
+static int root_stage(const tt_space *sp, tt_schedule *s, const tt_stage *st, unsigned mask)
 {
-    const char *loops[64] = {NULL};
-    int n = st->naxes < 64 ? st->naxes : 64;
-    for (int a = 0; a < n; a++)
-        loops[a] = st->axes[a]->var->name;
-    if (n == 1)
-        return tt_schedule_parallel(s, st->output->name, loops[0]);
-    if (tt_schedule_fuse(s, st->output->name, n, loops) != 0)
-        return -1;
-    size_t len = 1;
-    for (int a = 0; a < n; a++)
-        len += strlen(loops[a]) + 1;
-    char *fused = calloc(len, 1);
-    if (!fused)
-        return tt_error_set("out of memory");
-    for (int a = 0; a < n; a++) {
-        if (a)
-            strcat(fused, "@");
-        strcat(fused, loops[a]);
+    const char *name = st->output->name;
+    int n = st->naxes < 64 ? st->naxes : 64, rc = 0;
+    const tt_iter_var *last = st->axes[n - 1];
+    names outer = {0};
+    for (int a = 0; rc == 0 && a < n - 1; a++)
+        rc = push(&outer, st->axes[a]->var->name, -1);
+    if (rc == 0 && (mask & SP_ROOT_VEC)) {
+        int64_t f = last->extent >= sp->lanes ? sp->lanes : last->extent;
+        rc = tt_schedule_split(s, name, last->var->name, 1, &f);
+        if (rc == 0)
+            rc = push(&outer, last->var->name, 0);
+    } else if (rc == 0) {
+        rc = push(&outer, last->var->name, -1);
     }
-    int rc = tt_schedule_parallel(s, st->output->name, fused);
-    free(fused);
+    if (rc == 0 && (mask & SP_ROOT_PAR)) {
+        if (outer.n >= 2)
+            rc = tt_schedule_fuse(s, name, outer.n, (const char *const *)outer.names);
+        size_t len = 1;
+        for (int a = 0; a < outer.n; a++)
+            len += strlen(outer.names[a]) + 1;
+        char *fused = rc == 0 ? calloc(len, 1) : NULL;
+        for (int a = 0; fused && a < outer.n; a++) {
+            if (a)
+                strcat(fused, "@");
+            strcat(fused, outer.names[a]);
+        }
+        if (rc == 0)
+            rc = fused ? tt_schedule_parallel(s, name, fused) : tt_error_set("out of memory");
+        free(fused);
+    }
+    if (rc == 0 && (mask & SP_ROOT_VEC)) {
+        char *l = loop_name(last->var->name, 1);
+        rc = l ? tt_schedule_vectorize(s, name, l) : tt_error_set("out of memory");
+        free(l);
+    }
+    names_free(&outer);
     return rc;
 }
 
@@ -176,12 +192,17 @@ int sp_emit(const tt_space *sp, const int *v, tt_schedule **out)
         return -1;
     const tt_compute *c = sp->c;
     int rc = emit_main(sp, v, s);
-    for (int p = 0; rc == 0 && p < sp->npre; p++)
-        if (v[sp->d_pre + p] == 2)
-            rc = parallel_stage(s, c->stages[sp->pre[p]]);
-    for (int p = 0; rc == 0 && p < sp->naux; p++)
-        if (v[sp->d_aux + p] == 1)
-            rc = parallel_stage(s, c->stages[sp->aux[p]]);
+    for (int p = 0; rc == 0 && p < sp->npre; p++) {
+        int k = v[sp->d_pre + p];
+        unsigned m = k > 0 ? sp_root_mask(sp->pre_caps[p], k - 1) : 0;
+        if (m)
+            rc = root_stage(sp, s, c->stages[sp->pre[p]], m);
+    }
+    for (int p = 0; rc == 0 && p < sp->naux; p++) {
+        unsigned m = sp_root_mask(sp->aux_caps[p], v[sp->d_aux + p]);
+        if (m)
+            rc = root_stage(sp, s, c->stages[sp->aux[p]], m);
+    }
     for (int p = 0; rc == 0 && p < sp->npack; p++) {
         if (!v[sp->d_pack + p])
             continue;
@@ -286,11 +307,25 @@ static int decode_main(const tt_space *sp, const tt_step *st, int *v)
     }
 }
 
+/* The option bits a step on another root stage shows. */
+static unsigned root_bits(const tt_step *st)
+{
+    return st->kind == TT_STEP_PARALLEL    ? SP_ROOT_PAR
+           : st->kind == TT_STEP_VECTORIZE ? SP_ROOT_VEC
+                                           : 0;
+}
+
 int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
 {
     memset(v, 0, (size_t)sp->ndec * sizeof *v);
-    for (int p = 0; p < sp->npre; p++)
-        v[sp->d_pre + p] = 1;
+    int n = sp->npre + sp->naux;
+    unsigned *mask = calloc((size_t)n + 1, sizeof *mask);
+    bool *inlined = calloc((size_t)n + 1, sizeof *inlined);
+    if (!mask || !inlined) {
+        free(mask);
+        free(inlined);
+        return tt_error_set("out of memory");
+    }
     int bad = -1;
     for (int i = 0; bad < 0 && i < tt_schedule_size(s); i++) {
         const tt_step *st = tt_schedule_step(s, i);
@@ -299,15 +334,18 @@ int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
             if (decode_main(sp, st, v) != 0)
                 bad = i;
         } else if ((p = stage_of(sp, st->stage, sp->pre, sp->npre)) >= 0) {
-            if (st->kind == TT_STEP_INLINE)
-                v[sp->d_pre + p] = 0;
-            else if (st->kind == TT_STEP_PARALLEL)
-                v[sp->d_pre + p] = 2;
+            inlined[p] |= st->kind == TT_STEP_INLINE;
+            mask[p] |= root_bits(st);
         } else if ((p = stage_of(sp, st->stage, sp->aux, sp->naux)) >= 0) {
-            if (st->kind == TT_STEP_PARALLEL)
-                v[sp->d_aux + p] = 1;
+            mask[sp->npre + p] |= root_bits(st);
         }
     }
+    for (int p = 0; p < sp->npre; p++)
+        v[sp->d_pre + p] = inlined[p] ? 0 : 1 + sp_root_index(sp->pre_caps[p], mask[p]);
+    for (int p = 0; p < sp->naux; p++)
+        v[sp->d_aux + p] = sp_root_index(sp->aux_caps[p], mask[sp->npre + p]);
+    free(mask);
+    free(inlined);
     for (int d = 0; bad < 0 && d < sp->ndec; d++)
         if (v[d] < 0 || v[d] >= sp->dec[d].n)
             bad = tt_schedule_size(s);

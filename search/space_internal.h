@@ -39,8 +39,8 @@ typedef enum {
     D_UNROLL_R, /* unroll the inner reduce tiles */
     D_CACHE,    /* accumulate the register tile in a local buffer (cache_write) */
     D_PACK,     /* ref: pack candidate; pack it into panels of the vector tile */
-    D_PRE,      /* ref: stage before main: 0 inlined, 1 root, 2 root and parallel */
-    D_AUX,      /* ref: other root stage: 1 parallel */
+    D_PRE,      /* ref: stage before main: 0 inlined, k > 0 root with option k - 1 */
+    D_AUX,      /* ref: other root stage: root with option k */
 } sp_dkind;
 
 typedef struct {
@@ -78,9 +78,11 @@ struct tt_space {
     int npack;
     sp_pack *pack;
     int npre;
-    int *pre; /* elementwise stages before main: inlined, root or root and parallel */
+    int *pre; /* elementwise stages before main: inlined, or root with an option */
+    unsigned char *pre_caps;
     int naux;
     int *aux; /* other root stages (reductions besides main, an output not fused) */
+    unsigned char *aux_caps;
     int ndec;
     sp_decision *dec; /* the spatial tiles first (dec[a] is spatial axis a) */
     /* Where the other decisions sit in dec. */
@@ -93,6 +95,15 @@ struct tt_space {
     sp_count nother; /* product of the other decisions' domains */
     sp_count total;
 };
+
+/* Options of a root stage besides main: its outer loops fused and parallel, its innermost
+ * axis split by the lanes and vectorised (elementwise stages). A stage's caps say which it
+ * allows; its decision's values are the allowed masks in increasing order. */
+#define SP_ROOT_PAR 1u
+#define SP_ROOT_VEC 2u
+int sp_root_count(unsigned caps);
+unsigned sp_root_mask(unsigned caps, int k);
+int sp_root_index(unsigned caps, unsigned mask); /* -1 when caps do not allow mask */
 
 /* Decisions -> schedule (search/space_emit.c). *out is a new schedule. */
 int sp_emit(const tt_space *sp, const int *v, tt_schedule **out);

@@ -98,12 +98,17 @@ void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v)
     v[sp->d_cache] = sp->dec[sp->d_cache].n > 1 ? bernoulli(rng, 0.75) : 0;
     for (int k = 0; k < sp->npack; k++)
         v[sp->d_pack + k] = bernoulli(rng, 0.4);
+    /* other stages: mostly inlined (before main) or with every option they allow */
     for (int k = 0; k < sp->npre; k++) {
-        double u = sp_uniform(rng);
-        v[sp->d_pre + k] = u < 0.55 ? 0 : (sp->dec[sp->d_pre + k].n == 3 && u < 0.8) ? 2 : 1;
+        int n = sp->dec[sp->d_pre + k].n;
+        v[sp->d_pre + k] = bernoulli(rng, 0.5)   ? 0
+                           : bernoulli(rng, 0.6) ? n - 1
+                                                 : 1 + (int)sp_below(rng, n - 1);
     }
-    for (int k = 0; k < sp->naux; k++)
-        v[sp->d_aux + k] = sp->dec[sp->d_aux + k].n > 1 ? bernoulli(rng, 0.8) : 0;
+    for (int k = 0; k < sp->naux; k++) {
+        int n = sp->dec[sp->d_aux + k].n;
+        v[sp->d_aux + k] = bernoulli(rng, 0.7) ? n - 1 : (int)sp_below(rng, n);
+    }
 }
 
 /* Changes decision d of v to another value that keeps v in the space; false if none. */
