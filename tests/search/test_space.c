@@ -480,6 +480,27 @@ static void test_default_structure(void **state)
     tt_schedule_free(s);
     tt_space_free(sp);
     tt_compute_release(c);
+    /* softmax: the tiled stage is the row sum; the output divides by it (not at its own
+     * indices, so no epilogue) and stays a root stage, vectorised and parallel by default */
+    c = st_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
+                 "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
+                 "X:32x100");
+    assert_int_equal(tt_space_new(c, &opts, &sp), 0);
+    assert_int_equal(tt_space_default(sp, &s), 0);
+    bool y_vec = false, y_par = false, e_inline = false;
+    for (int i = 0; i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        y_vec |= st->kind == TT_STEP_VECTORIZE && strcmp(st->stage, "Y") == 0 &&
+                 strcmp(st->loops[0], "j.1") == 0;
+        y_par |= st->kind == TT_STEP_PARALLEL && strcmp(st->stage, "Y") == 0 &&
+                 strcmp(st->loops[0], "i@j.0") == 0;
+        e_inline |= st->kind == TT_STEP_INLINE && strcmp(st->stage, "E") == 0;
+    }
+    assert_true(y_vec && y_par && e_inline);
+    assert_int_equal(st_check(c, s, host, "softmax default"), 0);
+    tt_schedule_free(s);
+    tt_space_free(sp);
+    tt_compute_release(c);
 }
 
 /* Sizes for the report, and the rate of sampling + lowering. */
