@@ -36,6 +36,10 @@ static void test_default_nests(void **state)
     check_all("R[i] = min(k, A[i, k] * 2.0)", "A:5x11", none, 1);
     check_all("S[i] = sum([j, k], X[i, j, k])", "X:3x4x5", none, 1);
     check_all("E[i, j] = exp(A[i, j]) - 1.0", "A:4x6", none, 1);
+    /* A scalar output: no spatial loops at all. */
+    const char *scalar[] = {"[]", "[{\"s\":\"split\",\"stage\":\"S\",\"loop\":\"i\",\"factors\":[2]},"
+                                  "{\"s\":\"cache_write\",\"stage\":\"S\",\"loop\":\"\"}]"};
+    check_all("S = sum([i, j], A[i, j])", "A:3x4", scalar, 2);
     /* A NULL schedule is the default nest too. */
     tt_compute *c = lc_parse(MM, "A:3x2,B:2x4");
     assert_int_equal(lc_check(c, NULL, "null schedule"), 0);
