@@ -117,9 +117,9 @@ int main(int argc, char **argv)
     }
     srand(1);
     for (size_t i = 0; i < (size_t)M * K; i++)
-        A[i] = (float)rand() / RAND_MAX - 0.5f;
+        A[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     for (size_t i = 0; i < (size_t)K * N; i++)
-        B[i] = (float)rand() / RAND_MAX - 0.5f;
+        B[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     naive(A, B, R, M, N, K);
     float ref_max = 0;
     for (size_t i = 0; i < (size_t)M * N; i++)

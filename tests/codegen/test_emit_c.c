@@ -120,9 +120,9 @@ static void run_case(int64_t M, int64_t N, int64_t K)
     float *C1 = calloc((size_t)(M * N), sizeof(float)), *C2 = calloc((size_t)(M * N), sizeof(float));
     srand(7);
     for (int64_t x = 0; x < M * K; x++)
-        A[x] = (float)rand() / RAND_MAX * 2 - 1;
+        A[x] = (float)((double)rand() / RAND_MAX * 2 - 1);
     for (int64_t x = 0; x < K * N; x++)
-        B[x] = (float)rand() / RAND_MAX * 2 - 1;
+        B[x] = (float)((double)rand() / RAND_MAX * 2 - 1);
     assert_int_equal(fn(A, B, C1), 0);
     void *args[3] = {A, B, C2};
     assert_int_equal(tt_kernel_interp(k, args), 0);
