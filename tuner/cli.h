@@ -18,6 +18,8 @@ int tt_cli_compile(int argc, char **argv);
 int tt_cli_best(int argc, char **argv);
 /* tvm-tune db import|export|best|stats|merge ... */
 int tt_cli_db(int argc, char **argv);
+/* tvm-tune model eval LOG [--train-fraction F] ... (tuner/cli_model.c) */
+int tt_cli_model(int argc, char **argv);
 
 /* Helpers of compile, best and db (cli_db.c, cli_best.c). Each prints its message as
  * "tvm-tune CMD: ..." and returns an exit code. */

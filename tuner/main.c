@@ -17,6 +17,7 @@ static const char usage[] =
     "  compile OP.json  apply the database: every task's best schedule into one .so and a .h\n"
     "  best [OP.json]   the best record per task (or per workload of the database)\n"
     "  db SUBCOMMAND    the database: import, export, best, stats, merge\n"
+    "  model eval LOG   how well the cost model ranks a log's candidates it was not trained on\n"
     "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
     "  tune OP.json     tune every task of OP.json (also: tvm-tune OP.json --trials N)\n"
     "  version          print the version\n"
@@ -41,6 +42,7 @@ static const command commands[] = {
     {"compile", tt_cli_compile},
     {"best", tt_cli_best},
     {"db", tt_cli_db},
+    {"model", tt_cli_model},
     {"show", tt_cli_show},
     {"tune", tt_cli_tune},
     {"version", cmd_version},
