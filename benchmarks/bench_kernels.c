@@ -79,28 +79,78 @@ static int cmp_double(const void *a, const void *b)
 
 typedef void (*run_fn)(void *ctx);
 
-/* Seconds per call: warm-up, then opt.runs runs of a calibrated number of calls (each run at
- * least opt.min_ms long), the median of the runs' means. */
-static double time_calls(run_fn f, void *ctx)
+/* One contender of a row: a way to compute the op, its samples (seconds per call). */
+typedef struct {
+    const char *name;
+    run_fn f;
+    void *ctx;
+    double err; /* peers: max rel err of ours against this peer's output */
+    long iters;
+    double t[64];
+} entrant;
+
+/* Warm-up (at least 3 calls and 50 ms), then the number of calls that makes a run opt.min_ms. */
+static void calibrate(entrant *e)
 {
     double t0 = now_s();
     int warm = 0;
     while (warm < 3 || now_s() - t0 < 0.05) {
-        f(ctx);
+        e->f(e->ctx);
         warm++;
     }
-    double per = (now_s() - t0) / warm;
-    long iters = (long)(opt.min_ms * 1e-3 / per) + 1;
-    double samples[64];
+    e->iters = (long)(opt.min_ms * 1e-3 / ((now_s() - t0) / warm)) + 1;
+}
+
+static double run_once(entrant *e)
+{
+    double s = now_s();
+    for (long i = 0; i < e->iters; i++)
+        e->f(e->ctx);
+    return (now_s() - s) / (double)e->iters;
+}
+
+static double median(double *v, int n)
+{
+    double c[64];
+    memcpy(c, v, (size_t)n * sizeof *v);
+    qsort(c, (size_t)n, sizeof c[0], cmp_double);
+    return n % 2 ? c[n / 2] : (c[n / 2 - 1] + c[n / 2]) / 2;
+}
+
+static void report(const char *op, int threads, double ours_gf, const char *peer, double peer_gf,
+                   double ratio, double compile_ms, double err)
+{
+    printf("| %-25s | %d | %7.1f | %-8s | %7.1f | %5.2f | %7.1f | %.1e |\n", op, threads, ours_gf,
+           peer, peer_gf, ratio, compile_ms, err);
+    fflush(stdout);
+}
+
+/* e[0] is ours, e[1..n-1] the peers. Runs are interleaved round by round (ours, peer 1, ...,
+ * ours, peer 1, ...) so a load that comes and goes on the shared machine hits every contender
+ * alike; a row's ratio is the median over rounds of ours/peer GFLOPS within a round. */
+static void contest(const char *op, int threads, double flops, double compile_ms, entrant *e,
+                    int n)
+{
     int runs = opt.runs < 64 ? opt.runs : 64;
-    for (int r = 0; r < runs; r++) {
-        double s = now_s();
-        for (long i = 0; i < iters; i++)
-            f(ctx);
-        samples[r] = (now_s() - s) / (double)iters;
+    for (int i = 0; i < n; i++) {
+        nap_ms(100);
+        calibrate(&e[i]);
     }
-    qsort(samples, (size_t)runs, sizeof samples[0], cmp_double);
-    return samples[runs / 2];
+    for (int r = 0; r < runs; r++)
+        for (int i = 0; i < n; i++) {
+            nap_ms(i && !strcmp(e[i - 1].name, "OpenBLAS") ? 100 : 20);
+            e[i].t[r] = run_once(&e[i]);
+        }
+    double ours = flops / median(e[0].t, runs) * 1e-9;
+    if (n == 1)
+        report(op, threads, ours, "(none)", 0, 0, compile_ms, 0);
+    for (int i = 1; i < n; i++) {
+        double ratio[64];
+        for (int r = 0; r < runs; r++)
+            ratio[r] = e[i].t[r] / e[0].t[r];
+        report(op, threads, ours, e[i].name, flops / median(e[i].t, runs) * 1e-9,
+               median(ratio, runs), compile_ms, e[i].err);
+    }
 }
 
 static float *alloc_floats(size_t n)
@@ -318,17 +368,6 @@ static void dnnl_matmul_make(dnnl_engine_t eng, dnnl_stream_t st, gemm_t *g, dnn
 }
 #endif
 
-/* ---- one line of the table ---- */
-
-static void report(const char *op, int threads, double ours_s, const char *peer, double peer_s,
-                   double flops, double compile_ms, double err)
-{
-    double go = flops / ours_s * 1e-9, gp = flops / peer_s * 1e-9;
-    printf("| %-22s | %d | %7.1f | %-8s | %7.1f | %5.2f | %7.1f | %.1e |\n", op, threads, go, peer,
-           gp, go / gp, compile_ms, err);
-    fflush(stdout);
-}
-
 static void set_threads(int n)
 {
     if (tt_backend_set_num_threads(n) < 0)
@@ -369,34 +408,26 @@ static void bench_matmul(int64_t M, int64_t N, int64_t K, const char *sched_file
     for (int ti = 0; ti < opt.nthreads; ti++) {
         int nt = opt.threads[ti];
         set_threads(nt);
+        entrant e[4] = {{"ours", run_ours, &o, 0, 0, {0}}};
+        int ne = 1;
         run_ours(&o);
-        nap_ms(200);
-        double ours_s = time_calls(run_ours, &o);
-        (void)ours_s;
 #ifdef BENCH_HAVE_OPENBLAS
-        nap_ms(200);
         run_openblas(&g);
-        double e = max_rel_err(o.out, g.C, nc);
-        report(op, nt, ours_s, "OpenBLAS", time_calls(run_openblas, &g), flops, o.compile_ms, e);
-        openblas_set_num_threads(1); /* its idle workers would otherwise spin beside the next */
+        e[ne++] = (entrant){"OpenBLAS", run_openblas, &g, max_rel_err(o.out, g.C, nc), 0, {0}};
 #endif
 #ifdef BENCH_HAVE_BLIS
-        nap_ms(200);
         run_blis(&g);
-        double eb = max_rel_err(o.out, g.C, nc);
-        report(op, nt, ours_s, "BLIS", time_calls(run_blis, &g), flops, o.compile_ms, eb);
+        e[ne++] = (entrant){"BLIS", run_blis, &g, max_rel_err(o.out, g.C, nc), 0, {0}};
 #endif
 #ifdef BENCH_HAVE_DNNL
-        nap_ms(200);
         dnnl_run_t r;
         dnnl_matmul_make(eng, st, &g, &r);
         run_dnnl(&r);
-        double ed = max_rel_err(o.out, g.C, nc);
-        report(op, nt, ours_s, "oneDNN", time_calls(run_dnnl, &r), flops, o.compile_ms, ed);
-        dnnl_free_run(&r);
+        e[ne++] = (entrant){"oneDNN", run_dnnl, &r, max_rel_err(o.out, g.C, nc), 0, {0}};
 #endif
-#if !defined(BENCH_HAVE_OPENBLAS) && !defined(BENCH_HAVE_BLIS) && !defined(BENCH_HAVE_DNNL)
-        report(op, nt, ours_s, "(none)", ours_s, flops, o.compile_ms, 0.0);
+        contest(op, nt, flops, o.compile_ms, e, ne);
+#ifdef BENCH_HAVE_DNNL
+        dnnl_free_run(&r);
 #endif
     }
 #ifdef BENCH_HAVE_DNNL
@@ -462,12 +493,9 @@ static void bench_conv(const char *sched_file, bool padded)
     for (int ti = 0; ti < opt.nthreads; ti++) {
         int nt = opt.threads[ti];
         set_threads(nt);
+        entrant e[2] = {{"ours", run_ours, &o, 0, 0, {0}}};
         run_ours(&o);
-        nap_ms(200);
-        double ours_s = time_calls(run_ours, &o);
-        (void)ours_s;
 #ifdef BENCH_HAVE_DNNL
-        nap_ms(200);
         dnnl_memory_desc_t ux, uw, uy, ax, aw, ay;
         dnnl_dims_t dx = {1, CN, CH, CW}, dw = {CK, CN, CR, CS}, dy = {1, CK, CH, CW};
         dnnl_dims_t strides = {1, 1}, pad = {1, 1};
@@ -513,16 +541,17 @@ static void bench_conv(const char *sched_file, bool padded)
                     yc[((size_t)k * CH + h) * CW + v] = yh[((size_t)h * CW + v) * CK + k];
         float *yr = alloc_floats(ny);
         conv_reference(x, w, yr, CN, CK, CH, CW);
-        double e = max_rel_err(yc, yr, ny), ep = max_rel_err(y, yr, ny);
+        double err = max_rel_err(yc, yr, ny), ep = max_rel_err(y, yr, ny);
         if (ep > 1e-4)
             die("oneDNN conv", "its output differs from the reference loops");
         free(yc);
         free(yr);
-        report(op, nt, ours_s, "oneDNN", time_calls(run_dnnl, &r), flops, o.compile_ms, e);
+        e[1] = (entrant){"oneDNN", run_dnnl, &r, err, 0, {0}};
+        contest(op, nt, flops, o.compile_ms, e, 2);
         dnnl_memory_destroy(umx), dnnl_memory_destroy(umw), dnnl_memory_destroy(umy);
         dnnl_free_run(&r);
 #else
-        report(op, nt, ours_s, "(none)", ours_s, flops, o.compile_ms, 0.0);
+        contest(op, nt, flops, o.compile_ms, e, 1);
 #endif
     }
 #ifdef BENCH_HAVE_DNNL
@@ -570,6 +599,15 @@ int main(int argc, char **argv)
         if (opt.runs < 1)
             usage();
     }
+#ifdef BENCH_HAVE_BLIS
+    /* BLIS 0.9 cannot count the FMA units of CPUs it does not know and then picks its AVX2
+     * 'haswell' kernels (about 0.6x of its AVX-512 ones here): give it 'skx' on an AVX-512
+     * host unless the user chose. Read at BLIS's first call. */
+    if (__builtin_cpu_supports("avx512f") && setenv("BLIS_ARCH_TYPE", "skx", 0) < 0)
+        die("setenv", "BLIS_ARCH_TYPE");
+    if (getenv("BLIS_ARCH_TYPE"))
+        printf("BLIS_ARCH_TYPE=%s\n", getenv("BLIS_ARCH_TYPE"));
+#endif
     printf("peers:%s%s%s\n",
 #ifdef BENCH_HAVE_OPENBLAS
            " OpenBLAS",

@@ -23,7 +23,7 @@ while [ "$i" -le "$n" ]; do
     "$bin" "$@" > "$out/run_$i.txt"
     i=$((i + 1))
 done
-head -2 "$out/run_1.txt"
+sed "/^$/q" "$out/run_1.txt" | sed "/^$/d"
 echo "median over $n processes (load averages before each: $(cat "$out"/load_*.txt |
     sed 's/.*average //' | tr '\n' ';'))"
 echo
