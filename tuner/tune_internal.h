@@ -71,7 +71,8 @@ TT_API int tt_tune_steps_hash(const char *steps_json, uint64_t *hash, char **can
  * hist[0..n-1] by key, for records of target only; other workloads and targets are ignored. A
  * candidate logged twice with the same trial is the winner's re-measurement, not a new trial.
  * *next_trial = 1 + the largest trial among the kept records (0 when none). Warnings (a
- * truncated last line) go to stats (may be NULL; tt_log_stats_free). */
+ * truncated last line) go to stats (may be NULL; tt_log_stats_free). A log with records but none
+ * of any key of hist (another workload's log) is an error. */
 TT_API int tt_tune_history_read(const char *path, const char *target, tt_tune_history *hist, int n,
                                 int64_t *next_trial, tt_log_stats *stats);
 TT_API void tt_tune_history_free(tt_tune_history *hist, int n);

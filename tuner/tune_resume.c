@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -37,6 +38,8 @@ typedef struct {
     tt_tune_history *hist;
     int n;
     int64_t next_trial;
+    int64_t records, ours; /* all records read; those of one of the tasks (any target) */
+    char first_key[160];   /* the first record's key, to name a foreign log */
 } scan;
 
 static int add_past(tt_tune_history *h, const tt_tune_past *p)
@@ -57,13 +60,16 @@ static int visit(const tt_record *r, size_t line, void *ctx)
 {
     (void)line;
     scan *sc = ctx;
-    if (strcmp(r->target, sc->target) != 0)
-        return 0;
+    if (sc->records++ == 0)
+        snprintf(sc->first_key, sizeof sc->first_key, "%s", r->key);
     tt_tune_history *h = NULL;
     for (int i = 0; i < sc->n && !h; i++)
         if (strcmp(sc->hist[i].key, r->key) == 0)
             h = &sc->hist[i];
     if (!h)
+        return 0;
+    sc->ours++;
+    if (strcmp(r->target, sc->target) != 0)
         return 0;
     tt_tune_past p = {.trial = r->trial, .cost = tt_record_cost(r), .error = r->error};
     if (tt_tune_steps_hash(r->steps, &p.hash, &p.steps) != 0)
@@ -112,6 +118,14 @@ int tt_tune_history_read(const char *path, const char *target, tt_tune_history *
     scan sc = {.target = target, .hist = hist, .n = n, .next_trial = 0};
     if (tt_log_read(path, TT_LOG_STRICT, visit, &sc, stats) != 0)
         return -1;
+    /* A log that holds records, none of them of these tasks, is almost surely the wrong --log
+     * (a shared log of many workloads still holds some of ours). Appending to it would mix a
+     * new run into another one's journal, so refuse before writing anything. */
+    if (sc.records > 0 && sc.ours == 0)
+        return tt_error_set("log '%s' holds %lld records, none of them of these tasks (it is a "
+                            "log of %s%s): choose another --log",
+                            path, (long long)sc.records, sc.first_key,
+                            sc.records > 1 ? " and others" : "");
     *next_trial = sc.next_trial;
     return 0;
 }

@@ -87,6 +87,11 @@ check "log unchanged" test "$(md5sum mm.log)" = "$sum_before"
 { echo 'not json'; cat mm.log; } >corrupt.log
 expect 2 "corrupt.log:1:" mm.json --trials 14 --log corrupt.log --resume
 
+# --resume of another workload's log (the expr run's): exit 2, the file unchanged.
+sum_before=$(md5sum expr.log)
+expect 2 "none of them of these tasks (it is a log of scaled_mm-" mm.json --trials 14 --log expr.log --resume
+check "foreign log unchanged" test "$(md5sum expr.log)" = "$sum_before"
+
 # Bad input: the op.json's position, a database in a missing directory, a directory as the log,
 # a target of another machine, bad flags.
 printf '{"op": "matmul",\n "M": -4, "N": 2, "K": 2}\n' >bad.json

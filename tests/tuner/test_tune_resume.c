@@ -97,13 +97,23 @@ static void test_missing_and_bad(void **state)
     assert_int_equal(tt_tune_history_read(path, T1, h, 1, &next, NULL), 0);
     assert_int_equal(next, 0);
     assert_int_equal(h[0].n, 0);
+    /* A log of other workloads only is refused, not appended to. */
+    tt_log *log = NULL;
+    assert_int_equal(tt_log_open_append(path, &log), 0);
+    add(log, "other-3", T1, STEPS_B, 0, 0, 1e-3);
+    add(log, "other-4", T1, STEPS_B, 0, 1, 1e-3);
+    tt_log_close(log);
+    assert_fails_with(tt_tune_history_read(path, T1, h, 1, &next, NULL),
+                      "holds 2 records, none of them of these tasks (it is a log of other-3 and "
+                      "others)");
+    unlink(path);
     /* A directory is no log. */
     assert_fails_with(tt_tune_history_read(dir, T1, h, 1, &next, NULL), "not a regular file");
     /* A corrupt line in the middle is an error naming its line. */
     FILE *f = fopen(path, "w");
     fputs("garbage\n", f);
     fclose(f);
-    tt_log *log = NULL;
+    log = NULL;
     assert_int_equal(tt_log_open_append(path, &log), 0);
     add(log, "mm-1", T1, STEPS_A, 0, 0, 2e-3);
     tt_log_close(log);
