@@ -378,8 +378,10 @@ static int setup(tuner *t, tt_tune_result *out)
     if (!o->log_path || !*o->log_path)
         return tt_error_set("no log path");
     if (!o->tuner ||
-        (strcmp(o->tuner, "random") && strcmp(o->tuner, "grid") && strcmp(o->tuner, "ga")))
-        return tt_error_set("tuner '%s': expected random, grid or ga", o->tuner ? o->tuner : "");
+        (strcmp(o->tuner, "random") && strcmp(o->tuner, "grid") && strcmp(o->tuner, "ga") &&
+         strcmp(o->tuner, "xgb")))
+        return tt_error_set("tuner '%s': expected random, grid or ga, or xgb",
+                            o->tuner ? o->tuner : "");
     if (o->jobs < 0 || o->early_stopping < 0 || !(o->timeout_s >= 0))
         return tt_error_set("jobs, early stopping and timeout must not be negative");
     if (tt_tune_faults_parse(o->faults, &t->faults) != 0)
@@ -583,6 +585,7 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
     tt_target_free(t.target);
     tt_tune_faults_free(&t.faults);
     out->elapsed_s = tt_tune_now() - t.start;
+    out->timed_s = t.timed_s;
     if (rc)
         tt_error_set("%s", err);
     return rc;

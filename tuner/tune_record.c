@@ -63,6 +63,9 @@ int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_r
     req.timing.best_so_far = prune && isfinite(ts->best_cost) ? ts->best_cost : 0;
     if (tt_runner_local_run(&req, rr) != 0)
         return tt_error_wrap("measuring a candidate of %s", ts->task->name);
+    if (rr->error == TT_MEASURE_OK)
+        for (int i = 0; i < rr->timing.n_costs; i++)
+            t->timed_s += rr->timing.costs[i] * rr->timing.number;
     return 0;
 }
 

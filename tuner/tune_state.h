@@ -78,6 +78,7 @@ typedef struct {
     FILE *out;
     bool tty, line_open;
     double start, last_draw;
+    double timed_s; /* kernel time inside timed repeats, all candidates (costs x number) */
     int64_t last_drawn;
 } tuner;
 

@@ -71,6 +71,9 @@ typedef struct {
     int64_t trials_run; /* measured by this call, all tasks */
     int64_t run_id;     /* the database's run row; 0 without a database */
     double elapsed_s;
+    /* Seconds the kernels ran inside timed repeats (every repeat's mean x its number of runs,
+     * over all candidates): the part of elapsed_s the measurement protocol must spend. */
+    double timed_s;
     /* Set when tt_tune_run failed because of what the user gave (log exists, missing database
      * directory, bad target, unreadable log, bad fault spec) rather than the system. */
     bool bad_input;
