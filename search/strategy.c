@@ -132,8 +132,11 @@ int tt_strategy_new(const char *kind, tt_space *sp, uint64_t seed, tt_strategy *
         k = ST_GRID;
     else if (kind && strcmp(kind, "ga") == 0)
         k = ST_GA;
+    else if (kind && strcmp(kind, "xgb") == 0)
+        k = ST_XGB;
     else
-        return tt_error_set("strategy \"%s\": expected random, grid or ga", kind ? kind : "(null)");
+        return tt_error_set("strategy \"%s\": expected random, grid or ga, or xgb",
+                            kind ? kind : "(null)");
     if (!sp)
         return tt_error_set("strategy %s: needs a space", kind);
     tt_strategy *st = calloc(1, sizeof *st);
@@ -144,7 +147,7 @@ int tt_strategy_new(const char *kind, tt_space *sp, uint64_t seed, tt_strategy *
     /* spread the seed so that nearby seeds start far apart */
     st->rng = seed * 0x9e3779b97f4a7c15ull + 0x632be59bd9b4e019ull;
     sp_rand(&st->rng);
-    if (k == ST_GA && ga_init(st) != 0) {
+    if ((k == ST_GA && ga_init(st) != 0) || (k == ST_XGB && xgb_init(st) != 0)) {
         tt_strategy_free(st);
         return -1;
     }
@@ -157,6 +160,7 @@ void tt_strategy_free(tt_strategy *st)
     if (!st)
         return;
     ga_free(st);
+    xgb_free(st);
     free(st->seen.keys);
     free(st);
 }
@@ -181,6 +185,9 @@ int tt_strategy_next(tt_strategy *st, int n, tt_schedule ***out, int *count)
             break;
         case ST_GA:
             rc = ga_propose(st, &r[k]);
+            break;
+        case ST_XGB:
+            rc = xgb_propose(st, &r[k]);
             break;
         }
         if (rc == 1)
@@ -223,6 +230,8 @@ int tt_strategy_update(tt_strategy *st, tt_schedule *const *s, const double *cos
         if (mark_schedule(st, s[i]) < 0)
             return -1;
         if (st->kind == ST_GA && ga_feed(st, s[i], costs[i]) != 0)
+            return -1;
+        if (st->kind == ST_XGB && xgb_feed(st, s[i], costs[i]) != 0)
             return -1;
     }
     return 0;

@@ -18,7 +18,9 @@ typedef struct {
     int64_t order; /* arrival, breaks ties so equal costs stay deterministic */
 } ga_member;
 
-typedef enum { ST_RANDOM, ST_GRID, ST_GA } st_kind;
+typedef enum { ST_RANDOM, ST_GRID, ST_GA, ST_XGB } st_kind;
+
+typedef struct xgb_state xgb_state; /* search/xgb.c */
 
 struct tt_strategy {
     st_kind kind;
@@ -33,6 +35,7 @@ struct tt_strategy {
     int npop;
     ga_member *pop; /* the best measured, ascending cost */
     int64_t arrivals;
+    xgb_state *xgb;
 };
 
 /* 1 when h was added, 0 when present, -1 out of memory. */
@@ -48,5 +51,11 @@ void ga_free(tt_strategy *st);
 int ga_propose(tt_strategy *st, tt_schedule **out);
 /* Feeds one measured schedule (any origin) into the population. */
 int ga_feed(tt_strategy *st, const tt_schedule *s, double cost);
+
+/* The model-guided strategy (search/xgb.c), the same shape as the genetic one. */
+int xgb_init(tt_strategy *st);
+void xgb_free(tt_strategy *st);
+int xgb_propose(tt_strategy *st, tt_schedule **out);
+int xgb_feed(tt_strategy *st, const tt_schedule *s, double cost);
 
 #endif

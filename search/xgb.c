@@ -1,0 +1,289 @@
+/* The model-guided strategy ("xgb"): each batch is chosen from a pool of thousands of
+ * candidates (random samples, and mutation chains from the best measured schedules, kept by
+ * an evolutionary round of re-scoring) scored by the XGBoost cost model (cost_model/), which is
+ * retrained on every measured candidate before the next batch. A share of each batch is random
+ * (exploration); nothing is proposed twice. Until enough candidates are measured it is random. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cost_model/model.h"
+#include "ir/lower.h"
+#include "search/strategy_internal.h"
+
+#define BATCH 64         /* proposals chosen per scoring round */
+#define POOL_RANDOM 512  /* random samples in a pool */
+#define TOP_PARENTS 16   /* best measured schedules the mutation chains start from */
+#define CHAIN 24         /* mutants per parent per round */
+#define ROUNDS 2         /* evolutionary rounds: the best of the pool are mutated again */
+#define MIN_ROWS 16      /* measured candidates before the model guides */
+#define EPSILON 0.15     /* share of each batch picked at random */
+
+typedef struct {
+    int *v;
+    double cost;
+} parent;
+
+struct xgb_state {
+    tt_model *model;
+    tt_dataset data;
+    int valid;  /* measured rows with a finite cost */
+    bool dirty; /* rows arrived since the last training */
+    parent best[TOP_PARENTS];
+    int nbest;
+    int *queue; /* decision vectors chosen, not yet proposed: nqueue * ndec */
+    int nqueue, head;
+};
+
+int xgb_init(tt_strategy *st)
+{
+    xgb_state *x = calloc(1, sizeof *x);
+    if (!x)
+        return tt_error_set("out of memory");
+    st->xgb = x;
+    tt_dataset_init(&x->data);
+    tt_model_opts o;
+    tt_model_opts_default(&o);
+    o.rounds = 60;
+    o.seed = st->rng % 1000003;
+    return tt_model_new(&o, &x->model);
+}
+
+void xgb_free(tt_strategy *st)
+{
+    xgb_state *x = st->xgb;
+    if (!x)
+        return;
+    tt_model_free(x->model);
+    tt_dataset_free(&x->data);
+    for (int i = 0; i < x->nbest; i++)
+        free(x->best[i].v);
+    free(x->queue);
+    free(x);
+    st->xgb = NULL;
+}
+
+/* Features of the schedule of decisions v; -1 when it does not lower (the row is skipped). */
+static int featurize(const tt_space *sp, const tt_schedule *s, float *f)
+{
+    tt_kernel *k = NULL;
+    if (tt_lower(sp->c, s, "candidate", &k) != 0)
+        return -1;
+    int rc = tt_features_extract(k, f);
+    tt_kernel_release(k);
+    return rc;
+}
+
+int xgb_feed(tt_strategy *st, const tt_schedule *s, double cost)
+{
+    xgb_state *x = st->xgb;
+    float f[TT_FEATURE_COUNT];
+    if (featurize(st->sp, s, f) != 0)
+        return 0; /* not of this space or no longer lowering: nothing to learn */
+    if (!isfinite(cost) || !(cost > 0))
+        cost = INFINITY;
+    if (tt_dataset_add(&x->data, "task", f, cost) != 0)
+        return -1;
+    x->dirty = true;
+    if (!isfinite(cost))
+        return 0;
+    x->valid++;
+    int *v = calloc((size_t)st->sp->ndec + 1, sizeof *v);
+    if (!v)
+        return tt_error_set("out of memory");
+    if (sp_decode(st->sp, s, v) != 0) {
+        free(v);
+        return 0;
+    }
+    int pos = x->nbest;
+    while (pos > 0 && x->best[pos - 1].cost > cost)
+        pos--;
+    if (pos >= TOP_PARENTS) {
+        free(v);
+        return 0;
+    }
+    if (x->nbest == TOP_PARENTS)
+        free(x->best[--x->nbest].v);
+    memmove(&x->best[pos + 1], &x->best[pos], (size_t)(x->nbest - pos) * sizeof *x->best);
+    x->best[pos] = (parent){v, cost};
+    x->nbest++;
+    return 0;
+}
+
+/* ---- a scored pool ---- */
+
+typedef struct {
+    int ndec, n, cap;
+    int *v;        /* n * ndec */
+    uint64_t *h;   /* schedule hashes: no duplicate in the pool */
+    float *f;      /* n * TT_FEATURE_COUNT */
+    float *score;
+} pool;
+
+static void pool_free(pool *p)
+{
+    free(p->v);
+    free(p->h);
+    free(p->f);
+    free(p->score);
+}
+
+/* Adds v when its schedule is new to the pool and to the strategy and lowers: 1 added, 0 not,
+ * -1 out of memory. */
+static int pool_add(tt_strategy *st, pool *p, const int *v)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 1024;
+        int *nv = realloc(p->v, (size_t)cap * (size_t)p->ndec * sizeof *nv);
+        if (nv)
+            p->v = nv;
+        uint64_t *nh = realloc(p->h, (size_t)cap * sizeof *nh);
+        if (nh)
+            p->h = nh;
+        float *nf = realloc(p->f, (size_t)cap * TT_FEATURE_COUNT * sizeof *nf);
+        if (nf)
+            p->f = nf;
+        float *ns = realloc(p->score, (size_t)cap * sizeof *ns);
+        if (ns)
+            p->score = ns;
+        if (!nv || !nh || !nf || !ns)
+            return tt_error_set("out of memory");
+        p->cap = cap;
+    }
+    tt_schedule *s = NULL;
+    if (sp_emit(st->sp, v, &s) != 0)
+        return 0;
+    uint64_t h = tt_schedule_hash(s);
+    int rc = 0;
+    bool dup = st_has(st, h);
+    for (int i = 0; !dup && i < p->n; i++)
+        dup = p->h[i] == h;
+    if (!dup && featurize(st->sp, s, p->f + (size_t)p->n * TT_FEATURE_COUNT) == 0) {
+        memcpy(p->v + (size_t)p->n * p->ndec, v, (size_t)p->ndec * sizeof *v);
+        p->h[p->n++] = h;
+        rc = 1;
+    }
+    tt_schedule_free(s);
+    return rc;
+}
+
+/* Mutation chains from each of nstart decision vectors (CHAIN steps, each kept). */
+static int add_chains(tt_strategy *st, pool *p, const int *starts, int nstart, int *scratch)
+{
+    for (int i = 0; i < nstart; i++) {
+        memcpy(scratch, starts + (size_t)i * p->ndec, (size_t)p->ndec * sizeof *scratch);
+        for (int m = 0; m < CHAIN; m++) {
+            if (!sp_mutate_dec(st->sp, &st->rng, scratch))
+                break;
+            if (pool_add(st, p, scratch) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static const float *sort_scores;
+static int by_score(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (sort_scores[i] != sort_scores[j])
+        return sort_scores[i] > sort_scores[j] ? -1 : 1;
+    return i - j;
+}
+
+/* Fills the queue: the BATCH * (1 - EPSILON) best predicted of a fresh pool, then random. */
+static int refill(tt_strategy *st)
+{
+    xgb_state *x = st->xgb;
+    tt_space *sp = st->sp;
+    if (x->dirty) {
+        if (tt_model_train(x->model, &x->data) != 0)
+            return -1;
+        x->dirty = false;
+    }
+    pool p = {.ndec = sp->ndec};
+    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
+    int *order = NULL, *starts = NULL;
+    int rc = -1;
+    if (!v)
+        goto out;
+    for (int i = 0; i < POOL_RANDOM; i++) {
+        sp_sample_dec(sp, &st->rng, v);
+        if (pool_add(st, &p, v) < 0)
+            goto out;
+    }
+    starts = calloc((size_t)(TOP_PARENTS + BATCH) * (size_t)sp->ndec + 1, sizeof *starts);
+    if (!starts)
+        goto out;
+    for (int i = 0; i < x->nbest; i++)
+        memcpy(starts + (size_t)i * sp->ndec, x->best[i].v, (size_t)sp->ndec * sizeof *v);
+    if (add_chains(st, &p, starts, x->nbest, v) != 0)
+        goto out;
+    for (int round = 0;; round++) {
+        if (tt_model_predict(x->model, p.f, (size_t)p.n, p.score) != 0)
+            goto out;
+        free(order);
+        order = malloc(((size_t)p.n + 1) * sizeof *order);
+        if (!order)
+            goto out;
+        for (int i = 0; i < p.n; i++)
+            order[i] = i;
+        sort_scores = p.score;
+        qsort(order, (size_t)p.n, sizeof *order, by_score);
+        if (round == ROUNDS)
+            break;
+        /* evolve: mutation chains from the best predicted so far */
+        int ns = p.n < BATCH / 4 ? p.n : BATCH / 4;
+        for (int i = 0; i < ns; i++)
+            memcpy(starts + (size_t)i * sp->ndec, p.v + (size_t)order[i] * sp->ndec,
+                   (size_t)sp->ndec * sizeof *v);
+        if (add_chains(st, &p, starts, ns, v) != 0)
+            goto out;
+    }
+    int want = (int)(BATCH * (1 - EPSILON));
+    int take = p.n < want ? p.n : want;
+    free(x->queue);
+    x->queue = malloc(((size_t)BATCH + 1) * (size_t)sp->ndec * sizeof *x->queue);
+    x->nqueue = x->head = 0;
+    if (!x->queue)
+        goto out;
+    for (int i = 0; i < take; i++)
+        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)order[i] * sp->ndec,
+               (size_t)sp->ndec * sizeof *v);
+    /* exploration: random members of the pool's lower part (samples and mutants alike) */
+    for (int i = take; i < BATCH && p.n > take; i++) {
+        int k = take + (int)sp_below(&st->rng, p.n - take);
+        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)order[k] * sp->ndec,
+               (size_t)sp->ndec * sizeof *v);
+    }
+    rc = 0;
+out:
+    if (rc != 0 && !v)
+        tt_error_set("out of memory");
+    pool_free(&p);
+    free(v);
+    free(order);
+    free(starts);
+    return rc;
+}
+
+int xgb_propose(tt_strategy *st, tt_schedule **out)
+{
+    *out = NULL;
+    xgb_state *x = st->xgb;
+    if (x->valid < MIN_ROWS)
+        return st_propose_random(st, out);
+    /* a retrained model chooses afresh: measured results arrived since the queue was made */
+    if (x->dirty)
+        x->nqueue = x->head = 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        while (x->head < x->nqueue) {
+            int rc = st_propose_dec(st, x->queue + (size_t)x->head++ * st->sp->ndec, out);
+            if (rc != 0)
+                return rc;
+        }
+        if (refill(st) != 0)
+            return -1;
+    }
+    return st_propose_random(st, out);
+}
