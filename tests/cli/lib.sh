@@ -27,6 +27,20 @@ expect() {
   fi
 }
 
+# check NAME COMMAND...: one more check, passed when COMMAND succeeds (its output is shown when
+# it fails).
+check() {
+  local name=$1
+  shift
+  checks=$((checks + 1))
+  if "$@" >"$WORK/check.out" 2>&1; then
+    echo "ok: $name"
+  else
+    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20
+    failures=$((failures + 1))
+  fi
+}
+
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]

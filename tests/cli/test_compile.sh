@@ -8,18 +8,6 @@ BUILD=${TT_BUILD_DIR:-$(cd "$(dirname "$TT")/.." && pwd)}
 PY=/usr/bin/python3
 export PYTHONDONTWRITEBYTECODE=1
 
-# check NAME COMMAND...: one more check that passes when COMMAND succeeds.
-check() {
-  local name=$1
-  shift
-  checks=$((checks + 1))
-  if "$@" >"$WORK/check.out" 2>&1; then
-    echo "ok: $name"
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20; failures=$((failures + 1))
-  fi
-}
-
 expect 0 "--db FILE" compile --help
 expect 0 "no record" best --help
 

@@ -4,17 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3
 
-check() {
-  local name=$1
-  shift
-  checks=$((checks + 1))
-  if "$@" >"$WORK/check.out" 2>&1; then
-    echo "ok: $name"
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20; failures=$((failures + 1))
-  fi
-}
-
 expect 0 "import LOG..." db --help
 expect 2 "usage: tvm-tune db" db
 expect 2 "unknown subcommand 'bogus'" db bogus

@@ -3,19 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 
-# check NAME CONDITION...: one more check, passed when the command succeeds.
-check() {
-  local name=$1
-  shift
-  checks=$((checks + 1))
-  if "$@" >"$WORK/check.out" 2>&1; then
-    echo "ok: $name"
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20
-    failures=$((failures + 1))
-  fi
-}
-
 # Every line of a log decodes and has the fields DESIGN.md lists, with the right types.
 valid_log() {
   python3 - "$@" <<'PY'

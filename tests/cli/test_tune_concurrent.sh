@@ -3,18 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 
-check() {
-  local name=$1
-  shift
-  checks=$((checks + 1))
-  if "$@" >"$WORK/check.out" 2>&1; then
-    echo "ok: $name"
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20
-    failures=$((failures + 1))
-  fi
-}
-
 cat >a.json <<'JSON'
 {"measure": {"repeat": 1, "min_repeat_ms": 1, "timeout_s": 10},
  "op": "matmul", "M": 16, "N": 16, "K": 16}

@@ -4,18 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 
-check() {
-  local name=$1
-  shift
-  checks=$((checks + 1))
-  if "$@" >"$WORK/check.out" 2>&1; then
-    echo "ok: $name"
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20
-    failures=$((failures + 1))
-  fi
-}
-
 # code_of LOG TRIAL: the error code of the first record of TRIAL.
 code_of() {
   python3 -c "

@@ -4,18 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 
-check() {
-  local name=$1
-  shift
-  checks=$((checks + 1))
-  if "$@" >"$WORK/check.out" 2>&1; then
-    echo "ok: $name"
-  else
-    echo "FAIL: $name"; sed 's/^/    /' "$WORK/check.out" | head -20
-    failures=$((failures + 1))
-  fi
-}
-
 # wait_lines FILE N PID: until FILE has N lines (at most 60 s, and while PID lives).
 wait_lines() {
   for _ in $(seq 600); do
