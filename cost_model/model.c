@@ -234,6 +234,53 @@ int tt_model_save(const tt_model *m, const char *path)
     return 0;
 }
 
+int tt_model_load_buffer(tt_model *m, const char *text, size_t n, const char *name)
+{
+    const char *nl = memchr(text, '\n', n);
+    int nfeat = 0;
+    char obj[16] = "", head[128];
+    size_t hn = nl ? (size_t)(nl - text) : 0;
+    if (nl && hn < sizeof head) {
+        memcpy(head, text, hn);
+        head[hn] = '\0';
+    }
+    if (!nl || hn >= sizeof head || strncmp(head, MAGIC " ", strlen(MAGIC) + 1) != 0 ||
+        sscanf(head + strlen(MAGIC), " features=%d objective=%15s", &nfeat, obj) != 2)
+        return tt_error_set("%s: not a tvm-tune model (expected a first line \"%s "
+                            "features=N objective=rank|reg\")",
+                            name, MAGIC);
+    if (nfeat != TT_FEATURE_COUNT || (strcmp(obj, "rank") != 0 && strcmp(obj, "reg") != 0))
+        return tt_error_set("%s: a model of %d features (%s), expected %d features (rank or reg): "
+                            "made by another version of tvm-tune",
+                            name, nfeat, obj, TT_FEATURE_COUNT);
+    pthread_once(&quiet_once, make_quiet);
+    BoosterHandle b = NULL;
+    size_t off = hn + 1;
+    if (XGBoosterCreate(NULL, 0, &b) != 0)
+        return xgb_fail("booster");
+    bst_ulong nf = 0;
+    if (n - off == 0 || XGBoosterLoadModelFromBuffer(b, text + off, n - off) != 0) {
+        tt_error_set("%s: corrupt model: %s", name,
+                     n - off == 0 ? "nothing after the header line" : XGBGetLastError());
+        goto fail;
+    }
+    if (XGBoosterGetNumFeature(b, &nf) != 0 || nf != TT_FEATURE_COUNT) {
+        tt_error_set("%s: corrupt model: %llu features, expected %d", name,
+                     (unsigned long long)nf, TT_FEATURE_COUNT);
+        goto fail;
+    }
+    if (set_params(m, b) != 0)
+        goto fail;
+    if (m->bst)
+        XGBoosterFree(m->bst);
+    m->bst = b;
+    snprintf(m->objective, sizeof m->objective, "%s", obj);
+    return 0;
+fail:
+    XGBoosterFree(b);
+    return -1;
+}
+
 int tt_model_load(tt_model *m, const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -264,50 +311,9 @@ int tt_model_load(tt_model *m, const char *path)
         return tt_error_set("%s: cannot read the model", path);
     }
     text[n] = '\0';
-    char *nl = memchr(text, '\n', n);
-    int nfeat = 0;
-    char obj[16] = "";
-    if (strncmp(text, MAGIC " ", strlen(MAGIC) + 1) != 0 || !nl ||
-        sscanf(text + strlen(MAGIC), " features=%d objective=%15s", &nfeat, obj) != 2) {
-        free(text);
-        return tt_error_set("%s: not a tvm-tune model (expected a first line \"%s "
-                            "features=N objective=rank|reg\")",
-                            path, MAGIC);
-    }
-    if (nfeat != TT_FEATURE_COUNT || (strcmp(obj, "rank") != 0 && strcmp(obj, "reg") != 0)) {
-        free(text);
-        return tt_error_set("%s: a model of %d features (%s), expected %d features (rank or reg): "
-                            "made by another version of tvm-tune",
-                            path, nfeat, obj, TT_FEATURE_COUNT);
-    }
-    BoosterHandle b = NULL;
-    size_t off = (size_t)(nl + 1 - text);
-    if (XGBoosterCreate(NULL, 0, &b) != 0) {
-        free(text);
-        return xgb_fail("booster");
-    }
-    bst_ulong nf = 0;
-    if (XGBoosterLoadModelFromBuffer(b, text + off, n - off) != 0) {
-        tt_error_set("%s: corrupt model: %s", path, XGBGetLastError());
-        goto fail;
-    }
-    if (XGBoosterGetNumFeature(b, &nf) != 0 || nf != TT_FEATURE_COUNT) {
-        tt_error_set("%s: corrupt model: %llu features, expected %d", path,
-                     (unsigned long long)nf, TT_FEATURE_COUNT);
-        goto fail;
-    }
-    if (set_params(m, b) != 0)
-        goto fail;
+    int rc = tt_model_load_buffer(m, text, n, path);
     free(text);
-    if (m->bst)
-        XGBoosterFree(m->bst);
-    m->bst = b;
-    snprintf(m->objective, sizeof m->objective, "%s", obj);
-    return 0;
-fail:
-    free(text);
-    XGBoosterFree(b);
-    return -1;
+    return rc;
 }
 
 /* ---- evaluation ---- */

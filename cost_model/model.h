@@ -85,6 +85,8 @@ TT_API int tt_model_predict(tt_model *m, const float *x, size_t n, float *scores
 TT_API int tt_model_save(const tt_model *m, const char *path);
 /* Loads a model saved by tt_model_save; -1 with "path: ..." when the file is not one. */
 TT_API int tt_model_load(tt_model *m, const char *path);
+/* The same from n bytes in memory; name is only used in messages. On failure m is unchanged. */
+TT_API int tt_model_load_buffer(tt_model *m, const char *text, size_t n, const char *name);
 
 /* ---- evaluation ---- */
 
