@@ -128,8 +128,7 @@ static void report(const char *op, int threads, double ours_gf, const char *peer
 /* e[0] is ours, e[1..n-1] the peers. Runs are interleaved round by round (ours, peer 1, ...,
  * ours, peer 1, ...) so a load that comes and goes on the shared machine hits every contender
  * alike; a row's ratio is the median over rounds of ours/peer GFLOPS within a round. */
-static void contest(const char *op, int threads, double flops, double compile_ms, entrant *e,
-                    int n)
+static void contest(const char *op, int threads, double flops, double compile_ms, entrant *e, int n)
 {
     int runs = opt.runs < 64 ? opt.runs : 64;
     for (int i = 0; i < n; i++) {
@@ -235,8 +234,8 @@ static char *read_text(const char *path)
 
 /* Builds the op of d, or when d is NULL the expression text expr over the inputs in. */
 static void build_ours(const tt_op_desc *d, const char *expr, int nin, const tt_lang_input *in,
-                       int nex, const tt_lang_extent *ex, const char *name,
-                       const char *sched_file, ours_t *o)
+                       int nex, const tt_lang_extent *ex, const char *name, const char *sched_file,
+                       ours_t *o)
 {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", opt.sched_dir, sched_file);
@@ -246,9 +245,8 @@ static void build_ours(const tt_op_desc *d, const char *expr, int nin, const tt_
     tt_kernel *k = NULL;
     tt_target *t = NULL;
     int built = d ? tt_op_build(d, name, &c) : tt_lang_parse(expr, name, nin, in, nex, ex, &c);
-    if (tt_schedule_from_json(text, &s) < 0 || built < 0 ||
-        tt_lower(c, s, name, &k) < 0 || tt_target_parse("llvm -mcpu=native", &t) < 0 ||
-        tt_codegen_jit(&k, 1, t, &o->mod) < 0)
+    if (tt_schedule_from_json(text, &s) < 0 || built < 0 || tt_lower(c, s, name, &k) < 0 ||
+        tt_target_parse("llvm -mcpu=native", &t) < 0 || tt_codegen_jit(&k, 1, t, &o->mod) < 0)
         die(path, tt_get_last_error());
     o->compile_ms = tt_codegen_last_stats().total_ms;
     o->fn = (kernel3)tt_codegen_jit_lookup(o->mod, name);
@@ -392,7 +390,11 @@ static void bench_matmul(int64_t M, int64_t N, int64_t K, const char *sched_file
     d.M = M, d.N = N, d.K = K;
     ours_t o = {0};
     build_ours(&d, NULL, 0, NULL, 0, NULL, "bench_matmul", sched_file, &o);
-    gemm_t g = {M, N, K, alloc_floats((size_t)(M * K)), alloc_floats((size_t)(K * N)),
+    gemm_t g = {M,
+                N,
+                K,
+                alloc_floats((size_t)(M * K)),
+                alloc_floats((size_t)(K * N)),
                 alloc_floats((size_t)(M * N))};
     fill(g.A, (size_t)(M * K), 1);
     fill(g.B, (size_t)(K * N), 2);
@@ -626,7 +628,8 @@ int main(int argc, char **argv)
 #endif
     );
     printf("median of %d runs, each >= %.0f ms, after warm-up\n\n", opt.runs, opt.min_ms);
-    printf("| op | threads | ours GFLOPS | peer | peer GFLOPS | ratio | compile ms | max rel err |\n");
+    printf(
+        "| op | threads | ours GFLOPS | peer | peer GFLOPS | ratio | compile ms | max rel err |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
     if (!opt.only || !strcmp(opt.only, "matmul")) {
         bench_matmul(1024, 1024, 1024, "matmul_1024.json");
