@@ -17,7 +17,7 @@
 #define CHAIN 24         /* mutants per parent per round */
 #define ROUNDS 2         /* evolutionary rounds: the best of the pool are mutated again */
 #define MIN_ROWS 16      /* measured candidates before the model guides */
-#define EPSILON 0.15     /* share of each batch picked at random */
+#define EPSILON 0.2      /* share of each batch picked at random */
 
 typedef struct {
     int *v;
@@ -217,8 +217,10 @@ static int refill(tt_strategy *st)
         goto out;
     for (int i = 0; i < x->nbest; i++)
         memcpy(starts + (size_t)i * sp->ndec, x->best[i].v, (size_t)sp->ndec * sizeof *v);
+    int mut_lo = p.n;
     if (add_chains(st, &p, starts, x->nbest, v) != 0)
         goto out;
+    int mut_hi = p.n;
     for (int round = 0;; round++) {
         if (tt_model_predict(x->model, p.f, (size_t)p.n, p.score) != 0)
             goto out;
@@ -250,12 +252,26 @@ static int refill(tt_strategy *st)
     for (int i = 0; i < take; i++)
         memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)order[i] * sp->ndec,
                (size_t)sp->ndec * sizeof *v);
-    /* exploration: random members of the pool's lower part (samples and mutants alike) */
-    for (int i = take; i < BATCH && p.n > take; i++) {
-        int k = take + (int)sp_below(&st->rng, p.n - take);
-        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)order[k] * sp->ndec,
+    /* Exploration, unfiltered by the model: alternately a neighbour of the best measured (a
+     * noisy measurement may have taught the model to shun a region a single decision away,
+     * such as parallel loops on a small kernel) and any member of the pool. The chosen
+     * prefix is marked by its order position so nothing is queued twice. */
+    int *rank = malloc(((size_t)p.n + 1) * sizeof *rank);
+    if (!rank)
+        goto out;
+    for (int i = 0; i < p.n; i++)
+        rank[order[i]] = i;
+    for (int i = take, tries = 0; i < BATCH && p.n > take && tries < 8 * BATCH; tries++) {
+        int k = (i & 1) && mut_hi > mut_lo ? mut_lo + (int)sp_below(&st->rng, mut_hi - mut_lo)
+                                           : (int)sp_below(&st->rng, p.n);
+        if (rank[k] < 0 || rank[k] < take)
+            continue; /* already queued */
+        rank[k] = -1;
+        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)k * sp->ndec,
                (size_t)sp->ndec * sizeof *v);
+        i++;
     }
+    free(rank);
     rc = 0;
 out:
     if (rc != 0 && !v)
