@@ -31,8 +31,11 @@ struct xgb_state {
     bool dirty; /* rows arrived since the last training */
     parent best[TOP_PARENTS];
     int nbest;
-    int *queue; /* decision vectors chosen, not yet proposed: nqueue * ndec */
-    int nqueue, head;
+    /* Decision vectors chosen, not yet proposed (nqueue * ndec): [0, ntop) the best predicted,
+     * [ntop, nqueue) the exploration picks; each part has its own head. */
+    int *queue;
+    int nqueue, ntop, head_top, head_exp;
+    int64_t proposed; /* guided proposals so far: every 1/EPSILON-th is an exploration pick */
 };
 
 int xgb_init(tt_strategy *st)
@@ -246,12 +249,13 @@ static int refill(tt_strategy *st)
     int take = p.n < want ? p.n : want;
     free(x->queue);
     x->queue = malloc(((size_t)BATCH + 1) * (size_t)sp->ndec * sizeof *x->queue);
-    x->nqueue = x->head = 0;
+    x->nqueue = x->ntop = x->head_top = x->head_exp = 0;
     if (!x->queue)
         goto out;
     for (int i = 0; i < take; i++)
         memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)order[i] * sp->ndec,
                (size_t)sp->ndec * sizeof *v);
+    x->ntop = x->head_exp = x->nqueue;
     /* Exploration, unfiltered by the model: alternately a neighbour of the best measured (a
      * noisy measurement may have taught the model to shun a region a single decision away,
      * such as parallel loops on a small kernel) and any member of the pool. The chosen
@@ -283,6 +287,21 @@ out:
     return rc;
 }
 
+/* Pops the next vector of the queue: an exploration pick when the running share of them
+ * falls behind EPSILON (the tuner takes only a few per batch, and a batch makes the queue
+ * stale), else the best predicted left. NULL when the queue is empty. */
+static const int *pop(xgb_state *x, int ndec)
+{
+    bool top_left = x->head_top < x->ntop, exp_left = x->head_exp < x->nqueue;
+    bool explore = (int64_t)((double)(x->proposed + 1) * EPSILON) >
+                   (int64_t)((double)x->proposed * EPSILON);
+    if (exp_left && (explore || !top_left))
+        return x->queue + (size_t)x->head_exp++ * ndec;
+    if (top_left)
+        return x->queue + (size_t)x->head_top++ * ndec;
+    return NULL;
+}
+
 int xgb_propose(tt_strategy *st, tt_schedule **out)
 {
     *out = NULL;
@@ -291,12 +310,15 @@ int xgb_propose(tt_strategy *st, tt_schedule **out)
         return st_propose_random(st, out);
     /* a retrained model chooses afresh: measured results arrived since the queue was made */
     if (x->dirty)
-        x->nqueue = x->head = 0;
+        x->nqueue = x->ntop = x->head_top = x->head_exp = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
-        while (x->head < x->nqueue) {
-            int rc = st_propose_dec(st, x->queue + (size_t)x->head++ * st->sp->ndec, out);
-            if (rc != 0)
+        const int *v;
+        while ((v = pop(x, st->sp->ndec)) != NULL) {
+            int rc = st_propose_dec(st, v, out);
+            if (rc != 0) {
+                x->proposed += rc == 1;
                 return rc;
+            }
         }
         if (refill(st) != 0)
             return -1;
