@@ -13,7 +13,10 @@
 #include "ir/opjson.h"
 #include "logs/log.h"
 
-void tt_dataset_init(tt_dataset *d) { memset(d, 0, sizeof *d); }
+void tt_dataset_init(tt_dataset *d)
+{
+    memset(d, 0, sizeof *d);
+}
 
 void tt_dataset_free(tt_dataset *d)
 {

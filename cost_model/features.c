@@ -411,24 +411,54 @@ int tt_features_extract(const tt_kernel *k, float *out)
 }
 
 static const char *const names[TT_FEAT_LEVEL_BASE] = {
-    "float_ops",         "float_addsub",       "float_mul",         "float_div",
-    "float_minmax",      "float_call",         "float_cmp",         "selects",
-    "int_addsub",        "int_mul",            "int_divmod",        "int_cmp_logic",
-    "loads",             "stores",             "bytes_loaded",      "bytes_stored",
-    "n_store_stmts",     "n_loops",            "max_depth",         "n_nests",
-    "n_parallel_loops",  "parallel_fraction",  "n_vector_loops",    "vector_fraction",
-    "n_unrolled_loops",  "local_bytes",        "workspace_bytes",   "n_ifs",
-    "guarded_fraction",  "hot_executions",     "hot_float_ops",     "hot_depth",
-    "hot_spatial_product", "hot_reduce_product", "hot_parallel_prod", "hot_parallel_grain",
-    "hot_vector_width",  "hot_unroll_product", "hot_intensity",     "hot_accumulates",
+    "float_ops",
+    "float_addsub",
+    "float_mul",
+    "float_div",
+    "float_minmax",
+    "float_call",
+    "float_cmp",
+    "selects",
+    "int_addsub",
+    "int_mul",
+    "int_divmod",
+    "int_cmp_logic",
+    "loads",
+    "stores",
+    "bytes_loaded",
+    "bytes_stored",
+    "n_store_stmts",
+    "n_loops",
+    "max_depth",
+    "n_nests",
+    "n_parallel_loops",
+    "parallel_fraction",
+    "n_vector_loops",
+    "vector_fraction",
+    "n_unrolled_loops",
+    "local_bytes",
+    "workspace_bytes",
+    "n_ifs",
+    "guarded_fraction",
+    "hot_executions",
+    "hot_float_ops",
+    "hot_depth",
+    "hot_spatial_product",
+    "hot_reduce_product",
+    "hot_parallel_prod",
+    "hot_parallel_grain",
+    "hot_vector_width",
+    "hot_unroll_product",
+    "hot_intensity",
+    "hot_accumulates",
 };
 
 const char *tt_feature_name(int i, char *buf, size_t size)
 {
     static const char *const level[] = {"extent", "kind", "reduce"};
-    static const char *const slot[] = {"present",         "elem_bytes",       "scope",
-                                       "buffer_bytes",    "inner_stride",     "first_var_level",
-                                       "first_var_stride", "affine",          "bytes_touched"};
+    static const char *const slot[] = {"present",          "elem_bytes",   "scope",
+                                       "buffer_bytes",     "inner_stride", "first_var_level",
+                                       "first_var_stride", "affine",       "bytes_touched"};
     if (!buf || size == 0)
         return "";
     buf[0] = '\0';

@@ -20,7 +20,10 @@ struct tt_model {
 };
 
 static pthread_once_t quiet_once = PTHREAD_ONCE_INIT;
-static void quiet_log(const char *msg) { (void)msg; }
+static void quiet_log(const char *msg)
+{
+    (void)msg;
+}
 static void make_quiet(void)
 {
     /* XGBoost prints warnings on its own; our callers report errors through return codes */
@@ -35,8 +38,8 @@ static int xgb_fail(const char *what)
 
 void tt_model_opts_default(tt_model_opts *o)
 {
-    *o = (tt_model_opts){.objective = "rank", .rounds = 100, .max_depth = 6, .eta = 0.2,
-                         .nthread = 0, .seed = 1};
+    *o = (tt_model_opts){
+        .objective = "rank", .rounds = 100, .max_depth = 6, .eta = 0.2, .nthread = 0, .seed = 1};
 }
 
 int tt_model_new(const tt_model_opts *o, tt_model **out)
@@ -73,7 +76,10 @@ void tt_model_free(tt_model *m)
     free(m);
 }
 
-bool tt_model_trained(const tt_model *m) { return m && m->bst; }
+bool tt_model_trained(const tt_model *m)
+{
+    return m && m->bst;
+}
 
 static int set_params(tt_model *m, BoosterHandle b)
 {
@@ -265,8 +271,8 @@ int tt_model_load_buffer(tt_model *m, const char *text, size_t n, const char *na
         goto fail;
     }
     if (XGBoosterGetNumFeature(b, &nf) != 0 || nf != TT_FEATURE_COUNT) {
-        tt_error_set("%s: corrupt model: %llu features, expected %d", name,
-                     (unsigned long long)nf, TT_FEATURE_COUNT);
+        tt_error_set("%s: corrupt model: %llu features, expected %d", name, (unsigned long long)nf,
+                     TT_FEATURE_COUNT);
         goto fail;
     }
     if (set_params(m, b) != 0)

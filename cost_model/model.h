@@ -91,10 +91,10 @@ TT_API int tt_model_load_buffer(tt_model *m, const char *text, size_t n, const c
 /* ---- evaluation ---- */
 
 typedef struct {
-    size_t pairs;            /* pairs of one group with different targets */
-    double pair_accuracy;    /* share of them the scores order correctly */
-    double recall_top10_32;  /* true top-10 found among the predicted top-32, mean over groups */
-    size_t groups;           /* groups with a valid row */
+    size_t pairs;           /* pairs of one group with different targets */
+    double pair_accuracy;   /* share of them the scores order correctly */
+    double recall_top10_32; /* true top-10 found among the predicted top-32, mean over groups */
+    size_t groups;          /* groups with a valid row */
 } tt_model_eval_result;
 
 /* Scores the rows of d with m and compares with their targets. */

@@ -11,13 +11,13 @@
 #include "ir/lower.h"
 #include "search/strategy_internal.h"
 
-#define BATCH 64         /* proposals chosen per scoring round */
-#define POOL_RANDOM 512  /* random samples in a pool */
-#define TOP_PARENTS 16   /* best measured schedules the mutation chains start from */
-#define CHAIN 24         /* mutants per parent per round */
-#define ROUNDS 2         /* evolutionary rounds: the best of the pool are mutated again */
-#define MIN_ROWS 16      /* measured candidates before the model guides */
-#define EPSILON 0.2      /* share of each batch picked at random */
+#define BATCH 64        /* proposals chosen per scoring round */
+#define POOL_RANDOM 512 /* random samples in a pool */
+#define TOP_PARENTS 16  /* best measured schedules the mutation chains start from */
+#define CHAIN 24        /* mutants per parent per round */
+#define ROUNDS 2        /* evolutionary rounds: the best of the pool are mutated again */
+#define MIN_ROWS 16     /* measured candidates before the model guides */
+#define EPSILON 0.2     /* share of each batch picked at random */
 
 typedef struct {
     int *v;
@@ -117,9 +117,9 @@ int xgb_feed(tt_strategy *st, const tt_schedule *s, double cost)
 
 typedef struct {
     int ndec, n, cap;
-    int *v;        /* n * ndec */
-    uint64_t *h;   /* schedule hashes: no duplicate in the pool */
-    float *f;      /* n * TT_FEATURE_COUNT */
+    int *v;      /* n * ndec */
+    uint64_t *h; /* schedule hashes: no duplicate in the pool */
+    float *f;    /* n * TT_FEATURE_COUNT */
     float *score;
 } pool;
 
@@ -293,8 +293,8 @@ out:
 static const int *pop(xgb_state *x, int ndec)
 {
     bool top_left = x->head_top < x->ntop, exp_left = x->head_exp < x->nqueue;
-    bool explore = (int64_t)((double)(x->proposed + 1) * EPSILON) >
-                   (int64_t)((double)x->proposed * EPSILON);
+    bool explore =
+        (int64_t)((double)(x->proposed + 1) * EPSILON) > (int64_t)((double)x->proposed * EPSILON);
     if (exp_left && (explore || !top_left))
         return x->queue + (size_t)x->head_exp++ * ndec;
     if (top_left)

@@ -78,8 +78,10 @@ static int model_eval(int argc, char **argv)
             errno = 0;
             fraction = strtod(optarg, &end);
             if (errno || *end || end == optarg || !(fraction > 0 && fraction < 1)) {
-                fprintf(stderr, "tvm-tune model eval: --train-fraction %s: expected a number "
-                                "between 0 and 1 (exclusive)\n", optarg);
+                fprintf(stderr,
+                        "tvm-tune model eval: --train-fraction %s: expected a number "
+                        "between 0 and 1 (exclusive)\n",
+                        optarg);
                 return TT_EXIT_USAGE;
             }
             break;
@@ -128,8 +130,10 @@ static int model_eval(int argc, char **argv)
     }
     size_t ntrain = (size_t)floor(fraction * (double)n);
     if (ntrain == 0 || ntrain >= n) {
-        fprintf(stderr, "tvm-tune model eval: %s: %zu records: too few to train on %g of them "
-                        "and test on the rest\n", log, n, fraction);
+        fprintf(stderr,
+                "tvm-tune model eval: %s: %zu records: too few to train on %g of them "
+                "and test on the rest\n",
+                log, n, fraction);
         return TT_EXIT_USAGE;
     }
     printf("log: %s (%zu records)\n", log, n);
@@ -174,8 +178,8 @@ static int model_eval(int argc, char **argv)
             goto out;
         }
         printf("model: %s, %d rounds, features in %.2f s, trained in %.2f s\n",
-               strcmp(mo.objective, "reg") == 0 ? "reg:squarederror" : "rank:pairwise",
-               mo.rounds, t1 - t0, now_s() - t1);
+               strcmp(mo.objective, "reg") == 0 ? "reg:squarederror" : "rank:pairwise", mo.rounds,
+               t1 - t0, now_s() - t1);
     }
     tt_model_eval_result r;
     if (tt_model_evaluate(m, &test, &r) != 0) {

@@ -38,8 +38,8 @@ static void test_hand_built_nest(void **state)
     tt_buffer *B = tt_buffer_new("B", TT_DT_F32, 1, shape1, TT_SCOPE_GLOBAL);
     tt_buffer *C = tt_buffer_new("C", TT_DT_F32, 2, shape2, TT_SCOPE_GLOBAL);
     tt_expr *i = tt_expr_var("i", TT_DT_I64), *j = tt_expr_var("j", TT_DT_I64);
-    tt_expr *idx = tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(8)),
-                                 tt_expr_retain(j));
+    tt_expr *idx =
+        tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(8)), tt_expr_retain(j));
     tt_expr *la = tt_expr_load(A, idx), *lb = tt_expr_load(B, j);
     tt_expr *sum = tt_expr_binary(TT_EXPR_ADD, la, lb);
     tt_stmt *st = tt_stmt_store(C, idx, sum);
@@ -109,7 +109,7 @@ static void test_matmul_default_nest(void **state)
     assert_true(F(TT_F_SLOT(0, TT_FS_INNER_STRIDE)) == 0);
     assert_true(F(TT_F_SLOT(0, TT_FS_FIRST_VAR_LEVEL)) == 1);
     assert_true(F(TT_F_SLOT(0, TT_FS_FIRST_VAR_STRIDE)) == 1);
-    assert_true(F(TT_F_SLOT(0, TT_FS_FOOTPRINT + 0)) == 4);  /* one element over k */
+    assert_true(F(TT_F_SLOT(0, TT_FS_FOOTPRINT + 0)) == 4); /* one element over k */
     assert_true(F(TT_F_SLOT(0, TT_FS_REUSE + 0)) == 5);
     /* B (30 elements touched) before A (20): B strided by N along k */
     assert_true(F(TT_F_SLOT(1, TT_FS_BYTES_TOUCHED)) == 120);
@@ -152,10 +152,10 @@ static void test_matmul_tiled(void **state)
     assert_int_equal(tt_features_extract(k2, g), 0);
     assert_memory_equal(f, g, sizeof f); /* identical schedules, identical vectors */
     assert_true(F(TT_F_FLOAT_OPS) == 2.0 * 64 * 64 * 32);
-    assert_true(F(TT_F_HOT_PARALLEL_PROD) == 32);          /* 8 x 4 tiles */
+    assert_true(F(TT_F_HOT_PARALLEL_PROD) == 32); /* 8 x 4 tiles */
     assert_true(F(TT_F_HOT_PARALLEL_GRAIN) == 64 * 64 * 32 / 32);
     assert_true(F(TT_F_HOT_VECTOR_WIDTH) == 16 && F(TT_F_HOT_UNROLL_PRODUCT) == 8);
-    assert_true(F(TT_F_LOCAL_BYTES) == 8 * 16 * 4);        /* the accumulator tile */
+    assert_true(F(TT_F_LOCAL_BYTES) == 8 * 16 * 4); /* the accumulator tile */
     assert_true(F(TT_F_PARALLEL_FRACTION) == 1 && F(TT_F_N_PARALLEL_LOOPS) == 1);
     assert_true(F(TT_F_LEVEL(0, TT_FL_KIND)) == TT_FOR_VECTORIZED);
     assert_true(F(TT_F_LEVEL(1, TT_FL_KIND)) == TT_FOR_UNROLLED);
@@ -231,10 +231,8 @@ static void test_names_and_errors(void **state)
     (void)state;
     char buf[64];
     assert_string_equal(tt_feature_name(0, buf, sizeof buf), "float_ops");
-    assert_string_equal(tt_feature_name(TT_F_HOT_ACCUMULATES, buf, sizeof buf),
-                        "hot_accumulates");
-    assert_string_equal(tt_feature_name(TT_F_LEVEL(3, TT_FL_KIND), buf, sizeof buf),
-                        "level3_kind");
+    assert_string_equal(tt_feature_name(TT_F_HOT_ACCUMULATES, buf, sizeof buf), "hot_accumulates");
+    assert_string_equal(tt_feature_name(TT_F_LEVEL(3, TT_FL_KIND), buf, sizeof buf), "level3_kind");
     assert_string_equal(tt_feature_name(TT_F_SLOT(1, TT_FS_REUSE + 2), buf, sizeof buf),
                         "slot1_reuse_2");
     assert_string_equal(tt_feature_name(TT_F_SLOT(3, TT_FS_BYTES_TOUCHED), buf, sizeof buf),
@@ -248,10 +246,8 @@ static void test_names_and_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hand_built_nest),
-        cmocka_unit_test(test_matmul_default_nest),
-        cmocka_unit_test(test_matmul_tiled),
-        cmocka_unit_test(test_sampled_schedules),
+        cmocka_unit_test(test_hand_built_nest),  cmocka_unit_test(test_matmul_default_nest),
+        cmocka_unit_test(test_matmul_tiled),     cmocka_unit_test(test_sampled_schedules),
         cmocka_unit_test(test_names_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

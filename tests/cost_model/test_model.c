@@ -3,9 +3,9 @@
  * same scores, the metrics against hand-counted values, targets, rows from a real log, and the
  * errors for corrupt model files and logs without usable records. */
 #include <math.h>
-#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -228,8 +228,8 @@ static void test_targets_and_metrics(void **state)
     tt_model_free(m);
 }
 
-static const char *mm_workload =
-    "{\"K\":8,\"M\":8,\"N\":8,\"dtype\":\"float32\",\"name\":\"matmul_8x8x8_f32\",\"op\":\"matmul\"}";
+static const char *mm_workload = "{\"K\":8,\"M\":8,\"N\":8,\"dtype\":\"float32\",\"name\":\"matmul_"
+                                 "8x8x8_f32\",\"op\":\"matmul\"}";
 
 static void append(tt_log *log, const char *workload, const char *steps, int error, double cost,
                    int64_t trial)
@@ -310,10 +310,8 @@ static void test_dataset_from_logs(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_synthetic_ranking),
-        cmocka_unit_test(test_save_load_predict),
-        cmocka_unit_test(test_corrupt_model_files),
-        cmocka_unit_test(test_targets_and_metrics),
+        cmocka_unit_test(test_synthetic_ranking),   cmocka_unit_test(test_save_load_predict),
+        cmocka_unit_test(test_corrupt_model_files), cmocka_unit_test(test_targets_and_metrics),
         cmocka_unit_test(test_dataset_from_logs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

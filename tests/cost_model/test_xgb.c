@@ -70,9 +70,10 @@ static void test_guided_beats_random(void **state)
 {
     (void)state;
     tt_opfile *file = NULL;
-    assert_int_equal(tt_opfile_parse_string(
-                         "{\"op\": \"matmul\", \"M\": 128, \"N\": 96, \"K\": 64}", "mm.json", &file),
-                     0);
+    assert_int_equal(
+        tt_opfile_parse_string("{\"op\": \"matmul\", \"M\": 128, \"N\": 96, \"K\": 64}", "mm.json",
+                               &file),
+        0);
     tt_compute *c = file->tasks[0].compute;
     tt_space_opts so = {256, 4};
     tt_space *sp = NULL;
@@ -98,8 +99,8 @@ static void test_seen_and_errors(void **state)
 {
     (void)state;
     tt_opfile *file = NULL;
-    assert_int_equal(tt_opfile_parse_string(
-                         "{\"op\": \"matmul\", \"M\": 32, \"N\": 32, \"K\": 32}", "mm.json", &file),
+    assert_int_equal(tt_opfile_parse_string("{\"op\": \"matmul\", \"M\": 32, \"N\": 32, \"K\": 32}",
+                                            "mm.json", &file),
                      0);
     tt_compute *c = file->tasks[0].compute;
     tt_space_opts so = {256, 2};
