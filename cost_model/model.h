@@ -19,7 +19,7 @@
 
 /* ---- datasets ---- */
 
-typedef struct {
+typedef struct tt_dataset_s {
     size_t nrows, cap;
     float *x;        /* nrows * TT_FEATURE_COUNT */
     double *cost;    /* seconds; +inf for a failed candidate */

@@ -71,4 +71,15 @@ TT_API int tt_strategy_update(tt_strategy *st, tt_schedule *const *s, const doub
 /* Marks s as measured already (a resumed run's log) and feeds its cost. */
 TT_API int tt_strategy_seen(tt_strategy *st, const tt_schedule *s, double cost);
 
+/* ---- the cost model of the xgb strategy (cost_model/model.h) ---- */
+struct tt_dataset_s;
+/* Starts from the model saved at path: it guides from the first batch, until the strategy has
+ * measured enough candidates of its own to train one (on them and any transferred rows). -1
+ * with a message when the strategy is not xgb or the file is not a model. */
+TT_API int tt_strategy_load_model(tt_strategy *st, const char *path);
+/* Adds the rows of d (records of other workloads, each its own ranking group) to what the
+ * model trains on, for the whole run: the first model is trained on them alone and guides the
+ * first batch. -1 when the strategy is not xgb or d has no row. */
+TT_API int tt_strategy_transfer(tt_strategy *st, const struct tt_dataset_s *d);
+
 #endif

@@ -4,6 +4,7 @@
  * retrained on every measured candidate before the next batch. A share of each batch is random
  * (exploration); nothing is proposed twice. Until enough candidates are measured it is random. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,8 @@ struct xgb_state {
     int *queue;
     int nqueue, ntop, head_top, head_exp;
     int64_t proposed; /* guided proposals so far: every 1/EPSILON-th is an exploration pick */
+    bool loaded;      /* a saved model guides until MIN_ROWS of our own are measured */
+    size_t transfer;  /* rows of other workloads in data (--transfer) */
 };
 
 int xgb_init(tt_strategy *st)
@@ -200,7 +203,9 @@ static int refill(tt_strategy *st)
     xgb_state *x = st->xgb;
     tt_space *sp = st->sp;
     if (x->dirty) {
-        if (tt_model_train(x->model, &x->data) != 0)
+        /* a loaded model is better than one trained on a handful of rows */
+        bool keep = x->loaded && x->valid < MIN_ROWS && x->transfer == 0;
+        if (!keep && tt_model_train(x->model, &x->data) != 0)
             return -1;
         x->dirty = false;
     }
@@ -306,7 +311,7 @@ int xgb_propose(tt_strategy *st, tt_schedule **out)
 {
     *out = NULL;
     xgb_state *x = st->xgb;
-    if (x->valid < MIN_ROWS)
+    if (x->valid < MIN_ROWS && !x->loaded && x->transfer == 0)
         return st_propose_random(st, out);
     /* a retrained model chooses afresh: measured results arrived since the queue was made */
     if (x->dirty)
@@ -324,4 +329,33 @@ int xgb_propose(tt_strategy *st, tt_schedule **out)
             return -1;
     }
     return st_propose_random(st, out);
+}
+
+int tt_strategy_load_model(tt_strategy *st, const char *path)
+{
+    if (st->kind != ST_XGB)
+        return tt_error_set("a saved cost model (%s) needs the xgb tuner", path);
+    if (tt_model_load(st->xgb->model, path) != 0)
+        return -1;
+    st->xgb->loaded = true;
+    return 0;
+}
+
+int tt_strategy_transfer(tt_strategy *st, const tt_dataset *d)
+{
+    if (st->kind != ST_XGB)
+        return tt_error_set("transfer learning needs the xgb tuner");
+    if (!d || d->nrows == 0)
+        return tt_error_set("transfer: no rows to learn from");
+    xgb_state *x = st->xgb;
+    for (size_t i = 0; i < d->nrows; i++) {
+        /* "task" is the key of our own rows: another workload must never join their group */
+        char key[512];
+        snprintf(key, sizeof key, "transfer:%s", d->keys[d->group[i]]);
+        if (tt_dataset_add(&x->data, key, d->x + i * TT_FEATURE_COUNT, d->cost[i]) != 0)
+            return -1;
+    }
+    x->transfer += d->nrows;
+    x->dirty = true;
+    return 0;
 }

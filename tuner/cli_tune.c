@@ -25,6 +25,15 @@ static const char tune_usage[] =
     "                      by their \"weight\". With --resume the trials already in the log count\n"
     "  --tuner KIND        search strategy: ga (genetic, default), random, grid or xgb\n"
     "                      (model-guided: XGBoost cost model retrained after each batch)\n"
+    "  --task-scheduler S  how tasks share the trials: gradient (default: after one round each,\n"
+    "                      the next batch goes to the task expected to cut sum(weight x best\n"
+    "                      latency) most; tasks still improving get more) or round-robin (by\n"
+    "                      weight)\n"
+    "  --model-in F        xgb: start from the cost model saved in F (by --model-out or\n"
+    "                      `tvm-tune model eval --model-out`) instead of random first batches\n"
+    "  --model-out F       save a cost model trained on every record of the log to F\n"
+    "  --transfer LOG      xgb: train the first model on the records of LOG (other workloads,\n"
+    "                      same op or not); repeat the flag for several logs\n"
     "  --log PATH          the log (default: OP.log in the current directory, named after\n"
     "                      OP.json); an existing non-empty log needs --resume\n"
     "  --db PATH           also add every record to this SQLite database, with a row for the\n"
@@ -82,7 +91,7 @@ static char *default_log(const char *op_path)
     return log;
 }
 
-int tt_cli_tune(int argc, char **argv)
+static int tune(int argc, char **argv, const char **transfer)
 {
     enum {
         O_TUNER = 256,
@@ -96,7 +105,11 @@ int tt_cli_tune(int argc, char **argv)
         O_TIMEOUT,
         O_QUIET,
         O_VERBOSE,
-        O_TRIALS
+        O_TRIALS,
+        O_SCHED,
+        O_MODEL_IN,
+        O_MODEL_OUT,
+        O_TRANSFER
     };
     static const struct option opts[] = {
         {"trials", required_argument, NULL, O_TRIALS},
@@ -111,12 +124,17 @@ int tt_cli_tune(int argc, char **argv)
         {"timeout", required_argument, NULL, O_TIMEOUT},
         {"quiet", no_argument, NULL, O_QUIET},
         {"verbose", no_argument, NULL, O_VERBOSE},
+        {"task-scheduler", required_argument, NULL, O_SCHED},
+        {"model-in", required_argument, NULL, O_MODEL_IN},
+        {"model-out", required_argument, NULL, O_MODEL_OUT},
+        {"transfer", required_argument, NULL, O_TRANSFER},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     tt_tune_opts o;
     tt_tune_opts_default(&o);
     long long v;
+    o.transfer = transfer;
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -179,6 +197,24 @@ int tt_cli_tune(int argc, char **argv)
             break;
         case O_VERBOSE:
             o.verbose = 1;
+            break;
+        case O_SCHED:
+            if (strcmp(optarg, "gradient") && strcmp(optarg, "round-robin")) {
+                fprintf(stderr,
+                        "tvm-tune: --task-scheduler %s: expected gradient or round-robin\n",
+                        optarg);
+                return TT_EXIT_USAGE;
+            }
+            o.task_scheduler = optarg;
+            break;
+        case O_MODEL_IN:
+            o.model_in = optarg;
+            break;
+        case O_MODEL_OUT:
+            o.model_out = optarg;
+            break;
+        case O_TRANSFER:
+            transfer[o.ntransfer++] = optarg;
             break;
         case 'h':
             fputs(tune_usage, stdout);
@@ -260,4 +296,17 @@ int tt_cli_tune(int argc, char **argv)
     free(log);
     tt_opfile_free(file);
     return exit_code;
+}
+
+int tt_cli_tune(int argc, char **argv)
+{
+    /* at most argc of them: each --transfer takes an argument */
+    const char **transfer = calloc((size_t)argc + 1, sizeof *transfer);
+    if (!transfer) {
+        fprintf(stderr, "tvm-tune: out of memory\n");
+        return TT_EXIT_FAILURE;
+    }
+    int rc = tune(argc, argv, transfer);
+    free(transfer);
+    return rc;
 }

@@ -1,14 +1,17 @@
-/* The tuning loop (DESIGN.md "Measurement"): tasks take turns by weight; each turn the task's
- * strategy proposes a batch, the batch is lowered, built in parallel worker processes and then
+/* The tuning loop (DESIGN.md "Measurement"): tasks take turns (the gradient scheduler, or round
+ * robin by weight); each turn the task's strategy proposes a batch, the batch is lowered, built
+ * in parallel worker processes and then
  * run one candidate at a time, and every candidate becomes a log record before the next starts.
  * Top of the data flow: op.json -> search -> lower -> codegen -> measure -> logs. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "cost_model/model.h"
 #include "ir/lower.h"
 #include "logs/db.h"
 #include "measure/measure.h"
@@ -149,6 +152,10 @@ static int task_start(tuner *t, task_state *ts, int index)
     uint64_t seed = t->o->seed + 0x9e3779b97f4a7c15ull * (uint64_t)index;
     if (tt_strategy_new(t->o->tuner, ts->space, seed ? seed : 1, &ts->strategy) != 0)
         return tt_error_wrap("search");
+    if (t->o->model_in && tt_strategy_load_model(ts->strategy, t->o->model_in) != 0)
+        return tt_error_wrap("--model-in");
+    if (t->transfer.nrows > 0 && tt_strategy_transfer(ts->strategy, &t->transfer) != 0)
+        return tt_error_wrap("--transfer");
     if (task_replay(ts) != 0)
         return -1;
     if (t->file->measure.check) {
@@ -179,6 +186,7 @@ static void task_clear(task_state *ts)
     for (int i = 0; i < ts->ntop; i++)
         free(ts->top[i].steps);
     free(ts->diagnosis);
+    free(ts->curve);
     tt_tune_tally_reset(ts);
 }
 
@@ -382,6 +390,33 @@ static int setup(tuner *t, tt_tune_result *out)
          strcmp(o->tuner, "xgb")))
         return tt_error_set("tuner '%s': expected random, grid or ga, or xgb",
                             o->tuner ? o->tuner : "");
+    if (o->task_scheduler && strcmp(o->task_scheduler, "gradient") &&
+        strcmp(o->task_scheduler, "round-robin"))
+        return tt_error_set("task scheduler '%s': expected gradient or round-robin",
+                            o->task_scheduler);
+    t->gradient = !o->task_scheduler || strcmp(o->task_scheduler, "gradient") == 0;
+    t->sched_rng = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+    if ((o->model_in || o->ntransfer > 0) && strcmp(o->tuner, "xgb") != 0)
+        return tt_error_set("%s needs the xgb tuner (--tuner xgb), not %s",
+                            o->model_in ? "--model-in" : "--transfer", o->tuner);
+    if (o->model_in) {
+        /* read it now: a bad file is the user's error, found before anything is written */
+        tt_model *m = NULL;
+        int mrc = tt_model_new(NULL, &m);
+        if (mrc == 0)
+            mrc = tt_model_load(m, o->model_in);
+        tt_model_free(m);
+        if (mrc != 0)
+            return tt_error_wrap("--model-in");
+    }
+    for (int i = 0; i < o->ntransfer; i++) {
+        tt_dataset_log_stats ls;
+        if (tt_dataset_add_log(&t->transfer, o->transfer[i], 0, SIZE_MAX, &ls) != 0)
+            return tt_error_wrap("--transfer");
+        if (!o->quiet)
+            tt_tune_say(t, "tvm-tune: transfer: %s: %zu rows from %zu records (%zu unusable)\n",
+                        o->transfer[i], ls.rows, ls.records, ls.unusable);
+    }
     if (o->jobs < 0 || o->early_stopping < 0 || !(o->timeout_s >= 0))
         return tt_error_set("jobs, early stopping and timeout must not be negative");
     if (tt_tune_faults_parse(o->faults, &t->faults) != 0)
@@ -486,11 +521,25 @@ static int loop(tuner *t)
         return tt_error_set("out of memory");
     int rc = 0;
     while (rc == 0 && !tt_tune_stopped(t)) {
-        for (int i = 0; i < t->nt; i++)
-            share[i] = (tt_tune_share){
-                .weight = t->ts[i].task->weight, .done = t->ts[i].done, .active = t->ts[i].active};
+        for (int i = 0; i < t->nt; i++) {
+            const task_state *s = &t->ts[i];
+            share[i] = (tt_tune_share){.weight = s->task->weight,
+                                       .done = s->done,
+                                       .active = s->active,
+                                       .best = s->best_cost,
+                                       .best_before = INFINITY};
+            /* the recent slope: the last three batches */
+            int64_t w = s->ncurve - 1 < 3 * batch ? s->ncurve - 1 : 3 * batch;
+            if (w > 0) {
+                share[i].window = w;
+                share[i].best_before = s->curve[s->ncurve - 1 - w];
+            }
+        }
         int count = 0;
-        int i = tt_tune_pick_task(share, t->nt, t->o->trials - t->done_total, batch, &count);
+        int64_t remaining = t->o->trials - t->done_total;
+        int i = t->gradient ? tt_tune_pick_task_gradient(share, t->nt, remaining, batch,
+                                                         &t->sched_rng, &count)
+                            : tt_tune_pick_task(share, t->nt, remaining, batch, &count);
         if (i < 0)
             break;
         task_state *ts = &t->ts[i];
@@ -551,12 +600,35 @@ static void fill_result(tuner *t, tt_tune_result *out)
     out->status = interrupted ? TT_TUNE_INTERRUPTED : failed ? TT_TUNE_FAILED : TT_TUNE_FINISHED;
 }
 
+/* --model-out: a model trained on every record of the log (all tasks, resumed ones too) and
+ * the transferred rows, so it carries what this run learned to the next one. */
+static int save_model(tuner *t)
+{
+    tt_dataset d;
+    tt_dataset_init(&d);
+    tt_model *m = NULL;
+    int rc = tt_dataset_add_log(&d, t->o->log_path, 0, SIZE_MAX, NULL);
+    for (size_t i = 0; rc == 0 && i < t->transfer.nrows; i++)
+        rc = tt_dataset_add(&d, t->transfer.keys[t->transfer.group[i]],
+                            t->transfer.x + i * TT_FEATURE_COUNT, t->transfer.cost[i]);
+    if (rc == 0)
+        rc = tt_model_new(NULL, &m);
+    if (rc == 0)
+        rc = tt_model_train(m, &d);
+    if (rc == 0)
+        rc = tt_model_save(m, t->o->model_out);
+    tt_model_free(m);
+    tt_dataset_free(&d);
+    return rc == 0 ? 0 : tt_error_wrap("--model-out %s", t->o->model_out);
+}
+
 int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *out)
 {
     memset(out, 0, sizeof *out);
     tt_tune_opts defaults;
     tt_tune_opts_default(&defaults);
     tuner t = {.file = file, .o = o, .start = tt_tune_now(), .last_draw = -1};
+    tt_dataset_init(&t.transfer);
     t.out = o->progress ? o->progress : stderr;
     t.tty = isatty(fileno(t.out));
     t.max_errors = o->max_errors_in_row > 0 ? o->max_errors_in_row : defaults.max_errors_in_row;
@@ -575,8 +647,11 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
                           tt_tune_stopped(&t) ? TT_RUN_INTERRUPTED : TT_RUN_FINISHED) != 0)
             tt_tune_say(&t, "tvm-tune: warning: database: %s\n", tt_get_last_error());
     }
+    if (rc == 0 && o->model_out && save_model(&t) != 0)
+        rc = -1;
     char err[1024];
     snprintf(err, sizeof err, "%s", rc ? tt_get_last_error() : "");
+    tt_dataset_free(&t.transfer);
     for (int i = 0; t.ts && i < t.nt; i++)
         task_clear(&t.ts[i]);
     free(t.ts);

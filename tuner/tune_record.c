@@ -146,7 +146,28 @@ static char *diagnose(const task_state *ts)
     return strdup(buf);
 }
 
+static void note_cost(task_state *ts, int64_t trial, const char *steps, int error, double cost);
+
+static void curve_push(task_state *ts)
+{
+    if (ts->ncurve == ts->capcurve) {
+        int64_t cap = ts->capcurve ? 2 * ts->capcurve : 64;
+        double *c = realloc(ts->curve, (size_t)cap * sizeof *c);
+        if (!c)
+            return; /* the scheduler then sees a shorter history, nothing worse */
+        ts->curve = c;
+        ts->capcurve = cap;
+    }
+    ts->curve[ts->ncurve++] = ts->best_cost;
+}
+
 void tt_tune_note_result(task_state *ts, int64_t trial, const char *steps, int error, double cost)
+{
+    note_cost(ts, trial, steps, error, cost);
+    curve_push(ts);
+}
+
+static void note_cost(task_state *ts, int64_t trial, const char *steps, int error, double cost)
 {
     if (error != 0 || !isfinite(cost)) {
         ts->errors++;

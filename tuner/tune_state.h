@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "codegen/codegen.h"
+#include "cost_model/model.h"
 #include "logs/db.h"
 #include "logs/log.h"
 #include "measure/measure.h"
@@ -56,6 +57,8 @@ typedef struct {
     int ntop;
     tally_entry tally[TT_TUNE_MAX_TALLY]; /* errors of the current run of failures */
     int ntally;
+    double *curve; /* best cost after each trial (curve[i]: after i + 1), for the scheduler */
+    int64_t ncurve, capcurve;
 } task_state;
 
 typedef struct {
@@ -80,6 +83,9 @@ typedef struct {
     double start, last_draw;
     double timed_s; /* kernel time inside timed repeats, all candidates (costs x number) */
     int64_t last_drawn;
+    bool gradient;      /* the gradient task scheduler, else weighted round robin */
+    uint64_t sched_rng; /* its exploration draws */
+    tt_dataset transfer; /* rows of the --transfer logs (xgb) */
 } tuner;
 
 /* A measured (or failed) candidate. */

@@ -14,7 +14,7 @@
 
 typedef struct {
     int64_t trials;         /* budget over all tasks, shared by weight; >= 1 */
-    const char *tuner;      /* "random", "grid" or "ga" */
+    const char *tuner;      /* "random", "grid", "ga" or "xgb" */
     const char *log_path;   /* the JSON-lines journal; required */
     const char *db_path;    /* SQLite database to add records and a run row to; NULL: none */
     const char *target;     /* overrides the file's target; NULL: the file's */
@@ -30,6 +30,14 @@ typedef struct {
     FILE *progress;         /* where progress, warnings and errors go; default stderr */
     /* Set (by a signal handler) to stop: nothing more is started, the log is already flushed. */
     const volatile sig_atomic_t *stop;
+    /* How tasks share the trials: "gradient" (default, NULL: the same; after a first round, to
+     * the task expected to reduce sum(weight x best latency) most) or "round-robin" (by weight). */
+    const char *task_scheduler;
+    const char *model_in;  /* xgb: start every task from this saved cost model; NULL: none */
+    const char *model_out; /* save a cost model trained on the log's records here; NULL: none */
+    /* Logs of other workloads whose records train the first cost model (xgb only). */
+    const char *const *transfer;
+    int ntransfer;
     /* Test-only fault injection, the syntax of the TT_FAULT_INJECT variable; NULL: none. */
     const char *faults;
 } tt_tune_opts;

@@ -54,6 +54,7 @@ static void opts(fixture *fx, tt_tune_opts *o, int64_t trials)
     o->db_path = fx->db;
     o->jobs = 2;
     o->quiet = true;
+    o->task_scheduler = "round-robin"; /* the weighted split these tests check */
 }
 
 static size_t read_log(const char *path, tt_record ***recs)

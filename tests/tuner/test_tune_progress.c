@@ -7,6 +7,8 @@
 #include "tune_test.h"
 #include "tuner/tune_internal.h"
 
+#define S(w, d, a) {.weight = (w), .done = (d), .active = (a), .best = INFINITY}
+
 /* Runs the scheduler over a budget as the loop does; returns the picks in order. */
 static int simulate(tt_tune_share *t, int n, int64_t budget, int batch, int *order, int max)
 {
@@ -34,18 +36,18 @@ static void test_split_by_weight(void **state)
 {
     (void)state;
     int order[64];
-    tt_tune_share two[2] = {{2, 0, true}, {1, 0, true}};
+    tt_tune_share two[2] = {S(2, 0, true), S(1, 0, true)};
     simulate(two, 2, 16, 4, order, 64);
     /* 16 * 2/3 = 10.67 and 5.33 */
     assert_true(two[0].done == 11 || two[0].done == 10);
     assert_int_equal(two[0].done + two[1].done, 16);
 
-    tt_tune_share three[3] = {{1, 0, true}, {1, 0, true}, {1, 0, true}};
+    tt_tune_share three[3] = {S(1, 0, true), S(1, 0, true), S(1, 0, true)};
     simulate(three, 3, 30, 4, order, 64);
     for (int i = 0; i < 3; i++)
         assert_int_equal(three[i].done, 10);
 
-    tt_tune_share big[2] = {{3, 0, true}, {1, 0, true}};
+    tt_tune_share big[2] = {S(3, 0, true), S(1, 0, true)};
     simulate(big, 2, 400, 8, order, 64);
     assert_int_equal(big[0].done, 300);
     assert_int_equal(big[1].done, 100);
@@ -55,7 +57,7 @@ static void test_round_robin_order(void **state)
 {
     (void)state;
     int order[64];
-    tt_tune_share t[2] = {{1, 0, true}, {1, 0, true}};
+    tt_tune_share t[2] = {S(1, 0, true), S(1, 0, true)};
     int picks = simulate(t, 2, 16, 4, order, 64);
     assert_int_equal(picks, 4);
     assert_int_equal(order[0], 0);
@@ -69,7 +71,7 @@ static void test_stopped_task_leaves_budget(void **state)
     (void)state;
     int order[64];
     /* Task 1 stopped after 2 trials (early stopping): the other two share the rest. */
-    tt_tune_share t[3] = {{1, 0, true}, {1, 2, false}, {1, 0, true}};
+    tt_tune_share t[3] = {S(1, 0, true), S(1, 2, false), S(1, 0, true)};
     simulate(t, 3, 20, 4, order, 64);
     assert_int_equal(t[1].done, 2);
     assert_int_equal(t[0].done, 9);
@@ -81,7 +83,7 @@ static void test_resumed_counts(void **state)
     (void)state;
     int order[64];
     /* A resumed run: task 0 already has 6 of its 8, task 1 has 0. */
-    tt_tune_share t[2] = {{1, 6, true}, {1, 0, true}};
+    tt_tune_share t[2] = {S(1, 6, true), S(1, 0, true)};
     int picks = simulate(t, 2, 16, 4, order, 64);
     assert_int_equal(order[0], 1);
     assert_int_equal(t[0].done, 8);
@@ -93,7 +95,7 @@ static void test_pick_limits(void **state)
 {
     (void)state;
     int count = 7;
-    tt_tune_share t[2] = {{1, 0, true}, {1, 0, false}};
+    tt_tune_share t[2] = {S(1, 0, true), S(1, 0, false)};
     assert_int_equal(tt_tune_pick_task(t, 2, 0, 4, &count), -1);
     assert_int_equal(count, 0);
     assert_int_equal(tt_tune_pick_task(t, 2, 3, 4, &count), 0);
