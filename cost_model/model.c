@@ -52,6 +52,8 @@ int tt_model_new(const tt_model_opts *o, tt_model **out)
     const char *obj = o->objective ? o->objective : "rank";
     if (strcmp(obj, "rank") != 0 && strcmp(obj, "reg") != 0)
         return tt_error_set("cost model: objective \"%s\": expected rank or reg", obj);
+    if (!(o->label_step >= 0 && o->label_step < 1))
+        return tt_error_set("cost model: label step %g: expected 0 <= step < 1", o->label_step);
     if (o->rounds < 1 || o->max_depth < 1 || !(o->eta > 0) || o->nthread < 0)
         return tt_error_set("cost model: expected rounds >= 1, max_depth >= 1, eta > 0 and "
                             "nthread >= 0, got %d, %d, %g, %d",
@@ -152,6 +154,9 @@ int tt_model_train(tt_model *m, const tt_dataset *d)
     for (size_t i = 0; i < d->nrows; i++) {
         memcpy(x + i * nf, d->x + perm[i] * nf, nf * sizeof *x);
         ys[i] = y[perm[i]];
+        /* failures stay 0, below every bucket of a valid candidate */
+        if (m->o.label_step > 0 && ys[i] > 0 && strcmp(m->o.objective, "rank") == 0)
+            ys[i] = (float)((floor(ys[i] / m->o.label_step) + 1) * m->o.label_step);
     }
     /* empty groups (all rows of a key dropped) are left out of the group sizes */
     size_t ng = 0;

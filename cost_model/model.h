@@ -67,6 +67,10 @@ typedef struct {
     double eta;            /* default 0.2 */
     int nthread;           /* 0: all cores (the caller trains only while nothing is measured) */
     uint64_t seed;         /* default 1 */
+    /* rank: targets put in buckets of this width (0.05: 20 levels of normalised throughput)
+     * before training, so two candidates closer than the timing noise are not taught as an
+     * ordered pair; 0 (default): exact targets. */
+    double label_step;
 } tt_model_opts;
 
 typedef struct tt_model tt_model;

@@ -15,7 +15,8 @@
 
 static const char model_usage[] =
     "usage: tvm-tune model eval LOG [--train-fraction F] [--objective rank|reg] [--rounds N]\n"
-    "                           [--threads N] [--model-in FILE] [--model-out FILE]\n"
+    "                           [--threads N] [--label-step S] [--model-in FILE]\n"
+    "                           [--model-out FILE]\n"
     "\n"
     "Trains the XGBoost cost model on the first F of LOG's records (file order) and reports, on\n"
     "the rest, the pairwise ranking accuracy (pairs of one workload whose measured throughput\n"
@@ -25,6 +26,8 @@ static const char model_usage[] =
     "  --train-fraction F   share of the records to train on, 0 < F < 1 (default 0.8)\n"
     "  --objective KIND     rank (XGBoost rank:pairwise, default) or reg (reg:squarederror)\n"
     "  --rounds N           boosting rounds (default 100)\n"
+    "  --label-step S       rank: train on targets in buckets of width S (0.05: 20 levels of\n"
+    "                       normalised throughput; closer pairs are timing noise); default 0\n"
     "  --threads N          training and prediction threads (default 0: every core)\n"
     "  --model-in FILE      evaluate this saved model instead of training one\n"
     "  --model-out FILE     save the trained model\n"
@@ -50,7 +53,7 @@ static void print_part(const char *what, const tt_dataset_log_stats *st, const t
 
 static int model_eval(int argc, char **argv)
 {
-    enum { O_FRACTION = 256, O_OBJECTIVE, O_ROUNDS, O_THREADS, O_MODEL_IN, O_MODEL_OUT };
+    enum { O_FRACTION = 256, O_OBJECTIVE, O_ROUNDS, O_THREADS, O_MODEL_IN, O_MODEL_OUT, O_STEP };
     static const struct option opts[] = {
         {"train-fraction", required_argument, NULL, O_FRACTION},
         {"objective", required_argument, NULL, O_OBJECTIVE},
@@ -58,6 +61,7 @@ static int model_eval(int argc, char **argv)
         {"threads", required_argument, NULL, O_THREADS},
         {"model-in", required_argument, NULL, O_MODEL_IN},
         {"model-out", required_argument, NULL, O_MODEL_OUT},
+        {"label-step", required_argument, NULL, O_STEP},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -106,6 +110,15 @@ static int model_eval(int argc, char **argv)
             *(c == O_ROUNDS ? &mo.rounds : &mo.nthread) = (int)v;
             break;
         }
+        case O_STEP:
+            errno = 0;
+            mo.label_step = strtod(optarg, &end);
+            if (errno || *end || end == optarg || !(mo.label_step >= 0 && mo.label_step < 1)) {
+                fprintf(stderr, "tvm-tune model eval: --label-step %s: expected 0 <= step < 1\n",
+                        optarg);
+                return TT_EXIT_USAGE;
+            }
+            break;
         case O_MODEL_IN:
             model_in = optarg;
             break;

@@ -147,8 +147,7 @@ static int tune(int argc, char **argv, const char **transfer)
         case O_TUNER:
             if (strcmp(optarg, "ga") && strcmp(optarg, "random") && strcmp(optarg, "grid") &&
                 strcmp(optarg, "xgb")) {
-                fprintf(stderr, "tvm-tune: --tuner %s: expected ga, random, grid or xgb\n",
-                        optarg);
+                fprintf(stderr, "tvm-tune: --tuner %s: expected ga, random, grid or xgb\n", optarg);
                 return TT_EXIT_USAGE;
             }
             o.tuner = optarg;
@@ -200,8 +199,7 @@ static int tune(int argc, char **argv, const char **transfer)
             break;
         case O_SCHED:
             if (strcmp(optarg, "gradient") && strcmp(optarg, "round-robin")) {
-                fprintf(stderr,
-                        "tvm-tune: --task-scheduler %s: expected gradient or round-robin\n",
+                fprintf(stderr, "tvm-tune: --task-scheduler %s: expected gradient or round-robin\n",
                         optarg);
                 return TT_EXIT_USAGE;
             }

@@ -385,9 +385,8 @@ static int setup(tuner *t, tt_tune_result *out)
         return tt_error_set("trials = %lld, expected >= 1", (long long)o->trials);
     if (!o->log_path || !*o->log_path)
         return tt_error_set("no log path");
-    if (!o->tuner ||
-        (strcmp(o->tuner, "random") && strcmp(o->tuner, "grid") && strcmp(o->tuner, "ga") &&
-         strcmp(o->tuner, "xgb")))
+    if (!o->tuner || (strcmp(o->tuner, "random") && strcmp(o->tuner, "grid") &&
+                      strcmp(o->tuner, "ga") && strcmp(o->tuner, "xgb")))
         return tt_error_set("tuner '%s': expected random, grid or ga, or xgb",
                             o->tuner ? o->tuner : "");
     if (o->task_scheduler && strcmp(o->task_scheduler, "gradient") &&

@@ -83,8 +83,8 @@ typedef struct {
     double start, last_draw;
     double timed_s; /* kernel time inside timed repeats, all candidates (costs x number) */
     int64_t last_drawn;
-    bool gradient;      /* the gradient task scheduler, else weighted round robin */
-    uint64_t sched_rng; /* its exploration draws */
+    bool gradient;       /* the gradient task scheduler, else weighted round robin */
+    uint64_t sched_rng;  /* its exploration draws */
     tt_dataset transfer; /* rows of the --transfer logs (xgb) */
 } tuner;
 

@@ -65,5 +65,7 @@ expect 2 "empty.log: 0 records: too few" model eval empty.log
 expect 2 "absent.log" model eval absent.log
 expect 2 "--train-fraction 1.5: expected a number between 0 and 1" model eval mm.log --train-fraction 1.5
 expect 2 "--objective lambda: expected rank or reg" model eval mm.log --objective lambda
+expect 2 "--label-step 1.5: expected 0 <= step < 1" model eval mm.log --label-step 1.5
+expect 0 "pairwise ranking accuracy: 0." model eval mm.log --label-step 0.1 --rounds 20
 expect 2 "expected one LOG" model eval
 finish

@@ -159,12 +159,9 @@ static void test_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_first_round),
-        cmocka_unit_test(test_improving_gets_more),
-        cmocka_unit_test(test_heavy_gets_more),
-        cmocka_unit_test(test_no_valid_candidate_first),
-        cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_first_round),     cmocka_unit_test(test_improving_gets_more),
+        cmocka_unit_test(test_heavy_gets_more), cmocka_unit_test(test_no_valid_candidate_first),
+        cmocka_unit_test(test_limits),          cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,158 @@
+#!/bin/bash
+# Tuning curves (issue 5): best GFLOPS against trials for the tuners (xgb, ga, random) on a
+# matmul, the ResNet-50 conv2d (C=K=128, 28x28, 3x3, NHWC) and an expr op; a CSV (tuner, op,
+# seed, trial, best_gflops) from the logs, a PNG (benchmarks/plot_curves.gp), the trials each
+# tuner needs to reach 95% of the best GFLOPS any tuner found, and the transfer comparison (xgb
+# on a new matmul shape with --transfer from logs of other matmul shapes, against without).
+#   usage: benchmarks/bench_curves.sh [--build DIR] [--trials N] [--seeds "1 2 3"]
+#          [--tuners "xgb ga random"] [--ops "matmul conv expr"] [--mm N] [--out DIR]
+#          [--no-transfer] [--transfer-trials N] [--reuse]
+# --reuse keeps the runs whose log is already in OUT/logs (add seeds to an earlier run).
+# Defaults are the issue's full run (500 trials, seeds 1-3, matmul 1024^3): hours on 2 cores.
+# Logs go to OUT/logs (not committed); curves.csv, curves.png, trials95.txt, transfer.txt to OUT.
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$root/build
+trials=500
+seeds="1 2 3"
+tuners="xgb ga random"
+ops="matmul conv expr"
+mm=1024
+out=$root/benchmarks/results
+transfer=1
+ttrials=""
+reuse=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --build) build=$2; shift 2 ;;
+    --trials) trials=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --tuners) tuners=$2; shift 2 ;;
+    --ops) ops=$2; shift 2 ;;
+    --mm) mm=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --no-transfer) transfer=0; shift ;;
+    --reuse) reuse=1; shift ;;
+    --transfer-trials) ttrials=$2; shift 2 ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    esac
+done
+ttrials=${ttrials:-$trials}
+tt=$build/tuner/tvm-tune
+[ -x "$tt" ] || { echo "bench_curves.sh: $tt not found: build first" >&2; exit 2; }
+logs=$out/logs
+mkdir -p "$logs"
+measure='"measure": {"repeat": 3, "min_repeat_ms": 20, "timeout_s": 20}'
+
+opfile() { # opfile NAME -> path of its op.json
+    local f=$logs/$1.json
+    case $1 in
+    matmul) echo "{$measure, \"op\": \"matmul\", \"M\": $mm, \"N\": $mm, \"K\": $mm}" >"$f" ;;
+    conv) echo "{$measure, \"op\": \"conv2d\", \"layout\": \"NHWC\", \"N\": 1, \"C\": 128, \"H\": 28,
+               \"W\": 28, \"K\": 128, \"R\": 3, \"S\": 3, \"pad\": [1, 1]}" >"$f" ;;
+    expr) echo "{$measure, \"op\": \"expr\", \"name\": \"scaled_mm\",
+               \"inputs\": {\"A\": [256, 256], \"B\": [256, 256], \"s\": [256]},
+               \"compute\": \"C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]\"}" >"$f" ;;
+    mm_*) IFS=x read -r m n k <<<"${1#mm_}"
+          echo "{$measure, \"op\": \"matmul\", \"M\": $m, \"N\": $n, \"K\": $k}" >"$f" ;;
+    esac
+    echo "$f"
+}
+
+run() { # run TUNER OP SEED TRIALS [flags...]: one tuning run into logs/TUNER_OP_SEED.log
+    local tuner=$1 op=$2 seed=$3 n=$4
+    shift 4
+    local name=${tuner}_${op}_${seed}
+    if [ "$reuse" = 1 ] && [ -s "$logs/$name.log" ]; then
+        echo "$name: kept"
+        return
+    fi
+    rm -f "$logs/$name.log"
+    local t0=$SECONDS
+    "$tt" tune "$(opfile "$op")" --trials "$n" --tuner "${tuner%%+*}" --seed "$seed" --quiet \
+        --jobs 2 --log "$logs/$name.log" "$@" >"$logs/$name.txt" 2>&1 || true
+    echo "$name: $((SECONDS - t0)) s, $(grep -E '^time:' "$logs/$name.txt" || echo 'no summary')"
+}
+
+echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs;" \
+     "load before: $(cut -d' ' -f1-3 /proc/loadavg); trials $trials, seeds $seeds, matmul $mm^3"
+for op in $ops; do
+    for seed in $seeds; do
+        for tuner in $tuners; do
+            run "$tuner" "$op" "$seed" "$trials"
+        done
+    done
+done
+
+# curves: best GFLOPS after each trial (file order = trial order; the end-of-task
+# re-measurement repeats a trial number and is left out so all tuners are counted alike)
+curves() { # curves LOG... -> CSV rows
+    python3 - "$@" <<'PY'
+import json, os, sys
+for path in sys.argv[1:]:
+    tuner, rest = os.path.basename(path)[:-4].split("_", 1)
+    op, seed = rest.rsplit("_", 1)
+    seen, best, trial = set(), 0.0, 0
+    for line in open(path):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue
+        if r["trial"] in seen:
+            continue
+        seen.add(r["trial"])
+        trial += 1
+        if r.get("error", 0) == 0:
+            best = max(best, r.get("gflops", 0.0))
+        print(f"{tuner},{op},{seed},{trial},{best:.3f}")
+PY
+}
+{
+    echo "tuner,op,seed,trial,best_gflops"
+    for op in $ops; do for seed in $seeds; do for tuner in $tuners; do
+        [ -s "$logs/${tuner}_${op}_${seed}.log" ] && curves "$logs/${tuner}_${op}_${seed}.log"
+    done; done; done
+} >"$out/curves.csv"
+
+# trials to reach 95% of the best any tuner found on the op (any seed); "-" when never
+to95() { # to95 CSV -> table
+    python3 - "$1" <<'PY'
+import csv, sys, collections
+rows = list(csv.DictReader(open(sys.argv[1])))
+best = collections.defaultdict(float)
+for r in rows:
+    best[r["op"]] = max(best[r["op"]], float(r["best_gflops"]))
+runs = collections.defaultdict(list)
+for r in rows:
+    runs[(r["op"], r["tuner"], r["seed"])].append((int(r["trial"]), float(r["best_gflops"])))
+print(f"{'op':10} {'tuner':14} {'seed':>4} {'trials':>6} {'best GFLOPS':>11} {'to 95%':>7}  (95% of {'/'.join(f'{o} {b:.1f}' for o, b in best.items())})")
+for (op, tuner, seed), c in sorted(runs.items()):
+    goal = 0.95 * best[op]
+    hit = next((t for t, g in c if g >= goal), None)
+    print(f"{op:10} {tuner:14} {seed:>4} {len(c):>6} {c[-1][1]:>11.1f} {hit if hit else '-':>7}")
+PY
+}
+to95 "$out/curves.csv" | tee "$out/trials95.txt"
+
+if command -v gnuplot >/dev/null; then
+    gnuplot -e "csv='$out/curves.csv'; png='$out/curves.png'; ops='$ops'; tuners='$tuners'; seeds='$seeds'" \
+        "$root/benchmarks/plot_curves.gp" && echo "plot: $out/curves.png"
+fi
+
+# transfer: logs of two other matmul shapes, then a new shape with and without them
+if [ "$transfer" = 1 ]; then
+    src1=mm_96x128x64 src2=mm_160x96x128 new=mm_128x192x96
+    for s in $src1 $src2; do run random "$s" 1 "$ttrials"; done
+    for seed in $seeds; do
+        run xgb "$new" "$seed" "$ttrials"
+        run xgb+transfer "$new" "$seed" "$ttrials" --transfer "$logs/random_${src1}_1.log" \
+            --transfer "$logs/random_${src2}_1.log"
+    done
+    {
+        echo "tuner,op,seed,trial,best_gflops"
+        for seed in $seeds; do
+            curves "$logs/xgb_${new}_${seed}.log" "$logs/xgb+transfer_${new}_${seed}.log"
+        done
+    } >"$out/transfer.csv"
+    to95 "$out/transfer.csv" | tee "$out/transfer.txt"
+fi
