@@ -701,6 +701,11 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
         rc = make_buffers(&x);
     tt_stmt *body = rc == 0 ? emit_kernel_body(&x) : NULL;
     tt_stmt *simple = body ? tt_simplify_stmt(body) : NULL;
+    /* hoisting works on simplified (canonical affine) conditions; its checks are then folded */
+    tt_stmt *hoisted = simple ? lw_hoist_selects(simple) : NULL;
+    tt_stmt_release(simple);
+    simple = hoisted ? tt_simplify_stmt(hoisted) : NULL;
+    tt_stmt_release(hoisted);
     if (simple) {
         tt_buffer **params = calloc((size_t)c->ninputs + 1, sizeof *params);
         if (params) {

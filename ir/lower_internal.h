@@ -98,6 +98,11 @@ int lw_pack_record(lw_ctx *x, int si, int stage);
 tt_expr *lw_pack_load(const lw_ctx *x, int k, tt_expr *const *idx);
 tt_stmt *lw_pack_wrap(const lw_ctx *x, tt_stmt *body);
 
+/* Select hoisting (ir/lower_hoist.c): loops inside an accumulation whose selects' conditions
+ * hold for all their iterations run a copy with the selects replaced by their true values,
+ * behind one check (padding guards leave the inner loops). New reference, s unchanged. */
+tt_stmt *lw_hoist_selects(tt_stmt *s);
+
 /* Emits the full nest of root stage i (with what is attached or fused into it). */
 tt_stmt *lw_emit_stage(lw_ctx *x, int i);
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -383,12 +384,101 @@ static void random_builtin_ops(void **state)
            n_dropped);
 }
 
+/* Lowers c under json and says whether a select was hoisted (the kernel has an "else" copy). */
+static bool hoisted(const tt_compute *c, const char *json)
+{
+    tt_schedule *s = NULL;
+    tt_kernel *k = NULL;
+    if (tt_schedule_from_json(json, &s) != 0 || tt_lower(c, s, "kernel", &k) != 0)
+        fail_msg("%s: %s", json, tt_get_last_error());
+    char *txt = tt_kernel_str(k);
+    bool r = txt && strstr(txt, "} else {") != NULL;
+    free(txt);
+    tt_kernel_release(k);
+    tt_schedule_free(s);
+    return r;
+}
+
+/* Padding selects decided once per reduce loop (ir/lower_hoist.c): odd sizes, stride 2,
+ * dilation 2, tiles whose last one is partial, each checked through the JIT. */
+static void hoisted_guards(void **state)
+{
+    static const char *conv_sched =
+        "[{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"q\",\"factors\":[3]},"
+        "{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"k\",\"factors\":[4]},"
+        "{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"c\",\"factors\":[2]},"
+        "{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"p\",\"q.0\",\"k.0\",\"r\",\"s\","
+        "\"c.0\",\"c.1\",\"q.1\",\"k.1\"]},"
+        "{\"s\":\"cache_write\",\"stage\":\"Y\",\"loop\":\"n@p@q.0@k.0\"},"
+        "{\"s\":\"fuse\",\"stage\":\"Y\",\"loops\":[\"n\",\"p\",\"q.0\",\"k.0\"]},"
+        "{\"s\":\"parallel\",\"stage\":\"Y\",\"loop\":\"n@p@q.0@k.0\"},"
+        "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"q.1\"},"
+        "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"k.1\"}]";
+    static const struct {
+        int64_t h, w, stride, dil, pad;
+    } cases[] = {{9, 7, 1, 1, 1}, {11, 10, 2, 1, 1}, {10, 9, 1, 2, 2}, {13, 8, 2, 2, 2}};
+    tt_op_desc d;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tt_op_desc_init(&d, TT_OP_CONV2D);
+        d.N = 1, d.C = 5, d.H = cases[i].h, d.W = cases[i].w, d.K = 6, d.R = 3, d.S = 3;
+        d.stride[0] = d.stride[1] = cases[i].stride;
+        d.dilation[0] = d.dilation[1] = cases[i].dil;
+        d.pad[0] = d.pad[1] = cases[i].pad;
+        d.nhwc = true;
+        tt_compute *c = op(&d);
+        assert_non_null(c);
+        char lab[64];
+        snprintf(lab, sizeof lab, "hoisted conv nhwc #%zu", i);
+        assert_true(hoisted(c, conv_sched));
+        assert_int_equal(check_json(c, conv_sched, lab), 0);
+        assert_true(hoisted(c, "[]")); /* the default nest: decided at c, over r and s */
+        assert_int_equal(check_json(c, "[]", lab), 0);
+        run_random(c, 4, lab);
+    }
+    /* a data-dependent condition stays where it is; conditions mixing spatial and reduce
+     * variables are hoisted where they can be */
+    tt_compute *c = lc_parse("C[i] = sum(k, select(A[i, k] > 0.0, A[i, k], 0.0))", "A:5x7");
+    assert_false(hoisted(c, "[]"));
+    run_random(c, 6, "data select");
+    c = lc_parse("C[i, j] = sum([k, l], A[i, j] * select(i + k >= 3 && j - k < 6, "
+                 "D[k, l], 0.0) * B[l, j] * E[k])",
+                 "A:12x10,D:4x3,B:3x10,E:4");
+    static const char *mixed = "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
+                               "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i\",\"j.0\","
+                               "\"l\",\"k\",\"j.1\"]}]";
+    assert_true(hoisted(c, mixed));
+    assert_int_equal(check_json(c, mixed, "mixed select"), 0);
+    run_random(c, 20, "mixed select");
+    /* pools: the window loops outside the channel loop, which the guard does not use */
+    static const char *pool_sched[2] = {
+        "[{\"s\":\"reorder\",\"stage\":\"Y.red\",\"loops\":[\"n\",\"p\",\"q\",\"r\",\"s\","
+        "\"c\"]},{\"s\":\"vectorize\",\"stage\":\"Y.red\",\"loop\":\"c\"}]",
+        "[{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"p\",\"q\",\"r\",\"s\",\"c\"]},"
+        "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"c\"}]"};
+    for (int max = 0; max < 2; max++)
+        for (int64_t stride = 1; stride <= 2; stride++) {
+            tt_op_desc_init(&d, TT_OP_POOL2D);
+            d.N = 1, d.C = 6, d.H = 9, d.W = 7, d.R = 3, d.S = 3, d.pool_max = max;
+            d.stride[0] = d.stride[1] = stride;
+            d.pad[0] = d.pad[1] = 1;
+            d.nhwc = true;
+            tt_compute *c = op(&d);
+            assert_non_null(c);
+            char lab[64];
+            snprintf(lab, sizeof lab, "hoisted pool max %d stride %lld", max, (long long)stride);
+            assert_true(hoisted(c, pool_sched[max]));
+            assert_int_equal(check_json(c, pool_sched[max], lab), 0);
+            run_random(c, 4, lab);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(matmul_schedules),
         cmocka_unit_test(random_text_ops),
         cmocka_unit_test(random_builtin_ops),
+        cmocka_unit_test(hoisted_guards),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,331 @@
+/* Lowering, last step: hoists select conditions out of reduction loops (padding guards). A
+ * select whose condition does not use a loop L lying in a reduction is decided once for the
+ * whole of L when the condition holds for every iteration below L: the kernel runs
+ *     if (condition holds for all inner iterations) L with the select replaced by its true value
+ *     else                                          L unchanged
+ * so the hot loop of an interior tile reads X unguarded (a broadcast FMA for a padded conv). */
+#include "ir/lower_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Loops from the candidate loop L down to the statement being rewritten. */
+typedef struct {
+    int n, cap;
+    tt_var_range *r;
+} path;
+
+/* The checks collected while rewriting L's body. */
+typedef struct {
+    int n, cap;
+    tt_expr **e; /* owned */
+    bool fail;   /* out of memory */
+} checks;
+
+static bool on_path(const path *p, const tt_expr *v)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->r[i].var == v)
+            return true;
+    return false;
+}
+
+/* Whether e uses a variable of the path (any = true) or a variable off it (any = false). */
+static bool uses(const path *p, const tt_expr *e, bool inner)
+{
+    if (e->kind == TT_EXPR_VAR)
+        return on_path(p, e) == inner;
+    for (int i = 0; i < e->nargs; i++)
+        if (uses(p, e->args[i], inner))
+            return true;
+    return false;
+}
+
+static bool has_load(const tt_expr *e)
+{
+    if (e->kind == TT_EXPR_LOAD)
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (has_load(e->args[i]))
+            return true;
+    return false;
+}
+
+static bool is_index(const tt_expr *e)
+{
+    return e->dtype.code == kDLInt && e->dtype.bits == 64 && e->dtype.lanes == 1;
+}
+
+/* Splits the terms of sign*e into the inner part (only path variables) and the outer part (no
+ * path variable), each added into *in / *out (new references). False when a term mixes both. */
+static bool split_terms(const path *p, const tt_expr *e, int64_t sign, tt_expr **in,
+                        tt_expr **out)
+{
+    if (e->kind == TT_EXPR_ADD || e->kind == TT_EXPR_SUB)
+        return split_terms(p, e->args[0], sign, in, out) &&
+               split_terms(p, e->args[1], e->kind == TT_EXPR_SUB ? -sign : sign, in, out);
+    bool inner = uses(p, e, true);
+    if (inner && uses(p, e, false))
+        return false;
+    tt_expr **acc = inner ? in : out;
+    tt_expr *t = tt_expr_retain((tt_expr *)e);
+    if (sign != 1)
+        t = tt_expr_mul_s(t, tt_expr_int(sign));
+    *acc = t ? tt_expr_add_s(*acc, t) : NULL;
+    return *acc != NULL;
+}
+
+/* A condition over outer variables only that implies cond for every value of the path's
+ * variables, or NULL (with no error) when none is found. */
+static tt_expr *forall(const path *p, const tt_expr *cond)
+{
+    if (has_load(cond))
+        return NULL;
+    if (!uses(p, cond, true))
+        return tt_expr_retain((tt_expr *)cond);
+    if (cond->kind == TT_EXPR_AND) {
+        tt_expr *a = forall(p, cond->args[0]), *b = a ? forall(p, cond->args[1]) : NULL;
+        tt_expr *r = b ? tt_expr_binary(TT_EXPR_AND, a, b) : NULL;
+        tt_expr_release(a);
+        tt_expr_release(b);
+        return r;
+    }
+    tt_expr_kind k = cond->kind;
+    if ((k != TT_EXPR_LT && k != TT_EXPR_LE && k != TT_EXPR_GT && k != TT_EXPR_GE) ||
+        !is_index(cond->args[0]) || !is_index(cond->args[1]))
+        return NULL;
+    /* d = a - b in canonical affine form: inner + outer; d OP 0 for all inner values follows
+     * from outer + min(inner) OP 0 (>, >=) or outer + max(inner) OP 0 (<, <=). */
+    tt_expr *diff = tt_expr_binary(TT_EXPR_SUB, cond->args[0], cond->args[1]);
+    tt_expr *d = diff ? tt_simplify(diff) : NULL;
+    tt_expr_release(diff);
+    if (!d)
+        return NULL;
+    tt_expr *in = tt_expr_int(0), *out = tt_expr_int(0), *r = NULL;
+    int64_t lo, hi;
+    if (in && out && split_terms(p, d, 1, &in, &out) && tt_expr_bounds(in, p->n, p->r, &lo, &hi)) {
+        int64_t bound = (k == TT_EXPR_GT || k == TT_EXPR_GE) ? lo : hi;
+        tt_expr *zero = tt_expr_int(-bound);
+        r = zero ? tt_expr_binary(k, out, zero) : NULL;
+        tt_expr_release(zero);
+    }
+    tt_expr_release(d);
+    tt_expr_release(in);
+    tt_expr_release(out);
+    return r;
+}
+
+static void add_check(checks *c, tt_expr *e)
+{
+    for (int i = 0; i < c->n; i++)
+        if (tt_expr_equal(c->e[i], e)) {
+            tt_expr_release(e);
+            return;
+        }
+    if (c->n == c->cap) {
+        int cap = c->cap ? 2 * c->cap : 8;
+        tt_expr **ne = realloc(c->e, (size_t)cap * sizeof *ne);
+        if (!ne) {
+            tt_expr_release(e);
+            c->fail = true;
+            return;
+        }
+        c->e = ne;
+        c->cap = cap;
+    }
+    c->e[c->n++] = e;
+}
+
+/* e with each select decided for the whole of loop L (path->r[0]) replaced by its true value. */
+static tt_expr *rewrite_expr(const path *p, checks *c, const tt_expr *e)
+{
+    if (e->kind == TT_EXPR_SELECT && !lw_uses_var(e->args[0], p->r[0].var)) {
+        tt_expr *ok = forall(p, e->args[0]);
+        if (ok) {
+            add_check(c, ok);
+            return rewrite_expr(p, c, e->args[1]);
+        }
+    }
+    if (e->nargs == 0)
+        return tt_expr_retain((tt_expr *)e);
+    tt_expr *stack[8], **args = e->nargs <= 8 ? stack : calloc((size_t)e->nargs, sizeof *args);
+    if (!args) {
+        c->fail = true;
+        return NULL;
+    }
+    int n = 0;
+    bool changed = false;
+    for (; n < e->nargs; n++) {
+        if (!(args[n] = rewrite_expr(p, c, e->args[n])))
+            break;
+        changed |= args[n] != e->args[n];
+    }
+    tt_expr *r = NULL;
+    if (n == e->nargs)
+        r = changed ? tt_expr_rebuild(e, args) : tt_expr_retain((tt_expr *)e);
+    for (int i = 0; i < n; i++)
+        tt_expr_release(args[i]);
+    if (args != stack)
+        free(args);
+    return r;
+}
+
+/* An index that some loop of anc does not move: the store accumulates over that loop. */
+static bool reduces_over(const path *anc, const tt_expr *index)
+{
+    for (int i = 0; i < anc->n; i++)
+        if (!lw_uses_var(index, anc->r[i].var))
+            return true;
+    return false;
+}
+
+static bool push(path *p, const tt_expr *var, int64_t hi)
+{
+    if (p->n == p->cap) {
+        int cap = p->cap ? 2 * p->cap : 16;
+        tt_var_range *r = realloc(p->r, (size_t)cap * sizeof *r);
+        if (!r)
+            return false;
+        p->r = r;
+        p->cap = cap;
+    }
+    p->r[p->n++] = (tt_var_range){var, 0, hi};
+    return true;
+}
+
+/* s (below L) with the selects of accumulating stores decided for the whole of L replaced. */
+static tt_stmt *rewrite_stmt(path *p, const path *anc, checks *c, tt_stmt *s)
+{
+    int64_t ext;
+    tt_stmt *r = NULL;
+    switch (s->kind) {
+    case TT_STMT_FOR: {
+        /* a loop of unknown extent cannot be quantified over: left as it is */
+        if (!tt_expr_is_const(s->extent, &ext) || ext < 1 || !push(p, s->var, ext - 1))
+            return tt_stmt_retain(s);
+        tt_stmt *b = rewrite_stmt(p, anc, c, s->body);
+        p->n--;
+        r = b ? tt_stmt_for(s->var, s->extent, s->for_kind, b) : NULL;
+        tt_stmt_release(b);
+        return r;
+    }
+    case TT_STMT_SEQ: {
+        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
+        int n = 0;
+        while (parts && n < s->nstmts && (parts[n] = rewrite_stmt(p, anc, c, s->stmts[n])))
+            n++;
+        r = parts && n == s->nstmts ? tt_stmt_seq(n, parts) : NULL;
+        for (int i = 0; i < n; i++)
+            tt_stmt_release(parts[i]);
+        free(parts);
+        return r;
+    }
+    case TT_STMT_IF: {
+        tt_stmt *t = rewrite_stmt(p, anc, c, s->then_s);
+        tt_stmt *e = t && s->else_s ? rewrite_stmt(p, anc, c, s->else_s) : NULL;
+        r = t && (e || !s->else_s) ? tt_stmt_if(s->cond, t, e) : NULL;
+        tt_stmt_release(t);
+        tt_stmt_release(e);
+        return r;
+    }
+    case TT_STMT_ALLOC: {
+        tt_stmt *b = rewrite_stmt(p, anc, c, s->body);
+        r = b ? tt_stmt_alloc(s->buffer, b) : NULL;
+        tt_stmt_release(b);
+        return r;
+    }
+    case TT_STMT_STORE: {
+        if (!reduces_over(anc, s->index))
+            return tt_stmt_retain(s);
+        tt_expr *v = rewrite_expr(p, c, s->value);
+        r = v ? (v == s->value ? tt_stmt_retain(s) : tt_stmt_store(s->buffer, s->index, v)) : NULL;
+        tt_expr_release(v);
+        return r;
+    }
+    default:
+        return tt_stmt_retain(s);
+    }
+}
+
+static tt_stmt *hoist(path *anc, tt_stmt *s);
+
+/* Loop L: versioned on the checks its selects need, then its body (the fast one) visited. */
+static tt_stmt *hoist_for(path *anc, tt_stmt *s)
+{
+    int64_t ext;
+    if (!tt_expr_is_const(s->extent, &ext) || ext < 1 || !push(anc, s->var, ext - 1))
+        return tt_stmt_retain(s);
+    path p = {0};
+    checks c = {0};
+    tt_stmt *fast = NULL, *r = NULL;
+    if (push(&p, s->var, ext - 1))
+        fast = rewrite_stmt(&p, anc, &c, s->body);
+    tt_expr *cond = NULL;
+    for (int i = 0; fast && i < c.n; i++) {
+        tt_expr *a = cond ? tt_expr_binary(TT_EXPR_AND, cond, c.e[i]) : tt_expr_retain(c.e[i]);
+        tt_expr_release(cond);
+        if (!(cond = a))
+            break;
+    }
+    if (fast && !c.fail && (cond || c.n == 0)) {
+        tt_stmt *b = hoist(anc, fast);
+        tt_stmt *f = b ? tt_stmt_for(s->var, s->extent, s->for_kind, b) : NULL;
+        r = f && cond ? tt_stmt_if(cond, f, s) : f ? tt_stmt_retain(f) : NULL;
+        tt_stmt_release(b);
+        tt_stmt_release(f);
+    }
+    anc->n--;
+    tt_expr_release(cond);
+    tt_stmt_release(fast);
+    for (int i = 0; i < c.n; i++)
+        tt_expr_release(c.e[i]);
+    free(c.e);
+    free(p.r);
+    return r;
+}
+
+static tt_stmt *hoist(path *anc, tt_stmt *s)
+{
+    tt_stmt *r = NULL;
+    switch (s->kind) {
+    case TT_STMT_FOR:
+        return hoist_for(anc, s);
+    case TT_STMT_SEQ: {
+        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
+        int n = 0;
+        while (parts && n < s->nstmts && (parts[n] = hoist(anc, s->stmts[n])))
+            n++;
+        r = parts && n == s->nstmts ? tt_stmt_seq(n, parts) : NULL;
+        for (int i = 0; i < n; i++)
+            tt_stmt_release(parts[i]);
+        free(parts);
+        return r;
+    }
+    case TT_STMT_IF: {
+        tt_stmt *t = hoist(anc, s->then_s);
+        tt_stmt *e = t && s->else_s ? hoist(anc, s->else_s) : NULL;
+        r = t && (e || !s->else_s) ? tt_stmt_if(s->cond, t, e) : NULL;
+        tt_stmt_release(t);
+        tt_stmt_release(e);
+        return r;
+    }
+    case TT_STMT_ALLOC: {
+        tt_stmt *b = hoist(anc, s->body);
+        r = b ? tt_stmt_alloc(s->buffer, b) : NULL;
+        tt_stmt_release(b);
+        return r;
+    }
+    default:
+        return tt_stmt_retain(s);
+    }
+}
+
+tt_stmt *lw_hoist_selects(tt_stmt *s)
+{
+    path anc = {0};
+    tt_stmt *r = hoist(&anc, s);
+    free(anc.r);
+    if (!r)
+        tt_error_set("out of memory");
+    return r;
+}
