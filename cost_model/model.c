@@ -2,6 +2,7 @@
  * prediction, save and load through XGBoost's C API (1.7), and the ranking metrics that
  * `tvm-tune model eval` reports. Rows come from cost_model/dataset.c. */
 #include "cost_model/model.h"
+#include "cost_model/model_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -270,6 +271,10 @@ int tt_model_load_buffer(tt_model *m, const char *text, size_t n, const char *na
     if (XGBoosterCreate(NULL, 0, &b) != 0)
         return xgb_fail("booster");
     bst_ulong nf = 0;
+    if (n - off > 0 && tt_model_check_json(text + off, n - off, TT_FEATURE_COUNT) != 0) {
+        tt_error_wrap("%s: corrupt model", name);
+        goto fail;
+    }
     if (n - off == 0 || XGBoosterLoadModelFromBuffer(b, text + off, n - off) != 0) {
         tt_error_set("%s: corrupt model: %s", name,
                      n - off == 0 ? "nothing after the header line" : XGBGetLastError());
@@ -282,6 +287,25 @@ int tt_model_load_buffer(tt_model *m, const char *text, size_t n, const char *na
     }
     if (set_params(m, b) != 0)
         goto fail;
+    /* XGBoost accepts some inconsistent models (a tree parameter it enforces only when it
+     * predicts): score one row now, so such a file fails here and not in the middle of tuning. */
+    {
+        float row[TT_FEATURE_COUNT] = {0};
+        DMatrixHandle dm = NULL;
+        bst_ulong len = 0;
+        const float *res = NULL;
+        if (XGDMatrixCreateFromMat(row, 1, TT_FEATURE_COUNT, NAN, &dm) != 0) {
+            xgb_fail("prediction matrix");
+            goto fail;
+        }
+        int bad = XGBoosterPredict(b, dm, 0, 0, 0, &len, &res) != 0 || len != 1;
+        XGDMatrixFree(dm);
+        if (bad) {
+            tt_error_set("%s: corrupt model: it does not predict (%s)", name,
+                         len != 1 && !XGBGetLastError()[0] ? "no score" : XGBGetLastError());
+            goto fail;
+        }
+    }
     if (m->bst)
         XGBoosterFree(m->bst);
     m->bst = b;

@@ -181,6 +181,14 @@ static void test_corrupt_model_files(void **state)
     assert_int_equal(tt_model_load(m, tmp("half.model")), -1);
     assert_non_null(strstr(tt_get_last_error(), "half.model: corrupt model"));
     assert_true(tt_model_trained(m));
+    /* A model XGBoost parses but cannot predict with (found by fuzzing: a tree parameter it
+     * checks only at prediction) fails at load, not later during tuning. */
+    char bad[4096];
+    snprintf(bad, sizeof bad, "%s/tests/fuzz/corpus/model_load/regression_size_leaf_vector",
+             getenv("TT_SOURCE_DIR") ? getenv("TT_SOURCE_DIR") : ".");
+    assert_int_equal(tt_model_load(m, bad), -1);
+    assert_non_null(strstr(tt_get_last_error(), "regression_size_leaf_vector: corrupt model"));
+    assert_true(tt_model_trained(m));
     tt_dataset_free(&d);
     tt_model_free(m);
 
