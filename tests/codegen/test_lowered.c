@@ -344,15 +344,15 @@ static tt_compute *op(tt_op_desc *d)
 
 static void random_text_ops(void **state)
 {
-    run_random(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 15, "matmul odd");
-    run_random(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x32"), 10, "matmul even");
-    run_random(lc_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
+    run_random(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 15, "matmul odd");
+    run_random(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x32"), 10, "matmul even");
+    run_random(tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
                         "A:12x7,B:7x10,b:10"),
                15, "matmul bias relu");
-    run_random(lc_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 6, "max reduce");
-    run_random(lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 6,
+    run_random(tt_test_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 6, "max reduce");
+    run_random(tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 6,
                "stencil");
-    run_random(lc_parse("C[i, j] = exp(A[i, j]) / sqrt(A[i, j] * A[i, j] + 1.0)", "A:7x19"), 6,
+    run_random(tt_test_parse("C[i, j] = exp(A[i, j]) / sqrt(A[i, j] * A[i, j] + 1.0)", "A:7x19"), 6,
                "math");
 }
 
@@ -437,10 +437,10 @@ static void hoisted_guards(void **state)
     }
     /* a data-dependent condition stays where it is; conditions mixing spatial and reduce
      * variables are hoisted where they can be */
-    tt_compute *c = lc_parse("C[i] = sum(k, select(A[i, k] > 0.0, A[i, k], 0.0))", "A:5x7");
+    tt_compute *c = tt_test_parse("C[i] = sum(k, select(A[i, k] > 0.0, A[i, k], 0.0))", "A:5x7");
     assert_false(hoisted(c, "[]"));
     run_random(c, 6, "data select");
-    c = lc_parse("C[i, j] = sum([k, l], A[i, j] * select(i + k >= 3 && j - k < 6, "
+    c = tt_test_parse("C[i, j] = sum([k, l], A[i, j] * select(i + k >= 3 && j - k < 6, "
                  "D[k, l], 0.0) * B[l, j] * E[k])",
                  "A:12x10,D:4x3,B:3x10,E:4");
     static const char *mixed = "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"

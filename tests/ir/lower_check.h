@@ -14,36 +14,7 @@
 #include "ir/lower.h"
 #include "ir/printer.h"
 #include "ir/schedule.h"
-
-/* A compute from text over inputs given as "A:10x7,B:7x13" (float32). NULL on failure (the
- * message printed). */
-static inline tt_compute *lc_parse(const char *text, const char *inputs)
-{
-    tt_lang_input in[8];
-    int64_t shapes[8][8];
-    char names[8][16];
-    int n = 0;
-    const char *p = inputs;
-    while (*p && n < 8) {
-        int len = (int)strcspn(p, ":");
-        snprintf(names[n], sizeof names[n], "%.*s", len, p);
-        p += len + 1;
-        int nd = 0;
-        while (*p && *p != ',') {
-            shapes[n][nd++] = strtoll(p, (char **)&p, 10);
-            if (*p == 'x')
-                p++;
-        }
-        in[n] = (tt_lang_input){names[n], nd, shapes[n], TT_DT_F32};
-        n++;
-        if (*p == ',')
-            p++;
-    }
-    tt_compute *c = NULL;
-    if (tt_lang_parse(text, NULL, n, in, 0, NULL, &c) != 0)
-        printf("parse %s: %s\n", text, tt_get_last_error());
-    return c;
-}
+#include "tt_test_ir.h"
 
 static uint64_t lc_rng = 88172645463325252ull;
 static inline double lc_rand(void)

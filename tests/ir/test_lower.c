@@ -15,7 +15,7 @@ static const char *MM_RELU = "T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max
 
 static void check_all(const char *text, const char *inputs, const char *const *schedules, int n)
 {
-    tt_compute *c = lc_parse(text, inputs);
+    tt_compute *c = tt_test_parse(text, inputs);
     assert_non_null(c);
     for (int i = 0; i < n; i++) {
         char label[64];
@@ -41,7 +41,7 @@ static void test_default_nests(void **state)
                                   "{\"s\":\"cache_write\",\"stage\":\"S\",\"loop\":\"\"}]"};
     check_all("S = sum([i, j], A[i, j])", "A:3x4", scalar, 2);
     /* A NULL schedule is the default nest too. */
-    tt_compute *c = lc_parse(MM, "A:3x2,B:2x4");
+    tt_compute *c = tt_test_parse(MM, "A:3x2,B:2x4");
     assert_int_equal(lc_check(c, NULL, "null schedule"), 0);
     tt_compute_release(c);
 }
@@ -148,7 +148,7 @@ static tt_kernel *lower_json(const tt_compute *c, const char *json)
 static void test_epilogue_is_one_nest(void **state)
 {
     (void)state;
-    tt_compute *c = lc_parse(MM_RELU, "A:16x8,B:8x16,b:16");
+    tt_compute *c = tt_test_parse(MM_RELU, "A:16x8,B:8x16,b:16");
     tt_kernel *k = lower_json(c, epilogue_schedules[1]);
     assert_int_equal(k->body->kind, TT_STMT_FOR); /* no alloc of T around two nests */
     assert_int_equal(k->body->for_kind, TT_FOR_PARALLEL);
@@ -167,7 +167,7 @@ static void test_epilogue_is_one_nest(void **state)
 static void test_guards_removed_when_dividing(void **state)
 {
     (void)state;
-    tt_compute *c = lc_parse(MM, "A:16x8,B:8x12");
+    tt_compute *c = tt_test_parse(MM, "A:16x8,B:8x12");
     tt_kernel *k = lower_json(c, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
                                  "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[2,3]}]");
     assert_int_equal(count_stmts(k->body, TT_STMT_IF), 0);
@@ -183,7 +183,7 @@ static void test_guards_removed_when_dividing(void **state)
 static void test_compute_at_region(void **state)
 {
     (void)state;
-    tt_compute *c = lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]",
+    tt_compute *c = tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]",
                              "A:12x20");
     assert_non_null(c);
     const char *js = "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
@@ -210,7 +210,7 @@ static void test_inline_intermediate(void **state)
     (void)state;
     const char *text = "S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                        "C[i, j] = max(T[i, j], 0.0)";
-    tt_compute *c = lc_parse(text, "A:5x6,B:6x7");
+    tt_compute *c = tt_test_parse(text, "A:5x6,B:6x7");
     assert_non_null(c);
     const char *js = "[{\"s\":\"inline\",\"stage\":\"S\"},{\"s\":\"inline\",\"stage\":\"C\"}]";
     assert_int_equal(lc_check_json(c, js, "inline both"), 0);
@@ -223,7 +223,7 @@ static void test_inline_intermediate(void **state)
 static void test_golden(void **state)
 {
     (void)state;
-    tt_compute *c = lc_parse(MM_RELU, "A:4x3,B:3x4,b:4");
+    tt_compute *c = tt_test_parse(MM_RELU, "A:4x3,B:3x4,b:4");
     tt_kernel *k = lower_json(c, "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[2]},"
                                  "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i\",\"j.0\",\"k\",\"j.1\"]},"
                                  "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"},"
@@ -292,7 +292,7 @@ static void test_pack(void **state)
     };
     check_all(MM, "A:10x7,B:7x13", scheds, 3);
     check_all(MM, "A:8x8,B:8x16", scheds, 3);
-    tt_compute *c = lc_parse(MM, "A:8x8,B:8x16");
+    tt_compute *c = tt_test_parse(MM, "A:8x8,B:8x16");
     tt_kernel *k = lower_json(c, scheds[1]);
     assert_int_equal(count_stmt_loads(k->body, "B"), 1); /* the copy */
     assert_int_equal(count_stmt_loads(k->body, "B.packed"), 1);
@@ -306,7 +306,7 @@ static void test_pack(void **state)
 static void test_lower_loops(void **state)
 {
     (void)state;
-    tt_compute *c = lc_parse(MM_RELU, "A:10x7,B:7x13,b:13");
+    tt_compute *c = tt_test_parse(MM_RELU, "A:10x7,B:7x13,b:13");
     tt_schedule *s = NULL;
     assert_int_equal(tt_schedule_from_json(epilogue_schedules[1], &s), 0);
     int n = 0;
@@ -349,7 +349,7 @@ static void test_bad_arguments(void **state)
 {
     (void)state;
     tt_kernel *k = NULL;
-    tt_compute *c = lc_parse(MM, "A:2x2,B:2x2");
+    tt_compute *c = tt_test_parse(MM, "A:2x2,B:2x2");
     assert_int_equal(tt_lower(NULL, NULL, "k", &k), -1);
     assert_int_equal(tt_lower(c, NULL, "", &k), -1);
     assert_null(k);

@@ -306,18 +306,18 @@ static tt_compute *op(tt_op_desc *d)
 static void test_random_text_ops(void **state)
 {
     (void)state;
-    run_op(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 60, "matmul odd");
-    run_op(lc_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x16"), 40, "matmul even");
-    run_op(lc_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
+    run_op(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 60, "matmul odd");
+    run_op(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x16"), 40, "matmul even");
+    run_op(tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
                     "A:12x7,B:7x10,b:10"),
            40, "matmul bias relu");
-    run_op(lc_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
+    run_op(tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                     "C[i, j] = max(T[i, j], 0.0)",
                     "A:6x5,B:5x7"),
            30, "three stages");
-    run_op(lc_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 30, "max reduce");
-    run_op(lc_parse("R[i, j] = min(k, X[i, k, j] - 1.0)", "X:3x7x5"), 30, "min reduce");
-    run_op(lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 40,
+    run_op(tt_test_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 30, "max reduce");
+    run_op(tt_test_parse("R[i, j] = min(k, X[i, k, j] - 1.0)", "X:3x7x5"), 30, "min reduce");
+    run_op(tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 40,
            "stencil");
 }
 
@@ -354,12 +354,12 @@ static void test_hostile(void **state)
 {
     (void)state;
     tt_compute *cs[3] = {
-        lc_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
+        tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
                  "A:7x5,B:5x6,b:6"),
-        lc_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
+        tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                  "C[i, j] = T[i, j] + T[i, j]",
                  "A:4x5,B:5x3"),
-        lc_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:5x8"),
+        tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:5x8"),
     };
     static const char *stages[] = {"T", "C", "S", "Q"};
     static const char *loops[] = {"i", "j", "k", "i.0", "i.1", "j.0", "j.1", "k.0", "k.1",

@@ -217,7 +217,7 @@ static const struct {
 static void test_rejected_steps(void **state)
 {
     (void)state;
-    tt_compute *c = lc_parse(MM, "A:100x50,B:50x100,b:100");
+    tt_compute *c = tt_test_parse(MM, "A:100x50,B:50x100,b:100");
     assert_non_null(c);
     for (size_t i = 0; i < sizeof rejected / sizeof rejected[0]; i++) {
         tt_schedule *s = NULL;

@@ -15,13 +15,7 @@
 #include "ir/interp.h"
 #include "ir/printer.h"
 #include "ir/serialize.h"
-
-#define assert_fails_with(call, fragment)                                                          \
-    do {                                                                                           \
-        assert_int_equal((call), -1);                                                              \
-        if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
-    } while (0)
+#include "tt_test.h"
 
 static tt_expr *I(int64_t v)
 {

@@ -15,26 +15,12 @@
 #include <cmocka.h>
 
 #include "logs/record.h"
-
-/* The call returns -1 and the last error contains fragment. */
-#define assert_fails_with(call, fragment)                                                          \
-    do {                                                                                           \
-        assert_int_equal((call), -1);                                                              \
-        if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
-    } while (0)
+#include "tt_test.h"
 
 #define assert_ok(call)                                                                            \
     do {                                                                                           \
         if ((call) != 0)                                                                           \
             fail_msg("%s failed: %s", #call, tt_get_last_error());                                 \
-    } while (0)
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        const char *h_ = (haystack);                                                               \
-        if (!h_ || !strstr(h_, (needle)))                                                          \
-            fail_msg("\"%s\" lacks \"%s\"", h_ ? h_ : "(null)", (needle));                         \
     } while (0)
 
 static const double sample_costs[] = {0.0121, 0.0123, 0.0122};

@@ -13,13 +13,6 @@
 #include <cmocka.h>
 
 #include "tt/runtime.h"
-
-/* The call returns -1 and the last error contains fragment. */
-#define assert_fails_with(call, fragment)                                                          \
-    do {                                                                                           \
-        assert_int_equal((call), -1);                                                              \
-        if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));               \
-    } while (0)
+#include "tt_test.h"
 
 #endif

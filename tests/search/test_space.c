@@ -88,30 +88,30 @@ static int make_cases(op_case *o)
     o[n++] = (op_case){"pool2d avg nhwc pad", st_op(&d), {256, 2}};
     o[n++] =
         (op_case){"expr scaled_mm",
-                  st_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]", "A:9x11,B:11x24,s:24"),
+                  tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]", "A:9x11,B:11x24,s:24"),
                   {256, 2}};
     o[n++] =
         (op_case){"expr stencil",
-                  st_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x20"),
+                  tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x20"),
                   {256, 2}};
     o[n++] = (op_case){"expr softmax",
-                       st_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
+                       tt_test_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
                                 "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
                                 "X:5x19"),
                        {256, 2}};
     o[n++] = (op_case){"expr elementwise 3d",
-                       st_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)", "A:3x5x18,B:18"),
+                       tt_test_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)", "A:3x5x18,B:18"),
                        {512, 2}};
     o[n++] = (op_case){"expr sum of squares",
-                       st_parse("R[i] = sum([j, k], X[i, j, k] * X[i, j, k])", "X:6x4x7"),
+                       tt_test_parse("R[i] = sum([j, k], X[i, j, k] * X[i, j, k])", "X:6x4x7"),
                        {256, 2}};
     o[n++] = (op_case){"expr prologue+epilogue",
-                       st_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
+                       tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                                 "C[i, j] = max(T[i, j], 0.0)",
                                 "A:6x5,B:5x21"),
                        {256, 2}};
     /* edges: a scalar reduction, extent-1 reduce axes (1x1 conv), float64 */
-    o[n++] = (op_case){"expr scalar sum", st_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2}};
+    o[n++] = (op_case){"expr scalar sum", tt_test_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2}};
     tt_op_desc_init(&d, TT_OP_CONV2D);
     d.N = 2, d.C = 5, d.H = 6, d.W = 6, d.K = 12, d.R = 1, d.S = 1, d.bias = true;
     o[n++] = (op_case){"conv2d 1x1 batch 2", st_op(&d), {512, 3}};
@@ -353,7 +353,7 @@ static void test_mutate_and_crossover(void **state)
 static void test_hash_and_json_round_trip(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:24x16,B:16x32");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:24x16,B:16x32");
     tt_space_opts opts = {256, 4};
     tt_space *sp = NULL;
     assert_int_equal(tt_space_new(c, &opts, &sp), 0);
@@ -482,7 +482,7 @@ static void test_default_structure(void **state)
     tt_compute_release(c);
     /* softmax: the tiled stage is the row sum; the output divides by it (not at its own
      * indices, so no epilogue) and stays a root stage, vectorised and parallel by default */
-    c = st_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
+    c = tt_test_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
                  "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
                  "X:32x100");
     assert_int_equal(tt_space_new(c, &opts, &sp), 0);
@@ -563,7 +563,7 @@ static void test_errors(void **state)
     assert_int_equal(tt_space_new(NULL, NULL, &sp), -1);
     assert_null(sp);
     assert_non_null(strstr(tt_get_last_error(), "needs a compute"));
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:8x8,B:8x8");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:8x8,B:8x8");
     assert_int_equal(tt_space_new(c, NULL, &sp), 0);
     tt_schedule *s = NULL;
     assert_int_equal(tt_space_point(sp, tt_space_size(sp), &s), -1);
@@ -594,7 +594,7 @@ static void test_errors(void **state)
     tt_schedule_free(foreign);
     tt_space_free(sp);
     /* a space of one point cannot mutate */
-    tt_compute *one = st_parse("C[i] = A[i] * 2.0", "A:1");
+    tt_compute *one = tt_test_parse("C[i] = A[i] * 2.0", "A:1");
     assert_int_equal(tt_space_new(one, NULL, &sp), 0);
     assert_int_equal(tt_space_size(sp), 1);
     assert_int_equal(tt_space_default(sp, &s), 0);

@@ -70,7 +70,7 @@ static void free_batch(tt_schedule **b, int n)
 static void test_random_no_repeats(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:24x16,B:16x32");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:24x16,B:16x32");
     tt_space *sp = space_of(c, 256, 2);
     tt_strategy *st = NULL;
     assert_int_equal(tt_strategy_new("random", sp, 1, &st), 0);
@@ -87,7 +87,7 @@ static void test_random_no_repeats(void **state)
 static void test_random_exhausts(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = A[i, j] + B[j]", "A:3x24,B:24");
+    tt_compute *c = tt_test_parse("C[i, j] = A[i, j] + B[j]", "A:3x24,B:24");
     tt_space *sp = space_of(c, 256, 2);
     int64_t size = tt_space_size(sp);
     printf("small space: %lld points\n", (long long)size);
@@ -109,7 +109,7 @@ static void test_random_exhausts(void **state)
 static void test_grid_enumerates(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:6x4,B:4x1");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:6x4,B:4x1");
     tt_space *sp = space_of(c, 128, 2);
     int64_t size = tt_space_size(sp);
     printf("grid space: %lld points\n", (long long)size);
@@ -142,7 +142,7 @@ static void test_grid_enumerates(void **state)
 static void test_seen_skips(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:6x4,B:4x1");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:6x4,B:4x1");
     tt_space *sp = space_of(c, 128, 2);
     int64_t size = tt_space_size(sp);
     static const char *kinds[] = {"grid", "random", "ga"};
@@ -261,7 +261,7 @@ static int run_to_best(const char *kind, const synth *y, uint64_t seed, int cap,
 static void test_ga_beats_random(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:12x8,B:8x16");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:12x8,B:8x16");
     tt_space *sp = space_of(c, 128, 2);
     int64_t size = tt_space_size(sp);
     synth y;
@@ -288,7 +288,7 @@ static void test_ga_beats_random(void **state)
 static void test_ga_deterministic(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:12x8,B:8x16");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:12x8,B:8x16");
     tt_space *sp = space_of(c, 128, 2);
     synth y;
     synth_init(&y, sp, tt_space_size(sp) / 5);
@@ -308,7 +308,7 @@ static void test_ga_deterministic(void **state)
 static void test_ga_resumes_from_seen(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:12x8,B:8x16");
+    tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:12x8,B:8x16");
     tt_space *sp = space_of(c, 128, 2);
     synth y;
     synth_init(&y, sp, tt_space_size(sp) / 2 + 3);
@@ -355,7 +355,7 @@ static void test_ga_resumes_from_seen(void **state)
 static void test_errors(void **state)
 {
     (void)state;
-    tt_compute *c = st_parse("C[i] = A[i] * 2.0", "A:16");
+    tt_compute *c = tt_test_parse("C[i] = A[i] * 2.0", "A:16");
     tt_space *sp = space_of(c, 128, 1);
     tt_strategy *st = NULL;
     assert_int_equal(tt_strategy_new("annealing", sp, 1, &st), -1);

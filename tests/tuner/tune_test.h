@@ -10,18 +10,6 @@
 #include <string.h>
 
 #include <cmocka.h>
-
-#define assert_fails_with(call, fragment)                                                          \
-    do {                                                                                           \
-        assert_int_equal((call), -1);                                                              \
-        if (strstr(tt_get_last_error(), (fragment)) == NULL)                                       \
-            fail_msg("error \"%s\" lacks \"%s\"", tt_get_last_error(), (fragment));                \
-    } while (0)
-
-#define assert_contains(text, fragment)                                                            \
-    do {                                                                                           \
-        if (strstr((text), (fragment)) == NULL)                                                    \
-            fail_msg("\"%s\" lacks \"%s\"", (text), (fragment));                                   \
-    } while (0)
+#include "tt_test.h"
 
 #endif
