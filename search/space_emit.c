@@ -161,15 +161,31 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
         rc = l ? tt_schedule_vectorize(s, M, l) : tt_error_set("out of memory");
         free(l);
     }
+    /* The body of the innermost tile in copies of the statement, a vector counting once per
+     * register: LLVM fully unrolls short inner loops whether or not a step says so. */
+    int64_t body = 1;
+    for (int a = 0; a < sp->nspatial; a++) {
+        const sp_axis *ax = &sp->spatial[a];
+        int64_t f = ax->tuples[v[a]].f[ax->ninner - 1];
+        body *= a == sp->vec && vec ? (f + sp->lanes - 1) / sp->lanes : f;
+    }
     for (int a = 0; rc == 0 && v[sp->d_unroll_s] && a < sp->nspatial; a++) {
         if (a == sp->vec) /* its inner loop is the vector (or the would-be vector) */
             continue;
-        char *l = loop_name(sp->spatial[a].name, sp->spatial[a].ninner);
+        const sp_axis *ax = &sp->spatial[a];
+        char *l = loop_name(ax->name, ax->ninner);
         rc = l ? tt_schedule_unroll(s, M, l) : tt_error_set("out of memory");
         free(l);
     }
-    for (int a = 0; rc == 0 && v[sp->d_unroll_r] && a < sp->nreduce; a++) {
-        char *l = loop_name(sp->reduce[a].name, 1);
+    /* Reduce loops unroll innermost first while the body stays within SP_MAX_BODY: beyond it
+     * LLVM takes seconds (a 3x3x32 conv reduction over a 7-row tile took 20 s) for nothing. */
+    for (int a = sp->nreduce - 1; rc == 0 && v[sp->d_unroll_r] && a >= 0; a--) {
+        const sp_axis *ax = &sp->reduce[a];
+        int64_t f = ax->tuples[v[sp->d_reduce + a]].f[0];
+        if (body * f > SP_MAX_BODY)
+            break;
+        body *= f;
+        char *l = loop_name(ax->name, 1);
         rc = l ? tt_schedule_unroll(s, M, l) : tt_error_set("out of memory");
         free(l);
     }

@@ -9,6 +9,7 @@
 #define SP_MAX_INNER 3      /* inner tile levels of a spatial axis (S1 S2 S3) */
 #define SP_MAX_LANES 64     /* ir/lower: widest vectorised loop */
 #define SP_MAX_UNROLL 64    /* ir/lower: longest unrolled loop */
+#define SP_MAX_BODY 512     /* copies of the statement in the unrolled body of a tile */
 #define SP_MAX_OVERSHOOT 64 /* ir/lower: split factors may exceed the extent up to this product */
 
 typedef unsigned __int128 sp_count;
