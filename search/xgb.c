@@ -1,8 +1,11 @@
 /* The model-guided strategy ("xgb"): each batch is chosen from a pool of thousands of
- * candidates (random samples, and mutation chains from the best measured schedules, kept by
- * an evolutionary round of re-scoring) scored by the XGBoost cost model (cost_model/), which is
- * retrained on every measured candidate before the next batch. A share of each batch is random
- * (exploration); nothing is proposed twice. Until enough candidates are measured it is random. */
+ * candidates scored by the XGBoost cost model (cost_model/), which is retrained on every
+ * measured candidate before the next batch. The pool persists between batches, its features
+ * computed once: each refill re-scores it with the new model, adds fresh random samples and
+ * mutation chains from the best measured schedules and from the best predicted ones (an
+ * evolutionary round), and drops the worst predicted beyond POOL_CAP. A share of each batch
+ * is random (exploration); nothing is proposed twice. Until enough candidates are measured it
+ * is random. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +15,30 @@
 #include "ir/lower.h"
 #include "search/strategy_internal.h"
 
-#define BATCH 64        /* proposals chosen per scoring round */
-#define POOL_RANDOM 512 /* random samples in a pool */
-#define TOP_PARENTS 16  /* best measured schedules the mutation chains start from */
-#define CHAIN 24        /* mutants per parent per round */
-#define ROUNDS 2        /* evolutionary rounds: the best of the pool are mutated again */
-#define MIN_ROWS 16     /* measured candidates before the model guides */
-#define EPSILON 0.2     /* share of each batch picked at random */
+#define BATCH 64          /* proposals chosen per scoring round */
+#define POOL_FIRST 512    /* random samples in the first pool */
+#define POOL_RANDOM 96    /* fresh random samples per refill */
+#define POOL_CAP 3072     /* candidates kept between refills (the best predicted) */
+#define TOP_PARENTS 16    /* best measured schedules the mutation chains start from */
+#define CHAIN_PARENT 8    /* mutants per measured parent per refill */
+#define CHAIN 16          /* mutants per predicted parent per evolutionary round */
+#define ROUNDS 2          /* evolutionary rounds: the best of the pool are mutated again */
+#define MIN_ROWS 16       /* measured candidates before the model guides */
+#define EPSILON 0.2       /* share of each batch picked at random */
 
 typedef struct {
     int *v;
     double cost;
 } parent;
+
+/* Candidates with their features, kept between refills; scores are the last model's. */
+typedef struct {
+    int ndec, n, cap;
+    int *v;      /* n * ndec */
+    uint64_t *h; /* schedule hashes: no duplicate in the pool */
+    float *f;    /* n * TT_FEATURE_COUNT */
+    float *score;
+} pool;
 
 struct xgb_state {
     tt_model *model;
@@ -36,6 +51,7 @@ struct xgb_state {
      * [ntop, nqueue) the exploration picks; each part has its own head. */
     int *queue;
     int nqueue, ntop, head_top, head_exp;
+    pool pool; /* persists between refills */
     int64_t proposed; /* guided proposals so far: every 1/EPSILON-th is an exploration pick */
     bool loaded;      /* a saved model guides until MIN_ROWS of our own are measured */
     size_t transfer;  /* rows of other workloads in data (--transfer) */
@@ -55,6 +71,8 @@ int xgb_init(tt_strategy *st)
     return tt_model_new(&o, &x->model);
 }
 
+static void pool_free(pool *p);
+
 void xgb_free(tt_strategy *st)
 {
     xgb_state *x = st->xgb;
@@ -65,6 +83,7 @@ void xgb_free(tt_strategy *st)
     for (int i = 0; i < x->nbest; i++)
         free(x->best[i].v);
     free(x->queue);
+    pool_free(&x->pool);
     free(x);
     st->xgb = NULL;
 }
@@ -118,20 +137,36 @@ int xgb_feed(tt_strategy *st, const tt_schedule *s, double cost)
 
 /* ---- a scored pool ---- */
 
-typedef struct {
-    int ndec, n, cap;
-    int *v;      /* n * ndec */
-    uint64_t *h; /* schedule hashes: no duplicate in the pool */
-    float *f;    /* n * TT_FEATURE_COUNT */
-    float *score;
-} pool;
-
 static void pool_free(pool *p)
 {
     free(p->v);
     free(p->h);
     free(p->f);
     free(p->score);
+    memset(p, 0, sizeof *p);
+}
+
+/* Moves entry i to slot j (j <= i). */
+static void pool_move(pool *p, int j, int i)
+{
+    if (i == j)
+        return;
+    memcpy(p->v + (size_t)j * p->ndec, p->v + (size_t)i * p->ndec, (size_t)p->ndec * sizeof *p->v);
+    memcpy(p->f + (size_t)j * TT_FEATURE_COUNT, p->f + (size_t)i * TT_FEATURE_COUNT,
+           TT_FEATURE_COUNT * sizeof *p->f);
+    p->h[j] = p->h[i];
+    p->score[j] = p->score[i];
+}
+
+/* Drops what was proposed since the pool was made (the queue's picks and the other
+ * strategies' marks: a resumed run, a random fallback). */
+static void pool_drop_seen(const tt_strategy *st, pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (!st_has(st, p->h[i]))
+            pool_move(p, n++, i);
+    p->n = n;
 }
 
 /* Adds v when its schedule is new to the pool and to the strategy and lowers: 1 added, 0 not,
@@ -173,12 +208,13 @@ static int pool_add(tt_strategy *st, pool *p, const int *v)
     return rc;
 }
 
-/* Mutation chains from each of nstart decision vectors (CHAIN steps, each kept). */
-static int add_chains(tt_strategy *st, pool *p, const int *starts, int nstart, int *scratch)
+/* Mutation chains from each of nstart decision vectors (len steps, each kept). */
+static int add_chains(tt_strategy *st, pool *p, const int *starts, int nstart, int len,
+                      int *scratch)
 {
     for (int i = 0; i < nstart; i++) {
         memcpy(scratch, starts + (size_t)i * p->ndec, (size_t)p->ndec * sizeof *scratch);
-        for (int m = 0; m < CHAIN; m++) {
+        for (int m = 0; m < len; m++) {
             if (!sp_mutate_dec(st->sp, &st->rng, scratch))
                 break;
             if (pool_add(st, p, scratch) < 0)
@@ -197,11 +233,52 @@ static int by_score(const void *a, const void *b)
     return i - j;
 }
 
-/* Fills the queue: the BATCH * (1 - EPSILON) best predicted of a fresh pool, then random. */
+/* Scores the pool entries [from, n) with the model and sorts the indices of the whole pool
+ * into *order, best predicted first. */
+static int score_and_sort(xgb_state *x, int from, int **order)
+{
+    pool *p = &x->pool;
+    if (p->n > from &&
+        tt_model_predict(x->model, p->f + (size_t)from * TT_FEATURE_COUNT, (size_t)(p->n - from),
+                         p->score + from) != 0)
+        return -1;
+    free(*order);
+    *order = malloc(((size_t)p->n + 1) * sizeof **order);
+    if (!*order)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < p->n; i++)
+        (*order)[i] = i;
+    sort_scores = p->score;
+    qsort(*order, (size_t)p->n, sizeof **order, by_score);
+    return 0;
+}
+
+/* Keeps the POOL_CAP best predicted entries (order: the pool's indices, best first). */
+static int pool_trim(pool *p, const int *order)
+{
+    if (p->n <= POOL_CAP)
+        return 0;
+    char *keep = calloc((size_t)p->n, 1);
+    if (!keep)
+        return tt_error_set("out of memory");
+    for (int i = 0; i < POOL_CAP; i++)
+        keep[order[i]] = 1;
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (keep[i])
+            pool_move(p, n++, i);
+    p->n = n;
+    free(keep);
+    return 0;
+}
+
+/* Fills the queue: the BATCH * (1 - EPSILON) best predicted of the pool, then exploration. */
 static int refill(tt_strategy *st)
 {
     xgb_state *x = st->xgb;
     tt_space *sp = st->sp;
+    pool *p = &x->pool;
+    p->ndec = sp->ndec;
     if (x->dirty) {
         /* a loaded model is better than one trained on a handful of rows */
         bool keep = x->loaded && x->valid < MIN_ROWS && x->transfer == 0;
@@ -209,15 +286,16 @@ static int refill(tt_strategy *st)
             return -1;
         x->dirty = false;
     }
-    pool p = {.ndec = sp->ndec};
+    pool_drop_seen(st, p);
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     int *order = NULL, *starts = NULL;
     int rc = -1;
     if (!v)
         goto out;
-    for (int i = 0; i < POOL_RANDOM; i++) {
+    int fresh = p->n == 0 ? POOL_FIRST : POOL_RANDOM;
+    for (int i = 0; i < fresh; i++) {
         sp_sample_dec(sp, &st->rng, v);
-        if (pool_add(st, &p, v) < 0)
+        if (pool_add(st, p, v) < 0)
             goto out;
     }
     starts = calloc((size_t)(TOP_PARENTS + BATCH) * (size_t)sp->ndec + 1, sizeof *starts);
@@ -225,67 +303,60 @@ static int refill(tt_strategy *st)
         goto out;
     for (int i = 0; i < x->nbest; i++)
         memcpy(starts + (size_t)i * sp->ndec, x->best[i].v, (size_t)sp->ndec * sizeof *v);
-    int mut_lo = p.n;
-    if (add_chains(st, &p, starts, x->nbest, v) != 0)
+    int mut_lo = p->n;
+    if (add_chains(st, p, starts, x->nbest, CHAIN_PARENT, v) != 0)
         goto out;
-    int mut_hi = p.n;
-    for (int round = 0;; round++) {
-        if (tt_model_predict(x->model, p.f, (size_t)p.n, p.score) != 0)
-            goto out;
-        free(order);
-        order = malloc(((size_t)p.n + 1) * sizeof *order);
-        if (!order)
-            goto out;
-        for (int i = 0; i < p.n; i++)
-            order[i] = i;
-        sort_scores = p.score;
-        qsort(order, (size_t)p.n, sizeof *order, by_score);
-        if (round == ROUNDS)
-            break;
+    int mut_hi = p->n;
+    /* every entry is re-scored: the model changed since the pool's older entries were */
+    if (score_and_sort(x, 0, &order) != 0)
+        goto out;
+    for (int round = 0; round < ROUNDS; round++) {
         /* evolve: mutation chains from the best predicted so far */
-        int ns = p.n < BATCH / 4 ? p.n : BATCH / 4;
+        int ns = p->n < BATCH / 4 ? p->n : BATCH / 4;
         for (int i = 0; i < ns; i++)
-            memcpy(starts + (size_t)i * sp->ndec, p.v + (size_t)order[i] * sp->ndec,
+            memcpy(starts + (size_t)i * sp->ndec, p->v + (size_t)order[i] * sp->ndec,
                    (size_t)sp->ndec * sizeof *v);
-        if (add_chains(st, &p, starts, ns, v) != 0)
+        int before = p->n;
+        if (add_chains(st, p, starts, ns, CHAIN, v) != 0)
+            goto out;
+        if (score_and_sort(x, before, &order) != 0)
             goto out;
     }
     int want = (int)(BATCH * (1 - EPSILON));
-    int take = p.n < want ? p.n : want;
+    int take = p->n < want ? p->n : want;
     free(x->queue);
     x->queue = malloc(((size_t)BATCH + 1) * (size_t)sp->ndec * sizeof *x->queue);
     x->nqueue = x->ntop = x->head_top = x->head_exp = 0;
     if (!x->queue)
         goto out;
     for (int i = 0; i < take; i++)
-        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)order[i] * sp->ndec,
+        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p->v + (size_t)order[i] * sp->ndec,
                (size_t)sp->ndec * sizeof *v);
     x->ntop = x->head_exp = x->nqueue;
     /* Exploration, unfiltered by the model: alternately a neighbour of the best measured (a
      * noisy measurement may have taught the model to shun a region a single decision away,
      * such as parallel loops on a small kernel) and any member of the pool. The chosen
      * prefix is marked by its order position so nothing is queued twice. */
-    int *rank = malloc(((size_t)p.n + 1) * sizeof *rank);
+    int *rank = malloc(((size_t)p->n + 1) * sizeof *rank);
     if (!rank)
         goto out;
-    for (int i = 0; i < p.n; i++)
+    for (int i = 0; i < p->n; i++)
         rank[order[i]] = i;
-    for (int i = take, tries = 0; i < BATCH && p.n > take && tries < 8 * BATCH; tries++) {
+    for (int i = take, tries = 0; i < BATCH && p->n > take && tries < 8 * BATCH; tries++) {
         int k = (i & 1) && mut_hi > mut_lo ? mut_lo + (int)sp_below(&st->rng, mut_hi - mut_lo)
-                                           : (int)sp_below(&st->rng, p.n);
+                                           : (int)sp_below(&st->rng, p->n);
         if (rank[k] < 0 || rank[k] < take)
             continue; /* already queued */
         rank[k] = -1;
-        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p.v + (size_t)k * sp->ndec,
+        memcpy(x->queue + (size_t)x->nqueue++ * sp->ndec, p->v + (size_t)k * sp->ndec,
                (size_t)sp->ndec * sizeof *v);
         i++;
     }
     free(rank);
-    rc = 0;
+    rc = pool_trim(p, order);
 out:
     if (rc != 0 && !v)
         tt_error_set("out of memory");
-    pool_free(&p);
     free(v);
     free(order);
     free(starts);
