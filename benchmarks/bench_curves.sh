@@ -76,6 +76,22 @@ run() { # run TUNER OP SEED TRIALS [flags...]: one tuning run into logs/TUNER_OP
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs;" \
      "load before: $(cut -d' ' -f1-3 /proc/loadavg); trials $trials, seeds $seeds, matmul $mm^3"
+
+# The peers, 2 threads, measured by bench_kernels (issue 3) before and after the tuning runs:
+# OpenBLAS/BLIS/oneDNN sgemm at 1024^3 and 512^3, oneDNN on the conv. peers.txt keeps the rows.
+bk=$build/benchmarks/bench_kernels
+peers() { # peers LABEL
+    if [ -x "$bk" ]; then
+        for o in matmul conv; do
+            "$bk" --threads 2 --only "$o" 2>/dev/null | grep '^| [mc]' | grep -v ' ours ' |
+                sed "s/^/$1 /" >>"$out/peers.txt" || true
+        done
+    fi
+}
+if [ "$reuse" = 0 ] || [ ! -s "$out/peers.txt" ]; then
+    rm -f "$out/peers.txt"
+    peers before
+fi
 for op in $ops; do
     for seed in $seeds; do
         for tuner in $tuners; do
@@ -132,7 +148,55 @@ for (op, tuner, seed), c in sorted(runs.items()):
     print(f"{op:10} {tuner:14} {seed:>4} {len(c):>6} {c[-1][1]:>11.1f} {hit if hit else '-':>7}")
 PY
 }
+peers after
 to95 "$out/curves.csv" | tee "$out/trials95.txt"
+summary() { # summary CSV -> per op and tuner: median trials to 95%, best GFLOPS, x the peer
+    python3 - "$1" "$out/peers.txt" "$mm" <<'PY'
+import csv, sys, collections, statistics
+rows = list(csv.DictReader(open(sys.argv[1])))
+mm = sys.argv[3]
+peer = collections.defaultdict(list)  # op -> [(name, GFLOPS)] over the before/after rows
+try:
+    for line in open(sys.argv[2]):
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) < 7 or cells[2] != "2":
+            continue
+        name, gf = cells[4], float(cells[5])
+        if cells[1].startswith(f"matmul {mm}x{mm}x{mm}"):
+            peer["matmul"].append((name, gf))
+        elif cells[1].startswith("conv2d 3x3"):
+            peer["conv"].append((name, gf))
+except OSError:
+    pass
+best = collections.defaultdict(float)
+for r in rows:
+    best[r["op"]] = max(best[r["op"]], float(r["best_gflops"]))
+runs = collections.defaultdict(list)
+for r in rows:
+    runs[(r["op"], r["tuner"], r["seed"])].append(float(r["best_gflops"]))
+by = collections.defaultdict(list)
+for (op, tuner, seed), c in runs.items():
+    hit = next((i + 1 for i, g in enumerate(c) if g >= 0.95 * best[op]), None)
+    by[(op, tuner)].append((hit, c[-1], len(c)))
+print("| op | tuner | seeds | trials to 95% (each seed) | median | best GFLOPS (median) | peer (2T, mean of before/after) | best / peer |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+for (op, tuner), v in sorted(by.items()):
+    n = v[0][2]
+    hits = [h if h else n + 1 for h, _, _ in v]  # never: counted as more than the run
+    med = statistics.median(hits)
+    meds = f">{n}" if med > n else f"{med:g}"
+    g = statistics.median(b for _, b, _ in v)
+    ps = collections.defaultdict(list)
+    for name, gf in peer.get(op, []):
+        ps[name].append(gf)
+    pk = [(k, statistics.mean(x)) for k, x in ps.items() if k in ("OpenBLAS", "oneDNN")]
+    pstr = ", ".join(f"{k} {x:.1f}" for k, x in pk) or "none"
+    rstr = ", ".join(f"{g / x:.2f}x {k}" for k, x in pk) or "-"
+    each = " ".join(str(h) if h else "-" for h, _, _ in v)
+    print(f"| {op} | {tuner} | {len(v)} | {each} | {meds} | {g:.1f} | {pstr} | {rstr} |")
+PY
+}
+summary "$out/curves.csv" | tee "$out/summary.md"
 
 if command -v gnuplot >/dev/null; then
     gnuplot -e "csv='$out/curves.csv'; png='$out/curves.png'; ops='$ops'; tuners='$tuners'; seeds='$seeds'" \
@@ -155,4 +219,5 @@ if [ "$transfer" = 1 ]; then
         done
     } >"$out/transfer.csv"
     to95 "$out/transfer.csv" | tee "$out/transfer.txt"
+    summary "$out/transfer.csv" | tee -a "$out/transfer.txt"
 fi
