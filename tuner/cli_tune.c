@@ -23,8 +23,9 @@ static const char tune_usage[] =
     "\n"
     "  --trials N          candidates to measure, over all tasks (required); tasks share them\n"
     "                      by their \"weight\". With --resume the trials already in the log count\n"
-    "  --tuner KIND        search strategy: ga (genetic, default), random, grid or xgb\n"
-    "                      (model-guided: XGBoost cost model retrained after each batch)\n"
+    "  --tuner KIND        search strategy: xgb (default: model-guided, an XGBoost cost model\n"
+    "                      retrained after each batch ranks thousands of candidates), ga\n"
+    "                      (genetic), random or grid\n"
     "  --task-scheduler S  how tasks share the trials: gradient (default: after one round each,\n"
     "                      the next batch goes to the task expected to cut sum(weight x best\n"
     "                      latency) most; tasks still improving get more) or round-robin (by\n"
@@ -147,7 +148,7 @@ static int tune(int argc, char **argv, const char **transfer)
         case O_TUNER:
             if (strcmp(optarg, "ga") && strcmp(optarg, "random") && strcmp(optarg, "grid") &&
                 strcmp(optarg, "xgb")) {
-                fprintf(stderr, "tvm-tune: --tuner %s: expected ga, random, grid or xgb\n", optarg);
+                fprintf(stderr, "tvm-tune: --tuner %s: expected xgb, ga, random or grid\n", optarg);
                 return TT_EXIT_USAGE;
             }
             o.tuner = optarg;

@@ -25,7 +25,7 @@ void tt_tune_opts_default(tt_tune_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->trials = 0;
-    o->tuner = "ga";
+    o->tuner = "xgb";
     o->seed = 1;
     o->max_errors_in_row = 20;
     o->remeasure_top = 3;

@@ -28,7 +28,7 @@ expect 0 "matmul_24x16x8_f32" b.json --trials 6 --log c.log --tuner xgb --model-
 check "model-in run logged" test "$(grep -c '"tuner":"xgb"' c.log)" -ge 6
 
 # bad input: before anything is written
-expect 2 "--model-in needs the xgb tuner (--tuner xgb), not ga" b.json --trials 4 --log d.log --model-in b.model
+expect 2 "--model-in needs the xgb tuner (--tuner xgb), not ga" b.json --trials 4 --log d.log --tuner ga --model-in b.model
 expect 2 "--transfer needs the xgb tuner (--tuner xgb), not random" b.json --trials 4 --log d.log --tuner random --transfer a.log
 printf 'not a model\n' >junk.model
 expect 2 "--model-in: junk.model: not a tvm-tune model" b.json --trials 4 --log d.log --tuner xgb --model-in junk.model

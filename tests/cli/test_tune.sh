@@ -44,7 +44,7 @@ check "progress on stderr" grep -qF "task 1/1 matmul_24x20x16_f32 | trials" out
 check "time line: wall, timed kernel runs, overhead" grep -qE "^time: [0-9.]+ s, of which timed kernel runs [0-9.]+ s \(overhead [0-9.]+x\)$" out
 check "matmul log (mm.log, default name)" valid_log mm.log matmul_24x20x16_f32- 12
 check "seed in the log" grep -q '"seed":7' mm.log
-check "database run row" test "$(sqlite3 tune.db "select status || ' ' || trials_asked || ' ' || trials_done || ' ' || tuner from runs")" = "finished 12 12 ga"
+check "database run row" test "$(sqlite3 tune.db "select status || ' ' || trials_asked || ' ' || trials_done || ' ' || tuner from runs")" = "finished 12 12 xgb"
 check "database records" test "$(sqlite3 tune.db 'select count(*) from records')" = 13
 
 cat >conv.json <<'JSON'

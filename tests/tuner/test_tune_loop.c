@@ -104,7 +104,7 @@ static void test_run_and_resume(void **state)
     int seen_codes = 0;
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(recs[i]->seed, 1);
-        assert_string_equal(recs[i]->tuner, "ga");
+        assert_string_equal(recs[i]->tuner, "xgb"); /* the default tuner */
         if (recs[i]->trial == 2)
             assert_int_equal(recs[i]->error, 3), seen_codes |= 1;
         if (recs[i]->trial == 4)
