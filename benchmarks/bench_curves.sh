@@ -6,7 +6,7 @@
 # on a new matmul shape with --transfer from logs of other matmul shapes, against without).
 #   usage: benchmarks/bench_curves.sh [--build DIR] [--trials N] [--seeds "1 2 3"]
 #          [--tuners "xgb ga random"] [--ops "matmul conv expr"] [--mm N] [--out DIR]
-#          [--no-transfer] [--transfer-trials N] [--reuse]
+#          [--no-transfer] [--transfer-trials N (default 200)] [--reuse]
 # --reuse keeps the runs whose log is already in OUT/logs (add seeds to an earlier run).
 # Defaults are the full run (500 trials, seeds 1-3, matmul 1024^3): hours on 2 cores.
 # Logs go to OUT/logs (not committed); curves.csv, curves.png, trials95.txt, transfer.txt to OUT.
@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     *) sed -n '2,12p' "$0" >&2; exit 2 ;;
     esac
 done
-ttrials=${ttrials:-$trials}
+ttrials=${ttrials:-200}
 tt=$build/tuner/tvm-tune
 [ -x "$tt" ] || { echo "bench_curves.sh: $tt not found: build first" >&2; exit 2; }
 logs=$out/logs
@@ -205,7 +205,9 @@ fi
 
 # transfer: logs of two other matmul shapes, then a new shape with and without them
 if [ "$transfer" = 1 ]; then
-    src1=mm_96x128x64 src2=mm_160x96x128 new=mm_128x192x96
+    # a target large enough (151 MFLOP, about a millisecond) that schedules differ by more
+    # than the timing noise; sources of other shapes and aspect ratios
+    src1=mm_512x256x384 src2=mm_256x640x512 new=mm_384x384x512
     for s in $src1 $src2; do run random "$s" 1 "$ttrials"; done
     for seed in $seeds; do
         run xgb "$new" "$seed" "$ttrials"
