@@ -15,16 +15,16 @@
 #include "ir/lower.h"
 #include "search/strategy_internal.h"
 
-#define BATCH 64       /* proposals chosen per scoring round */
-#define POOL_FIRST 512 /* random samples in the first pool */
-#define POOL_RANDOM 96 /* fresh random samples per refill */
-#define POOL_CAP 3072  /* candidates kept between refills (the best predicted) */
-#define TOP_PARENTS 16 /* best measured schedules the mutation chains start from */
-#define CHAIN_PARENT 8 /* mutants per measured parent per refill */
-#define CHAIN 16       /* mutants per predicted parent per evolutionary round */
-#define ROUNDS 2       /* evolutionary rounds: the best of the pool are mutated again */
-#define MIN_ROWS 16    /* measured candidates before the model guides */
-#define EPSILON 0.2    /* share of each batch picked at random */
+#define BATCH 64          /* proposals chosen per scoring round */
+#define POOL_FIRST 512    /* random samples in the first pool */
+#define POOL_RANDOM 96    /* fresh random samples per refill */
+#define POOL_CAP 3072     /* candidates kept between refills (the best predicted) */
+#define TOP_PARENTS 16    /* best measured schedules the mutation chains start from */
+#define CHAIN_PARENT 8    /* mutants per measured parent per refill */
+#define CHAIN 16          /* mutants per predicted parent per evolutionary round */
+#define ROUNDS 2          /* evolutionary rounds: the best of the pool are mutated again */
+#define MIN_ROWS 16       /* measured candidates before the model guides */
+#define EPSILON 0.2       /* share of each batch picked at random */
 
 typedef struct {
     int *v;
@@ -51,7 +51,7 @@ struct xgb_state {
      * [ntop, nqueue) the exploration picks; each part has its own head. */
     int *queue;
     int nqueue, ntop, head_top, head_exp;
-    pool pool;        /* persists between refills */
+    pool pool; /* persists between refills */
     int64_t proposed; /* guided proposals so far: every 1/EPSILON-th is an exploration pick */
     bool loaded;      /* a saved model guides until MIN_ROWS of our own are measured */
     size_t transfer;  /* rows of other workloads in data (--transfer) */
@@ -238,8 +238,9 @@ static int by_score(const void *a, const void *b)
 static int score_and_sort(xgb_state *x, int from, int **order)
 {
     pool *p = &x->pool;
-    if (p->n > from && tt_model_predict(x->model, p->f + (size_t)from * TT_FEATURE_COUNT,
-                                        (size_t)(p->n - from), p->score + from) != 0)
+    if (p->n > from &&
+        tt_model_predict(x->model, p->f + (size_t)from * TT_FEATURE_COUNT, (size_t)(p->n - from),
+                         p->score + from) != 0)
         return -1;
     free(*order);
     *order = malloc(((size_t)p->n + 1) * sizeof **order);
@@ -292,7 +293,6 @@ static int refill(tt_strategy *st)
     if (!v)
         goto out;
     int fresh = p->n == 0 ? POOL_FIRST : POOL_RANDOM;
-    int rnd_lo = p->n;
     for (int i = 0; i < fresh; i++) {
         sp_sample_dec(sp, &st->rng, v);
         if (pool_add(st, p, v) < 0)
@@ -303,7 +303,7 @@ static int refill(tt_strategy *st)
         goto out;
     for (int i = 0; i < x->nbest; i++)
         memcpy(starts + (size_t)i * sp->ndec, x->best[i].v, (size_t)sp->ndec * sizeof *v);
-    int rnd_hi = p->n, mut_lo = p->n;
+    int mut_lo = p->n;
     if (add_chains(st, p, starts, x->nbest, CHAIN_PARENT, v) != 0)
         goto out;
     int mut_hi = p->n;
@@ -335,10 +335,8 @@ static int refill(tt_strategy *st)
     x->ntop = x->head_exp = x->nqueue;
     /* Exploration, unfiltered by the model: alternately a neighbour of the best measured (a
      * noisy measurement may have taught the model to shun a region a single decision away,
-     * such as parallel loops on a small kernel) and a fresh random sample (the pool's older
-     * members are the model's favourites: picking among them kept the search in one region,
-     * 13% below the best random search found on the expr op of benchmarks/bench_curves.sh).
-     * The chosen prefix is marked by its order position so nothing is queued twice. */
+     * such as parallel loops on a small kernel) and any member of the pool. The chosen
+     * prefix is marked by its order position so nothing is queued twice. */
     int *rank = malloc(((size_t)p->n + 1) * sizeof *rank);
     if (!rank)
         goto out;
@@ -346,9 +344,7 @@ static int refill(tt_strategy *st)
         rank[order[i]] = i;
     for (int i = take, tries = 0; i < BATCH && p->n > take && tries < 8 * BATCH; tries++) {
         int k = (i & 1) && mut_hi > mut_lo ? mut_lo + (int)sp_below(&st->rng, mut_hi - mut_lo)
-                : tries < 4 * BATCH && rnd_hi > rnd_lo
-                    ? rnd_lo + (int)sp_below(&st->rng, rnd_hi - rnd_lo)
-                    : (int)sp_below(&st->rng, p->n);
+                                           : (int)sp_below(&st->rng, p->n);
         if (rank[k] < 0 || rank[k] < take)
             continue; /* already queued */
         rank[k] = -1;
