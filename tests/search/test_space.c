@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -278,6 +280,80 @@ static void test_realistic_shapes_lower(void **state)
             }
             tt_space_free(sp);
         }
+        tt_compute_release(c[i]);
+    }
+}
+
+/* The unrolled body of a schedule's tile, from its steps alone: the innermost factor of every
+ * 3-level (spatial) split, ceil(factor / lanes) for the vectorised one, times the factor of
+ * every unrolled 1-level (reduce) split. */
+static int64_t unrolled_body(const tt_schedule *s, int lanes, bool *reduce_unrolled)
+{
+    const tt_step *vec = NULL;
+    for (int i = 0; i < tt_schedule_size(s); i++)
+        if (tt_schedule_step(s, i)->kind == TT_STEP_VECTORIZE)
+            vec = tt_schedule_step(s, i);
+    int64_t body = 1;
+    for (int i = 0; i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        if (st->kind != TT_STEP_SPLIT)
+            continue;
+        char inner[64];
+        snprintf(inner, sizeof inner, "%s.%d", st->loops[0], st->nfactors);
+        int64_t f = st->factors[st->nfactors - 1];
+        if (st->nfactors == 3) {
+            body *= vec && strcmp(vec->loops[0], inner) == 0 ? (f + lanes - 1) / lanes : f;
+            continue;
+        }
+        for (int j = 0; j < tt_schedule_size(s); j++) {
+            const tt_step *u = tt_schedule_step(s, j);
+            if (u->kind == TT_STEP_UNROLL && strcmp(u->loops[0], inner) == 0) {
+                body *= f;
+                *reduce_unrolled = true;
+            }
+        }
+    }
+    return body;
+}
+
+/* Unrolling stops at 512 copies of the statement: a conv tile of 7 rows over a 3x3x32
+ * reduction unrolled took LLVM 20 s to build. Reduce loops still unroll where they fit. */
+static void test_unrolled_body_capped(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_CONV2D);
+    d.N = 1, d.C = 128, d.H = 28, d.W = 28, d.K = 128, d.R = 3, d.S = 3;
+    d.pad[0] = d.pad[1] = 1;
+    d.nhwc = true;
+    tt_compute *c[2] = {st_op(&d), NULL};
+    tt_op_desc_init(&d, TT_OP_MATMUL);
+    d.M = d.N = d.K = 1024;
+    c[1] = st_op(&d);
+    const tt_space_opts opts = {512, 8};
+    uint64_t rng = 5;
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(c[i]);
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(c[i], &opts, &sp), 0);
+        int64_t largest = 0;
+        int with_reduce = 0;
+        for (int t = 0; t < 3000; t++) {
+            tt_schedule *s = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            bool ru = false;
+            int64_t body = unrolled_body(s, 16, &ru);
+            if (body > 512)
+                fail_msg("%s: unrolled body %lld > 512: %s", c[i]->name, (long long)body,
+                         tt_step_describe(tt_schedule_step(s, 0)));
+            if (ru && body > largest)
+                largest = body;
+            with_reduce += ru;
+            tt_schedule_free(s);
+        }
+        assert_true(with_reduce > 300);
+        assert_true(largest > 128);
+        tt_space_free(sp);
         tt_compute_release(c[i]);
     }
 }
@@ -614,6 +690,7 @@ int main(void)
         cmocka_unit_test(test_samples_lower_and_compute),
         cmocka_unit_test(test_many_samples_lower),
         cmocka_unit_test(test_realistic_shapes_lower),
+        cmocka_unit_test(test_unrolled_body_capped),
         cmocka_unit_test(test_mutate_and_crossover),
         cmocka_unit_test(test_hash_and_json_round_trip),
         cmocka_unit_test(test_default_structure),
