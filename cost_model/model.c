@@ -137,17 +137,30 @@ static size_t *group_order(const tt_dataset *d, unsigned *sizes)
 
 int tt_model_train(tt_model *m, const tt_dataset *d)
 {
+    return tt_model_train_weighted(m, d, NULL);
+}
+
+int tt_model_train_weighted(tt_model *m, const tt_dataset *d, const float *group_weight)
+{
     if (!d || d->nrows == 0)
         return tt_error_set("cost model: no rows to train on");
+    for (size_t g = 0; group_weight && g < d->ngroups; g++)
+        if (!(group_weight[g] >= 0) || !isfinite(group_weight[g]))
+            return tt_error_set("cost model: group %zu has weight %g, expected a finite value "
+                                ">= 0",
+                                g, (double)group_weight[g]);
     const size_t nf = TT_FEATURE_COUNT;
     unsigned *sizes = calloc(d->ngroups + 1, sizeof *sizes);
     float *x = malloc(d->nrows * nf * sizeof *x);
     float *y = malloc(d->nrows * sizeof *y), *ys = malloc(d->nrows * sizeof *ys);
+    /* rank: one weight per non-empty group; reg: one per row */
+    float *w = group_weight ? malloc((d->nrows + 1) * sizeof *w) : NULL;
+    bool rank = strcmp(m->o.objective, "rank") == 0;
     size_t *perm = sizes ? group_order(d, sizes) : NULL;
     DMatrixHandle dm = NULL;
     BoosterHandle b = NULL;
     int rc = -1;
-    if (!sizes || !x || !y || !ys || !perm) {
+    if (!sizes || !x || !y || !ys || !perm || (group_weight && !w)) {
         tt_error_set("out of memory");
         goto out;
     }
@@ -156,21 +169,32 @@ int tt_model_train(tt_model *m, const tt_dataset *d)
         memcpy(x + i * nf, d->x + perm[i] * nf, nf * sizeof *x);
         ys[i] = y[perm[i]];
         /* failures stay 0, below every bucket of a valid candidate */
-        if (m->o.label_step > 0 && ys[i] > 0 && strcmp(m->o.objective, "rank") == 0)
+        if (m->o.label_step > 0 && ys[i] > 0 && rank)
             ys[i] = (float)((floor(ys[i] / m->o.label_step) + 1) * m->o.label_step);
+        if (w && !rank)
+            w[i] = group_weight[d->group[perm[i]]];
     }
     /* empty groups (all rows of a key dropped) are left out of the group sizes */
     size_t ng = 0;
     for (size_t g = 0; g < d->ngroups; g++)
-        if (sizes[g])
+        if (sizes[g]) {
+            if (w && rank)
+                w[ng] = group_weight[g];
             sizes[ng++] = sizes[g];
+        }
     if (XGDMatrixCreateFromMat(x, d->nrows, nf, NAN, &dm) != 0) {
         xgb_fail("training matrix");
         goto out;
     }
+    /* groups matter to ranking only; XGBoost then wants a weight per group, and per row
+     * without groups */
     if (XGDMatrixSetFloatInfo(dm, "label", ys, d->nrows) != 0 ||
-        XGDMatrixSetUIntInfo(dm, "group", sizes, ng) != 0) {
+        ((rank || !w) && XGDMatrixSetUIntInfo(dm, "group", sizes, ng) != 0)) {
         xgb_fail("training labels");
+        goto out;
+    }
+    if (w && XGDMatrixSetFloatInfo(dm, "weight", w, rank ? ng : d->nrows) != 0) {
+        xgb_fail("training weights");
         goto out;
     }
     if (XGBoosterCreate(&dm, 1, &b) != 0) {
@@ -198,6 +222,7 @@ out:
     free(x);
     free(y);
     free(ys);
+    free(w);
     free(perm);
     return rc;
 }

@@ -81,6 +81,10 @@ TT_API void tt_model_free(tt_model *m);
 /* Trains a new booster on every row of d (groups as ranking queries), replacing the old one.
  * -1 when d has no row. */
 TT_API int tt_model_train(tt_model *m, const tt_dataset *d);
+/* The same with a weight per group of d (group_weight[g] >= 0 for each of d->ngroups; NULL: all
+ * 1): how much the group's rows count in the loss (rank: per query; reg: each of its rows). The
+ * xgb tuner weighs rows of other workloads (--transfer) down as its own measurements grow. */
+TT_API int tt_model_train_weighted(tt_model *m, const tt_dataset *d, const float *group_weight);
 TT_API bool tt_model_trained(const tt_model *m);
 /* Scores of n feature rows (x: n * TT_FEATURE_COUNT floats) into scores; higher is faster. An
  * untrained model scores every row 0. */

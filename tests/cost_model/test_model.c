@@ -104,6 +104,62 @@ static void test_synthetic_ranking(void **state)
     tt_dataset_free(&test);
 }
 
+/* Group "up": faster as feature `which` grows; group "down": the opposite. */
+static void opposed(tt_dataset *d, const char *key, bool up, int n, uint64_t seed)
+{
+    uint64_t s = seed;
+    float f[TT_FEATURE_COUNT];
+    for (int r = 0; r < n; r++) {
+        for (int i = 0; i < TT_FEATURE_COUNT; i++)
+            f[i] = (float)(1 << (int)(uniform(&s) * 6));
+        double v = f[TT_F_HOT_VECTOR_WIDTH];
+        assert_int_equal(tt_dataset_add(d, key, f, up ? 1e-3 / v : 1e-3 * v), 0);
+    }
+}
+
+/* Group weights decide which of two contradicting workloads the model follows, for both
+ * objectives; a negative or NaN weight is refused. */
+static void test_group_weights(void **state)
+{
+    (void)state;
+    tt_dataset train, test;
+    tt_dataset_init(&train);
+    tt_dataset_init(&test);
+    opposed(&train, "up", true, 300, 3);
+    opposed(&train, "down", false, 300, 4);
+    opposed(&test, "up", true, 200, 5);
+    const char *objectives[] = {"rank", "reg"};
+    for (int o = 0; o < 2; o++) {
+        tt_model_opts mo;
+        tt_model_opts_default(&mo);
+        mo.objective = objectives[o];
+        tt_model *m = NULL;
+        assert_int_equal(tt_model_new(&mo, &m), 0);
+        tt_model_eval_result r;
+        float favour_up[2] = {1.0f, 0.0f}, favour_down[2] = {0.0f, 1.0f};
+        if (tt_model_train_weighted(m, &train, favour_up) != 0)
+            fail_msg("%s", tt_get_last_error());
+        assert_int_equal(tt_model_evaluate(m, &test, &r), 0);
+        printf("%s, weights up 1 / down 0: accuracy on 'up' %.3f\n", objectives[o],
+               r.pair_accuracy);
+        assert_true(r.pair_accuracy > 0.9);
+        assert_int_equal(tt_model_train_weighted(m, &train, favour_down), 0);
+        assert_int_equal(tt_model_evaluate(m, &test, &r), 0);
+        printf("%s, weights up 0 / down 1: accuracy on 'up' %.3f\n", objectives[o],
+               r.pair_accuracy);
+        assert_true(r.pair_accuracy < 0.1);
+        float bad[2] = {1.0f, -1.0f}, nan_w[2] = {NAN, 1.0f};
+        assert_int_equal(tt_model_train_weighted(m, &train, bad), -1);
+        assert_non_null(strstr(tt_get_last_error(), "weight"));
+        assert_int_equal(tt_model_train_weighted(m, &train, nan_w), -1);
+        /* a refused training keeps the last booster */
+        assert_true(tt_model_trained(m));
+        tt_model_free(m);
+    }
+    tt_dataset_free(&train);
+    tt_dataset_free(&test);
+}
+
 static void test_save_load_predict(void **state)
 {
     (void)state;
@@ -319,6 +375,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_ranking),   cmocka_unit_test(test_save_load_predict),
+        cmocka_unit_test(test_group_weights),
         cmocka_unit_test(test_corrupt_model_files), cmocka_unit_test(test_targets_and_metrics),
         cmocka_unit_test(test_dataset_from_logs),
     };
