@@ -25,6 +25,7 @@
 #define ROUNDS 2          /* evolutionary rounds: the best of the pool are mutated again */
 #define MIN_ROWS 16       /* measured candidates before the model guides */
 #define EPSILON 0.2       /* share of each batch picked at random */
+#define TRANSFER_ROWS 64  /* what the --transfer rows weigh in all, in rows of our own */
 
 typedef struct {
     int *v;
@@ -68,6 +69,11 @@ int xgb_init(tt_strategy *st)
     tt_model_opts_default(&o);
     o.rounds = 60;
     o.seed = st->rng % 1000003;
+    /* One thread. A multi-threaded XGBoost leaves libgomp worker threads in this process, and
+     * the measurement children forked from it inherit that runtime's state: their kernels'
+     * parallel loops then ran at single-thread speed or below (an expr candidate logged at 40
+     * GFLOPS measured 183 in a clean process; 30 of 30 candidates were logged 25% low). */
+    o.nthread = 1;
     return tt_model_new(&o, &x->model);
 }
 
@@ -133,6 +139,25 @@ int xgb_feed(tt_strategy *st, const tt_schedule *s, double cost)
     x->best[pos] = (parent){v, cost};
     x->nbest++;
     return 0;
+}
+
+/* Trains on every row. Rows of other workloads (--transfer) weigh TRANSFER_ROWS of our own in
+ * all, however many there are: they guide the first batches, and our own measurements, which
+ * are what this workload's ranking really is, outweigh them once there are more of those. */
+static int train(xgb_state *x)
+{
+    if (x->transfer == 0)
+        return tt_model_train(x->model, &x->data);
+    const tt_dataset *d = &x->data;
+    float *w = malloc((d->ngroups + 1) * sizeof *w);
+    if (!w)
+        return tt_error_set("out of memory");
+    float tw = x->transfer > TRANSFER_ROWS ? (float)TRANSFER_ROWS / (float)x->transfer : 1.0f;
+    for (size_t g = 0; g < d->ngroups; g++)
+        w[g] = strcmp(d->keys[g], "task") == 0 ? 1.0f : tw;
+    int rc = tt_model_train_weighted(x->model, d, w);
+    free(w);
+    return rc;
 }
 
 /* ---- a scored pool ---- */
@@ -282,7 +307,7 @@ static int refill(tt_strategy *st)
     if (x->dirty) {
         /* a loaded model is better than one trained on a handful of rows */
         bool keep = x->loaded && x->valid < MIN_ROWS && x->transfer == 0;
-        if (!keep && tt_model_train(x->model, &x->data) != 0)
+        if (!keep && train(x) != 0)
             return -1;
         x->dirty = false;
     }

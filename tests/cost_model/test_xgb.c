@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <dirent.h>
 
 #include "cost_model/features.h"
 #include "ir/lower.h"
@@ -94,6 +95,39 @@ static void test_guided_beats_random(void **state)
     tt_opfile_free(file);
 }
 
+static int threads_of_this_process(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Training and scoring leave no thread behind: the measurement children are forked from the
+ * tuner, and a multi-threaded XGBoost's OpenMP workers (libgomp state the children inherit)
+ * made their kernels' parallel loops run at single-thread speed or below. */
+static void test_model_leaves_no_threads(void **state)
+{
+    (void)state;
+    tt_opfile *file = NULL;
+    assert_int_equal(
+        tt_opfile_parse_string("{\"op\": \"matmul\", \"M\": 64, \"N\": 64, \"K\": 64}", "mm.json",
+                               &file),
+        0);
+    tt_compute *c = file->tasks[0].compute;
+    tt_space_opts so = {256, 2};
+    tt_space *sp = NULL;
+    assert_int_equal(tt_space_new(c, &so, &sp), 0);
+    assert_int_equal(threads_of_this_process(), 1);
+    run("xgb", c, sp, 7, 3); /* 48 measured: the model trained and scored pools twice */
+    assert_int_equal(threads_of_this_process(), 1);
+    tt_space_free(sp);
+    tt_opfile_free(file);
+}
+
 /* A resumed run's schedules (tt_strategy_seen) count as measured: never proposed again. */
 static void test_seen_and_errors(void **state)
 {
@@ -137,6 +171,7 @@ static void test_seen_and_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_model_leaves_no_threads),
         cmocka_unit_test(test_guided_beats_random),
         cmocka_unit_test(test_seen_and_errors),
     };
