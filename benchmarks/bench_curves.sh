@@ -92,11 +92,25 @@ if [ "$reuse" = 0 ] || [ ! -s "$out/peers.txt" ]; then
     rm -f "$out/peers.txt"
     peers before
 fi
+# The tuners of one seed run back to back, first one rotating with the seed: a shared 2-vCPU
+# machine drifts by 10-20% over an hour (the same schedule measured 231 then 206 GFLOPS), so
+# runs compared with each other must be close in time. Never --reuse logs of another session.
+rotate() { # rotate K WORDS...: the words starting at the K-th (mod count)
+    local k=$1
+    shift
+    local n=$# i
+    for ((i = 0; i < n; i++)); do
+        local j=$(((i + k) % n + 1))
+        printf '%s ' "${!j}"
+    done
+}
 for op in $ops; do
+    k=0
     for seed in $seeds; do
-        for tuner in $tuners; do
+        for tuner in $(rotate $k $tuners); do
             run "$tuner" "$op" "$seed" "$trials"
         done
+        k=$((k + 1))
     done
 done
 
@@ -203,16 +217,49 @@ if command -v gnuplot >/dev/null; then
         "$root/benchmarks/plot_curves.gp" && echo "plot: $out/curves.png"
 fi
 
+# the early part of the curves, where a transferred model should help: the best GFLOPS after
+# 8, 16, 32 and 64 trials, mean over seeds, as a share of the best any run found on the op
+early() { # early CSV -> table
+    python3 - "$1" <<'PY'
+import csv, sys, collections, statistics
+rows = list(csv.DictReader(open(sys.argv[1])))
+best = collections.defaultdict(float)
+at = collections.defaultdict(dict)
+for r in rows:
+    g = float(r["best_gflops"])
+    best[r["op"]] = max(best[r["op"]], g)
+    at[(r["op"], r["tuner"], r["seed"])][int(r["trial"])] = g
+marks = [8, 16, 32, 64]
+print()
+print("| op | tuner | " + " | ".join(f"after {m} trials" for m in marks) + " |")
+print("| --- | --- | " + " | ".join("---" for _ in marks) + " |")
+for op in sorted(best):
+    for tuner in sorted({t for (o, t, _) in at if o == op}):
+        cells = []
+        for m in marks:
+            v = [c[m] for (o, t, _), c in at.items() if o == op and t == tuner and m in c]
+            cells.append(f"{statistics.mean(v):.1f} GF ({statistics.mean(v) / best[op]:.0%})" if v else "-")
+        print(f"| {op} | {tuner} | " + " | ".join(cells) + " |")
+PY
+}
+
 # transfer: logs of two other matmul shapes, then a new shape with and without them
 if [ "$transfer" = 1 ]; then
     # a target large enough (151 MFLOP, about a millisecond) that schedules differ by more
     # than the timing noise; sources of other shapes and aspect ratios
     src1=mm_512x256x384 src2=mm_256x640x512 new=mm_384x384x512
     for s in $src1 $src2; do run random "$s" 1 "$ttrials"; done
+    k=0
     for seed in $seeds; do
-        run xgb "$new" "$seed" "$ttrials"
-        run xgb+transfer "$new" "$seed" "$ttrials" --transfer "$logs/random_${src1}_1.log" \
-            --transfer "$logs/random_${src2}_1.log"
+        for tuner in $(rotate $k xgb xgb+transfer); do
+            if [ "$tuner" = xgb ]; then
+                run xgb "$new" "$seed" "$ttrials"
+            else
+                run xgb+transfer "$new" "$seed" "$ttrials" --transfer "$logs/random_${src1}_1.log" \
+                    --transfer "$logs/random_${src2}_1.log"
+            fi
+        done
+        k=$((k + 1))
     done
     {
         echo "tuner,op,seed,trial,best_gflops"
@@ -222,4 +269,5 @@ if [ "$transfer" = 1 ]; then
     } >"$out/transfer.csv"
     to95 "$out/transfer.csv" | tee "$out/transfer.txt"
     summary "$out/transfer.csv" | tee -a "$out/transfer.txt"
+    early "$out/transfer.csv" | tee -a "$out/transfer.txt"
 fi
