@@ -134,9 +134,11 @@ typedef struct {
  * timeout_s) becomes out->error with a message; this returns -1 only for an invalid request or
  * when no child can be started (fork, pipe). Calls are serialised by a process-wide mutex: one
  * measurement at a time (tt_builder_run takes the same mutex). The child does its work on a fresh
- * thread, so kernels may use OpenMP even when the caller already did (XGBoost). Contract for the
- * caller: no other thread of the process is inside the runtime when this forks, and SIGCHLD is
- * not ignored. */
+ * thread, so kernels may use OpenMP even when the caller already did (no deadlock on the
+ * inherited pool). Contract for the caller: no other thread of the process is inside the runtime
+ * when this forks, SIGCHLD is not ignored, and the caller keeps no OpenMP worker threads: the
+ * child inherits libgomp's state from them, and a caller that had run XGBoost on two threads got
+ * its children's parallel kernels timed at single-thread speed or below (search/xgb.c). */
 TT_API int tt_runner_local_run(const tt_run_request *req, tt_run_result *out);
 
 /* Runs the kernel of req (lib_path, func_name) once on the seeded inputs in a child process, as

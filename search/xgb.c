@@ -72,7 +72,7 @@ int xgb_init(tt_strategy *st)
     /* One thread. A multi-threaded XGBoost leaves libgomp worker threads in this process, and
      * the measurement children forked from it inherit that runtime's state: their kernels'
      * parallel loops then ran at single-thread speed or below (an expr candidate logged at 40
-     * GFLOPS measured 183 in a clean process; 30 of 30 candidates were logged 25% low). */
+     * GFLOPS measured 183 in a clean process; 30 of 30 were logged low, by a median of 24%). */
     o.nthread = 1;
     return tt_model_new(&o, &x->model);
 }
