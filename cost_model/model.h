@@ -83,7 +83,8 @@ TT_API void tt_model_free(tt_model *m);
 TT_API int tt_model_train(tt_model *m, const tt_dataset *d);
 /* The same with a weight per group of d (group_weight[g] >= 0 for each of d->ngroups; NULL: all
  * 1): how much the group's rows count in the loss (rank: per query; reg: each of its rows). The
- * xgb tuner weighs rows of other workloads (--transfer) down as its own measurements grow. */
+ * xgb tuner gives the rows of other workloads (--transfer) a fixed weight in all, so that its own
+ * measurements outweigh them as they grow. */
 TT_API int tt_model_train_weighted(tt_model *m, const tt_dataset *d, const float *group_weight);
 TT_API bool tt_model_trained(const tt_model *m);
 /* Scores of n feature rows (x: n * TT_FEATURE_COUNT floats) into scores; higher is faster. An
