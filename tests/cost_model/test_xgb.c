@@ -67,18 +67,37 @@ static double run(const char *kind, tt_compute *c, tt_space *sp, uint64_t seed, 
     return best;
 }
 
+/* A matmul of M x N x K and its search space for 256-bit vectors and `threads` threads. */
+typedef struct {
+    tt_opfile *file;
+    tt_compute *c;
+    tt_space *sp;
+} matmul_space;
+
+static matmul_space matmul_space_new(int m, int n, int k, int threads)
+{
+    char text[128];
+    snprintf(text, sizeof text, "{\"op\": \"matmul\", \"M\": %d, \"N\": %d, \"K\": %d}", m, n, k);
+    matmul_space ms = {0};
+    assert_int_equal(tt_opfile_parse_string(text, "mm.json", &ms.file), 0);
+    ms.c = ms.file->tasks[0].compute;
+    tt_space_opts so = {256, threads};
+    assert_int_equal(tt_space_new(ms.c, &so, &ms.sp), 0);
+    return ms;
+}
+
+static void matmul_space_free(matmul_space *ms)
+{
+    tt_space_free(ms->sp);
+    tt_opfile_free(ms->file);
+}
+
 static void test_guided_beats_random(void **state)
 {
     (void)state;
-    tt_opfile *file = NULL;
-    assert_int_equal(
-        tt_opfile_parse_string("{\"op\": \"matmul\", \"M\": 128, \"N\": 96, \"K\": 64}", "mm.json",
-                               &file),
-        0);
-    tt_compute *c = file->tasks[0].compute;
-    tt_space_opts so = {256, 4};
-    tt_space *sp = NULL;
-    assert_int_equal(tt_space_new(c, &so, &sp), 0);
+    matmul_space ms = matmul_space_new(128, 96, 64, 4);
+    tt_compute *c = ms.c;
+    tt_space *sp = ms.sp;
     int wins = 0;
     double sum_x = 0, sum_r = 0;
     for (uint64_t seed = 1; seed <= 3; seed++) {
@@ -91,8 +110,7 @@ static void test_guided_beats_random(void **state)
     }
     assert_true(wins >= 2);
     assert_true(sum_x < sum_r);
-    tt_space_free(sp);
-    tt_opfile_free(file);
+    matmul_space_free(&ms);
 }
 
 static int threads_of_this_process(void)
@@ -112,34 +130,20 @@ static int threads_of_this_process(void)
 static void test_model_leaves_no_threads(void **state)
 {
     (void)state;
-    tt_opfile *file = NULL;
-    assert_int_equal(
-        tt_opfile_parse_string("{\"op\": \"matmul\", \"M\": 64, \"N\": 64, \"K\": 64}", "mm.json",
-                               &file),
-        0);
-    tt_compute *c = file->tasks[0].compute;
-    tt_space_opts so = {256, 2};
-    tt_space *sp = NULL;
-    assert_int_equal(tt_space_new(c, &so, &sp), 0);
+    matmul_space ms = matmul_space_new(64, 64, 64, 2);
     assert_int_equal(threads_of_this_process(), 1);
-    run("xgb", c, sp, 7, 3); /* 48 measured: the model trained and scored pools twice */
+    run("xgb", ms.c, ms.sp, 7, 3); /* 48 measured: the model trained and scored pools twice */
     assert_int_equal(threads_of_this_process(), 1);
-    tt_space_free(sp);
-    tt_opfile_free(file);
+    matmul_space_free(&ms);
 }
 
 /* A resumed run's schedules (tt_strategy_seen) count as measured: never proposed again. */
 static void test_seen_and_errors(void **state)
 {
     (void)state;
-    tt_opfile *file = NULL;
-    assert_int_equal(tt_opfile_parse_string("{\"op\": \"matmul\", \"M\": 32, \"N\": 32, \"K\": 32}",
-                                            "mm.json", &file),
-                     0);
-    tt_compute *c = file->tasks[0].compute;
-    tt_space_opts so = {256, 2};
-    tt_space *sp = NULL;
-    assert_int_equal(tt_space_new(c, &so, &sp), 0);
+    matmul_space ms = matmul_space_new(32, 32, 32, 2);
+    tt_compute *c = ms.c;
+    tt_space *sp = ms.sp;
     tt_strategy *st = NULL;
     assert_int_equal(tt_strategy_new("xgb", sp, 5, &st), 0);
     uint64_t rng = 3, marked[40];
@@ -164,8 +168,7 @@ static void test_seen_and_errors(void **state)
     tt_strategy_free(st);
     assert_int_equal(tt_strategy_new("xgboost", sp, 5, &st), -1);
     assert_non_null(strstr(tt_get_last_error(), "or xgb"));
-    tt_space_free(sp);
-    tt_opfile_free(file);
+    matmul_space_free(&ms);
 }
 
 int main(void)
