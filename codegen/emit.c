@@ -1,8 +1,20 @@
 /* Emission for any target: LLVM IR text, assembly, object files and shared libraries (the object
  * linked by ld.lld). A shared library loads back as a runtime Module (format "so"), locally or
- * on an RPC device, its tt_backend_* references resolving against the loader's libtt_runtime. */
+ * on an RPC device.
+ *
+ * What a kernel library needs of the runtime (include/tt/backend.h, tt_error_set) it takes from
+ * libtt_runtime.so.0, recorded as a dependency (DT_NEEDED) with the directory of the runtime that
+ * this process uses as its RUNPATH: so a library built from the build tree loads with plain dlopen
+ * from there, one built by an installed tvm-tune from the install prefix, and one copied to another
+ * machine wherever that machine's loader finds libtt_runtime.so.0 (its library path, or the runtime
+ * already loaded in the process, as in the RPC server). A library for another architecture cannot
+ * link this machine's runtime; it records nothing and resolves those symbols against the runtime
+ * of the process that loads it. docs/ARCHITECTURE.md, "Kernel libraries". */
+#define _GNU_SOURCE /* dladdr */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +23,7 @@
 #include <unistd.h>
 
 #include "codegen/codegen_internal.h"
+#include "tt/backend.h"
 
 #ifndef TT_LLD
 #define TT_LLD "ld.lld-19"
@@ -107,8 +120,19 @@ static int write_file(const char *path, const char *data, size_t size)
     return 0;
 }
 
-/* Runs `ld.lld -shared -o so obj`; the linker's messages go into the error on failure. */
-static int link_shared(const char *obj, const char *so)
+/* The file of the libtt_runtime this process runs (it defines tt_backend_parallel_for), into
+ * path; 0 when it cannot be told (then nothing is recorded). */
+static int runtime_path(char path[PATH_MAX])
+{
+    Dl_info info;
+    if (dladdr((void *)&tt_backend_parallel_for, &info) == 0 || info.dli_fname == NULL)
+        return 0;
+    return realpath(info.dli_fname, path) != NULL;
+}
+
+/* Runs `ld.lld -shared -o so obj [runtime -rpath DIR]`; the linker's messages go into the error on
+ * failure. */
+static int link_shared(const char *obj, const char *so, bool with_runtime)
 {
     char log_path[] = "/tmp/tt-lld-XXXXXX";
     int log_fd = mkstemp(log_path);
@@ -121,7 +145,18 @@ static int link_shared(const char *obj, const char *so)
     posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
     /* one thread: kernel objects are small; a thread pool costs more than it saves */
     char *argv[] = {(char *)TT_LLD, "-shared",  "--threads=1", "--hash-style=gnu",
-                    "-o",           (char *)so, (char *)obj,   NULL};
+                    "-o",           (char *)so, (char *)obj,   NULL,
+                    NULL,           NULL,       NULL,          NULL};
+    char rt[PATH_MAX], dir[PATH_MAX];
+    if (with_runtime && runtime_path(rt)) {
+        strcpy(dir, rt);
+        *strrchr(dir, '/') = 0;
+        /* --no-as-needed: the dependency is the point, even if the kernels call nothing of it */
+        argv[7] = "--no-as-needed";
+        argv[8] = rt;
+        argv[9] = "-rpath";
+        argv[10] = dir;
+    }
     pid_t pid;
     int rc = posix_spawn(&pid, TT_LLD, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -144,7 +179,7 @@ static int link_shared(const char *obj, const char *so)
                         TT_LLD, WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
 }
 
-static int emit_so(build *b, const char *path)
+static int emit_so(build *b, const tt_target *t, const char *path)
 {
     LLVMMemoryBufferRef buf;
     if (machine_code(b, LLVMObjectFile, &buf) != 0)
@@ -158,7 +193,7 @@ static int emit_so(build *b, const char *path)
         close(fd);
         rc = write_file(obj, LLVMGetBufferStart(buf), LLVMGetBufferSize(buf));
         if (rc == 0)
-            rc = link_shared(obj, path);
+            rc = link_shared(obj, path, tt_target_is_host(t));
         unlink(obj);
     }
     LLVMDisposeMemoryBuffer(buf);
@@ -182,7 +217,7 @@ int tt_codegen_emit(tt_kernel *const *kernels, int n, const tt_target *t, tt_emi
             rc = tt_error_set("codegen emit: cannot write %s: %s", path, err ? err : "?");
         LLVMDisposeMessage(err);
     } else if (kind == TT_EMIT_SO) {
-        rc = emit_so(&b, path);
+        rc = emit_so(&b, t, path);
     } else {
         LLVMMemoryBufferRef buf;
         rc = machine_code(&b, kind == TT_EMIT_OBJ ? LLVMObjectFile : LLVMAssemblyFile, &buf);

@@ -45,6 +45,7 @@ static const val V0 = {0};
 
 static int cls_of(DLDataType t, int *cls)
 {
+    *cls = CLS_I; /* defined on failure too: gcc cannot see that tt_error_set returns -1 */
     if (t.lanes == 1 && t.code == kDLFloat && (t.bits == 32 || t.bits == 64))
         *cls = CLS_F;
     else if (t.lanes == 1 && (t.code == kDLInt || t.code == kDLUInt) && t.bits >= 1 && t.bits <= 64)

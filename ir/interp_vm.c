@@ -62,6 +62,7 @@ static int oob(const slot_buf *b, const char *what, int64_t i)
 /* Flat row-major index of the n indices at ix, each checked against its dimension. */
 static int flat(const slot_buf *b, const val *ix, int n, const char *what, int64_t *out)
 {
+    *out = 0; /* defined on failure too: gcc cannot see that the error path returns -1 */
     int64_t f = 0;
     for (int d = 0; d < n; d++) {
         if (ix[d].i < 0 || ix[d].i >= b->shape[d])

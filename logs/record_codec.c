@@ -189,7 +189,7 @@ static int decode_object(json_t *root, tt_record **out)
         if (!known_field(name))
             return tt_error_set("unknown field \"%.64s\"", name);
     }
-    json_int_t v, error, trial, seed;
+    json_int_t v = 0, error = 0, trial = 0, seed = 0; /* gcc -O3 cannot see the error paths */
     if (get_int(root, "v", &v))
         return -1;
     if (v != TT_RECORD_VERSION)

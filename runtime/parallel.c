@@ -1,11 +1,16 @@
 /* What generated kernels call (include/tt/backend.h): parallel launch over OpenMP with each worker
  * pinned to a physical core through hwloc, the thread count, and aligned workspace memory.
- * Pinning keeps measurements repeatable: a worker that migrates between cores loses its caches. */
+ * Pinning keeps measurements repeatable: a worker that migrates between cores loses its caches.
+ * The caller's own thread (OpenMP's thread 0 of a launch) is never bound: it belongs to the
+ * application, and threads it creates later inherit its affinity. The workers go to the cores
+ * after the one the caller runs on, so that they do not compete with it. */
+#define _GNU_SOURCE /* sched_getcpu */
 #include <errno.h>
 #include <hwloc.h>
 #include <limits.h>
 #include <omp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,9 +29,10 @@ static int core_count = 1;
 /* 0: the default (TT_NUM_THREADS, else the cores); otherwise set by tt_backend_set_num_threads. */
 static int num_threads_set;
 
-/* Per thread: inside a launch (so a nested launch runs serially), and pinned already. */
+/* Per thread: inside a launch (so a nested launch runs serially); for a worker, the logical index
+ * of the core it is bound to (-1: not bound yet). */
 static _Thread_local int in_launch;
-static _Thread_local int pinned;
+static _Thread_local int bound_core = -1;
 
 static void topo_load(void)
 {
@@ -80,17 +86,27 @@ TT_API int tt_backend_set_num_threads(int n)
     return 0;
 }
 
-/* Binds the calling OpenMP worker to core (worker % cores), once per OS thread. A failure
- * (containers often forbid it) only costs repeatability, so it is ignored. */
-static void pin_once(int worker)
+/* Logical index of the core the calling thread runs on now; 0 when it cannot be told. */
+static int caller_core(void)
 {
-    if (pinned)
+    int cpu = sched_getcpu();
+    if (!topo_ok || cpu < 0)
+        return 0;
+    hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(topo, (unsigned)cpu);
+    hwloc_obj_t core = pu ? hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_CORE, pu) : NULL;
+    return core != NULL ? (int)core->logical_index % core_count : 0;
+}
+
+/* Binds worker `worker` (>= 1) of a launch to the core `worker` places after the caller's; a
+ * syscall only when that differs from where this OS thread is bound already. A failure
+ * (containers often forbid it) only costs repeatability, so it is ignored. */
+static void place_worker(int worker, int first_core)
+{
+    int want = (first_core + worker) % core_count;
+    if (!topo_ok || want == bound_core)
         return;
-    pinned = 1;
-    pthread_once(&topo_once, topo_load);
-    if (!topo_ok)
-        return;
-    hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(worker % core_count));
+    bound_core = want;
+    hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)want);
     if (core != NULL && core->cpuset != NULL)
         hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_THREAD);
 }
@@ -125,10 +141,13 @@ TT_API int tt_backend_parallel_for(int64_t extent, tt_parallel_body body, void *
     if ((int64_t)want > extent)
         want = (int)extent;
     launch_error err = {0};
+    pthread_once(&topo_once, topo_load);
+    int first_core = caller_core();
 #pragma omp parallel num_threads(want)
     {
         int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        pin_once(id);
+        if (id > 0)
+            place_worker(id, first_core);
         in_launch = 1;
         /* Static contiguous chunks, sizes differing by at most one; no overflow for any extent. */
         int64_t base = extent / nt, rem = extent % nt;
@@ -162,8 +181,7 @@ TT_API int tt_backend_parallel_for(int64_t extent, tt_parallel_body body, void *
 TT_API void *tt_backend_alloc_workspace(int64_t nbytes)
 {
     if (nbytes < 0) {
-        tt_error_set("tt_backend_alloc_workspace: nbytes = %lld, expected >= 0",
-                     (long long)nbytes);
+        tt_error_set("tt_backend_alloc_workspace: nbytes = %lld, expected >= 0", (long long)nbytes);
         return NULL;
     }
     if (nbytes > INT64_MAX - WORKSPACE_ALIGN || (uint64_t)nbytes > SIZE_MAX - WORKSPACE_ALIGN) {
@@ -172,9 +190,9 @@ TT_API void *tt_backend_alloc_workspace(int64_t nbytes)
     }
     /* aligned_alloc wants a multiple of the alignment; 0 bytes still gets a block, so NULL
      * always means failure. */
-    size_t size = nbytes == 0 ? WORKSPACE_ALIGN
-                              : ((size_t)nbytes + WORKSPACE_ALIGN - 1) / WORKSPACE_ALIGN *
-                                    WORKSPACE_ALIGN;
+    size_t size = nbytes == 0
+                      ? WORKSPACE_ALIGN
+                      : ((size_t)nbytes + WORKSPACE_ALIGN - 1) / WORKSPACE_ALIGN * WORKSPACE_ALIGN;
     void *p = aligned_alloc(WORKSPACE_ALIGN, size);
     if (p == NULL)
         tt_error_set("tt_backend_alloc_workspace: out of memory allocating %lld bytes",

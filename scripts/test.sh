@@ -9,6 +9,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
 
+# Warnings are errors here and in CI (not in a user's build: scripts/build.sh).
+export TT_WERROR=ON
+
 echo "== release build"
 scripts/build.sh release
 ctest --test-dir build --output-on-failure -j "$jobs"
@@ -21,6 +24,13 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp:print_suppressions=0 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+echo "== clang build (Release, clang-19: must compile without warnings)"
+if ! scripts/build.sh clang >/tmp/tt-clang-build.log 2>&1; then
+  grep -E "error|warning" /tmp/tt-clang-build.log | head -n 40
+  echo "clang build FAILED (whole log: /tmp/tt-clang-build.log)"
+  exit 1
+fi
 
 echo "== fuzz (libFuzzer, a short run of every target on its seed corpus)"
 scripts/fuzz.sh "${TT_FUZZ_SECONDS:-15}"

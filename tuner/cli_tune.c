@@ -135,7 +135,7 @@ static int tune(int argc, char **argv, const char **transfer)
     };
     tt_tune_opts o;
     tt_tune_opts_default(&o);
-    long long v;
+    long long v = 0;
     o.transfer = transfer;
     optind = 1;
     int c;

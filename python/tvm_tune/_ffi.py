@@ -81,10 +81,12 @@ FIN_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
 # ---- Locating the library ----
 _LIB_NAME = "libtt_runtime.so"
+_LIB_SONAME = "libtt_runtime.so.0"
 
 
 def _candidates():
-    """Paths to try, in order: TT_LIBRARY_PATH (a file or a directory), TT_BUILD_DIR, then the
+    """Paths to try, in order: TT_LIBRARY_PATH (a file or a directory), TT_BUILD_DIR, the
+    library directory of an installed package (_install.py, written by cmake --install), then the
     build directories of the source tree this package sits in (python/tvm_tune -> ../..)."""
     out = []
 
@@ -102,6 +104,11 @@ def _candidates():
     env = os.environ.get("TT_BUILD_DIR")
     if env:
         add_dir(env)
+    try:
+        from . import _install
+        out.append(os.path.join(_install.LIBDIR, _LIB_SONAME))
+    except ImportError:
+        pass
     root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
     add_dir(os.path.join(root, "build"))
     # Other build dirs, newest first; sanitizer builds are skipped because an ASan library cannot
@@ -122,7 +129,7 @@ def _load_lib():
             return ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL), path
         tried.append(path)
     try:
-        return ctypes.CDLL(_LIB_NAME, mode=ctypes.RTLD_GLOBAL), _LIB_NAME
+        return ctypes.CDLL(_LIB_SONAME, mode=ctypes.RTLD_GLOBAL), _LIB_SONAME
     except OSError as e:
         tried.append("system loader: %s" % e)
     raise ImportError("tvm_tune: cannot find %s; set TT_LIBRARY_PATH or TT_BUILD_DIR. Tried:\n  %s"

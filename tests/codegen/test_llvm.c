@@ -12,31 +12,17 @@
 
 #include "cg_kernels.h"
 #include "tt/backend.h"
+#include "tt_test.h"
 
 /* Runs k through the JIT (raw C entry) and the interpreter on the same inputs. */
 static void run_both(tt_kernel *k, void **jit_args, void **ref_args)
 {
     tt_module m = jit_one(k);
     assert_non_null(m);
-    int32_t (*f)() = (int32_t(*)())tt_codegen_jit_lookup(m, k->name);
+    void *f = tt_codegen_jit_lookup(m, k->name);
     assert_non_null(f);
-    int32_t rc;
-    switch (k->nparams) {
-    case 1:
-        rc = f(jit_args[0]);
-        break;
-    case 2:
-        rc = f(jit_args[0], jit_args[1]);
-        break;
-    case 3:
-        rc = f(jit_args[0], jit_args[1], jit_args[2]);
-        break;
-    case 4:
-        rc = f(jit_args[0], jit_args[1], jit_args[2], jit_args[3]);
-        break;
-    default:
-        fail();
-    }
+    assert_true(k->nparams >= 1 && k->nparams <= 4);
+    int rc = tt_test_call_kernel(f, k->nparams, jit_args);
     assert_int_equal(rc, 0);
     assert_int_equal(tt_mod_free(m), 0);
     if (ref_args && tt_kernel_interp(k, ref_args) != 0)

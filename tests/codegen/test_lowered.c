@@ -14,6 +14,7 @@
 #include "ir/lower_check.h"
 #include "ir/ops.h"
 #include "tt/backend.h"
+#include "tt_test.h"
 
 static tt_target *host;
 static int n_checked, n_dropped;
@@ -27,28 +28,6 @@ static int teardown(void **state)
 {
     tt_target_free(host);
     return 0;
-}
-
-typedef int32_t (*entry)();
-
-static int call_entry(entry f, int n, void **a)
-{
-    switch (n) {
-    case 1:
-        return f(a[0]);
-    case 2:
-        return f(a[0], a[1]);
-    case 3:
-        return f(a[0], a[1], a[2]);
-    case 4:
-        return f(a[0], a[1], a[2], a[3]);
-    case 5:
-        return f(a[0], a[1], a[2], a[3], a[4]);
-    case 6:
-        return f(a[0], a[1], a[2], a[3], a[4], a[5]);
-    default:
-        return -99;
-    }
 }
 
 /* Lowers c under s, JITs it, runs it and compares with tt_compute_eval and the interpreter.
@@ -79,7 +58,7 @@ static int check_jit(const tt_compute *c, const tt_schedule *s, const char *labe
     if (tt_codegen_jit(&k, 1, host, &m) != 0) {
         printf("%s: jit failed: %s\n", label, tt_get_last_error());
         rc = -1;
-    } else if (call_entry((entry)tt_codegen_jit_lookup(m, "kernel"), n, jit_args) != 0) {
+    } else if (tt_test_call_kernel(tt_codegen_jit_lookup(m, "kernel"), n, jit_args) != 0) {
         printf("%s: kernel failed: %s\n", label, tt_get_last_error());
         rc = -1;
     } else if (tt_compute_eval(c, ref_args) != 0 || tt_kernel_interp(k, int_args) != 0) {
@@ -344,14 +323,17 @@ static tt_compute *op(tt_op_desc *d)
 
 static void random_text_ops(void **state)
 {
-    run_random(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 15, "matmul odd");
-    run_random(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x32"), 10, "matmul even");
-    run_random(tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
-                        "A:12x7,B:7x10,b:10"),
-               15, "matmul bias relu");
+    run_random(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 15,
+               "matmul odd");
+    run_random(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x32"), 10,
+               "matmul even");
+    run_random(
+        tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
+                      "A:12x7,B:7x10,b:10"),
+        15, "matmul bias relu");
     run_random(tt_test_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 6, "max reduce");
-    run_random(tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"), 6,
-               "stencil");
+    run_random(tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x12"),
+               6, "stencil");
     run_random(tt_test_parse("C[i, j] = exp(A[i, j]) / sqrt(A[i, j] * A[i, j] + 1.0)", "A:7x19"), 6,
                "math");
 }
@@ -441,8 +423,8 @@ static void hoisted_guards(void **state)
     assert_false(hoisted(c, "[]"));
     run_random(c, 6, "data select");
     c = tt_test_parse("C[i, j] = sum([k, l], A[i, j] * select(i + k >= 3 && j - k < 6, "
-                 "D[k, l], 0.0) * B[l, j] * E[k])",
-                 "A:12x10,D:4x3,B:3x10,E:4");
+                      "D[k, l], 0.0) * B[l, j] * E[k])",
+                      "A:12x10,D:4x3,B:3x10,E:4");
     static const char *mixed = "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
                                "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i\",\"j.0\","
                                "\"l\",\"k\",\"j.1\"]}]";

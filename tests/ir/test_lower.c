@@ -11,7 +11,8 @@
 #include "lower_check.h"
 
 static const char *MM = "C[i, j] = sum(k, A[i, k] * B[k, j])";
-static const char *MM_RELU = "T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)";
+static const char *MM_RELU =
+    "T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)";
 
 static void check_all(const char *text, const char *inputs, const char *const *schedules, int n)
 {
@@ -37,8 +38,9 @@ static void test_default_nests(void **state)
     check_all("S[i] = sum([j, k], X[i, j, k])", "X:3x4x5", none, 1);
     check_all("E[i, j] = exp(A[i, j]) - 1.0", "A:4x6", none, 1);
     /* A scalar output: no spatial loops at all. */
-    const char *scalar[] = {"[]", "[{\"s\":\"split\",\"stage\":\"S\",\"loop\":\"i\",\"factors\":[2]},"
-                                  "{\"s\":\"cache_write\",\"stage\":\"S\",\"loop\":\"\"}]"};
+    const char *scalar[] = {"[]",
+                            "[{\"s\":\"split\",\"stage\":\"S\",\"loop\":\"i\",\"factors\":[2]},"
+                            "{\"s\":\"cache_write\",\"stage\":\"S\",\"loop\":\"\"}]"};
     check_all("S = sum([i, j], A[i, j])", "A:3x4", scalar, 2);
     /* A NULL schedule is the default nest too. */
     tt_compute *c = tt_test_parse(MM, "A:3x2,B:2x4");
@@ -54,7 +56,8 @@ static const char *mm_schedules[] = {
     "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[3]},"
     "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
     "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"k\",\"factors\":[2]},"
-    "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"k.0\",\"i.1\",\"k.1\",\"j.1\"]},"
+    "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"k.0\",\"i.1\",\"k.1\",\"j.1\"]"
+    "},"
     "{\"s\":\"fuse\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\"]},"
     "{\"s\":\"parallel\",\"stage\":\"C\",\"loop\":\"i.0@j.0\"},"
     "{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"k.1\"},"
@@ -87,7 +90,8 @@ static const char *epilogue_schedules[] = {
     "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4]},"
     "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[2,4]},"
     "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[3]},"
-    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i.0\",\"j.0\",\"k.0\",\"i.1\",\"j.1\",\"k.1\",\"j.2\"]},"
+    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i.0\",\"j.0\",\"k.0\",\"i.1\",\"j.1\",\"k.1\","
+    "\"j.2\"]},"
     "{\"s\":\"fuse\",\"stage\":\"T\",\"loops\":[\"i.0\",\"j.0\"]},"
     "{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i.0@j.0\"},"
     "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.2\"},"
@@ -97,13 +101,13 @@ static const char *epilogue_schedules[] = {
     "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[2]},"
     "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k.0\",\"i\",\"j\",\"k.1\"]},"
     "{\"s\":\"inline\",\"stage\":\"C\"}]",
-    "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
-    "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[8]},"
-    "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"i.1\",\"j.1\"]},"
-    "{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"j.0\"},"
-    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[4]},"
-    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i\",\"j.0\",\"k\",\"j.1\"]},"
-    "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"}]",
+    ("[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
+     "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[8]},"
+     "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"i.1\",\"j.1\"]},"
+     "{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"j.0\"},"
+     "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[4]},"
+     "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i\",\"j.0\",\"k\",\"j.1\"]},"
+     "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"}]"),
     "[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"}]",
     "[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"j\"},"
     "{\"s\":\"parallel\",\"stage\":\"C\",\"loop\":\"i\"}]",
@@ -168,8 +172,9 @@ static void test_guards_removed_when_dividing(void **state)
 {
     (void)state;
     tt_compute *c = tt_test_parse(MM, "A:16x8,B:8x12");
-    tt_kernel *k = lower_json(c, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
-                                 "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[2,3]}]");
+    tt_kernel *k =
+        lower_json(c, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
+                      "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[2,3]}]");
     assert_int_equal(count_stmts(k->body, TT_STMT_IF), 0);
     tt_kernel_release(k);
     k = lower_json(c, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[5]}]");
@@ -183,8 +188,8 @@ static void test_guards_removed_when_dividing(void **state)
 static void test_compute_at_region(void **state)
 {
     (void)state;
-    tt_compute *c = tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]",
-                             "A:12x20");
+    tt_compute *c =
+        tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:12x20");
     assert_non_null(c);
     const char *js = "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[4]},"
                      "{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"j.0\"}]";
@@ -198,8 +203,9 @@ static void test_compute_at_region(void **state)
     assert_int_equal(s->buffer->shape[1], 6); /* j.1 in [0,4) and j.1 + 2 */
     tt_kernel_release(k);
     assert_int_equal(lc_check_json(c, js, "stencil compute_at"), 0);
-    assert_int_equal(lc_check_json(c, "[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\","
-                                      "\"loop\":\"i\"}]",
+    assert_int_equal(lc_check_json(c,
+                                   "[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\","
+                                   "\"loop\":\"i\"}]",
                                    "row compute_at"),
                      0);
     tt_compute_release(c);
@@ -224,11 +230,12 @@ static void test_golden(void **state)
 {
     (void)state;
     tt_compute *c = tt_test_parse(MM_RELU, "A:4x3,B:3x4,b:4");
-    tt_kernel *k = lower_json(c, "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[2]},"
-                                 "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i\",\"j.0\",\"k\",\"j.1\"]},"
-                                 "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"},"
-                                 "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"j.0\"},"
-                                 "{\"s\":\"inline\",\"stage\":\"C\"}]");
+    tt_kernel *k =
+        lower_json(c, "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[2]},"
+                      "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"i\",\"j.0\",\"k\",\"j.1\"]},"
+                      "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"},"
+                      "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"j.0\"},"
+                      "{\"s\":\"inline\",\"stage\":\"C\"}]");
     char *txt = tt_kernel_str(k);
     const char *want =
         "kernel k(A: float32[4, 3], B: float32[3, 4], b: float32[4], C: float32[4, 4]) {\n"

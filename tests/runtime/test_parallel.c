@@ -1,7 +1,9 @@
 /* Tests runtime/parallel.c: every index covered exactly once, contiguous chunks, thread counts
  * (TT_NUM_THREADS, hwloc cores, set_num_threads), nested launches, failing bodies, workspaces. */
+#define _GNU_SOURCE /* pthread_getaffinity_np */
 #include <hwloc.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 
 #include "rt_test.h"
@@ -9,10 +11,10 @@
 
 typedef struct {
     int64_t extent;
-    int *hits;              /* per index, atomic */
-    int chunks;             /* atomic */
-    pthread_t threads[64];  /* who ran each chunk */
-    int nthreads;           /* atomic */
+    int *hits;             /* per index, atomic */
+    int chunks;            /* atomic */
+    pthread_t threads[64]; /* who ran each chunk */
+    int nthreads;          /* atomic */
 } coverage;
 
 static int mark(int64_t begin, int64_t end, void *closure)
@@ -180,9 +182,9 @@ static void test_body_error_propagates(void **state)
     assert_fails_with(tt_backend_parallel_for(4, fail_quietly, NULL), "with code 3");
     assert_int_equal(tt_backend_parallel_for(2, fail_nested, NULL), -1);
     /* The nested failure's message travels up through the outer launch. */
-    assert_true(strstr(tt_get_last_error(), "with code 9: tt_backend_parallel_for: nested body "
-                                            "failed on [0, 100) with code 5: chunk [0, 100)") !=
-                NULL);
+    assert_true(strstr(tt_get_last_error(),
+                       "with code 9: tt_backend_parallel_for: nested body "
+                       "failed on [0, 100) with code 5: chunk [0, 100)") != NULL);
     assert_int_equal(tt_backend_set_num_threads(1), 0);
     assert_fails_with(tt_backend_parallel_for(100, fail_on_high, NULL),
                       "body failed on [0, 100) with code 5");
@@ -255,6 +257,21 @@ static void *try_bind(void *topo)
     return (void *)(intptr_t)(hwloc_set_cpubind(topo, c->cpuset, HWLOC_CPUBIND_THREAD) == 0);
 }
 
+/* The calling thread's affinity, as a CPU mask. */
+static cpu_set_t thread_affinity(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    assert_int_equal(pthread_getaffinity_np(pthread_self(), sizeof set, &set), 0);
+    return set;
+}
+
+static void *child_affinity(void *out)
+{
+    *(cpu_set_t *)out = thread_affinity();
+    return NULL;
+}
+
 static void test_workers_pinned(void **state)
 {
     (void)state;
@@ -268,15 +285,51 @@ static void test_workers_pinned(void **state)
     assert_int_equal(pthread_create(&t, NULL, try_bind, p.topo), 0);
     pthread_join(t, &can_bind);
     int cores = hwloc_get_nbobjs_by_type(p.topo, HWLOC_OBJ_CORE);
+    cpu_set_t before = thread_affinity();
     assert_int_equal(tt_backend_set_num_threads(2), 0);
     assert_int_equal(tt_backend_parallel_for(2, bound_core, &p), 0);
     assert_int_equal(tt_backend_set_num_threads(0), 0);
+    /* The caller's thread is the application's: a launch leaves its affinity as it was, and so
+     * a thread it creates afterwards inherits the original mask, not a pinned one. */
+    cpu_set_t after = thread_affinity(), child;
+    assert_true(CPU_EQUAL(&before, &after));
+    assert_int_equal(pthread_create(&t, NULL, child_affinity, &child), 0);
+    pthread_join(t, NULL);
+    assert_true(CPU_EQUAL(&before, &child));
     hwloc_topology_destroy(p.topo);
     if (!can_bind)
         skip();
-    /* Worker i runs on core i (mod the core count): two workers, two different cores. */
-    assert_int_equal(p.core[0], 0);
-    assert_int_equal(p.core[1], 1 % cores);
+    /* Chunk 0 runs on the caller's thread, which stays unbound (-1 unless the process has a single
+     * core); chunk 1 on a worker bound to one core, not the caller's when there are two. */
+    assert_true(p.core[0] == -1 || cores == 1);
+    assert_true(p.core[1] >= 0 && p.core[1] < cores);
+}
+
+/* A caller bound to one core by the application keeps exactly that binding, and the worker goes
+ * to another core. */
+static void test_bound_caller_keeps_its_core(void **state)
+{
+    (void)state;
+    pin_check p = {.core = {-2, -2}};
+    assert_int_equal(hwloc_topology_init(&p.topo), 0);
+    assert_int_equal(hwloc_topology_load(p.topo), 0);
+    int cores = hwloc_get_nbobjs_by_type(p.topo, HWLOC_OBJ_CORE);
+    hwloc_obj_t last = hwloc_get_obj_by_type(p.topo, HWLOC_OBJ_CORE, (unsigned)(cores - 1));
+    cpu_set_t original = thread_affinity();
+    if (cores < 2 || hwloc_set_cpubind(p.topo, last->cpuset, HWLOC_CPUBIND_THREAD) != 0) {
+        hwloc_topology_destroy(p.topo);
+        skip();
+    }
+    cpu_set_t before = thread_affinity();
+    assert_int_equal(tt_backend_set_num_threads(2), 0);
+    assert_int_equal(tt_backend_parallel_for(2, bound_core, &p), 0);
+    assert_int_equal(tt_backend_set_num_threads(0), 0);
+    cpu_set_t after = thread_affinity();
+    assert_true(CPU_EQUAL(&before, &after));
+    assert_int_equal(p.core[0], cores - 1);
+    assert_int_equal(p.core[1], 0);
+    assert_int_equal(pthread_setaffinity_np(pthread_self(), sizeof original, &original), 0);
+    hwloc_topology_destroy(p.topo);
 }
 
 static void test_workspace(void **state)
@@ -306,6 +359,7 @@ int main(void)
         cmocka_unit_test(test_body_error_propagates),
         cmocka_unit_test(test_num_threads),
         cmocka_unit_test(test_workers_pinned),
+        cmocka_unit_test(test_bound_caller_keeps_its_core),
         cmocka_unit_test(test_workspace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include "ir/ops.h"
 #include "ir/printer.h"
 #include "search/search.h"
+#include "tt_test.h"
 #include "tt_test_ir.h"
 
 static inline tt_compute *st_op(const tt_op_desc *d)
@@ -47,26 +48,6 @@ static inline void *st_inputs_fill(DLDataType t, int64_t n, uint64_t seed)
 static inline double st_get(DLDataType t, const void *p, int64_t i)
 {
     return t.bits == 64 ? ((const double *)p)[i] : ((const float *)p)[i];
-}
-
-typedef int32_t (*st_entry)();
-
-static inline int st_call(st_entry f, int n, void **a)
-{
-    switch (n) {
-    case 1:
-        return f(a[0]);
-    case 2:
-        return f(a[0], a[1]);
-    case 3:
-        return f(a[0], a[1], a[2]);
-    case 4:
-        return f(a[0], a[1], a[2], a[3]);
-    case 5:
-        return f(a[0], a[1], a[2], a[3], a[4]);
-    default:
-        return -99;
-    }
 }
 
 /* Lowers c under s, runs it in the interpreter (and, given a target, through the JIT) and
@@ -102,7 +83,7 @@ static inline int st_check(const tt_compute *c, const tt_schedule *s, const tt_t
     } else if (jit && tt_codegen_jit(&k, 1, jit, &m) != 0) {
         printf("%s: jit failed: %s\n", label, tt_get_last_error());
         rc = -1;
-    } else if (jit && st_call((st_entry)tt_codegen_jit_lookup(m, "kernel"), n, jt) != 0) {
+    } else if (jit && tt_test_call_kernel(tt_codegen_jit_lookup(m, "kernel"), n, jt) != 0) {
         printf("%s: kernel failed\n", label);
         rc = -1;
     }
