@@ -121,13 +121,16 @@ static int check_parent_dir(const char *path)
     size_t n = slash == path ? 1 : (size_t)(slash - path);
     char *dir = strndup(path, n);
     if (!dir)
-        return tt_error_set("cannot open database '%s': out of memory", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database '%s': out of memory",
+                             path);
     struct stat st;
     int rc = 0;
     if (stat(dir, &st) != 0)
-        rc = tt_error_set("cannot open database '%s': %s", path, strerror(errno));
+        rc = tt_error_setc(tt_error_category_from_errno(errno), "cannot open database '%s': %s",
+                           path, strerror(errno));
     else if (!S_ISDIR(st.st_mode))
-        rc = tt_error_set("cannot open database '%s': '%s' is not a directory", path, dir);
+        rc = tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                           "cannot open database '%s': '%s' is not a directory", path, dir);
     free(dir);
     return rc;
 }
@@ -139,8 +142,8 @@ static int check_ours(tt_db *db, int64_t *tables)
     if (query_int(db, "SELECT count(*) FROM sqlite_master", tables)) {
         int code = sqlite3_errcode(db->h) & 0xff;
         if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-            return tt_error_set("'%s' is not a tvm-tune database (%s)", db->path,
-                                sqlite3_errmsg(db->h));
+            return tt_error_setc(TT_ERR_PARSE, "'%s' is not a tvm-tune database (%s)", db->path,
+                                 sqlite3_errmsg(db->h));
         return -1;
     }
     if (*tables == 0)
@@ -150,13 +153,15 @@ static int check_ours(tt_db *db, int64_t *tables)
         query_int(db, "PRAGMA user_version", &version))
         return -1;
     if (app_id != TT_DB_APPLICATION_ID)
-        return tt_error_set("'%s' is not a tvm-tune database (an SQLite database of another "
-                            "application)",
-                            db->path);
+        return tt_error_setc(TT_ERR_PARSE,
+                             "'%s' is not a tvm-tune database (an SQLite database of another "
+                             "application)",
+                             db->path);
     if (version > TT_DB_SCHEMA_VERSION)
-        return tt_error_set("database '%s' has schema version %lld, newer than this tvm-tune "
-                            "reads (%d)",
-                            db->path, (long long)version, TT_DB_SCHEMA_VERSION);
+        return tt_error_setc(TT_ERR_UNSUPPORTED,
+                             "database '%s' has schema version %lld, newer than this tvm-tune "
+                             "reads (%d)",
+                             db->path, (long long)version, TT_DB_SCHEMA_VERSION);
     return 0;
 }
 
@@ -194,16 +199,18 @@ TT_API int tt_db_open(const char *path, tt_db **out)
 {
     *out = NULL;
     if (!path || !*path)
-        return tt_error_set("cannot open database: empty path");
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database: empty path");
     if (check_parent_dir(path))
         return -1;
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return tt_error_set("cannot open database '%s': is a directory", path);
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database '%s': is a directory",
+                             path);
     tt_db *db = calloc(1, sizeof *db);
     if (!db || !(db->path = strdup(path))) {
         free(db);
-        return tt_error_set("cannot open database '%s': out of memory", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database '%s': out of memory",
+                             path);
     }
     if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -291,8 +298,9 @@ static int put_workload(tt_db *db, const tt_record *r)
         int same = known && strcmp(known, r->workload) == 0;
         sqlite3_reset(st);
         if (!same)
-            return tt_error_set("database '%s': key \"%s\" already names a different workload",
-                                db->path, r->key);
+            return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                                 "database '%s': key \"%s\" already names a different workload",
+                                 db->path, r->key);
         return 0;
     }
     sqlite3_reset(st);
@@ -300,7 +308,7 @@ static int put_workload(tt_db *db, const tt_record *r)
         return tt_db_fail(db, "cannot look up a workload");
     char *op = workload_op(r->key, r->workload);
     if (!op)
-        return tt_error_set("database '%s': out of memory", db->path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     st = db->put_workload;
     sqlite3_reset(st);
     int bad = 0;
@@ -585,7 +593,7 @@ TT_API int tt_db_run_get(tt_db *db, int64_t run_id, tt_db_run **out)
     tt_db_run *run = malloc(size);
     if (!run) {
         sqlite3_finalize(st);
-        return tt_error_set("database '%s': out of memory", db->path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     }
     char *cursor = (char *)(run + 1);
     const char **fields[] = {&run->op_file, &run->target, &run->tuner, &run->start_time,

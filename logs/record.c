@@ -158,7 +158,7 @@ TT_API int tt_record_copy(const tt_record *r, tt_record **out)
         size += text_size(texts[i]);
     tt_record *c = malloc(size);
     if (!c)
-        return tt_error_set("record: out of memory (%zu bytes)", size);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "record: out of memory (%zu bytes)", size);
     *c = *r;
     double *costs = (double *)(c + 1);
     if (r->n_costs)

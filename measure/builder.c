@@ -240,7 +240,8 @@ int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeou
     slot *slots = calloc((size_t)n_workers, sizeof *slots);
     if (slots == NULL) {
         rmdir(dir);
-        return tt_error_set("tt_builder_run: out of memory for %d workers", n_workers);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_builder_run: out of memory for %d workers",
+                             n_workers);
     }
     tt_proc_lock();
     int rc = run(jobs, n, n_workers, timeout_s, results, slots);

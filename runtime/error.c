@@ -1,6 +1,7 @@
 /* The thread-local last error: every runtime call that fails leaves a message and a category
  * here for tt_get_last_error() and tt_get_last_error_category(), as in TVM's c_runtime_api. No
  * allocation, so reporting out-of-memory works. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -53,6 +54,27 @@ TT_API const char *tt_error_category_message(tt_error_category c)
     return category_messages[known(c) ? c : TT_ERR_UNKNOWN];
 }
 
+TT_API tt_error_category tt_error_category_from_errno(int err)
+{
+    switch (err) {
+    case 0:
+        return TT_ERR_UNKNOWN;
+    case ENOENT:
+    case ENOTDIR:
+        return TT_ERR_NOT_FOUND;
+    case EACCES:
+    case EISDIR:
+    case ENAMETOOLONG:
+    case ELOOP:
+    case EEXIST:
+        return TT_ERR_INVALID_ARGUMENT;
+    case ENOMEM:
+        return TT_ERR_OUT_OF_MEMORY;
+    default:
+        return TT_ERR_IO;
+    }
+}
+
 static int vset(tt_error_category c, const char *fmt, va_list ap)
 {
     /* Format into a scratch buffer first: an argument may point into last_error itself. */
@@ -83,11 +105,14 @@ TT_API int tt_error_setc(tt_error_category c, const char *fmt, ...)
     return -1;
 }
 
-/* ctx ": " last_error, or ctx alone when there is no message; the category is left as it is. */
+/* ctx ": " last_error, or ctx alone when there is no message, or the message alone when ctx is
+ * empty; the category is left as it is. */
 static void vwrap(const char *fmt, va_list ap)
 {
     char ctx[ERROR_CAP];
     vsnprintf(ctx, sizeof ctx, fmt, ap);
+    if (ctx[0] == '\0')
+        return;
     if (last_error[0] == '\0') {
         memcpy(last_error, ctx, sizeof ctx);
         return;

@@ -44,8 +44,8 @@ int tt_cli_target_canonical(const char *cmd, const char *s, char **out)
     tt_target *t = NULL;
     *out = NULL;
     if (tt_target_parse(s, &t)) {
-        fprintf(stderr, "tvm-tune %s: target: %s\n", cmd, tt_get_last_error());
-        return TT_EXIT_USAGE;
+        tt_error_wrap("target");
+        return tt_cli_fail(cmd, TT_ERR_INVALID_ARGUMENT);
     }
     *out = strdup(tt_target_str(t));
     tt_target_free(t);
@@ -64,16 +64,14 @@ int tt_cli_print_db_best(const char *cmd, const char *db_path, const char *key, 
     if (rc)
         return rc;
     tt_db *db = NULL;
-    if (tt_db_open(db_path, &db)) {
-        fprintf(stderr, "tvm-tune %s: %s\n", cmd, tt_get_last_error());
-        return TT_EXIT_USAGE;
-    }
+    if (tt_db_open(db_path, &db))
+        return tt_cli_fail(cmd, TT_ERR_INVALID_ARGUMENT); /* the file the user named */
     tt_record **best = NULL;
     size_t n = 0;
     if (tt_db_best(db, key, target, k, &best, &n)) {
-        fprintf(stderr, "tvm-tune %s: %s\n", cmd, tt_get_last_error());
+        rc = tt_cli_fail(cmd, TT_ERR_UNKNOWN);
         tt_db_close(db);
-        return TT_EXIT_FAILURE;
+        return rc;
     }
     const char *last_key = "", *last_target = "";
     for (size_t i = 0; i < n; i++) {
@@ -150,17 +148,15 @@ int tt_cli_best(int argc, char **argv)
     }
     if (db_path && (rc = tt_cli_check_db_exists("best", db_path)) != 0)
         goto done;
-    rc = TT_EXIT_USAGE;
     if (tt_opfile_load(argv[optind], &file)) {
-        fprintf(stderr, "tvm-tune best: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("best", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if ((rc = tt_cli_target_canonical("best", target_str ? target_str : file->target, &target)) !=
         0)
         goto done;
-    rc = TT_EXIT_USAGE;
     if (tt_compile_records_load(db_path, logs, nlogs, target, &recs)) {
-        fprintf(stderr, "tvm-tune best: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("best", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if (recs->warnings)

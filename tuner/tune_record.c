@@ -300,7 +300,7 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
     tt_build_job jobs[TT_TUNE_MAX_TOP];
     tt_build_result *br = calloc((size_t)n, sizeof *br);
     if (!br)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int nb = 0, rc = 0;
     int which[TT_TUNE_MAX_TOP];
     for (int i = 0; i < n; i++) {

@@ -205,13 +205,18 @@ TT_API tt_error_category tt_get_last_error_category(void);
 TT_API const char *tt_error_category_name(tt_error_category c);
 /* "invalid argument" for TT_ERR_INVALID_ARGUMENT; the UNKNOWN one outside the table. */
 TT_API const char *tt_error_category_message(tt_error_category c);
+/* The category of a failed system call's errno on a path the caller was given: NOT_FOUND for
+ * ENOENT and ENOTDIR, INVALID_ARGUMENT for what the path itself is wrong about (EACCES, EISDIR,
+ * ENAMETOOLONG, ELOOP, EEXIST), OUT_OF_MEMORY for ENOMEM, IO for the rest. */
+TT_API tt_error_category tt_error_category_from_errno(int err);
 /* Sets the last error (printf format) with category TT_ERR_UNKNOWN and returns -1, so bodies can
  * `return tt_error_set(...)`. */
 TT_API int tt_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sets the last error with category c (printf format); returns -1. */
 TT_API int tt_error_setc(tt_error_category c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Prefixes the current last error with context (printf format), keeping its category; -1. */
+/* Prefixes the current last error with context (printf format), keeping its category; -1. An
+ * empty context leaves the message as it is. */
 TT_API int tt_error_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* As tt_error_wrap, and an error of no category (TT_ERR_UNKNOWN, or none at all) takes c: the
  * caller knows what the callee did not ("reading the user's file failed" is bad input), but a

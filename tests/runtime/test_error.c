@@ -99,6 +99,11 @@ static void test_wrapc_fills_only_a_missing_category(void **state)
     assert_int_equal(tt_get_last_error_category(), TT_ERR_OUT_OF_MEMORY);
     tt_error_wrap("outer");
     assert_int_equal(tt_get_last_error_category(), TT_ERR_OUT_OF_MEMORY);
+    /* an empty context only categorises */
+    tt_error_set("bad field");
+    tt_error_wrapc(TT_ERR_PARSE, "%s", "");
+    assert_string_equal(tt_get_last_error(), "bad field");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_PARSE);
 }
 
 static void test_category_names_from_the_table(void **state)
