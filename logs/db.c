@@ -13,6 +13,17 @@
 
 #include "logs/db_internal.h"
 
+/* A macro's value as a string literal: the schema prints the outcome table's largest code. */
+#define TT_DB_STR_(x) #x
+#define TT_DB_STR(x) TT_DB_STR_(x)
+
+/* The records table's CHECK on "error" is made from the outcome table (tt/outcome.h), so a new
+ * database always accepts exactly its codes. An existing database keeps the CHECK it was created
+ * with, which SQLite cannot alter: a new outcome needs TT_DB_SCHEMA_VERSION raised and a
+ * migration that rebuilds the records table, before this assert may change. */
+_Static_assert(TT_OUTCOME_MAX == 7 && TT_DB_SCHEMA_VERSION == 1,
+               "the outcome codes changed: migrate the records table's CHECK (see above)");
+
 #define BUSY_TIMEOUT_MS 10000
 /* Records per transaction when importing: large enough to be fast, small enough that another
  * tuner waiting for the lock gets it well within the busy timeout. */
@@ -37,14 +48,16 @@ static const char *const schema_sql =
     "  steps TEXT NOT NULL," /* compact JSON array */
     "  cost REAL,"           /* median of costs; NULL for errors */
     "  costs TEXT NOT NULL," /* compact JSON array */
-    "  error INTEGER NOT NULL CHECK (error BETWEEN 0 AND 7),"
-    "  error_msg TEXT NOT NULL,"
-    "  build_s REAL NOT NULL, gflops REAL NOT NULL,"
-    "  time TEXT NOT NULL, tuner TEXT NOT NULL,"
-    "  trial INTEGER NOT NULL, seed INTEGER NOT NULL,"
-    "  run_id INTEGER REFERENCES runs(id),"
-    "  hash TEXT NOT NULL UNIQUE);" /* tt_record_hash: what makes imports idempotent */
-    "CREATE INDEX records_best ON records(key, target, cost);";
+    "  error INTEGER NOT NULL CHECK (error BETWEEN 0 AND " TT_DB_STR(
+        TT_OUTCOME_MAX) "),"
+                        "  error_msg TEXT NOT NULL,"
+                        "  build_s REAL NOT NULL, gflops REAL NOT NULL,"
+                        "  time TEXT NOT NULL, tuner TEXT NOT NULL,"
+                        "  trial INTEGER NOT NULL, seed INTEGER NOT NULL,"
+                        "  run_id INTEGER REFERENCES runs(id),"
+                        "  hash TEXT NOT NULL UNIQUE);" /* tt_record_hash: what makes imports
+                                                           idempotent */
+                        "CREATE INDEX records_best ON records(key, target, cost);";
 
 static const char *const status_names[] = {"running", "finished", "interrupted"};
 _Static_assert(sizeof status_names / sizeof status_names[0] == TT_RUN_STATUS_COUNT,
@@ -343,7 +356,7 @@ static int put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
     bad |= sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK;
     bad |= sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC) != SQLITE_OK;
     bad |= sqlite3_bind_text(st, 3, r->steps, -1, SQLITE_STATIC) != SQLITE_OK;
-    if (r->error == TT_RECORD_OK)
+    if (r->error == TT_OUTCOME_OK)
         bad |= sqlite3_bind_double(st, 4, tt_record_cost(r)) != SQLITE_OK;
     else
         bad |= sqlite3_bind_null(st, 4) != SQLITE_OK;

@@ -13,15 +13,19 @@
 #include "logs/json_text.h"
 
 static const char *const error_names[] = {
-    "none",         "invalid schedule", "compile error", "runtime error",
-    "wrong answer", "build timeout",    "run timeout",   "unknown",
+#define NAME_(name, code, text) [code] = text,
+    TT_OUTCOME_MAP(NAME_)
+#undef NAME_
 };
-static_assert(sizeof error_names / sizeof error_names[0] == TT_RECORD_ERROR_COUNT,
-              "one name per tt_record_error");
+/* The codes are 0 .. TT_OUTCOME_COUNT - 1 with no gap (a gap would be a NULL name), and the
+ * largest one is TT_OUTCOME_MAX, which the database's CHECK is printed from (logs/db.c). */
+static_assert(sizeof error_names / sizeof error_names[0] == TT_OUTCOME_COUNT,
+              "outcome codes run from 0 without a gap");
+static_assert(TT_OUTCOME_MAX == TT_OUTCOME_COUNT - 1, "TT_OUTCOME_MAX is the largest outcome code");
 
 TT_API const char *tt_record_error_name(int error)
 {
-    if (error < 0 || error >= TT_RECORD_ERROR_COUNT)
+    if (error < 0 || error >= TT_OUTCOME_COUNT)
         return NULL;
     return error_names[error];
 }
@@ -87,9 +91,9 @@ int tt_record_check_fields(const tt_record *r)
     if (check_text(r->key, "key", 1) || check_text(r->target, "target", 1) ||
         check_text(r->tuner, "tuner", 0))
         return -1;
-    if (r->error < 0 || r->error >= TT_RECORD_ERROR_COUNT)
+    if (r->error < 0 || r->error >= TT_OUTCOME_COUNT)
         return tt_error_set("field \"error\": expected an error code 0..%d, got %d",
-                            TT_RECORD_ERROR_COUNT - 1, r->error);
+                            TT_OUTCOME_COUNT - 1, r->error);
     if (r->n_costs > 0 && !r->costs)
         return tt_error_set("field \"costs\": %zu costs but no array", r->n_costs);
     for (size_t i = 0; i < r->n_costs; i++)
@@ -97,7 +101,7 @@ int tt_record_check_fields(const tt_record *r)
             return tt_error_set("field \"costs\"[%zu]: expected a finite non-negative number "
                                 "of seconds, got %g",
                                 i, r->costs[i]);
-    if (r->error == TT_RECORD_OK && r->n_costs == 0)
+    if (r->error == TT_OUTCOME_OK && r->n_costs == 0)
         return tt_error_set("field \"costs\": expected at least one cost for a record without "
                             "error");
     if (check_number(r->build_s, "build_s") || check_number(r->gflops, "gflops"))
@@ -231,14 +235,14 @@ static double median(const double *c, size_t n)
 
 TT_API double tt_record_cost(const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || r->n_costs == 0)
+    if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
     return median(r->costs, r->n_costs);
 }
 
 TT_API double tt_record_cost_min(const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || r->n_costs == 0)
+    if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
     double m = r->costs[0];
     for (size_t i = 1; i < r->n_costs; i++)
@@ -248,7 +252,7 @@ TT_API double tt_record_cost_min(const tt_record *r)
 
 TT_API double tt_record_cost_spread(const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || r->n_costs == 0)
+    if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
     double lo = r->costs[0], hi = r->costs[0];
     for (size_t i = 1; i < r->n_costs; i++) {

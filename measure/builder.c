@@ -123,15 +123,15 @@ static void finish(slot *s, int timed_out, double timeout_s, tt_build_result *r)
                    s->len == sizeof head + head.msg_len;
     }
     if (timed_out) {
-        r->error = TT_MEASURE_BUILD_TIMEOUT;
+        r->error = TT_OUTCOME_BUILD_TIMEOUT;
         snprintf(r->error_msg, sizeof r->error_msg, "build timed out after %.1f s", timeout_s);
     } else if (!reported) {
         char how[128];
         tt_proc_describe(status, how, sizeof how);
-        r->error = TT_MEASURE_COMPILE_ERROR;
+        r->error = TT_OUTCOME_COMPILE_ERROR;
         snprintf(r->error_msg, sizeof r->error_msg, "build crashed: %s", how);
     } else if (head.rc != 0) {
-        r->error = TT_MEASURE_COMPILE_ERROR;
+        r->error = TT_OUTCOME_COMPILE_ERROR;
         if (head.msg_len > 0) {
             memcpy(r->error_msg, s->buf + sizeof head, head.msg_len);
             r->error_msg[head.msg_len] = '\0';
@@ -142,7 +142,7 @@ static void finish(slot *s, int timed_out, double timeout_s, tt_build_result *r)
     } else {
         struct stat st;
         if (stat(r->path, &st) != 0 || st.st_size == 0) {
-            r->error = TT_MEASURE_COMPILE_ERROR;
+            r->error = TT_OUTCOME_COMPILE_ERROR;
             snprintf(r->error_msg, sizeof r->error_msg,
                      "build reported success but wrote no library at %.3000s", r->path);
         }

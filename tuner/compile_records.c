@@ -36,7 +36,7 @@ static char *canonical_steps(const char *steps)
 
 static int offer(gather *g, const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || strcmp(r->target, g->target) != 0 ||
+    if (r->error != TT_OUTCOME_OK || strcmp(r->target, g->target) != 0 ||
         !isfinite(tt_record_cost(r)))
         return 0;
     if (g->n == g->cap) {

@@ -94,7 +94,7 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
     tt_kernel_release(k);
     if (rc != 0)
         return -1;
-    if (br.error != TT_MEASURE_OK) {
+    if (br.error != TT_OUTCOME_OK) {
         snprintf(why, whylen, "cannot build the reference: %.1000s", br.error_msg);
         tt_builder_cleanup(&br, 1);
         return 1;
@@ -112,7 +112,7 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
     tt_builder_cleanup(&br, 1);
     if (rc != 0)
         return -1;
-    if (rr.error != TT_MEASURE_OK) {
+    if (rr.error != TT_OUTCOME_OK) {
         snprintf(why, whylen, "cannot compute the reference output: %.1000s", rr.error_msg);
         return 1;
     }
@@ -252,9 +252,9 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
         tt_tune_outcome oc = {.trial = c[i].trial, .steps = c[i].steps};
         tt_run_result rr;
         if (c[i].invalid) {
-            oc.error = TT_RECORD_INVALID_SCHEDULE;
+            oc.error = TT_OUTCOME_INVALID_SCHEDULE;
             oc.msg = c[i].invalid;
-        } else if (br[c[i].build].error != TT_MEASURE_OK) {
+        } else if (br[c[i].build].error != TT_OUTCOME_OK) {
             oc.error = br[c[i].build].error;
             oc.msg = br[c[i].build].error_msg;
             oc.build_s = br[c[i].build].build_s;
@@ -265,7 +265,7 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
             oc.error = rr.error;
             oc.msg = rr.error_msg;
             oc.costs = rr.timing.costs;
-            oc.n_costs = rr.error == TT_MEASURE_OK ? rr.timing.n_costs : 0;
+            oc.n_costs = rr.error == TT_OUTCOME_OK ? rr.timing.n_costs : 0;
         }
         if (tt_tune_log(t, ts, &oc) != 0)
             return -1;

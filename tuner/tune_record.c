@@ -63,7 +63,7 @@ int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_r
     req.timing.best_so_far = prune && isfinite(ts->best_cost) ? ts->best_cost : 0;
     if (tt_runner_local_run(&req, rr) != 0)
         return tt_error_wrap("measuring a candidate of %s", ts->task->name);
-    if (rr->error == TT_MEASURE_OK)
+    if (rr->error == TT_OUTCOME_OK)
         for (int i = 0; i < rr->timing.n_costs; i++)
             t->timed_s += rr->timing.costs[i] * rr->timing.number;
     return 0;
@@ -322,13 +322,13 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
     double win_cost = INFINITY;
     tt_run_result rr, win_rr;
     for (int b = 0; rc == 0 && b < nb && !tt_tune_stopped(t); b++) {
-        if (br[b].error != TT_MEASURE_OK)
+        if (br[b].error != TT_OUTCOME_OK)
             continue;
         if (tt_tune_run_one(t, ts, br[b].path, false, &rr) != 0) {
             rc = -1;
             break;
         }
-        if (rr.error == TT_MEASURE_OK && rr.timing.cost < win_cost) {
+        if (rr.error == TT_OUTCOME_OK && rr.timing.cost < win_cost) {
             win = b;
             win_cost = rr.timing.cost;
             win_rr = rr;
