@@ -23,8 +23,10 @@ int tt_cli_db(int argc, char **argv);
 /* tvm-tune model eval LOG [--train-fraction F] ... (tuner/cli_model.c) */
 int tt_cli_model(int argc, char **argv);
 
-/* Helpers of compile, best and db (cli_db.c, cli_best.c). Each prints its message as
- * "tvm-tune CMD: ..." and returns an exit code. */
+/* ---- shared by the commands (cli.c) ---- */
+
+/* Helpers of compile, best and db. Each prints its message as "tvm-tune CMD: ..." and returns an
+ * exit code (through tt_cli_fail: the category of what went wrong decides). */
 /* The directory of an output path exists, is a directory and is writable. */
 int tt_cli_check_out_dir(const char *cmd, const char *path);
 /* A database path exists (commands that only read it must not create it). */
@@ -37,8 +39,6 @@ int tt_cli_print_db_best(const char *cmd, const char *db_path, const char *key, 
 /* Prints one record (GFLOPS, median, spread, trial, steps), each line prefixed by indent. */
 struct tt_record;
 void tt_cli_print_record(const struct tt_record *r, const char *indent);
-
-/* ---- shared by every command (cli.c) ---- */
 
 /* The exit code of an error of category c: the one place categories become exit codes (0 ok,
  * 1 runtime failure, 2 bad usage or bad input, 130 interrupted). */

@@ -1,14 +1,12 @@
 /* `tvm-tune db`: the tuning database by hand. import (logs into it, idempotent), export (a log of
  * it, or of its best K per workload for shipping), best, stats and merge (another database into
  * it). The work is logs/db.c's; this file parses flags and prints. */
-#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "logs/db.h"
 #include "tuner/cli.h"
@@ -94,48 +92,6 @@ static const char merge_usage[] =
     "  -h, --help    this text\n"
     "\n"
     "Exit codes: 0 success, 1 database failure, 2 bad usage or a file that is not a database.\n";
-
-int tt_cli_check_out_dir(const char *cmd, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-    if (!dir) {
-        fprintf(stderr, "tvm-tune %s: out of memory\n", cmd);
-        return TT_EXIT_FAILURE;
-    }
-    struct stat st;
-    int rc = TT_EXIT_OK;
-    if (stat(dir, &st) != 0) {
-        fprintf(stderr, "tvm-tune %s: output directory '%s' does not exist (%s)\n", cmd, dir,
-                strerror(errno));
-        rc = TT_EXIT_USAGE;
-    } else if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "tvm-tune %s: output directory '%s' is not a directory\n", cmd, dir);
-        rc = TT_EXIT_USAGE;
-    } else if (access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "tvm-tune %s: output directory '%s' is not writable (%s)\n", cmd, dir,
-                strerror(errno));
-        rc = TT_EXIT_USAGE;
-    } else if ((!slash ? path[0] == '\0' : slash[1] == '\0') ||
-               (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-        fprintf(stderr, "tvm-tune %s: output '%s' names a directory, not a file\n", cmd, path);
-        rc = TT_EXIT_USAGE;
-    }
-    free(dir);
-    return rc;
-}
-
-int tt_cli_check_db_exists(const char *cmd, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return TT_EXIT_OK;
-    if (errno == ENOENT)
-        fprintf(stderr, "tvm-tune %s: database '%s' does not exist\n", cmd, path);
-    else
-        fprintf(stderr, "tvm-tune %s: database '%s': %s\n", cmd, path, strerror(errno));
-    return TT_EXIT_USAGE;
-}
 
 typedef struct {
     const char *db, *out, *key, *target;

@@ -99,14 +99,11 @@ static int model_eval(int argc, char **argv)
             break;
         case O_ROUNDS:
         case O_THREADS: {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            int min = c == O_ROUNDS ? 1 : 0;
-            if (errno || *end || end == optarg || v < min || v > 100000) {
-                fprintf(stderr, "tvm-tune model eval: --%s %s: expected an integer >= %d\n",
-                        c == O_ROUNDS ? "rounds" : "threads", optarg, min);
-                return TT_EXIT_USAGE;
-            }
+            long long v;
+            int rc = tt_cli_parse_int("model eval", c == O_ROUNDS ? "--rounds" : "--threads",
+                                      optarg, c == O_ROUNDS ? 1 : 0, 100000, &v);
+            if (rc != TT_EXIT_OK)
+                return rc;
             *(c == O_ROUNDS ? &mo.rounds : &mo.nthread) = (int)v;
             break;
         }
