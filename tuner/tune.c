@@ -18,6 +18,7 @@
 #include "search/search.h"
 #include "tt/backend.h"
 #include "tt/tune.h"
+#include "tuner/task_scheduler.h"
 #include "tuner/tune_internal.h"
 #include "tuner/tune_state.h"
 
