@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "logs/json_text.h"
+#include "tt/cost.h"
 
 static const char *const error_names[] = {
 #define NAME_(name, code, text) [code] = text,
@@ -195,49 +196,11 @@ TT_API void tt_record_array_free(tt_record **records, size_t n)
     free(records);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The k-th smallest cost (0-based) without allocating: O(n^2), only a fallback for when a sorted
- * copy cannot be allocated. */
-static double kth_smallest(const double *c, size_t n, size_t k)
-{
-    for (size_t i = 0; i < n; i++) {
-        size_t less = 0, leq = 0;
-        for (size_t j = 0; j < n; j++) {
-            less += c[j] < c[i];
-            leq += c[j] <= c[i];
-        }
-        if (less <= k && k < leq)
-            return c[i];
-    }
-    return NAN;
-}
-
-static double median(const double *c, size_t n)
-{
-    double stack[64];
-    double *sorted = n <= 64 ? stack : malloc(n * sizeof(double));
-    if (!sorted) {
-        double hi = kth_smallest(c, n, n / 2);
-        return n % 2 ? hi : (kth_smallest(c, n, n / 2 - 1) + hi) / 2;
-    }
-    memcpy(sorted, c, n * sizeof(double));
-    qsort(sorted, n, sizeof(double), cmp_double);
-    double m = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    if (sorted != stack)
-        free(sorted);
-    return m;
-}
-
 TT_API double tt_record_cost(const tt_record *r)
 {
     if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
-    return median(r->costs, r->n_costs);
+    return tt_cost_median(r->costs, r->n_costs);
 }
 
 TT_API double tt_record_cost_min(const tt_record *r)
@@ -261,7 +224,7 @@ TT_API double tt_record_cost_spread(const tt_record *r)
     }
     if (hi == lo)
         return 0;
-    double mid = median(r->costs, r->n_costs);
+    double mid = tt_cost_median(r->costs, r->n_costs);
     return mid > 0 ? (hi - lo) / mid : INFINITY;
 }
 

@@ -17,6 +17,7 @@
 #include "measure/measure.h"
 #include "search/search.h"
 #include "tt/backend.h"
+#include "tt/cost.h"
 #include "tt/tune.h"
 #include "tuner/task_scheduler.h"
 #include "tuner/tune_internal.h"
@@ -270,7 +271,7 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
         }
         if (tt_tune_log(t, ts, &oc) != 0)
             return -1;
-        costs[i] = oc.error == 0 ? tt_tune_median(oc.costs, oc.n_costs) : INFINITY;
+        costs[i] = oc.error == 0 ? tt_cost_median(oc.costs, (size_t)oc.n_costs) : INFINITY;
         (*measured)++;
         tt_tune_after_candidate(t, ts, &oc);
     }
