@@ -1,5 +1,6 @@
 /* Tests runtime/error.c: the thread-local last error, its formatting, wrapping and limits, and
  * the category every error carries (kept through wrapping, per thread). */
+#include <errno.h>
 #include <pthread.h>
 
 #include "rt_test.h"
@@ -125,6 +126,19 @@ static void test_category_names_from_the_table(void **state)
     }
 }
 
+static void test_category_from_errno(void **state)
+{
+    (void)state;
+    assert_int_equal(tt_error_category_from_errno(ENOENT), TT_ERR_NOT_FOUND);
+    assert_int_equal(tt_error_category_from_errno(ENOTDIR), TT_ERR_NOT_FOUND);
+    assert_int_equal(tt_error_category_from_errno(EACCES), TT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(tt_error_category_from_errno(EISDIR), TT_ERR_INVALID_ARGUMENT);
+    assert_int_equal(tt_error_category_from_errno(ENOMEM), TT_ERR_OUT_OF_MEMORY);
+    assert_int_equal(tt_error_category_from_errno(EIO), TT_ERR_IO);
+    assert_int_equal(tt_error_category_from_errno(ENOSPC), TT_ERR_IO);
+    assert_int_equal(tt_error_category_from_errno(0), TT_ERR_UNKNOWN);
+}
+
 static int failing_body(const tt_value *args, const int *codes, int n, tt_ret ret, void *resource)
 {
     (void)args, (void)codes, (void)n, (void)ret;
@@ -190,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_wrap_keeps_category),
         cmocka_unit_test(test_wrapc_fills_only_a_missing_category),
         cmocka_unit_test(test_category_names_from_the_table),
+        cmocka_unit_test(test_category_from_errno),
         cmocka_unit_test(test_category_crosses_a_packed_call),
         cmocka_unit_test(test_thread_local),
     };
