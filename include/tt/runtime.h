@@ -212,7 +212,8 @@ TT_API tt_error_category tt_error_category_from_errno(int err);
 /* Sets the last error (printf format) with category TT_ERR_UNKNOWN and returns -1, so bodies can
  * `return tt_error_set(...)`. */
 TT_API int tt_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Sets the last error with category c (printf format); returns -1. */
+/* Sets the last error with category c (printf format); returns -1. TT_ERR_OK or a value outside
+ * the table is taken as TT_ERR_UNKNOWN: an error always says that something failed. */
 TT_API int tt_error_setc(tt_error_category c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Prefixes the current last error with context (printf format), keeping its category; -1. An
