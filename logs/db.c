@@ -13,6 +13,17 @@
 
 #include "logs/db_internal.h"
 
+/* A macro's value as a string literal: the schema prints the outcome table's largest code. */
+#define TT_DB_STR_(x) #x
+#define TT_DB_STR(x) TT_DB_STR_(x)
+
+/* The records table's CHECK on "error" is made from the outcome table (tt/outcome.h), so a new
+ * database always accepts exactly its codes. An existing database keeps the CHECK it was created
+ * with, which SQLite cannot alter: a new outcome needs TT_DB_SCHEMA_VERSION raised and a
+ * migration that rebuilds the records table, before this assert may change. */
+_Static_assert(TT_OUTCOME_MAX == 7 && TT_DB_SCHEMA_VERSION == 1,
+               "the outcome codes changed: migrate the records table's CHECK (see above)");
+
 #define BUSY_TIMEOUT_MS 10000
 /* Records per transaction when importing: large enough to be fast, small enough that another
  * tuner waiting for the lock gets it well within the busy timeout. */
@@ -37,14 +48,16 @@ static const char *const schema_sql =
     "  steps TEXT NOT NULL," /* compact JSON array */
     "  cost REAL,"           /* median of costs; NULL for errors */
     "  costs TEXT NOT NULL," /* compact JSON array */
-    "  error INTEGER NOT NULL CHECK (error BETWEEN 0 AND 7),"
-    "  error_msg TEXT NOT NULL,"
-    "  build_s REAL NOT NULL, gflops REAL NOT NULL,"
-    "  time TEXT NOT NULL, tuner TEXT NOT NULL,"
-    "  trial INTEGER NOT NULL, seed INTEGER NOT NULL,"
-    "  run_id INTEGER REFERENCES runs(id),"
-    "  hash TEXT NOT NULL UNIQUE);" /* tt_record_hash: what makes imports idempotent */
-    "CREATE INDEX records_best ON records(key, target, cost);";
+    "  error INTEGER NOT NULL CHECK (error BETWEEN 0 AND " TT_DB_STR(
+        TT_OUTCOME_MAX) "),"
+                        "  error_msg TEXT NOT NULL,"
+                        "  build_s REAL NOT NULL, gflops REAL NOT NULL,"
+                        "  time TEXT NOT NULL, tuner TEXT NOT NULL,"
+                        "  trial INTEGER NOT NULL, seed INTEGER NOT NULL,"
+                        "  run_id INTEGER REFERENCES runs(id),"
+                        "  hash TEXT NOT NULL UNIQUE);" /* tt_record_hash: what makes imports
+                                                           idempotent */
+                        "CREATE INDEX records_best ON records(key, target, cost);";
 
 static const char *const status_names[] = {"running", "finished", "interrupted"};
 _Static_assert(sizeof status_names / sizeof status_names[0] == TT_RUN_STATUS_COUNT,
@@ -121,13 +134,16 @@ static int check_parent_dir(const char *path)
     size_t n = slash == path ? 1 : (size_t)(slash - path);
     char *dir = strndup(path, n);
     if (!dir)
-        return tt_error_set("cannot open database '%s': out of memory", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database '%s': out of memory",
+                             path);
     struct stat st;
     int rc = 0;
     if (stat(dir, &st) != 0)
-        rc = tt_error_set("cannot open database '%s': %s", path, strerror(errno));
+        rc = tt_error_setc(tt_error_category_from_errno(errno), "cannot open database '%s': %s",
+                           path, strerror(errno));
     else if (!S_ISDIR(st.st_mode))
-        rc = tt_error_set("cannot open database '%s': '%s' is not a directory", path, dir);
+        rc = tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                           "cannot open database '%s': '%s' is not a directory", path, dir);
     free(dir);
     return rc;
 }
@@ -139,8 +155,8 @@ static int check_ours(tt_db *db, int64_t *tables)
     if (query_int(db, "SELECT count(*) FROM sqlite_master", tables)) {
         int code = sqlite3_errcode(db->h) & 0xff;
         if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-            return tt_error_set("'%s' is not a tvm-tune database (%s)", db->path,
-                                sqlite3_errmsg(db->h));
+            return tt_error_setc(TT_ERR_PARSE, "'%s' is not a tvm-tune database (%s)", db->path,
+                                 sqlite3_errmsg(db->h));
         return -1;
     }
     if (*tables == 0)
@@ -150,13 +166,15 @@ static int check_ours(tt_db *db, int64_t *tables)
         query_int(db, "PRAGMA user_version", &version))
         return -1;
     if (app_id != TT_DB_APPLICATION_ID)
-        return tt_error_set("'%s' is not a tvm-tune database (an SQLite database of another "
-                            "application)",
-                            db->path);
+        return tt_error_setc(TT_ERR_PARSE,
+                             "'%s' is not a tvm-tune database (an SQLite database of another "
+                             "application)",
+                             db->path);
     if (version > TT_DB_SCHEMA_VERSION)
-        return tt_error_set("database '%s' has schema version %lld, newer than this tvm-tune "
-                            "reads (%d)",
-                            db->path, (long long)version, TT_DB_SCHEMA_VERSION);
+        return tt_error_setc(TT_ERR_UNSUPPORTED,
+                             "database '%s' has schema version %lld, newer than this tvm-tune "
+                             "reads (%d)",
+                             db->path, (long long)version, TT_DB_SCHEMA_VERSION);
     return 0;
 }
 
@@ -194,16 +212,18 @@ TT_API int tt_db_open(const char *path, tt_db **out)
 {
     *out = NULL;
     if (!path || !*path)
-        return tt_error_set("cannot open database: empty path");
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database: empty path");
     if (check_parent_dir(path))
         return -1;
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return tt_error_set("cannot open database '%s': is a directory", path);
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database '%s': is a directory",
+                             path);
     tt_db *db = calloc(1, sizeof *db);
     if (!db || !(db->path = strdup(path))) {
         free(db);
-        return tt_error_set("cannot open database '%s': out of memory", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database '%s': out of memory",
+                             path);
     }
     if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
@@ -291,8 +311,9 @@ static int put_workload(tt_db *db, const tt_record *r)
         int same = known && strcmp(known, r->workload) == 0;
         sqlite3_reset(st);
         if (!same)
-            return tt_error_set("database '%s': key \"%s\" already names a different workload",
-                                db->path, r->key);
+            return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                                 "database '%s': key \"%s\" already names a different workload",
+                                 db->path, r->key);
         return 0;
     }
     sqlite3_reset(st);
@@ -300,7 +321,7 @@ static int put_workload(tt_db *db, const tt_record *r)
         return tt_db_fail(db, "cannot look up a workload");
     char *op = workload_op(r->key, r->workload);
     if (!op)
-        return tt_error_set("database '%s': out of memory", db->path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     st = db->put_workload;
     sqlite3_reset(st);
     int bad = 0;
@@ -335,7 +356,7 @@ static int put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
     bad |= sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK;
     bad |= sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC) != SQLITE_OK;
     bad |= sqlite3_bind_text(st, 3, r->steps, -1, SQLITE_STATIC) != SQLITE_OK;
-    if (r->error == TT_RECORD_OK)
+    if (r->error == TT_OUTCOME_OK)
         bad |= sqlite3_bind_double(st, 4, tt_record_cost(r)) != SQLITE_OK;
     else
         bad |= sqlite3_bind_null(st, 4) != SQLITE_OK;
@@ -585,7 +606,7 @@ TT_API int tt_db_run_get(tt_db *db, int64_t run_id, tt_db_run **out)
     tt_db_run *run = malloc(size);
     if (!run) {
         sqlite3_finalize(st);
-        return tt_error_set("database '%s': out of memory", db->path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     }
     char *cursor = (char *)(run + 1);
     const char **fields[] = {&run->op_file, &run->target, &run->tuner, &run->start_time,

@@ -37,7 +37,7 @@ static int row_record(tt_db *db, sqlite3_stmt *st, tt_record **out)
     double *values = malloc((n ? n : 1) * sizeof(double));
     if (!values) {
         json_decref(costs);
-        return tt_error_set("database '%s': out of memory", db->path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     }
     for (size_t i = 0; i < n; i++)
         values[i] = json_number_value(json_array_get(costs, i));
@@ -133,7 +133,7 @@ static int keep(const tt_record *r, void *ctx)
         size_t cap = l->cap ? l->cap * 2 : 16;
         tt_record **grown = realloc(l->records, cap * sizeof *grown);
         if (!grown)
-            return tt_error_set("out of memory (%zu records)", l->n);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory (%zu records)", l->n);
         l->records = grown;
         l->cap = cap;
     }
@@ -191,7 +191,7 @@ TT_API int tt_db_export(tt_db *db, const char *path, size_t best_k, size_t *writ
     size_t n = strlen(path);
     char *tmp = malloc(n + 16);
     if (!tmp)
-        return tt_error_set("cannot export to '%s': out of memory", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot export to '%s': out of memory", path);
     snprintf(tmp, n + 16, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
@@ -316,8 +316,9 @@ static int merge_attached(tt_db *db, size_t *added)
     conflicts = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     if (conflicts > 0) {
-        tt_error_set("%lld keys name different workloads in the two databases",
-                     (long long)conflicts);
+        tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                      "%lld keys name different workloads in the two databases",
+                      (long long)conflicts);
         goto fail;
     }
     if (tt_db_exec(db, "INSERT INTO main.workloads(key, op, workload)"
@@ -361,13 +362,15 @@ TT_API int tt_db_merge(tt_db *db, const char *other_path, size_t *added_out)
      * here, so that merging never writes to other_path. */
     struct stat st_other, st_main;
     if (stat(other_path, &st_other) != 0)
-        return tt_error_set("cannot merge '%s': %s", other_path, strerror(errno));
+        return tt_error_setc(tt_error_category_from_errno(errno), "cannot merge '%s': %s",
+                             other_path, strerror(errno));
     if (!S_ISREG(st_other.st_mode) || st_other.st_size == 0)
-        return tt_error_set("cannot merge '%s': not a tvm-tune database (%s)", other_path,
-                            S_ISREG(st_other.st_mode) ? "empty file" : "not a regular file");
+        return tt_error_setc(TT_ERR_PARSE, "cannot merge '%s': not a tvm-tune database (%s)",
+                             other_path,
+                             S_ISREG(st_other.st_mode) ? "empty file" : "not a regular file");
     if (stat(db->path, &st_main) == 0 && st_main.st_dev == st_other.st_dev &&
         st_main.st_ino == st_other.st_ino)
-        return tt_error_set("cannot merge '%s' into itself", other_path);
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot merge '%s' into itself", other_path);
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db->h, "ATTACH DATABASE ?1 AS other", -1, &st, NULL) != SQLITE_OK)
         return tt_db_fail(db, "cannot prepare ATTACH");
@@ -378,8 +381,8 @@ TT_API int tt_db_merge(tt_db *db, const char *other_path, size_t *added_out)
     if (rc != SQLITE_DONE) {
         int code = sqlite3_extended_errcode(db->h) & 0xff;
         if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-            return tt_error_set("cannot merge '%s': not a tvm-tune database (%s)", other_path,
-                                sqlite3_errmsg(db->h));
+            return tt_error_setc(TT_ERR_PARSE, "cannot merge '%s': not a tvm-tune database (%s)",
+                                 other_path, sqlite3_errmsg(db->h));
         return tt_error_set("cannot merge '%s': %s", other_path, sqlite3_errmsg(db->h));
     }
     int64_t tables = 0, app_id = 0;
@@ -392,8 +395,8 @@ TT_API int tt_db_merge(tt_db *db, const char *other_path, size_t *added_out)
         tables = -1;
     sqlite3_finalize(st);
     if (tables < 0) {
-        tt_error_set("cannot merge '%s': not a tvm-tune database (%s)", other_path,
-                     sqlite3_errmsg(db->h));
+        tt_error_setc(TT_ERR_PARSE, "cannot merge '%s': not a tvm-tune database (%s)", other_path,
+                      sqlite3_errmsg(db->h));
         goto detach;
     }
     if (sqlite3_prepare_v2(db->h, "PRAGMA other.application_id", -1, &st, NULL) == SQLITE_OK &&
@@ -401,9 +404,10 @@ TT_API int tt_db_merge(tt_db *db, const char *other_path, size_t *added_out)
         app_id = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     if (app_id != TT_DB_APPLICATION_ID) {
-        tt_error_set("cannot merge '%s': not a tvm-tune database (an SQLite database of another "
-                     "application)",
-                     other_path);
+        tt_error_setc(TT_ERR_PARSE,
+                      "cannot merge '%s': not a tvm-tune database (an SQLite database of another "
+                      "application)",
+                      other_path);
         goto detach;
     }
     if (merge_attached(db, &added)) {

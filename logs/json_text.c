@@ -167,12 +167,12 @@ char *tt_sb_take(tt_sb *b)
         int failed = b->failed;
         tt_sb_free(b);
         if (failed) {
-            tt_error_set("out of memory");
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
             return NULL;
         }
         char *empty = calloc(1, 1);
         if (!empty)
-            tt_error_set("out of memory");
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return empty;
     }
     char *s = b->buf;

@@ -22,15 +22,17 @@ TT_API int tt_log_open_append(const char *path, tt_log **out)
 {
     *out = NULL;
     if (!path || !*path)
-        return tt_error_set("cannot open log: empty path");
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open log: empty path");
     /* O_RDWR rather than O_WRONLY: tt_log_append reads the last byte back. */
     int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0)
-        return tt_error_set("cannot open log '%s': %s", path, strerror(errno));
+        return tt_error_setc(tt_error_category_from_errno(errno), "cannot open log '%s': %s", path,
+                             strerror(errno));
     struct stat st;
     if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
         close(fd);
-        return tt_error_set("cannot open log '%s': not a regular file", path);
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open log '%s': not a regular file",
+                             path);
     }
     tt_log *log = calloc(1, sizeof *log);
     char *copy = strdup(path);
@@ -38,7 +40,7 @@ TT_API int tt_log_open_append(const char *path, tt_log **out)
         free(log);
         free(copy);
         close(fd);
-        return tt_error_set("cannot open log '%s': out of memory", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open log '%s': out of memory", path);
     }
     log->fd = fd;
     log->path = copy;
@@ -79,7 +81,8 @@ TT_API int tt_log_append(tt_log *log, const tt_record *r)
     int mid_line;
     if (ends_mid_line(log->fd, &mid_line)) {
         free(line);
-        return tt_error_set("log '%s': cannot read its end: %s", log->path, strerror(errno));
+        return tt_error_setc(TT_ERR_IO, "log '%s': cannot read its end: %s", log->path,
+                             strerror(errno));
     }
     /* The repairing '\n' and the record travel in the same write, so no reader or other writer
      * sees one without the other. */
@@ -89,7 +92,7 @@ TT_API int tt_log_append(tt_log *log, const tt_record *r)
         buf = malloc(len + 2);
         if (!buf) {
             free(line);
-            return tt_error_set("log '%s': out of memory", log->path);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "log '%s': out of memory", log->path);
         }
         buf[0] = '\n';
         memcpy(buf + 1, line, len + 1);
@@ -107,7 +110,7 @@ TT_API int tt_log_append(tt_log *log, const tt_record *r)
         if (n <= 0) {
             int err = n < 0 ? errno : EIO;
             free(buf);
-            return tt_error_set("log '%s': write failed: %s", log->path, strerror(err));
+            return tt_error_setc(TT_ERR_IO, "log '%s': write failed: %s", log->path, strerror(err));
         }
         done += (size_t)n;
     }
@@ -118,7 +121,7 @@ TT_API int tt_log_append(tt_log *log, const tt_record *r)
         rc = fdatasync(log->fd);
     while (rc != 0 && errno == EINTR);
     if (rc != 0)
-        return tt_error_set("log '%s': sync failed: %s", log->path, strerror(errno));
+        return tt_error_setc(TT_ERR_IO, "log '%s': sync failed: %s", log->path, strerror(errno));
     return 0;
 }
 
@@ -129,7 +132,7 @@ TT_API int tt_log_close(tt_log *log)
     int rc = close(log->fd);
     int err = errno;
     if (rc != 0)
-        tt_error_set("log '%s': close failed: %s", log->path, strerror(err));
+        tt_error_setc(TT_ERR_IO, "log '%s': close failed: %s", log->path, strerror(err));
     free(log->path);
     free(log);
     return rc == 0 ? 0 : -1;
@@ -196,7 +199,8 @@ TT_API int tt_log_read(const char *path, int mode, tt_log_visit visit, void *ctx
         int err = errno;
         if (stats_out)
             *stats_out = st;
-        return tt_error_set("cannot open log '%s': %s", path, strerror(err));
+        return tt_error_setc(tt_error_category_from_errno(err), "cannot open log '%s': %s", path,
+                             strerror(err));
     }
     char *line = NULL;
     size_t cap = 0;
@@ -216,7 +220,7 @@ TT_API int tt_log_read(const char *path, int mode, tt_log_visit visit, void *ctx
         if (all_blank(line, len))
             continue;
         if (pending) {
-            tt_error_set("%s:%zu: %s", path, pending_line, pending);
+            tt_error_setc(TT_ERR_PARSE, "%s:%zu: %s", path, pending_line, pending);
             rc = -1;
             break;
         }
@@ -254,14 +258,14 @@ TT_API int tt_log_read(const char *path, int mode, tt_log_visit visit, void *ctx
             pending = strdup(msg);
             pending_line = st.lines;
             if (!pending) {
-                tt_error_set("%s:%zu: out of memory", path, st.lines);
+                tt_error_setc(TT_ERR_OUT_OF_MEMORY, "%s:%zu: out of memory", path, st.lines);
                 rc = -1;
                 break;
             }
         }
     }
     if (rc == 0 && ferror(f)) {
-        tt_error_set("cannot read log '%s': %s", path, strerror(errno));
+        tt_error_setc(TT_ERR_IO, "cannot read log '%s': %s", path, strerror(errno));
         rc = -1;
     }
     if (rc == 0 && pending) {
@@ -293,7 +297,7 @@ static int collect_one(const tt_record *r, size_t line, void *ctx)
         size_t cap = c->cap ? c->cap * 2 : 64;
         tt_record **grown = realloc(c->records, cap * sizeof *grown);
         if (!grown)
-            return tt_error_set("out of memory (%zu records)", c->n);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory (%zu records)", c->n);
         c->records = grown;
         c->cap = cap;
     }

@@ -11,17 +11,22 @@
 #include <time.h>
 
 #include "logs/json_text.h"
+#include "tt/cost.h"
 
 static const char *const error_names[] = {
-    "none",         "invalid schedule", "compile error", "runtime error",
-    "wrong answer", "build timeout",    "run timeout",   "unknown",
+#define NAME_(name, code, text) [code] = text,
+    TT_OUTCOME_MAP(NAME_)
+#undef NAME_
 };
-static_assert(sizeof error_names / sizeof error_names[0] == TT_RECORD_ERROR_COUNT,
-              "one name per tt_record_error");
+/* The codes are 0 .. TT_OUTCOME_COUNT - 1 with no gap (a gap would be a NULL name), and the
+ * largest one is TT_OUTCOME_MAX, which the database's CHECK is printed from (logs/db.c). */
+static_assert(sizeof error_names / sizeof error_names[0] == TT_OUTCOME_COUNT,
+              "outcome codes run from 0 without a gap");
+static_assert(TT_OUTCOME_MAX == TT_OUTCOME_COUNT - 1, "TT_OUTCOME_MAX is the largest outcome code");
 
 TT_API const char *tt_record_error_name(int error)
 {
-    if (error < 0 || error >= TT_RECORD_ERROR_COUNT)
+    if (error < 0 || error >= TT_OUTCOME_COUNT)
         return NULL;
     return error_names[error];
 }
@@ -87,9 +92,9 @@ int tt_record_check_fields(const tt_record *r)
     if (check_text(r->key, "key", 1) || check_text(r->target, "target", 1) ||
         check_text(r->tuner, "tuner", 0))
         return -1;
-    if (r->error < 0 || r->error >= TT_RECORD_ERROR_COUNT)
+    if (r->error < 0 || r->error >= TT_OUTCOME_COUNT)
         return tt_error_set("field \"error\": expected an error code 0..%d, got %d",
-                            TT_RECORD_ERROR_COUNT - 1, r->error);
+                            TT_OUTCOME_COUNT - 1, r->error);
     if (r->n_costs > 0 && !r->costs)
         return tt_error_set("field \"costs\": %zu costs but no array", r->n_costs);
     for (size_t i = 0; i < r->n_costs; i++)
@@ -97,7 +102,7 @@ int tt_record_check_fields(const tt_record *r)
             return tt_error_set("field \"costs\"[%zu]: expected a finite non-negative number "
                                 "of seconds, got %g",
                                 i, r->costs[i]);
-    if (r->error == TT_RECORD_OK && r->n_costs == 0)
+    if (r->error == TT_OUTCOME_OK && r->n_costs == 0)
         return tt_error_set("field \"costs\": expected at least one cost for a record without "
                             "error");
     if (check_number(r->build_s, "build_s") || check_number(r->gflops, "gflops"))
@@ -158,7 +163,7 @@ TT_API int tt_record_copy(const tt_record *r, tt_record **out)
         size += text_size(texts[i]);
     tt_record *c = malloc(size);
     if (!c)
-        return tt_error_set("record: out of memory (%zu bytes)", size);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "record: out of memory (%zu bytes)", size);
     *c = *r;
     double *costs = (double *)(c + 1);
     if (r->n_costs)
@@ -191,54 +196,16 @@ TT_API void tt_record_array_free(tt_record **records, size_t n)
     free(records);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The k-th smallest cost (0-based) without allocating: O(n^2), only a fallback for when a sorted
- * copy cannot be allocated. */
-static double kth_smallest(const double *c, size_t n, size_t k)
-{
-    for (size_t i = 0; i < n; i++) {
-        size_t less = 0, leq = 0;
-        for (size_t j = 0; j < n; j++) {
-            less += c[j] < c[i];
-            leq += c[j] <= c[i];
-        }
-        if (less <= k && k < leq)
-            return c[i];
-    }
-    return NAN;
-}
-
-static double median(const double *c, size_t n)
-{
-    double stack[64];
-    double *sorted = n <= 64 ? stack : malloc(n * sizeof(double));
-    if (!sorted) {
-        double hi = kth_smallest(c, n, n / 2);
-        return n % 2 ? hi : (kth_smallest(c, n, n / 2 - 1) + hi) / 2;
-    }
-    memcpy(sorted, c, n * sizeof(double));
-    qsort(sorted, n, sizeof(double), cmp_double);
-    double m = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    if (sorted != stack)
-        free(sorted);
-    return m;
-}
-
 TT_API double tt_record_cost(const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || r->n_costs == 0)
+    if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
-    return median(r->costs, r->n_costs);
+    return tt_cost_median(r->costs, r->n_costs);
 }
 
 TT_API double tt_record_cost_min(const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || r->n_costs == 0)
+    if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
     double m = r->costs[0];
     for (size_t i = 1; i < r->n_costs; i++)
@@ -248,7 +215,7 @@ TT_API double tt_record_cost_min(const tt_record *r)
 
 TT_API double tt_record_cost_spread(const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || r->n_costs == 0)
+    if (r->error != TT_OUTCOME_OK || r->n_costs == 0)
         return INFINITY;
     double lo = r->costs[0], hi = r->costs[0];
     for (size_t i = 1; i < r->n_costs; i++) {
@@ -257,7 +224,7 @@ TT_API double tt_record_cost_spread(const tt_record *r)
     }
     if (hi == lo)
         return 0;
-    double mid = median(r->costs, r->n_costs);
+    double mid = tt_cost_median(r->costs, r->n_costs);
     return mid > 0 ? (hi - lo) / mid : INFINITY;
 }
 

@@ -7,23 +7,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tt/outcome.h"
 #include "tt/runtime.h"
 
 /* The "v" field: bump it (and teach the decoder the old form) when the line format changes. */
 #define TT_RECORD_VERSION 1
 
-/* Outcome of a candidate. The values are written to logs and databases: never renumber. */
-typedef enum {
-    TT_RECORD_OK = 0,
-    TT_RECORD_INVALID_SCHEDULE = 1,
-    TT_RECORD_COMPILE_ERROR = 2,
-    TT_RECORD_RUNTIME_ERROR = 3,
-    TT_RECORD_WRONG_ANSWER = 4,
-    TT_RECORD_BUILD_TIMEOUT = 5,
-    TT_RECORD_RUN_TIMEOUT = 6,
-    TT_RECORD_UNKNOWN_ERROR = 7,
-    TT_RECORD_ERROR_COUNT
-} tt_record_error;
+/* A record's "error" is a tt_outcome (tt/outcome.h). The old name of success stays for
+ * cost_model/dataset.c. */
+#define TT_RECORD_OK TT_OUTCOME_OK
 
 /* One candidate. Strings other than error_msg must be valid UTF-8 and not NULL. Every pointer is
  * a borrowed view: a producer points them at its own strings (a stack tt_record is fine for
@@ -36,7 +28,7 @@ typedef struct tt_record {
     const char *steps;     /* schedule steps, compact JSON array text */
     const double *costs;   /* seconds per run, one per repeat; finite, >= 0 */
     size_t n_costs;        /* >= 1 unless error != TT_RECORD_OK */
-    int error;             /* tt_record_error */
+    int error;             /* tt_outcome */
     const char *error_msg; /* what went wrong ("" when nothing did); NULL reads as "" */
     double build_s;        /* build time in seconds, finite, >= 0 */
     double gflops;         /* finite, >= 0; 0 for errors */

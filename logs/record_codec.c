@@ -208,9 +208,9 @@ static int decode_object(json_t *root, tt_record **out)
         get_string(root, "tuner", &r.tuner) || get_int(root, "trial", &trial) ||
         get_int(root, "seed", &seed))
         goto done;
-    if (error < 0 || error >= TT_RECORD_ERROR_COUNT) {
+    if (error < 0 || error >= TT_OUTCOME_COUNT) {
         tt_error_set("field \"error\": expected an error code 0..%d, got %lld",
-                     TT_RECORD_ERROR_COUNT - 1, (long long)error);
+                     TT_OUTCOME_COUNT - 1, (long long)error);
         goto done;
     }
     r.workload = workload;

@@ -123,15 +123,15 @@ static void finish(slot *s, int timed_out, double timeout_s, tt_build_result *r)
                    s->len == sizeof head + head.msg_len;
     }
     if (timed_out) {
-        r->error = TT_MEASURE_BUILD_TIMEOUT;
+        r->error = TT_OUTCOME_BUILD_TIMEOUT;
         snprintf(r->error_msg, sizeof r->error_msg, "build timed out after %.1f s", timeout_s);
     } else if (!reported) {
         char how[128];
         tt_proc_describe(status, how, sizeof how);
-        r->error = TT_MEASURE_COMPILE_ERROR;
+        r->error = TT_OUTCOME_COMPILE_ERROR;
         snprintf(r->error_msg, sizeof r->error_msg, "build crashed: %s", how);
     } else if (head.rc != 0) {
-        r->error = TT_MEASURE_COMPILE_ERROR;
+        r->error = TT_OUTCOME_COMPILE_ERROR;
         if (head.msg_len > 0) {
             memcpy(r->error_msg, s->buf + sizeof head, head.msg_len);
             r->error_msg[head.msg_len] = '\0';
@@ -142,7 +142,7 @@ static void finish(slot *s, int timed_out, double timeout_s, tt_build_result *r)
     } else {
         struct stat st;
         if (stat(r->path, &st) != 0 || st.st_size == 0) {
-            r->error = TT_MEASURE_COMPILE_ERROR;
+            r->error = TT_OUTCOME_COMPILE_ERROR;
             snprintf(r->error_msg, sizeof r->error_msg,
                      "build reported success but wrote no library at %.3000s", r->path);
         }
@@ -240,7 +240,8 @@ int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeou
     slot *slots = calloc((size_t)n_workers, sizeof *slots);
     if (slots == NULL) {
         rmdir(dir);
-        return tt_error_set("tt_builder_run: out of memory for %d workers", n_workers);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_builder_run: out of memory for %d workers",
+                             n_workers);
     }
     tt_proc_lock();
     int rc = run(jobs, n, n_workers, timeout_s, results, slots);

@@ -7,23 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tt/outcome.h"
 #include "tt/runtime.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Error codes of a measurement: the same numbers as the log record's "error" (DESIGN.md). */
-enum {
-    TT_MEASURE_OK = 0,
-    TT_MEASURE_INVALID_SCHEDULE = 1, /* never produced here; the caller's schedule check */
-    TT_MEASURE_COMPILE_ERROR = 2,    /* build callback failed or crashed */
-    TT_MEASURE_RUNTIME_ERROR = 3,    /* load failure, kernel returned -1, or a crash (signal) */
-    TT_MEASURE_WRONG_ANSWER = 4,     /* output differs from the reference */
-    TT_MEASURE_BUILD_TIMEOUT = 5,
-    TT_MEASURE_RUN_TIMEOUT = 6,
-    TT_MEASURE_UNKNOWN_ERROR = 7,
-};
+/* A measurement's outcome is a tt_outcome (tt/outcome.h), the codes the log record keeps; all but
+ * TT_OUTCOME_INVALID_SCHEDULE (the caller's schedule check) are produced here. The old name of
+ * success stays for benchmarks/remeasure.c. */
+#define TT_MEASURE_OK TT_OUTCOME_OK
 
 /* ---- Timing protocol (timer.c) ---- */
 

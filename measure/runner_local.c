@@ -124,15 +124,15 @@ static void poison(DLTensor *t)
 static int load(child_job *job, const char *path, const char *name, tt_module *mod, tt_func *f)
 {
     if (tt_mod_load_from_file(path, "so", mod) != 0) {
-        fail(job, TT_MEASURE_RUNTIME_ERROR, "%s", tt_get_last_error());
+        fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
         return -1;
     }
     if (tt_mod_get_function(*mod, name, 0, f) != 0) {
-        fail(job, TT_MEASURE_RUNTIME_ERROR, "%s", tt_get_last_error());
+        fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
         return -1;
     }
     if (*f == NULL) {
-        fail(job, TT_MEASURE_RUNTIME_ERROR, "%s has no kernel \"%s\" (symbol %s%s)", path, name,
+        fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s has no kernel \"%s\" (symbol %s%s)", path, name,
              TT_PACKED_PREFIX, name);
         return -1;
     }
@@ -155,7 +155,7 @@ static int reference(child_job *job, DLTensor **arrays, tt_value *args, int *cod
     if (req->ref_output != NULL) {
         if (tt_array_alloc(arrays[out]->shape, arrays[out]->ndim, arrays[out]->dtype,
                            arrays[out]->device, expected) != 0) {
-            fail(job, TT_MEASURE_UNKNOWN_ERROR, "%s", tt_get_last_error());
+            fail(job, TT_OUTCOME_UNKNOWN_ERROR, "%s", tt_get_last_error());
             return -1;
         }
         memcpy((*expected)->data, req->ref_output, req->ref_nbytes);
@@ -168,12 +168,12 @@ static int reference(child_job *job, DLTensor **arrays, tt_value *args, int *cod
         /* The candidate is not at fault: say whose library failed. */
         char why[TT_MEASURE_MSG_LEN];
         snprintf(why, sizeof why, "%s", job->msg);
-        fail(job, TT_MEASURE_UNKNOWN_ERROR, "reference: %s", why);
+        fail(job, TT_OUTCOME_UNKNOWN_ERROR, "reference: %s", why);
         goto done;
     }
     if (tt_array_alloc(arrays[out]->shape, arrays[out]->ndim, arrays[out]->dtype,
                        arrays[out]->device, expected) != 0) {
-        fail(job, TT_MEASURE_UNKNOWN_ERROR, "%s", tt_get_last_error());
+        fail(job, TT_OUTCOME_UNKNOWN_ERROR, "%s", tt_get_last_error());
         goto done;
     }
     poison(*expected);
@@ -181,7 +181,7 @@ static int reference(child_job *job, DLTensor **arrays, tt_value *args, int *cod
     rc = call(f, args, codes, req->n_args);
     args[out].v_handle = arrays[out];
     if (rc != 0)
-        fail(job, TT_MEASURE_UNKNOWN_ERROR, "reference kernel failed: %s", tt_get_last_error());
+        fail(job, TT_OUTCOME_UNKNOWN_ERROR, "reference kernel failed: %s", tt_get_last_error());
 done:
     tt_func_free(f);
     tt_mod_free(mod);
@@ -207,11 +207,11 @@ static void work(child_job *job)
     for (int i = 0; i < n; i++) {
         const tt_measure_tensor *a = &req->args[i];
         if (tt_array_alloc(a->shape, a->ndim, a->dtype, cpu, &arrays[i]) != 0) {
-            fail(job, TT_MEASURE_UNKNOWN_ERROR, "%s", tt_get_last_error());
+            fail(job, TT_OUTCOME_UNKNOWN_ERROR, "%s", tt_get_last_error());
             goto done;
         }
         if (i < out && tt_measure_fill_random(arrays[i], req->seed, i) != 0) {
-            fail(job, TT_MEASURE_UNKNOWN_ERROR, "%s", tt_get_last_error());
+            fail(job, TT_OUTCOME_UNKNOWN_ERROR, "%s", tt_get_last_error());
             goto done;
         }
         args[i].v_handle = arrays[i];
@@ -224,7 +224,7 @@ static void work(child_job *job)
     if (check && reference(job, arrays, args, codes, &expected) != 0)
         goto done;
     if (call(f, args, codes, n) != 0) {
-        fail(job, TT_MEASURE_RUNTIME_ERROR, "%s", tt_get_last_error());
+        fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
         goto done;
     }
     if (job->sink != NULL) {
@@ -236,14 +236,14 @@ static void work(child_job *job)
         int cmp = tt_measure_compare(arrays[out], expected, rtol, job->msg, sizeof job->msg);
         if (cmp != 0) {
             if (cmp < 0)
-                fail(job, TT_MEASURE_UNKNOWN_ERROR, "%s", tt_get_last_error());
+                fail(job, TT_OUTCOME_UNKNOWN_ERROR, "%s", tt_get_last_error());
             else
-                job->head.error = TT_MEASURE_WRONG_ANSWER;
+                job->head.error = TT_OUTCOME_WRONG_ANSWER;
             goto done;
         }
     }
     if (tt_measure_time(f, args, codes, n, &req->timing, &job->head.timing) != 0)
-        fail(job, TT_MEASURE_RUNTIME_ERROR, "%s", tt_get_last_error());
+        fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
 done:
     tt_array_free(expected);
     for (int i = 0; i < n; i++)
@@ -274,7 +274,7 @@ static void child_main(const tt_run_request *req, void *sink, int fd)
     else
         work(&job);
     job.head.msg_len = (uint32_t)strnlen(job.msg, sizeof job.msg - 1);
-    if (job.head.error == TT_MEASURE_OK)
+    if (job.head.error == TT_OUTCOME_OK)
         job.head.msg_len = 0;
     if (tt_proc_write_all(fd, &job.head, sizeof job.head) != 0 ||
         tt_proc_write_all(fd, job.msg, job.head.msg_len) != 0)
@@ -323,12 +323,12 @@ static void decode(const char *buf, size_t len, pid_t pid, double deadline, doub
         }
     }
     if (status != -1 && WIFSIGNALED(status)) {
-        out->error = TT_MEASURE_RUNTIME_ERROR;
+        out->error = TT_OUTCOME_RUNTIME_ERROR;
         tt_proc_describe(status, out->error_msg, sizeof out->error_msg);
         return;
     }
     if (status == -1) {
-        out->error = TT_MEASURE_RUN_TIMEOUT;
+        out->error = TT_OUTCOME_RUN_TIMEOUT;
         snprintf(out->error_msg, sizeof out->error_msg,
                  "run timed out after %.1f s (the process closed its report unfinished)",
                  timeout_s);
@@ -336,7 +336,7 @@ static void decode(const char *buf, size_t len, pid_t pid, double deadline, doub
     }
     char how[128];
     tt_proc_describe(status, how, sizeof how);
-    out->error = TT_MEASURE_UNKNOWN_ERROR;
+    out->error = TT_OUTCOME_UNKNOWN_ERROR;
     snprintf(out->error_msg, sizeof out->error_msg,
              "the measurement process %s without reporting a result", how);
 }
@@ -365,7 +365,7 @@ static int run_child(const tt_run_request *req, void *sink, const char *what, tt
     size_t len = 0;
     if (collect(fds[0], deadline, buf, sizeof buf, &len) != 0) {
         tt_proc_kill(pid);
-        out->error = TT_MEASURE_RUN_TIMEOUT;
+        out->error = TT_OUTCOME_RUN_TIMEOUT;
         snprintf(out->error_msg, sizeof out->error_msg, "run timed out after %.1f s",
                  req->timeout_s);
     } else {
@@ -424,7 +424,7 @@ int tt_runner_local_reference(const tt_run_request *req, void *output, size_t nb
     tt_proc_lock();
     int rc = run_child(&once, shared != NULL ? shared : &dummy, "tt_runner_local_reference", out);
     tt_proc_unlock();
-    if (rc == 0 && out->error == TT_MEASURE_OK && nbytes > 0)
+    if (rc == 0 && out->error == TT_OUTCOME_OK && nbytes > 0)
         memcpy(output, shared, nbytes);
     if (shared != NULL)
         munmap(shared, nbytes);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "measure/measure.h"
+#include "tt/cost.h"
 
 /* Calibration never runs a batch longer than this many calls: a kernel too fast for the clock
  * would otherwise grow `number` without bound. */
@@ -131,20 +132,15 @@ static int run_batch(tt_func f, const tt_value *args, const int *codes, int n, i
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static void summarise(tt_timing_result *out)
 {
-    double sorted[TT_MEASURE_MAX_REPEAT];
-    int k = out->n_costs;
-    memcpy(sorted, out->costs, (size_t)k * sizeof sorted[0]);
-    qsort(sorted, (size_t)k, sizeof sorted[0], cmp_double);
-    out->cost = k % 2 ? sorted[k / 2] : 0.5 * (sorted[k / 2 - 1] + sorted[k / 2]);
-    out->spread = out->cost > 0 ? (sorted[k - 1] - sorted[0]) / out->cost : 0;
+    double lo = out->costs[0], hi = out->costs[0];
+    for (int i = 1; i < out->n_costs; i++) {
+        lo = fmin(lo, out->costs[i]);
+        hi = fmax(hi, out->costs[i]);
+    }
+    out->cost = tt_cost_median(out->costs, (size_t)out->n_costs);
+    out->spread = out->cost > 0 ? (hi - lo) / out->cost : 0;
 }
 
 /* Next `number` when a batch of `number` calls took t < target seconds: aim 20% past the target

@@ -30,68 +30,6 @@ static const char best_usage[] =
     "\n"
     "Exit codes: 0 success, 1 database failure, 2 bad usage, op.json, database or log.\n";
 
-void tt_cli_print_record(const tt_record *r, const char *indent)
-{
-    double cost = tt_record_cost(r);
-    printf("%s%.2f GFLOPS  median %.4f ms  spread %.1f%%  trial %lld  (tuner %s, seed %lld, %s)\n",
-           indent, r->gflops, cost * 1e3, 100 * tt_record_cost_spread(r), (long long)r->trial,
-           r->tuner, (long long)r->seed, r->time);
-    printf("%ssteps: %s\n", indent, r->steps);
-}
-
-int tt_cli_target_canonical(const char *cmd, const char *s, char **out)
-{
-    tt_target *t = NULL;
-    *out = NULL;
-    if (tt_target_parse(s, &t)) {
-        fprintf(stderr, "tvm-tune %s: target: %s\n", cmd, tt_get_last_error());
-        return TT_EXIT_USAGE;
-    }
-    *out = strdup(tt_target_str(t));
-    tt_target_free(t);
-    if (!*out) {
-        fprintf(stderr, "tvm-tune %s: out of memory\n", cmd);
-        return TT_EXIT_FAILURE;
-    }
-    return TT_EXIT_OK;
-}
-
-/* The best record of every (workload, target) of the database, target (canonical) or all. */
-int tt_cli_print_db_best(const char *cmd, const char *db_path, const char *key, const char *target,
-                         size_t k)
-{
-    int rc = tt_cli_check_db_exists(cmd, db_path);
-    if (rc)
-        return rc;
-    tt_db *db = NULL;
-    if (tt_db_open(db_path, &db)) {
-        fprintf(stderr, "tvm-tune %s: %s\n", cmd, tt_get_last_error());
-        return TT_EXIT_USAGE;
-    }
-    tt_record **best = NULL;
-    size_t n = 0;
-    if (tt_db_best(db, key, target, k, &best, &n)) {
-        fprintf(stderr, "tvm-tune %s: %s\n", cmd, tt_get_last_error());
-        tt_db_close(db);
-        return TT_EXIT_FAILURE;
-    }
-    const char *last_key = "", *last_target = "";
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(best[i]->key, last_key) != 0 || strcmp(best[i]->target, last_target) != 0) {
-            printf("%s  (target %s)\n", best[i]->key, best[i]->target);
-            last_key = best[i]->key;
-            last_target = best[i]->target;
-        }
-        tt_cli_print_record(best[i], "  ");
-    }
-    if (n == 0)
-        printf("no record%s%s%s%s%s\n", key ? " of key " : "", key ? key : "",
-               target ? " for target \"" : "", target ? target : "", target ? "\"" : "");
-    tt_record_array_free(best, n);
-    tt_db_close(db);
-    return TT_EXIT_OK;
-}
-
 int tt_cli_best(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -150,17 +88,15 @@ int tt_cli_best(int argc, char **argv)
     }
     if (db_path && (rc = tt_cli_check_db_exists("best", db_path)) != 0)
         goto done;
-    rc = TT_EXIT_USAGE;
     if (tt_opfile_load(argv[optind], &file)) {
-        fprintf(stderr, "tvm-tune best: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("best", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if ((rc = tt_cli_target_canonical("best", target_str ? target_str : file->target, &target)) !=
         0)
         goto done;
-    rc = TT_EXIT_USAGE;
     if (tt_compile_records_load(db_path, logs, nlogs, target, &recs)) {
-        fprintf(stderr, "tvm-tune best: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("best", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if (recs->warnings)

@@ -137,17 +137,19 @@ int tt_cli_compile(int argc, char **argv)
         rc = TT_EXIT_USAGE;
         goto done;
     }
-    rc = TT_EXIT_USAGE;
+    /* op.json, the target, the database and the logs are the user's input: what goes wrong
+     * reading them is bad input, unless the error says otherwise (out of memory). */
     if (tt_opfile_load(argv[optind], &file) || tt_compile_check_names(file)) {
-        fprintf(stderr, "tvm-tune compile: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("compile", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if (tt_target_parse(target_str ? target_str : file->target, &target)) {
-        fprintf(stderr, "tvm-tune compile: target: %s\n", tt_get_last_error());
+        tt_error_wrap("target");
+        rc = tt_cli_fail("compile", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if (tt_compile_records_load(db_path, logs, nlogs, tt_target_str(target), &recs)) {
-        fprintf(stderr, "tvm-tune compile: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("compile", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if (recs->warnings)
@@ -160,14 +162,14 @@ int tt_cli_compile(int argc, char **argv)
     }
     for (int i = 0; i < file->ntasks; i++) {
         if (tt_compile_choose(recs, &file->tasks[i], target, &choices[i])) {
-            fprintf(stderr, "tvm-tune compile: %s\n", tt_get_last_error());
+            rc = tt_cli_fail("compile", TT_ERR_UNKNOWN);
             goto done;
         }
         if (choices[i].warning)
             fprintf(stderr, "tvm-tune compile: warning: %s\n", choices[i].warning);
     }
     if (tt_compile_write(file, choices, target, kind, out_path)) {
-        fprintf(stderr, "tvm-tune compile: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("compile", TT_ERR_UNKNOWN);
         goto done;
     }
     char *header = tt_compile_header_path(out_path);

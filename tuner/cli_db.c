@@ -1,13 +1,12 @@
 /* `tvm-tune db`: the tuning database by hand. import (logs into it, idempotent), export (a log of
  * it, or of its best K per workload for shipping), best, stats and merge (another database into
  * it). The work is logs/db.c's; this file parses flags and prints. */
-#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "logs/db.h"
 #include "tuner/cli.h"
@@ -94,48 +93,6 @@ static const char merge_usage[] =
     "\n"
     "Exit codes: 0 success, 1 database failure, 2 bad usage or a file that is not a database.\n";
 
-int tt_cli_check_out_dir(const char *cmd, const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
-    if (!dir) {
-        fprintf(stderr, "tvm-tune %s: out of memory\n", cmd);
-        return TT_EXIT_FAILURE;
-    }
-    struct stat st;
-    int rc = TT_EXIT_OK;
-    if (stat(dir, &st) != 0) {
-        fprintf(stderr, "tvm-tune %s: output directory '%s' does not exist (%s)\n", cmd, dir,
-                strerror(errno));
-        rc = TT_EXIT_USAGE;
-    } else if (!S_ISDIR(st.st_mode)) {
-        fprintf(stderr, "tvm-tune %s: output directory '%s' is not a directory\n", cmd, dir);
-        rc = TT_EXIT_USAGE;
-    } else if (access(dir, W_OK | X_OK) != 0) {
-        fprintf(stderr, "tvm-tune %s: output directory '%s' is not writable (%s)\n", cmd, dir,
-                strerror(errno));
-        rc = TT_EXIT_USAGE;
-    } else if ((!slash ? path[0] == '\0' : slash[1] == '\0') ||
-               (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
-        fprintf(stderr, "tvm-tune %s: output '%s' names a directory, not a file\n", cmd, path);
-        rc = TT_EXIT_USAGE;
-    }
-    free(dir);
-    return rc;
-}
-
-int tt_cli_check_db_exists(const char *cmd, const char *path)
-{
-    struct stat st;
-    if (stat(path, &st) == 0)
-        return TT_EXIT_OK;
-    if (errno == ENOENT)
-        fprintf(stderr, "tvm-tune %s: database '%s' does not exist\n", cmd, path);
-    else
-        fprintf(stderr, "tvm-tune %s: database '%s': %s\n", cmd, path, strerror(errno));
-    return TT_EXIT_USAGE;
-}
-
 typedef struct {
     const char *db, *out, *key, *target;
     long long best_k, k;
@@ -168,7 +125,6 @@ static int parse(int argc, char **argv, const char *usage, const char *allowed, 
             fputs(usage, stderr);
             return TT_EXIT_USAGE;
         }
-        char *end = NULL;
         switch (c) {
         case 'd':
             a->db = optarg;
@@ -187,13 +143,12 @@ static int parse(int argc, char **argv, const char *usage, const char *allowed, 
             break;
         case 'b':
         case 'k': {
-            long long v = strtoll(optarg, &end, 10);
-            if (!*optarg || *end || v < (c == 'b' ? 1 : 0)) {
-                fprintf(stderr, "tvm-tune db %s: %s %s: expected an integer >= %d\n", argv[0],
-                        c == 'b' ? "--best" : "-k", optarg, c == 'b' ? 1 : 0);
-                return TT_EXIT_USAGE;
-            }
-            *(c == 'b' ? &a->best_k : &a->k) = v;
+            char cmd[32];
+            snprintf(cmd, sizeof cmd, "db %s", argv[0]);
+            int rc = tt_cli_parse_int(cmd, c == 'b' ? "--best" : "-k", optarg, c == 'b' ? 1 : 0,
+                                      LLONG_MAX, c == 'b' ? &a->best_k : &a->k);
+            if (rc != TT_EXIT_OK)
+                return rc;
             break;
         }
         default:
@@ -213,21 +168,9 @@ static int open_db(const char *cmd, const char *path, int must_exist, tt_db **db
     int rc;
     if (must_exist && (rc = tt_cli_check_db_exists(cmd, path)) != 0)
         return rc;
-    if (tt_db_open(path, db)) {
-        fprintf(stderr, "tvm-tune %s: %s\n", cmd, tt_get_last_error());
-        return TT_EXIT_USAGE;
-    }
+    if (tt_db_open(path, db))
+        return tt_cli_fail(cmd, TT_ERR_INVALID_ARGUMENT); /* the file the user named */
     return TT_EXIT_OK;
-}
-
-/* Whether msg holds "path:LINE:", the log reader's way of naming a bad line. */
-static int names_line(const char *msg, const char *path)
-{
-    size_t n = strlen(path);
-    for (const char *p = strstr(msg, path); p; p = strstr(p + 1, path))
-        if (p[n] == ':' && p[n + 1] >= '0' && p[n + 1] <= '9')
-            return 1;
-    return 0;
 }
 
 static int db_import(int argc, char **argv)
@@ -260,11 +203,9 @@ static int db_import(int argc, char **argv)
         if (stats.warnings)
             fputs(stats.warnings, stderr);
         if (failed) {
-            /* The records before the error are in and stay in. A malformed line names
-             * "LOG:LINE:" (bad input); anything else is the database's failure. */
-            const char *msg = tt_get_last_error();
-            fprintf(stderr, "tvm-tune db import: %s\n", msg);
-            rc = names_line(msg, argv[i]) ? TT_EXIT_USAGE : TT_EXIT_FAILURE;
+            /* The records before the error are in and stay in. A malformed line is bad input
+             * (PARSE); anything uncategorised is the database's failure. */
+            rc = tt_cli_fail("db import", TT_ERR_UNKNOWN);
         } else {
             printf("%s: %zu added, %zu skipped (already present)%s\n", argv[i], added, skipped,
                    stats.skipped ? ", malformed lines skipped" : "");
@@ -275,10 +216,8 @@ static int db_import(int argc, char **argv)
     }
     if (rc == 0 && argc - optind > 1)
         printf("total: %zu added, %zu skipped\n", total_added, total_skipped);
-    if (tt_db_close(db) && rc == 0) {
-        fprintf(stderr, "tvm-tune db import: %s\n", tt_get_last_error());
-        rc = TT_EXIT_FAILURE;
-    }
+    if (tt_db_close(db) && rc == 0)
+        rc = tt_cli_fail("db import", TT_ERR_UNKNOWN);
     return rc;
 }
 
@@ -306,8 +245,7 @@ static int db_export(int argc, char **argv)
         return rc;
     size_t written = 0;
     if (tt_db_export(db, a.out, (size_t)a.best_k, &written)) {
-        fprintf(stderr, "tvm-tune db export: %s\n", tt_get_last_error());
-        rc = TT_EXIT_FAILURE;
+        rc = tt_cli_fail("db export", TT_ERR_UNKNOWN);
     } else if (a.best_k) {
         printf("wrote %zu records (the best %lld per workload and target) to %s\n", written,
                a.best_k, a.out);
@@ -352,9 +290,9 @@ static int db_stats(int argc, char **argv)
         return rc;
     tt_db_counts n;
     if (tt_db_stats(db, &n)) {
-        fprintf(stderr, "tvm-tune db stats: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("db stats", TT_ERR_UNKNOWN);
         tt_db_close(db);
-        return TT_EXIT_FAILURE;
+        return rc;
     }
     printf("database:  %s\n", a.db);
     printf("workloads: %lld\n", (long long)n.workloads);
@@ -385,12 +323,8 @@ static int db_merge(int argc, char **argv)
         return rc;
     size_t added = 0;
     if (tt_db_merge(db, other, &added)) {
-        const char *msg = tt_get_last_error();
-        fprintf(stderr, "tvm-tune db merge: %s\n", msg);
-        rc = strstr(msg, "not a tvm-tune database") || strstr(msg, "into itself") ||
-                     strstr(msg, "different workloads")
-                 ? TT_EXIT_USAGE
-                 : TT_EXIT_FAILURE;
+        /* not a database, itself, conflicting workloads: bad input, by category */
+        rc = tt_cli_fail("db merge", TT_ERR_UNKNOWN);
     } else {
         printf("merged %s into %s: %zu records added\n", other, a.db, added);
     }

@@ -99,14 +99,11 @@ static int model_eval(int argc, char **argv)
             break;
         case O_ROUNDS:
         case O_THREADS: {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            int min = c == O_ROUNDS ? 1 : 0;
-            if (errno || *end || end == optarg || v < min || v > 100000) {
-                fprintf(stderr, "tvm-tune model eval: --%s %s: expected an integer >= %d\n",
-                        c == O_ROUNDS ? "rounds" : "threads", optarg, min);
-                return TT_EXIT_USAGE;
-            }
+            long long v;
+            int rc = tt_cli_parse_int("model eval", c == O_ROUNDS ? "--rounds" : "--threads",
+                                      optarg, c == O_ROUNDS ? 1 : 0, 100000, &v);
+            if (rc != TT_EXIT_OK)
+                return rc;
             *(c == O_ROUNDS ? &mo.rounds : &mo.nthread) = (int)v;
             break;
         }
@@ -138,8 +135,7 @@ static int model_eval(int argc, char **argv)
     const char *log = argv[optind];
     size_t n = 0;
     if (tt_dataset_log_count(log, &n) != 0) {
-        fprintf(stderr, "tvm-tune model eval: %s\n", tt_get_last_error());
-        return TT_EXIT_USAGE;
+        return tt_cli_fail("model eval", TT_ERR_INVALID_ARGUMENT);
     }
     size_t ntrain = (size_t)floor(fraction * (double)n);
     if (ntrain == 0 || ntrain >= n) {
@@ -158,36 +154,33 @@ static int model_eval(int argc, char **argv)
     tt_model *m = NULL;
     tt_dataset_log_stats st;
     if (tt_model_new(&mo, &m) != 0) {
-        fprintf(stderr, "tvm-tune model eval: %s\n", tt_get_last_error());
-        return TT_EXIT_FAILURE;
+        return tt_cli_fail("model eval", TT_ERR_UNKNOWN);
     }
     double t0 = now_s();
     if (!model_in) {
         if (tt_dataset_add_log(&train, log, 0, ntrain, &st) != 0) {
-            fprintf(stderr, "tvm-tune model eval: training part: %s\n", tt_get_last_error());
-            rc = TT_EXIT_USAGE;
+            tt_error_wrap("training part");
+            rc = tt_cli_fail("model eval", TT_ERR_INVALID_ARGUMENT);
             goto out;
         }
         print_part("train", &st, &train);
     }
     if (tt_dataset_add_log(&test, log, ntrain, SIZE_MAX, &st) != 0) {
-        fprintf(stderr, "tvm-tune model eval: test part: %s\n", tt_get_last_error());
-        rc = TT_EXIT_USAGE;
+        tt_error_wrap("test part");
+        rc = tt_cli_fail("model eval", TT_ERR_INVALID_ARGUMENT);
         goto out;
     }
     print_part("test", &st, &test);
     double t1 = now_s();
     if (model_in) {
         if (tt_model_load(m, model_in) != 0) {
-            fprintf(stderr, "tvm-tune model eval: %s\n", tt_get_last_error());
-            rc = TT_EXIT_USAGE;
+            rc = tt_cli_fail("model eval", TT_ERR_INVALID_ARGUMENT);
             goto out;
         }
         printf("model: loaded from %s\n", model_in);
     } else {
         if (tt_model_train(m, &train) != 0) {
-            fprintf(stderr, "tvm-tune model eval: %s\n", tt_get_last_error());
-            rc = TT_EXIT_FAILURE;
+            rc = tt_cli_fail("model eval", TT_ERR_UNKNOWN);
             goto out;
         }
         printf("model: %s, %d rounds, features in %.2f s, trained in %.2f s\n",
@@ -196,8 +189,7 @@ static int model_eval(int argc, char **argv)
     }
     tt_model_eval_result r;
     if (tt_model_evaluate(m, &test, &r) != 0) {
-        fprintf(stderr, "tvm-tune model eval: %s\n", tt_get_last_error());
-        rc = TT_EXIT_FAILURE;
+        rc = tt_cli_fail("model eval", TT_ERR_UNKNOWN);
         goto out;
     }
     if (r.pairs)
@@ -211,8 +203,7 @@ static int model_eval(int argc, char **argv)
         printf("recall of the true top-10 among the predicted top-32: - (no valid candidate)\n");
     if (model_out && !model_in) {
         if (tt_model_save(m, model_out) != 0) {
-            fprintf(stderr, "tvm-tune model eval: %s\n", tt_get_last_error());
-            rc = TT_EXIT_FAILURE;
+            rc = tt_cli_fail("model eval", TT_ERR_UNKNOWN);
             goto out;
         }
         printf("model saved: %s\n", model_out);

@@ -1,6 +1,5 @@
 /* `tvm-tune show`: what a schedule does to an op. Parses op.json, lowers each task under the
  * default or a given schedule, and prints the compute, the loop IR, C, LLVM IR or assembly. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,43 +29,6 @@ static const char show_usage[] =
     "\n"
     "Exit codes: 0 success, 1 code generation failed, 2 bad usage, op.json or schedule.\n";
 
-int tt_cli_read_file(const char *path, char **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tt_error_set("cannot open '%s': %s", path, strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-        if (cap - len - 1 == 0) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf)
-        return tt_error_set("out of memory reading '%s'", path);
-    if (err) {
-        free(buf);
-        return tt_error_set("cannot read '%s'", path);
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
-}
-
 typedef enum { EMIT_COMPUTE, EMIT_IR, EMIT_C, EMIT_LLVM, EMIT_ASM } emit_kind;
 
 /* Prints one task; returns an exit code. */
@@ -77,18 +39,17 @@ static int show_task(const tt_task *task, const tt_schedule *sched, emit_kind em
     char *text = NULL;
     if (emit == EMIT_COMPUTE) {
         text = tt_compute_str(task->compute);
-        if (!text) {
-            fprintf(stderr, "tvm-tune show: %s\n", tt_get_last_error());
-            return TT_EXIT_FAILURE;
-        }
+        if (!text)
+            return tt_cli_fail("show", TT_ERR_UNKNOWN);
         fputs(text, stdout);
         free(text);
         return TT_EXIT_OK;
     }
     tt_kernel *k = NULL;
     if (tt_lower(task->compute, sched, task->name, &k)) {
-        fprintf(stderr, "tvm-tune show: task %s: %s\n", task->name, tt_get_last_error());
-        return TT_EXIT_USAGE;
+        /* the schedule the user gave does not apply */
+        tt_error_wrap("task %s", task->name);
+        return tt_cli_fail("show", TT_ERR_INVALID_ARGUMENT);
     }
     int rc = 0;
     switch (emit) {
@@ -109,8 +70,8 @@ static int show_task(const tt_task *task, const tt_schedule *sched, emit_kind em
     }
     tt_kernel_release(k);
     if (rc) {
-        fprintf(stderr, "tvm-tune show: task %s: %s\n", task->name, tt_get_last_error());
-        return TT_EXIT_FAILURE;
+        tt_error_wrap("task %s", task->name);
+        return tt_cli_fail("show", TT_ERR_UNKNOWN);
     }
     fputs(text, stdout);
     if (text[0] && text[strlen(text) - 1] != '\n')
@@ -132,9 +93,15 @@ int tt_cli_show(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 't': task_name = optarg; break;
-        case 's': steps_path = optarg; break;
-        case 'T': target_str = optarg; break;
+        case 't':
+            task_name = optarg;
+            break;
+        case 's':
+            steps_path = optarg;
+            break;
+        case 'T':
+            target_str = optarg;
+            break;
         case 'e': {
             static const char *names[] = {"compute", "ir", "c", "llvm", "asm"};
             int found = -1;
@@ -149,8 +116,12 @@ int tt_cli_show(int argc, char **argv)
             emit = (emit_kind)found;
             break;
         }
-        case 'h': fputs(show_usage, stdout); return TT_EXIT_OK;
-        default: fputs(show_usage, stderr); return TT_EXIT_USAGE;
+        case 'h':
+            fputs(show_usage, stdout);
+            return TT_EXIT_OK;
+        default:
+            fputs(show_usage, stderr);
+            return TT_EXIT_USAGE;
         }
     }
     if (optind != argc - 1) {
@@ -163,21 +134,25 @@ int tt_cli_show(int argc, char **argv)
     tt_schedule *sched = NULL;
     tt_target *target = NULL;
     char *steps_text = NULL;
+    /* op.json, --steps and the target are the user's input: what goes wrong reading them is
+     * bad input, unless the error says otherwise (out of memory). */
     if (tt_opfile_load(argv[optind], &file)) {
-        fprintf(stderr, "tvm-tune show: %s\n", tt_get_last_error());
+        rc = tt_cli_fail("show", TT_ERR_INVALID_ARGUMENT);
         goto done;
     }
     if (steps_path) {
         if (tt_cli_read_file(steps_path, &steps_text) ||
             tt_schedule_from_json(steps_text, &sched)) {
-            fprintf(stderr, "tvm-tune show: --steps %s: %s\n", steps_path, tt_get_last_error());
+            tt_error_wrap("--steps %s", steps_path);
+            rc = tt_cli_fail("show", TT_ERR_INVALID_ARGUMENT);
             goto done;
         }
     }
     if (emit == EMIT_LLVM || emit == EMIT_ASM) {
         const char *t = target_str ? target_str : file->target;
         if (tt_target_parse(t, &target)) {
-            fprintf(stderr, "tvm-tune show: target: %s\n", tt_get_last_error());
+            tt_error_wrap("target");
+            rc = tt_cli_fail("show", TT_ERR_INVALID_ARGUMENT);
             goto done;
         }
     }

@@ -66,19 +66,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int parse_int(const char *flag, const char *s, long long min, long long *out)
-{
-    char *end = NULL;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < min) {
-        fprintf(stderr, "tvm-tune: %s %s: expected an integer >= %lld\n", flag, s, min);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* OP.log in the current directory for a/b/OP.json. */
 static char *default_log(const char *op_path)
 {
@@ -133,25 +120,23 @@ static int tune(int argc, char **argv, const char **transfer)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    /* Flags are parsed here; what their values may be is tt_tune_opts_check's to say. */
     tt_tune_opts o;
     tt_tune_opts_default(&o);
     long long v = 0;
+    bool trials_given = false;
     o.transfer = transfer;
     optind = 1;
-    int c;
+    int c, rc;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case O_TRIALS:
-            if (parse_int("--trials", optarg, 1, &v))
-                return TT_EXIT_USAGE;
+            if ((rc = tt_cli_parse_int("", "--trials", optarg, INT64_MIN, INT64_MAX, &v)) != 0)
+                return rc;
             o.trials = v;
+            trials_given = true;
             break;
         case O_TUNER:
-            if (strcmp(optarg, "ga") && strcmp(optarg, "random") && strcmp(optarg, "grid") &&
-                strcmp(optarg, "xgb")) {
-                fprintf(stderr, "tvm-tune: --tuner %s: expected xgb, ga, random or grid\n", optarg);
-                return TT_EXIT_USAGE;
-            }
             o.tuner = optarg;
             break;
         case O_LOG:
@@ -164,31 +149,29 @@ static int tune(int argc, char **argv, const char **transfer)
             o.target = optarg;
             break;
         case O_SEED:
-            if (parse_int("--seed", optarg, 0, &v))
-                return TT_EXIT_USAGE;
+            if ((rc = tt_cli_parse_int("", "--seed", optarg, 0, INT64_MAX, &v)) != 0)
+                return rc;
             o.seed = (uint64_t)v;
             break;
         case O_RESUME:
             o.resume = true;
             break;
         case O_JOBS:
-            if (parse_int("--jobs", optarg, 1, &v) || v > 256) {
-                if (v > 256)
-                    fprintf(stderr, "tvm-tune: --jobs %s: expected at most 256\n", optarg);
-                return TT_EXIT_USAGE;
-            }
+            if ((rc = tt_cli_parse_int("", "--jobs", optarg, INT_MIN, INT_MAX, &v)) != 0)
+                return rc;
             o.jobs = (int)v;
             break;
         case O_EARLY:
-            if (parse_int("--early-stopping", optarg, 1, &v))
-                return TT_EXIT_USAGE;
+            if ((rc = tt_cli_parse_int("", "--early-stopping", optarg, INT64_MIN, INT64_MAX, &v)) !=
+                0)
+                return rc;
             o.early_stopping = v;
             break;
         case O_TIMEOUT: {
             char *end = NULL;
             o.timeout_s = strtod(optarg, &end);
-            if (end == optarg || *end || !(o.timeout_s > 0) || o.timeout_s > 1e6) {
-                fprintf(stderr, "tvm-tune: --timeout %s: expected seconds > 0\n", optarg);
+            if (end == optarg || *end) {
+                fprintf(stderr, "tvm-tune: --timeout %s: expected a number of seconds\n", optarg);
                 return TT_EXIT_USAGE;
             }
             break;
@@ -200,11 +183,6 @@ static int tune(int argc, char **argv, const char **transfer)
             o.verbose = 1;
             break;
         case O_SCHED:
-            if (strcmp(optarg, "gradient") && strcmp(optarg, "round-robin")) {
-                fprintf(stderr, "tvm-tune: --task-scheduler %s: expected gradient or round-robin\n",
-                        optarg);
-                return TT_EXIT_USAGE;
-            }
             o.task_scheduler = optarg;
             break;
         case O_MODEL_IN:
@@ -228,19 +206,23 @@ static int tune(int argc, char **argv, const char **transfer)
         fprintf(stderr, "tvm-tune: expected one OP.json file\n%s", tune_usage);
         return TT_EXIT_USAGE;
     }
-    if (o.trials < 1) {
+    if (!trials_given) {
         fprintf(stderr, "tvm-tune: --trials N is required\n");
         return TT_EXIT_USAGE;
     }
     const char *op_path = argv[optind];
-    tt_opfile *file = NULL;
-    if (tt_opfile_load(op_path, &file) != 0) {
-        fprintf(stderr, "tvm-tune: %s\n", tt_get_last_error());
-        return TT_EXIT_USAGE;
-    }
     char *log = o.log_path ? NULL : default_log(op_path);
     if (log)
         o.log_path = log;
+    if (tt_tune_opts_check(&o) != 0) {
+        free(log);
+        return tt_cli_fail("", TT_ERR_INVALID_ARGUMENT);
+    }
+    tt_opfile *file = NULL;
+    if (tt_opfile_load(op_path, &file) != 0) {
+        free(log);
+        return tt_cli_fail("", TT_ERR_INVALID_ARGUMENT);
+    }
     o.faults = getenv("TT_FAULT_INJECT"); /* test-only: tests/cli/test_tune_faults.sh */
     o.stop = &stop_flag;
     o.progress = stderr;
@@ -256,13 +238,12 @@ static int tune(int argc, char **argv, const char **transfer)
     sigaction(SIGTERM, &sa, &old_term);
 
     tt_tune_result r;
-    int rc = tt_tune_run(file, &o, &r);
+    rc = tt_tune_run(file, &o, &r);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     int exit_code;
     if (rc != 0) {
-        fprintf(stderr, "tvm-tune: %s\n", tt_get_last_error());
-        exit_code = r.bad_input ? TT_EXIT_USAGE : TT_EXIT_FAILURE;
+        exit_code = tt_cli_fail("", TT_ERR_UNKNOWN);
         if (r.ntasks > 0 && r.tasks[0].name)
             tt_tune_print_summary(&r, stdout);
     } else {
@@ -280,7 +261,7 @@ static int tune(int argc, char **argv, const char **transfer)
         if (r.status == TT_TUNE_INTERRUPTED) {
             fprintf(stderr, "tvm-tune: interrupted; the log is complete up to the last "
                             "candidate: continue with --resume\n");
-            exit_code = TT_EXIT_INTERRUPTED;
+            exit_code = tt_cli_exit_code(TT_ERR_INTERRUPTED);
         } else if (r.status == TT_TUNE_FAILED) {
             for (int i = 0; i < r.ntasks; i++)
                 if (r.tasks[i].trials > 0 && !r.tasks[i].best_steps &&

@@ -143,7 +143,7 @@ static int borrow(const tt_compile_records *recs, const tt_task *task, tt_compil
         return 0;
     candidate *cands = malloc(recs->n * sizeof *cands);
     if (!cands)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     size_t n = 0;
     for (size_t i = 0; i < recs->n; i++) {
         const tt_record *r = recs->records[i];
@@ -231,7 +231,7 @@ int tt_compile_choose(const tt_compile_records *recs, const tt_task *task, const
                     tt_record_cost(own) * 1e3, (long long)own->trial, again, own->tuner, own->time);
             if (!out->steps || !out->note) {
                 tt_compile_choice_clear(out);
-                return tt_error_set("out of memory");
+                return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
             }
             return 0;
         }
@@ -257,7 +257,7 @@ int tt_compile_choose(const tt_compile_records *recs, const tt_task *task, const
     free(stale);
     if (!out->steps || !out->warning) {
         tt_compile_choice_clear(out);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     return 0;
 }

@@ -219,7 +219,7 @@ int tt_compile_write(const tt_opfile *file, const tt_compile_choice *choices, co
     char *header = NULL, *tmp_lib = NULL, *tmp_h = NULL;
     int rc = -1;
     if (!header_path || !guard_base || !kernels) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
     if (strcmp(header_path, lib_path) == 0) {

@@ -36,7 +36,7 @@ static char *canonical_steps(const char *steps)
 
 static int offer(gather *g, const tt_record *r)
 {
-    if (r->error != TT_RECORD_OK || strcmp(r->target, g->target) != 0 ||
+    if (r->error != TT_OUTCOME_OK || strcmp(r->target, g->target) != 0 ||
         !isfinite(tt_record_cost(r)))
         return 0;
     if (g->n == g->cap) {
@@ -46,12 +46,12 @@ static int offer(gather *g, const tt_record *r)
             g->all = all;
         char **steps = all ? realloc(g->steps, cap * sizeof *steps) : NULL;
         if (!steps)
-            return tt_error_set("out of memory gathering records");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory gathering records");
         g->steps = steps;
         g->cap = cap;
     }
     if (!(g->steps[g->n] = canonical_steps(r->steps)))
-        return tt_error_set("out of memory gathering records");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory gathering records");
     if (tt_record_copy(r, &g->all[g->n])) {
         free(g->steps[g->n]);
         return -1;
@@ -73,7 +73,7 @@ static int append_warnings(tt_compile_records *recs, const char *more)
     size_t have = recs->warnings ? strlen(recs->warnings) : 0;
     char *w = realloc(recs->warnings, have + strlen(more) + 1);
     if (!w)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     memcpy(w + have, more, strlen(more) + 1);
     recs->warnings = w;
     return 0;
@@ -151,7 +151,7 @@ static int pick(gather *g, tt_compile_records *recs)
     recs->measured = malloc((g->n ? g->n : 1) * sizeof *recs->measured);
     if (!items || !recs->records || !recs->measured) {
         free(items);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     for (size_t i = 0; i < g->n; i++) {
         items[i] = (item){.r = g->all[i], .steps = g->steps[i], .order = i};
@@ -228,7 +228,7 @@ int tt_compile_records_load(const char *db_path, const char *const *log_paths, i
     tt_compile_records *recs = calloc(1, sizeof *recs);
     if (!recs || !(recs->target = strdup(target))) {
         free(recs);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     gather g = {.target = recs->target};
     int rc = db_path ? load_db(&g, db_path) : 0;

@@ -39,12 +39,8 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const command commands[] = {
-    {"compile", tt_cli_compile},
-    {"best", tt_cli_best},
-    {"db", tt_cli_db},
-    {"model", tt_cli_model},
-    {"show", tt_cli_show},
-    {"tune", tt_cli_tune},
+    {"compile", tt_cli_compile}, {"best", tt_cli_best}, {"db", tt_cli_db},
+    {"model", tt_cli_model},     {"show", tt_cli_show}, {"tune", tt_cli_tune},
     {"version", cmd_version},
 };
 

@@ -17,7 +17,9 @@
 #include "measure/measure.h"
 #include "search/search.h"
 #include "tt/backend.h"
+#include "tt/cost.h"
 #include "tt/tune.h"
+#include "tuner/task_scheduler.h"
 #include "tuner/tune_internal.h"
 #include "tuner/tune_state.h"
 
@@ -63,7 +65,7 @@ static int task_args(task_state *ts)
     ts->nargs = c->ninputs + 1;
     ts->args = calloc((size_t)ts->nargs, sizeof *ts->args);
     if (!ts->args)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < c->ninputs; i++)
         if (fill_arg(c->inputs[i], &ts->args[i]) != 0)
             return -1;
@@ -78,7 +80,8 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
     ts->ref_nbytes = (size_t)tt_tensor_numel(out) * ((out->dtype.bits + 7u) / 8u);
     ts->ref = malloc(ts->ref_nbytes ? ts->ref_nbytes : 1);
     if (!ts->ref)
-        return tt_error_set("out of memory for a %zu-byte reference", ts->ref_nbytes);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory for a %zu-byte reference",
+                             ts->ref_nbytes);
     tt_kernel *k = NULL;
     if (tt_lower(ts->task->compute, NULL, ts->task->name, &k) != 0) {
         snprintf(why, whylen, "cannot lower the unscheduled nest: %.1000s", tt_get_last_error());
@@ -93,7 +96,7 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
     tt_kernel_release(k);
     if (rc != 0)
         return -1;
-    if (br.error != TT_MEASURE_OK) {
+    if (br.error != TT_OUTCOME_OK) {
         snprintf(why, whylen, "cannot build the reference: %.1000s", br.error_msg);
         tt_builder_cleanup(&br, 1);
         return 1;
@@ -111,7 +114,7 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
     tt_builder_cleanup(&br, 1);
     if (rc != 0)
         return -1;
-    if (rr.error != TT_MEASURE_OK) {
+    if (rr.error != TT_OUTCOME_OK) {
         snprintf(why, whylen, "cannot compute the reference output: %.1000s", rr.error_msg);
         return 1;
     }
@@ -220,12 +223,12 @@ static int lower_batch(tuner *t, task_state *ts, tt_schedule **s, int n, candida
         c[i].build = -1;
         c[i].steps = tt_schedule_to_json(s[i]);
         if (!c[i].steps)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         tt_kernel *k = NULL;
         if (tt_lower(ts->task->compute, s[i], ts->task->name, &k) != 0) {
             c[i].invalid = strdup(tt_get_last_error());
             if (!c[i].invalid)
-                return tt_error_set("out of memory");
+                return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
             continue;
         }
         int faults = tt_tune_faults_for(&t->faults, c[i].trial);
@@ -251,9 +254,9 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
         tt_tune_outcome oc = {.trial = c[i].trial, .steps = c[i].steps};
         tt_run_result rr;
         if (c[i].invalid) {
-            oc.error = TT_RECORD_INVALID_SCHEDULE;
+            oc.error = TT_OUTCOME_INVALID_SCHEDULE;
             oc.msg = c[i].invalid;
-        } else if (br[c[i].build].error != TT_MEASURE_OK) {
+        } else if (br[c[i].build].error != TT_OUTCOME_OK) {
             oc.error = br[c[i].build].error;
             oc.msg = br[c[i].build].error_msg;
             oc.build_s = br[c[i].build].build_s;
@@ -264,11 +267,11 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
             oc.error = rr.error;
             oc.msg = rr.error_msg;
             oc.costs = rr.timing.costs;
-            oc.n_costs = rr.error == TT_MEASURE_OK ? rr.timing.n_costs : 0;
+            oc.n_costs = rr.error == TT_OUTCOME_OK ? rr.timing.n_costs : 0;
         }
         if (tt_tune_log(t, ts, &oc) != 0)
             return -1;
-        costs[i] = oc.error == 0 ? tt_tune_median(oc.costs, oc.n_costs) : INFINITY;
+        costs[i] = oc.error == 0 ? tt_cost_median(oc.costs, (size_t)oc.n_costs) : INFINITY;
         (*measured)++;
         tt_tune_after_candidate(t, ts, &oc);
     }
@@ -294,7 +297,7 @@ static int tune_batch(tuner *t, task_state *ts, int count)
     double *costs = calloc((size_t)n, sizeof *costs);
     int nb = 0, measured = 0, rc = -1;
     if (!c || !items || !jobs || !br || !costs) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
     if (lower_batch(t, ts, s, n, c, items, &nb) != 0)
@@ -376,28 +379,44 @@ static int sync_db(tuner *t)
     return 0;
 }
 
-/* Everything that depends on what the user gave, checked before anything is written. */
-static int setup(tuner *t, tt_tune_result *out)
+int tt_tune_opts_check(const tt_tune_opts *o)
 {
-    const tt_tune_opts *o = t->o;
-    out->bad_input = true;
+    static const char *const tuners[] = {"xgb", "ga", "random", "grid"};
+    int known = 0;
+    for (size_t i = 0; o->tuner && i < sizeof tuners / sizeof *tuners; i++)
+        known |= strcmp(o->tuner, tuners[i]) == 0;
+    const tt_error_category bad = TT_ERR_INVALID_ARGUMENT;
     if (o->trials < 1)
-        return tt_error_set("trials = %lld, expected >= 1", (long long)o->trials);
+        return tt_error_setc(bad, "--trials %lld: expected an integer >= 1", (long long)o->trials);
     if (!o->log_path || !*o->log_path)
-        return tt_error_set("no log path");
-    if (!o->tuner || (strcmp(o->tuner, "random") && strcmp(o->tuner, "grid") &&
-                      strcmp(o->tuner, "ga") && strcmp(o->tuner, "xgb")))
-        return tt_error_set("tuner '%s': expected random, grid or ga, or xgb",
-                            o->tuner ? o->tuner : "");
+        return tt_error_setc(bad, "--log: no log path");
+    if (!known)
+        return tt_error_setc(bad, "--tuner %s: expected xgb, ga, random or grid",
+                             o->tuner ? o->tuner : "(none)");
     if (o->task_scheduler && strcmp(o->task_scheduler, "gradient") &&
         strcmp(o->task_scheduler, "round-robin"))
-        return tt_error_set("task scheduler '%s': expected gradient or round-robin",
-                            o->task_scheduler);
-    t->gradient = !o->task_scheduler || strcmp(o->task_scheduler, "gradient") == 0;
-    t->sched_rng = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+        return tt_error_setc(bad, "--task-scheduler %s: expected gradient or round-robin",
+                             o->task_scheduler);
     if ((o->model_in || o->ntransfer > 0) && strcmp(o->tuner, "xgb") != 0)
-        return tt_error_set("%s needs the xgb tuner (--tuner xgb), not %s",
-                            o->model_in ? "--model-in" : "--transfer", o->tuner);
+        return tt_error_setc(bad, "%s needs the xgb tuner (--tuner xgb), not %s",
+                             o->model_in ? "--model-in" : "--transfer", o->tuner);
+    if (o->jobs < 0 || o->jobs > TT_TUNE_MAX_JOBS)
+        return tt_error_setc(bad, "--jobs %d: expected an integer from 1 to %d (0: one per CPU)",
+                             o->jobs, TT_TUNE_MAX_JOBS);
+    if (o->early_stopping < 0)
+        return tt_error_setc(bad, "--early-stopping %lld: expected an integer >= 1 (0: off)",
+                             (long long)o->early_stopping);
+    if (!(o->timeout_s >= 0 && o->timeout_s <= TT_TUNE_MAX_TIMEOUT_S))
+        return tt_error_setc(bad, "--timeout %g: expected seconds > 0 and <= %g", o->timeout_s,
+                             TT_TUNE_MAX_TIMEOUT_S);
+    return 0;
+}
+
+/* Setup, phase 1: the files the user named besides the log (model, transfer logs), the fault
+ * spec and the target, read before anything is written. */
+static int read_inputs(tuner *t)
+{
+    const tt_tune_opts *o = t->o;
     if (o->model_in) {
         /* read it now: a bad file is the user's error, found before anything is written */
         tt_model *m = NULL;
@@ -416,31 +435,33 @@ static int setup(tuner *t, tt_tune_result *out)
             tt_tune_say(t, "tvm-tune: transfer: %s: %zu rows from %zu records (%zu unusable)\n",
                         o->transfer[i], ls.rows, ls.records, ls.unusable);
     }
-    if (o->jobs < 0 || o->early_stopping < 0 || !(o->timeout_s >= 0))
-        return tt_error_set("jobs, early stopping and timeout must not be negative");
     if (tt_tune_faults_parse(o->faults, &t->faults) != 0)
         return -1;
     const char *ts = o->target ? o->target : t->file->target;
     if (tt_target_parse(ts, &t->target) != 0)
         return tt_error_wrap("target");
     if (!tt_target_is_host(t->target))
-        return tt_error_set("target '%s' does not run on this machine (measuring on another "
-                            "device over RPC is not supported yet)",
-                            tt_target_str(t->target));
+        return tt_error_setc(TT_ERR_UNSUPPORTED,
+                             "target '%s' does not run on this machine (measuring on another "
+                             "device over RPC is not supported yet)",
+                             tt_target_str(t->target));
     t->target_str = tt_target_str(t->target);
-    if (check_log(o) != 0)
-        return -1;
+    return check_log(o);
+}
+
+/* Setup, phase 2: one state per task, with what a resumed log measured already. */
+static int make_tasks(tuner *t, tt_tune_result *out)
+{
+    const tt_tune_opts *o = t->o;
     t->nt = t->file->ntasks;
     t->ts = calloc((size_t)t->nt, sizeof *t->ts);
     out->tasks = calloc((size_t)t->nt, sizeof *out->tasks);
-    if (!t->ts || !out->tasks) {
-        out->bad_input = false;
-        return tt_error_set("out of memory");
+    tt_tune_history *hist = calloc((size_t)t->nt, sizeof *hist);
+    if (!t->ts || !out->tasks || !hist) {
+        free(hist);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     out->ntasks = t->nt;
-    tt_tune_history *hist = calloc((size_t)t->nt, sizeof *hist);
-    if (!hist)
-        return tt_error_set("out of memory");
     for (int i = 0; i < t->nt; i++)
         hist[i].key = t->file->tasks[i].key;
     tt_log_stats stats;
@@ -469,27 +490,51 @@ static int setup(tuner *t, tt_tune_result *out)
         s->since_improvement = 0;
     }
     free(hist);
-    if (rc != 0)
-        return -1;
+    return rc;
+}
+
+/* Setup, phase 3: the database (given the log's records it lacks on --resume) and the log. */
+static int open_outputs(tuner *t)
+{
+    const tt_tune_opts *o = t->o;
     if (o->db_path) {
         if (tt_db_open(o->db_path, &t->db) != 0)
             return tt_error_wrap("--db %s", o->db_path);
         if (o->resume && sync_db(t) != 0)
             return -1;
     }
-    if (tt_log_open_append(o->log_path, &t->log) != 0)
-        return -1;
-    out->bad_input = false;
+    return tt_log_open_append(o->log_path, &t->log);
+}
+
+/* Setup, phase 4: the machine's share (limits, threads, parallel builds) and the run's row. */
+static int start_run(tuner *t)
+{
+    const tt_tune_opts *o = t->o;
     t->timeout_s = o->timeout_s > 0 ? o->timeout_s : t->file->measure.timeout_s;
     t->threads = t->file->measure.threads > 0 ? t->file->measure.threads : tt_backend_num_threads();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     t->jobs = o->jobs > 0 ? o->jobs : (cpus > 0 ? (int)cpus : 1);
-    if (t->jobs > 256)
-        t->jobs = 256;
+    if (t->jobs > TT_TUNE_MAX_JOBS)
+        t->jobs = TT_TUNE_MAX_JOBS;
     if (t->db &&
         tt_db_run_begin(t->db, t->file->path, t->target_str, o->tuner, o->trials, &t->run_id) != 0)
         return tt_error_wrap("--db %s", o->db_path);
     return 0;
+}
+
+/* Everything that depends on what the user gave is checked before anything is written; a failure
+ * up to the opened log that its callee left uncategorised is the user's (a log of another
+ * workload, a database path in no directory). */
+static int setup(tuner *t, tt_tune_result *out)
+{
+    const tt_tune_opts *o = t->o;
+    if (tt_tune_opts_check(o) != 0)
+        return -1;
+    t->gradient = !o->task_scheduler || strcmp(o->task_scheduler, "gradient") == 0;
+    t->sched_rng = o->seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+    if (read_inputs(t) != 0 || make_tasks(t, out) != 0 || open_outputs(t) != 0)
+        return tt_error_wrapc(TT_ERR_INVALID_ARGUMENT, "%s", "");
+    return start_run(t);
 }
 
 /* Ends a task: the best candidates measured again, the winner logged again. */
@@ -517,7 +562,7 @@ static int loop(tuner *t)
     int batch = t->jobs * 2;
     tt_tune_share *share = calloc((size_t)t->nt, sizeof *share);
     if (!share)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = 0;
     while (rc == 0 && !tt_tune_stopped(t)) {
         for (int i = 0; i < t->nt; i++) {
@@ -648,8 +693,10 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
     }
     if (rc == 0 && o->model_out && save_model(&t) != 0)
         rc = -1;
+    /* The cleanup below may overwrite the last error: keep its message and category. */
     char err[1024];
     snprintf(err, sizeof err, "%s", rc ? tt_get_last_error() : "");
+    tt_error_category category = tt_get_last_error_category();
     tt_dataset_free(&t.transfer);
     for (int i = 0; t.ts && i < t.nt; i++)
         task_clear(&t.ts[i]);
@@ -661,7 +708,7 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
     out->elapsed_s = tt_tune_now() - t.start;
     out->timed_s = t.timed_s;
     if (rc)
-        tt_error_set("%s", err);
+        tt_error_setc(category, "%s", err);
     return rc;
 }
 

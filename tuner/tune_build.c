@@ -34,7 +34,7 @@ int tt_tune_faults_parse(const char *spec, tt_tune_faults *out)
     out->kinds = calloc(cap, sizeof *out->kinds);
     if (!out->trials || !out->kinds) {
         tt_tune_faults_free(out);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     const char *p = spec;
     while (*p) {
@@ -129,7 +129,7 @@ static tt_stmt *add_one(tt_stmt *s, tt_buffer *out)
     case TT_STMT_SEQ: {
         tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
         if (!parts) {
-            tt_error_set("out of memory");
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
             return NULL;
         }
         int ok = 1;

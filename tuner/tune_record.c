@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ir/lower.h"
+#include "tt/cost.h"
 #include "tuner/tune_state.h"
 
 void tt_tune_say(tuner *t, const char *fmt, ...)
@@ -22,24 +23,6 @@ void tt_tune_say(tuner *t, const char *fmt, ...)
     fflush(t->out);
     if (t->tty)
         t->last_draw = -1; /* redraw the progress line below the message */
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double tt_tune_median(const double *costs, int n)
-{
-    if (n < 1)
-        return INFINITY;
-    double v[TT_MEASURE_MAX_REPEAT];
-    if (n > TT_MEASURE_MAX_REPEAT)
-        n = TT_MEASURE_MAX_REPEAT;
-    memcpy(v, costs, (size_t)n * sizeof *v);
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr)
@@ -63,7 +46,7 @@ int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_r
     req.timing.best_so_far = prune && isfinite(ts->best_cost) ? ts->best_cost : 0;
     if (tt_runner_local_run(&req, rr) != 0)
         return tt_error_wrap("measuring a candidate of %s", ts->task->name);
-    if (rr->error == TT_MEASURE_OK)
+    if (rr->error == TT_OUTCOME_OK)
         for (int i = 0; i < rr->timing.n_costs; i++)
             t->timed_s += rr->timing.costs[i] * rr->timing.number;
     return 0;
@@ -73,7 +56,7 @@ int tt_tune_log(tuner *t, task_state *ts, const tt_tune_outcome *oc)
 {
     char now[TT_RECORD_TIME_LEN];
     tt_record_time_now(now);
-    double cost = oc->error == 0 ? tt_tune_median(oc->costs, oc->n_costs) : INFINITY;
+    double cost = oc->error == 0 ? tt_cost_median(oc->costs, (size_t)oc->n_costs) : INFINITY;
     double flops = tt_compute_flops(ts->task->compute);
     double gflops = oc->error == 0 && cost > 0 ? flops / cost / 1e9 : 0;
     tt_record r = {
@@ -215,7 +198,7 @@ void tt_tune_after_candidate(tuner *t, task_state *ts, const tt_tune_outcome *oc
                     tt_get_last_error());
         t->db_warned = true;
     }
-    double cost = oc->error == 0 ? tt_tune_median(oc->costs, oc->n_costs) : INFINITY;
+    double cost = oc->error == 0 ? tt_cost_median(oc->costs, (size_t)oc->n_costs) : INFINITY;
     tt_tune_note_result(ts, oc->trial, oc->steps, oc->error, cost);
     if (oc->error != 0) {
         ts->errors_in_row++;
@@ -300,7 +283,7 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
     tt_build_job jobs[TT_TUNE_MAX_TOP];
     tt_build_result *br = calloc((size_t)n, sizeof *br);
     if (!br)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int nb = 0, rc = 0;
     int which[TT_TUNE_MAX_TOP];
     for (int i = 0; i < n; i++) {
@@ -322,13 +305,13 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
     double win_cost = INFINITY;
     tt_run_result rr, win_rr;
     for (int b = 0; rc == 0 && b < nb && !tt_tune_stopped(t); b++) {
-        if (br[b].error != TT_MEASURE_OK)
+        if (br[b].error != TT_OUTCOME_OK)
             continue;
         if (tt_tune_run_one(t, ts, br[b].path, false, &rr) != 0) {
             rc = -1;
             break;
         }
-        if (rr.error == TT_MEASURE_OK && rr.timing.cost < win_cost) {
+        if (rr.error == TT_OUTCOME_OK && rr.timing.cost < win_cost) {
             win = b;
             win_cost = rr.timing.cost;
             win_rr = rr;
@@ -348,7 +331,7 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
                 free(ts->best_steps);
                 ts->best_steps = copy;
                 ts->best_trial = e->trial;
-                ts->best_cost = tt_tune_median(win_rr.timing.costs, win_rr.timing.n_costs);
+                ts->best_cost = tt_cost_median(win_rr.timing.costs, (size_t)win_rr.timing.n_costs);
                 double flops = tt_compute_flops(ts->task->compute);
                 ts->best_gflops = ts->best_cost > 0 ? flops / ts->best_cost / 1e9 : 0;
             }

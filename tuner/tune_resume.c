@@ -3,8 +3,8 @@
  * logs/ records; tuner/tune.c feeds the result to the search strategies. */
 #include <errno.h>
 #include <math.h>
-#include <stdlib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -21,7 +21,7 @@ int tt_tune_steps_hash(const char *steps_json, uint64_t *hash, char **canonical)
     char *text = tt_schedule_to_json(s);
     tt_schedule_free(s);
     if (!text)
-        return tt_error_set("out of memory serialising a schedule");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory serialising a schedule");
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a, 64 bits */
     for (const unsigned char *p = (const unsigned char *)text; *p; p++)
         h = (h ^ *p) * 0x100000001b3ull;
@@ -48,7 +48,7 @@ static int add_past(tt_tune_history *h, const tt_tune_past *p)
         size_t cap = h->cap ? h->cap * 2 : 16;
         tt_tune_past *more = realloc(h->past, cap * sizeof *more);
         if (!more)
-            return tt_error_set("out of memory reading the log");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory reading the log");
         h->past = more;
         h->cap = cap;
     }

@@ -104,7 +104,6 @@ int tt_tune_stopped(const tuner *t);
 /* Prints to the progress stream (even when quiet: for warnings and errors), first clearing a
  * progress line drawn in place. */
 void tt_tune_say(tuner *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-double tt_tune_median(const double *costs, int n);
 
 /* Runs the library at path for ts's task; prune: stop early when clearly slower than the best. */
 int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr);

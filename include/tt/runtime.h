@@ -175,12 +175,55 @@ TT_API const char *tt_object_key(const tt_object *o);
 
 /* ---- Errors ---- */
 
+/* The categories of errors, one table (as libuv's UV_ERRNO_MAP): X(NAME, message). A caller
+ * decides by category (the CLI picks its exit code from it), never by matching message text.
+ * The values reach Python: they only grow at the end. */
+#define TT_ERROR_MAP(X)                                                                            \
+    X(OK, "no error")                                                                              \
+    X(UNKNOWN, "error of no particular category")                                                  \
+    X(INVALID_ARGUMENT, "invalid argument")                                                        \
+    X(PARSE, "malformed input")                                                                    \
+    X(NOT_FOUND, "not found")                                                                      \
+    X(UNSUPPORTED, "not supported")                                                                \
+    X(IO, "input/output error")                                                                    \
+    X(OUT_OF_MEMORY, "out of memory")                                                              \
+    X(INTERRUPTED, "interrupted")
+
+/* TT_ERR_OK, TT_ERR_UNKNOWN, ...: what kind of failure the last error is. */
+typedef enum {
+#define TT_ERROR_ENUM_(name, msg) TT_ERR_##name,
+    TT_ERROR_MAP(TT_ERROR_ENUM_)
+#undef TT_ERROR_ENUM_
+        TT_ERR_CATEGORY_COUNT
+} tt_error_category;
+
 /* The message of the last failed call on this thread ("" when none). */
 TT_API const char *tt_get_last_error(void);
-/* Sets the last error (printf format) and returns -1, so bodies can `return tt_error_set(...)`. */
+/* The category of the last failed call on this thread (TT_ERR_OK when none). */
+TT_API tt_error_category tt_get_last_error_category(void);
+/* "INVALID_ARGUMENT" for TT_ERR_INVALID_ARGUMENT; "UNKNOWN" for a value outside the table. */
+TT_API const char *tt_error_category_name(tt_error_category c);
+/* "invalid argument" for TT_ERR_INVALID_ARGUMENT; the UNKNOWN one outside the table. */
+TT_API const char *tt_error_category_message(tt_error_category c);
+/* The category of a failed system call's errno on a path the caller was given: NOT_FOUND for
+ * ENOENT and ENOTDIR, INVALID_ARGUMENT for what the path itself is wrong about (EACCES, EISDIR,
+ * ENAMETOOLONG, ELOOP, EEXIST), OUT_OF_MEMORY for ENOMEM, IO for the rest. */
+TT_API tt_error_category tt_error_category_from_errno(int err);
+/* Sets the last error (printf format) with category TT_ERR_UNKNOWN and returns -1, so bodies can
+ * `return tt_error_set(...)`. */
 TT_API int tt_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Prefixes the current last error with context (printf format); returns -1. */
+/* Sets the last error with category c (printf format); returns -1. TT_ERR_OK or a value outside
+ * the table is taken as TT_ERR_UNKNOWN: an error always says that something failed. */
+TT_API int tt_error_setc(tt_error_category c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Prefixes the current last error with context (printf format), keeping its category; -1. An
+ * empty context leaves the message as it is. */
 TT_API int tt_error_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* As tt_error_wrap, and an error of no category (TT_ERR_UNKNOWN, or none at all) takes c: the
+ * caller knows what the callee did not ("reading the user's file failed" is bad input), but a
+ * category the callee gave (out of memory) stays. Returns -1. */
+TT_API int tt_error_wrapc(tt_error_category c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ---- Registration at load time ---- */
 

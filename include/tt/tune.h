@@ -12,6 +12,11 @@
 #include "ir/opjson.h"
 #include "tt/runtime.h"
 
+/* The most parallel builds (tt_tune_opts.jobs) and the longest limit (timeout_s, seconds). */
+#define TT_TUNE_MAX_JOBS 256
+#define TT_TUNE_MAX_TIMEOUT_S 1e6
+
+/* What tt_tune_opts_check accepts is said beside each field. */
 typedef struct {
     int64_t trials;         /* budget over all tasks, shared by weight; >= 1 */
     const char *tuner;      /* "random", "grid", "ga" or "xgb" */
@@ -20,9 +25,10 @@ typedef struct {
     const char *target;     /* overrides the file's target; NULL: the file's */
     uint64_t seed;          /* search and input seed */
     bool resume;            /* continue log_path (else an existing non-empty log is an error) */
-    int jobs;               /* parallel builds; 0: the number of online CPUs */
+    int jobs;               /* parallel builds, <= TT_TUNE_MAX_JOBS; 0: the number of CPUs */
     int64_t early_stopping; /* stop a task after this many trials without improvement; 0: off */
-    double timeout_s;       /* build and run limit per candidate; 0: the file's measure.timeout_s */
+    double timeout_s;       /* build and run limit per candidate, <= TT_TUNE_MAX_TIMEOUT_S; 0: the
+                               file's measure.timeout_s */
     int max_errors_in_row;  /* consecutive failed candidates that stop a task; default 20 */
     int remeasure_top;      /* best candidates measured again at the end of a task; default 3 */
     int verbose;            /* 1: print every failed candidate as it happens */
@@ -33,7 +39,7 @@ typedef struct {
     /* How tasks share the trials: "gradient" (default, NULL: the same; after a first round, to
      * the task expected to reduce sum(weight x best latency) most) or "round-robin" (by weight). */
     const char *task_scheduler;
-    const char *model_in;  /* xgb: start every task from this saved cost model; NULL: none */
+    const char *model_in;  /* xgb only: start every task from this saved cost model; NULL: none */
     const char *model_out; /* save a cost model trained on the log's records here; NULL: none */
     /* Logs of other workloads whose records train the first cost model (xgb only). */
     const char *const *transfer;
@@ -82,17 +88,20 @@ typedef struct {
     /* Seconds the kernels ran inside timed repeats (every repeat's mean x its number of runs,
      * over all candidates): the part of elapsed_s the measurement protocol must spend. */
     double timed_s;
-    /* Set when tt_tune_run failed because of what the user gave (log exists, missing database
-     * directory, bad target, unreadable log, bad fault spec) rather than the system. */
-    bool bad_input;
 } tt_tune_result;
 
 TT_API void tt_tune_opts_default(tt_tune_opts *o);
 
+/* The one check of the options (the CLI parses flags into o and calls it too): each field within
+ * what its comment says, known tuner and scheduler names, --model-in and --transfer with xgb.
+ * -1 with TT_ERR_INVALID_ARGUMENT and a message naming the flag ("--tuner xgb2: expected ..."). */
+TT_API int tt_tune_opts_check(const tt_tune_opts *o);
+
 /* Tunes every task of file under o. Returns 0 when the loop ran (out->status says how it ended)
- * and -1 with the last error when it could not start or the log could not be written
- * (out->bad_input tells input errors from system ones). Caller frees out with
- * tt_tune_result_free in both cases. */
+ * and -1 with the last error when it could not start or the log could not be written. The error's
+ * category tells what the user gave (options, log, database path, target, transfer logs, model:
+ * INVALID_ARGUMENT, PARSE, NOT_FOUND, UNSUPPORTED) from what the system did (UNKNOWN, IO,
+ * OUT_OF_MEMORY). Caller frees out with tt_tune_result_free in both cases. */
 TT_API int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *out);
 TT_API void tt_tune_result_free(tt_tune_result *r);
 

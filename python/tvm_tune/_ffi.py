@@ -29,7 +29,13 @@ TYPE_CODE_NAMES = {
 
 
 class TVMTuneError(RuntimeError):
-    """An error reported by the C runtime (the text of tt_get_last_error) or by a callback."""
+    """An error reported by the C runtime (the text of tt_get_last_error) or by a callback.
+    category: the name of its category in runtime.h's TT_ERROR_MAP ("PARSE", "NOT_FOUND", ...),
+    "UNKNOWN" when none was given."""
+
+    def __init__(self, message, category=None):
+        super().__init__(message)
+        self.category = category or "UNKNOWN"
 
 
 # ---- DLPack (dlpack/dlpack.h, DLPACK_VERSION 60) ----
@@ -186,6 +192,8 @@ tt_object_retain = _decl("tt_object_retain", None, _vp)
 tt_object_release = _decl("tt_object_release", None, _vp)
 tt_object_key = _decl("tt_object_key", _c.c_char_p, _vp)
 tt_get_last_error = _decl("tt_get_last_error", _c.c_char_p)
+tt_get_last_error_category = _decl("tt_get_last_error_category", _i)
+tt_error_category_name = _decl("tt_error_category_name", _c.c_char_p, _i)
 # Variadic (printf format): argtypes stay unset; we always pass ("%s", message) so a '%' in the
 # message is never interpreted.
 tt_error_set = _LIB.tt_error_set
@@ -197,10 +205,16 @@ def last_error():
     return msg.decode("utf-8", "replace") if msg else ""
 
 
+def last_error_category():
+    """The name of the category of this thread's last C error ("OK" when none)."""
+    return tt_error_category_name(tt_get_last_error_category()).decode("ascii")
+
+
 def check_call(rc):
-    """Raises TVMTuneError with the C message when a runtime call returned nonzero."""
+    """Raises TVMTuneError with the C message and category when a runtime call returned nonzero."""
     if rc != 0:
-        raise TVMTuneError(last_error() or "tvm_tune: call failed without a message")
+        raise TVMTuneError(last_error() or "tvm_tune: call failed without a message",
+                           last_error_category())
 
 
 def set_c_error(message):

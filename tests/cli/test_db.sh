@@ -112,5 +112,29 @@ expect 2 "is the database itself" db export --db "$D" -o "$D"
 expect 0 "records:   10 (1 errors)" db stats --db "$D"
 expect 2 "unexpected option" db stats --db "$D" --best 2
 expect 2 "expected one OTHER.db" db merge --db "$D"
+expect 2 "into itself" db merge --db "$D" "$D"
+
+# The exit code follows the error's category, not its text: a database that refuses the insert
+# fails the import with 1 (the database's failure) though the message names the log's line
+# (once read as a malformed line, 2); a key that names another workload in the other database
+# is bad input, 2.
+cp "$WORK/b.db" "$WORK/refuses.db"
+"$PY" - "$WORK/refuses.db" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("CREATE TRIGGER refuse BEFORE INSERT ON records BEGIN "
+          "SELECT RAISE(ABORT, 'the disk is full (a test trigger)'); END")
+c.commit()
+PY
+expect 1 "the disk is full" db import "$WORK/a.log" --db "$WORK/refuses.db"
+check "the refused import names the log's line" grep -qF "a.log:1" "$WORK/out"
+cp "$WORK/b.db" "$WORK/other.db"
+"$PY" - "$WORK/other.db" "$KEY" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE workloads SET workload = '{\"op\":\"matmul\"}' WHERE key = ?", (sys.argv[2],))
+c.commit()
+PY
+expect 2 "different workloads" db merge --db "$D" "$WORK/other.db"
 
 finish

@@ -93,6 +93,16 @@ expect 2 "not a regular file" mm.json --trials 4 --log adir --resume
 expect 2 "does not run on this machine" mm.json --trials 4 --log t2.log --target "llvm -mtriple=aarch64-linux-gnu"
 expect 2 "--tuner xgb2" mm.json --trials 4 --tuner xgb2
 expect 2 "--trials 0" mm.json --trials 0
-expect 2 "--jobs" mm.json --trials 4 --jobs x
+expect 2 "--jobs x: expected an integer" mm.json --trials 4 --jobs x --log jobs.log
+# One message, from the one integer parser (a failed parse once went on to read the unset value).
+check "one message for a bad --jobs" test "$(grep -c . "$WORK/out")" = 1
+check "nothing written for a bad --jobs" test ! -e jobs.log
+expect 2 "--jobs 4x: expected an integer" mm.json --trials 4 --jobs 4x --log jobs.log
+expect 2 "--jobs 99999999999: expected an integer from" mm.json --trials 4 --jobs 99999999999
+expect 2 "--jobs 257: expected an integer from 1 to 256" mm.json --trials 4 --jobs 257 --log jobs.log
+expect 2 "--jobs -1: expected an integer from 1 to 256" mm.json --trials 4 --jobs -1 --log jobs.log
+check "nothing written for --jobs out of range" test ! -e jobs.log
+expect 2 "--timeout 0.5s: expected a number of seconds" mm.json --trials 4 --timeout 0.5s
+expect 2 "--timeout -1: expected seconds" mm.json --trials 4 --timeout -1
 
 finish

@@ -35,7 +35,7 @@ static inline tt_record sample_record(void)
         .steps = "[[\"split\",\"i\",[32,4]],[\"parallel\",\"i.0\"]]",
         .costs = sample_costs,
         .n_costs = 3,
-        .error = TT_RECORD_OK,
+        .error = TT_OUTCOME_OK,
         .error_msg = "",
         .build_s = 0.04,
         .gflops = 176.2,

@@ -42,7 +42,7 @@ static void make_generated(generated *g, int i)
     g->r.time = g->time;
     g->r.trial = i;
     if (i % 5 == 4) { /* errors, some of them with a cheap-looking base */
-        g->r.error = TT_RECORD_COMPILE_ERROR;
+        g->r.error = TT_OUTCOME_COMPILE_ERROR;
         g->r.error_msg = "undefined symbol";
         g->r.n_costs = 0;
         g->r.gflops = 0;
@@ -111,6 +111,8 @@ static void test_import_errors(void **state)
     snprintf(where, sizeof where, "%s:%d: missing field \"key\"", log, N_RECORDS + 1);
     assert_fails_with(tt_db_import_log(db, log, &added, &skipped), where);
     assert_contains(tt_get_last_error(), "records added before the error");
+    /* the CLI's exit code comes from this: a malformed line is bad input */
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_PARSE);
     /* Tolerant: the bad line is a warning, the rest are duplicates. */
     tt_log_stats st;
     assert_ok(tt_db_import_log_mode(db, log, TT_LOG_TOLERANT, &st, &added, &skipped));
@@ -126,6 +128,7 @@ static void test_import_errors(void **state)
     g.r.workload = "{\"op\":\"matmul\",\"M\":1,\"N\":1,\"K\":1}";
     g.r.trial = 5000;
     assert_fails_with(tt_db_add_record(db, &g.r, 0, NULL), "already names a different workload");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_INVALID_ARGUMENT);
     /* An invalid record is refused with the field named. */
     make_generated(&g, 0);
     g.r.target = "";
@@ -188,7 +191,7 @@ static void assert_best(tt_db *db, generated *all, const char *key, size_t k)
         assert_string_equal(best[i]->key, ref[i].key);
         assert_string_equal(best[i]->target, ref[i].target);
         assert_int_equal(best[i]->trial, ref[i].trial);
-        assert_int_equal(best[i]->error, TT_RECORD_OK);
+        assert_int_equal(best[i]->error, TT_OUTCOME_OK);
         assert_true(tt_record_cost(best[i]) == ref[i].cost);
         /* The record comes back whole. */
         char *a, *b;
@@ -353,6 +356,38 @@ static void test_runs_lifecycle(void **state)
     remove_tree(dir);
 }
 
+/* The records table's CHECK on "error" is the outcome table's range: a new database takes every
+ * outcome and nothing else, and its text is the one databases were created with (BETWEEN 0 AND
+ * 7), so the databases of earlier versions have the same schema. */
+static void test_outcome_check_is_the_table(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *path = path_in(dir, "tuning.db");
+    tt_db *db;
+    assert_ok(tt_db_open(path, &db));
+    tt_record r = sample_record();
+    assert_ok(tt_db_add_record(db, &r, 0, NULL));
+    assert_ok(tt_db_close(db));
+    sqlite3 *h;
+    assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(h, "SELECT sql FROM sqlite_master WHERE name = 'records'",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_contains((const char *)sqlite3_column_text(st, 0), "CHECK (error BETWEEN 0 AND 7)");
+    sqlite3_finalize(st);
+    char sql[96];
+    for (int code = -1; code <= TT_OUTCOME_COUNT; code++) {
+        snprintf(sql, sizeof sql, "UPDATE records SET error = %d", code);
+        int ok = sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK;
+        assert_int_equal(ok, code >= 0 && code < TT_OUTCOME_COUNT);
+    }
+    sqlite3_close(h);
+    remove_tree(dir);
+}
+
 static int exists(const char *path)
 {
     struct stat st;
@@ -394,6 +429,7 @@ static void test_foreign_files_are_refused_untouched(void **state)
     const char *tiny = path_in(dir, "tiny");
     write_file(tiny, "w", "hi\n");
     assert_refused_untouched(tiny, "not a tvm-tune database");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_PARSE);
     /* An SQLite database of another application. */
     const char *other = path_in(dir, "other.db");
     sqlite3 *h;
@@ -416,6 +452,7 @@ static void test_foreign_files_are_refused_untouched(void **state)
     size_t len_before, len_after;
     char *before = slurp(text, &len_before);
     assert_fails_with(tt_db_merge(db, text, NULL), "not a tvm-tune database");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_PARSE);
     char *after = slurp(text, &len_after);
     assert_int_equal(len_before, len_after);
     assert_memory_equal(before, after, len_before);
@@ -423,8 +460,10 @@ static void test_foreign_files_are_refused_untouched(void **state)
     free(after);
     assert_fails_with(tt_db_merge(db, other, NULL), "another application");
     assert_fails_with(tt_db_merge(db, path, NULL), "No such file or directory");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_NOT_FOUND);
     assert_false(exists(path));
     assert_fails_with(tt_db_merge(db, path_in(dir, "tuning.db"), NULL), "into itself");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_INVALID_ARGUMENT);
     assert_ok(tt_db_close(db));
     /* Reopening our own database works and keeps its content. */
     assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
@@ -561,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_best_k),
         cmocka_unit_test(test_export_best),
         cmocka_unit_test(test_runs_lifecycle),
+        cmocka_unit_test(test_outcome_check_is_the_table),
         cmocka_unit_test(test_foreign_files_are_refused_untouched),
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_two_processes_lose_nothing),

@@ -25,7 +25,7 @@ static void make_numbered(numbered *n, int i)
     n->r.steps = n->steps;
     n->r.trial = i;
     if (i % 7 == 3) {
-        n->r.error = TT_RECORD_RUNTIME_ERROR;
+        n->r.error = TT_OUTCOME_RUNTIME_ERROR;
         n->r.error_msg = "signal 11 (SIGSEGV)";
         n->r.n_costs = 0;
         n->r.gflops = 0;

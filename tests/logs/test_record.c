@@ -54,7 +54,7 @@ static void test_round_trip_all_fields(void **state)
     r.steps = "[ ]";
     r.costs = costs;
     r.n_costs = 5;
-    r.error = TT_RECORD_OK;
+    r.error = TT_OUTCOME_OK;
     r.error_msg =
         "note: \"quoted\"\tand\nnewline \\ back, caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
     r.build_s = 12.5;
@@ -90,7 +90,7 @@ static void test_round_trip_error_record(void **state)
 {
     (void)state;
     tt_record r = sample_record();
-    r.error = TT_RECORD_RUN_TIMEOUT;
+    r.error = TT_OUTCOME_RUN_TIMEOUT;
     r.error_msg = "killed after 10 s";
     r.costs = NULL;
     r.n_costs = 0;
@@ -111,7 +111,7 @@ static void test_invalid_utf8_in_error_msg_is_replaced(void **state)
 {
     (void)state;
     tt_record r = sample_record();
-    r.error = TT_RECORD_COMPILE_ERROR;
+    r.error = TT_OUTCOME_COMPILE_ERROR;
     r.error_msg = "bad \xff byte and cut \xe2\x82";
     char *line;
     assert_ok(tt_record_encode(&r, &line));
@@ -321,7 +321,7 @@ static void test_encode_checks_the_record(void **state)
     r.steps = NULL;
     assert_fails_with(tt_record_encode(&r, &line), "field \"steps\"");
     r = sample_record();
-    r.error = TT_RECORD_ERROR_COUNT;
+    r.error = TT_OUTCOME_COUNT;
     assert_fails_with(tt_record_encode(&r, &line), "field \"error\"");
     r = sample_record();
     r.time = "2026-11-23 18:00:00";
@@ -366,7 +366,7 @@ static void test_cost_statistics(void **state)
     r.n_costs = 99; /* drops 63: 0..99 without 63, the 50th smallest is 49 */
     assert_true(tt_record_cost(&r) == 49);
     r = sample_record();
-    r.error = TT_RECORD_WRONG_ANSWER;
+    r.error = TT_OUTCOME_WRONG_ANSWER;
     assert_true(isinf(tt_record_cost(&r)) && tt_record_cost(&r) > 0);
     assert_true(isinf(tt_record_cost_spread(&r)));
 }
@@ -377,13 +377,13 @@ static void test_error_names(void **state)
     static const char *const names[] = {"none",          "invalid schedule", "compile error",
                                         "runtime error", "wrong answer",     "build timeout",
                                         "run timeout",   "unknown"};
-    assert_int_equal(TT_RECORD_ERROR_COUNT, 8);
-    for (int i = 0; i < TT_RECORD_ERROR_COUNT; i++)
+    assert_int_equal(TT_OUTCOME_COUNT, 8);
+    for (int i = 0; i < TT_OUTCOME_COUNT; i++)
         assert_string_equal(tt_record_error_name(i), names[i]);
     assert_null(tt_record_error_name(-1));
     assert_null(tt_record_error_name(8));
-    assert_int_equal(TT_RECORD_WRONG_ANSWER, 4);
-    assert_int_equal(TT_RECORD_UNKNOWN_ERROR, 7);
+    assert_int_equal(TT_OUTCOME_WRONG_ANSWER, 4);
+    assert_int_equal(TT_OUTCOME_UNKNOWN_ERROR, 7);
 }
 
 static void test_hash(void **state)

@@ -118,7 +118,7 @@ static void test_outcomes(void **state)
     assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
 
-    assert_int_equal(res[0].error, TT_MEASURE_OK);
+    assert_int_equal(res[0].error, TT_OUTCOME_OK);
     assert_string_equal(res[0].error_msg, "");
     FILE *f = fopen(res[0].path, "r");
     assert_non_null(f);
@@ -127,23 +127,23 @@ static void test_outcomes(void **state)
     fclose(f);
     assert_string_equal(line, "library 0\n");
     assert_true(res[0].build_s >= 0 && res[0].build_s < 1);
-    assert_int_equal(res[7].error, TT_MEASURE_OK);
+    assert_int_equal(res[7].error, TT_OUTCOME_OK);
     assert_contains(res[7].path, "/cand_7.so");
 
-    assert_int_equal(res[1].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(res[1].error, TT_OUTCOME_COMPILE_ERROR);
     assert_string_equal(res[1].error_msg, "kernel.ll:3:7: error: expected ';' (job 1)");
-    assert_int_equal(res[2].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(res[2].error, TT_OUTCOME_COMPILE_ERROR);
     assert_string_equal(res[2].error_msg,
                         "build crashed: killed by signal 11 (Segmentation fault)");
-    assert_int_equal(res[3].error, TT_MEASURE_BUILD_TIMEOUT);
+    assert_int_equal(res[3].error, TT_OUTCOME_BUILD_TIMEOUT);
     assert_string_equal(res[3].error_msg, "build timed out after 1.0 s");
     assert_true(res[3].build_s >= 1.0 && res[3].build_s < 1.5);
-    assert_int_equal(res[4].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(res[4].error, TT_OUTCOME_COMPILE_ERROR);
     assert_contains(res[4].error_msg, "build reported success but wrote no library at ");
-    assert_int_equal(res[5].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(res[5].error, TT_OUTCOME_COMPILE_ERROR);
     assert_int_equal(strlen(res[5].error_msg), TT_BUILD_MSG_LEN - 1);
     assert_int_equal(res[5].error_msg[100], 'x');
-    assert_int_equal(res[6].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(res[6].error, TT_OUTCOME_COMPILE_ERROR);
     assert_string_equal(res[6].error_msg, "build failed (returned 7) without a message");
 
     /* Every library is in one fresh directory, removed by the cleanup. */
@@ -201,7 +201,7 @@ static void check_pool(int n, int n_workers)
     assert_int_equal(tt_builder_run(jobs, n, n_workers, 10, res), 0);
     double elapsed = test_now() - start;
     for (int i = 0; i < n; i++)
-        assert_int_equal(res[i].error, TT_MEASURE_OK);
+        assert_int_equal(res[i].error, TT_OUTCOME_OK);
     int most = max_overlap(dir, n);
     if (most != n_workers)
         fail_msg("%d builds ran at once with %d workers", most, n_workers);
@@ -248,7 +248,7 @@ static void test_timeout_kills_tools(void **state)
     tt_build_job jobs[1] = {{build, &p}};
     tt_build_result res[1];
     assert_int_equal(tt_builder_run(jobs, 1, 1, 0.5, res), 0);
-    assert_int_equal(res[0].error, TT_MEASURE_BUILD_TIMEOUT);
+    assert_int_equal(res[0].error, TT_OUTCOME_BUILD_TIMEOUT);
     assert_string_equal(res[0].error_msg, "build timed out after 0.5 s");
     char path[4200];
     snprintf(path, sizeof path, "%s.tool", res[0].path);
@@ -292,9 +292,9 @@ static void test_build_then_run(void **state)
                             {copy_library, "/nonexistent/lib.so"}};
     tt_build_result res[3];
     assert_int_equal(tt_builder_run(jobs, 3, 2, 10, res), 0);
-    assert_int_equal(res[0].error, TT_MEASURE_OK);
-    assert_int_equal(res[1].error, TT_MEASURE_OK);
-    assert_int_equal(res[2].error, TT_MEASURE_COMPILE_ERROR);
+    assert_int_equal(res[0].error, TT_OUTCOME_OK);
+    assert_int_equal(res[1].error, TT_OUTCOME_OK);
+    assert_int_equal(res[2].error, TT_OUTCOME_COMPILE_ERROR);
     assert_contains(res[2].error_msg, "cannot copy /nonexistent/lib.so to ");
 
     tt_measure_tensor args[3];
@@ -309,12 +309,12 @@ static void test_build_then_run(void **state)
                           .timeout_s = 10};
     tt_run_result r;
     assert_int_equal(tt_runner_local_reference(&req, expected, sizeof expected, &r), 0);
-    assert_int_equal(r.error, TT_MEASURE_OK);
+    assert_int_equal(r.error, TT_OUTCOME_OK);
     tt_timing_opts_default(&req.timing);
     req.timing.min_repeat_ms = 1;
     req.ref_output = expected;
     req.ref_nbytes = sizeof expected;
-    static const int want[2] = {TT_MEASURE_OK, TT_MEASURE_WRONG_ANSWER};
+    static const int want[2] = {TT_OUTCOME_OK, TT_OUTCOME_WRONG_ANSWER};
     for (int i = 0; i < 2; i++) {
         req.lib_path = res[i].path;
         assert_int_equal(tt_runner_local_run(&req, &r), 0);

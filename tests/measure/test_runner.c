@@ -68,7 +68,7 @@ static void test_good_vadd(void **state)
     vadd_request(&c, TT_FAULT_GOOD, "vadd");
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_string_equal(r.error_msg, "");
     assert_int_equal(r.timing.n_costs, 3);
     assert_int_equal(r.timing.pruned, 0);
@@ -103,7 +103,7 @@ static void test_matmul_with_reference_kernel(void **state)
     req.timing.flush_cache = 1;
     tt_run_result r;
     run(&req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.n_costs, 4);
 
     float zeros[16 * 8] = {0};
@@ -111,17 +111,17 @@ static void test_matmul_with_reference_kernel(void **state)
     req.ref_output = zeros;
     req.ref_nbytes = sizeof zeros;
     run(&req, &r);
-    expect_error(&r, TT_MEASURE_WRONG_ANSWER, "max relative error");
+    expect_error(&r, TT_OUTCOME_WRONG_ANSWER, "max relative error");
 
     /* A failing reference is not the candidate's fault: unknown error, named as the reference. */
     req.ref_output = NULL;
     req.ref_lib_path = TT_FAULT_ERROR;
     req.ref_func_name = "vadd";
     run(&req, &r);
-    expect_error(&r, TT_MEASURE_UNKNOWN_ERROR, "reference kernel failed: vadd: injected failure");
+    expect_error(&r, TT_OUTCOME_UNKNOWN_ERROR, "reference kernel failed: vadd: injected failure");
     req.ref_func_name = "absent";
     run(&req, &r);
-    expect_error(&r, TT_MEASURE_UNKNOWN_ERROR, "reference: ");
+    expect_error(&r, TT_OUTCOME_UNKNOWN_ERROR, "reference: ");
     assert_contains(r.error_msg, "has no kernel \"absent\"");
 }
 
@@ -135,7 +135,7 @@ static void test_reference_output(void **state)
     tt_run_result r;
     memset(got, 0, sizeof got);
     assert_int_equal(tt_runner_local_reference(&c.req, got, sizeof got, &r), 0);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_memory_equal(got, c.expected, sizeof got);
     assert_int_equal(r.timing.n_costs, 0); /* not timed */
 
@@ -153,23 +153,23 @@ static void test_reference_output(void **state)
                           .timeout_s = 10};
     float ref[9 * 5];
     assert_int_equal(tt_runner_local_reference(&req, ref, sizeof ref, &r), 0);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     tt_timing_opts_default(&req.timing);
     req.timing.min_repeat_ms = 1;
     req.func_name = "matmul";
     req.ref_output = ref;
     req.ref_nbytes = sizeof ref;
     run(&req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     req.seed = 78; /* other inputs, same expected output: wrong */
     run(&req, &r);
-    expect_error(&r, TT_MEASURE_WRONG_ANSWER, "max relative error");
+    expect_error(&r, TT_OUTCOME_WRONG_ANSWER, "max relative error");
 
     /* Failures leave the output alone. */
     vadd_request(&c, TT_FAULT_SEGV, "vadd");
     memset(got, 0, sizeof got);
     assert_int_equal(tt_runner_local_reference(&c.req, got, sizeof got, &r), 0);
-    expect_error(&r, TT_MEASURE_RUNTIME_ERROR, "killed by signal 11");
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR, "killed by signal 11");
     assert_true(got[0] == 0 && got[N - 1] == 0);
     assert_fails_with(tt_runner_local_reference(&c.req, got, 12, &r),
                       "nbytes = 12, but the output (argument 2) has 4096 bytes");
@@ -181,7 +181,7 @@ static void test_segfault(void **state)
     vadd_request(&c, TT_FAULT_SEGV, "vadd");
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_RUNTIME_ERROR, "");
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR, "");
     assert_string_equal(r.error_msg, "killed by signal 11 (Segmentation fault)");
 }
 
@@ -191,7 +191,7 @@ static void test_kernel_error(void **state)
     vadd_request(&c, TT_FAULT_ERROR, "vadd");
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_RUNTIME_ERROR,
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR,
                  "vadd: injected failure (workspace of 4096 bytes refused)");
 }
 
@@ -201,23 +201,23 @@ static void test_wrong_answers(void **state)
     vadd_request(&c, TT_FAULT_WRONG, "vadd");
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_WRONG_ANSWER, "max relative error ");
+    expect_error(&r, TT_OUTCOME_WRONG_ANSWER, "max relative error ");
     assert_contains(r.error_msg, " at index 17 (got ");
 
     c.req.func_name = "vadd_nan";
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_WRONG_ANSWER, "NaN mismatch at index 5 (got nan, expected ");
+    expect_error(&r, TT_OUTCOME_WRONG_ANSWER, "NaN mismatch at index 5 (got nan, expected ");
 
     /* A kernel that never writes its output leaves the poison (NaN) in it. */
     c.req.func_name = "vadd_lazy";
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_WRONG_ANSWER, "NaN mismatch at index 0 (got nan, expected ");
+    expect_error(&r, TT_OUTCOME_WRONG_ANSWER, "NaN mismatch at index 0 (got nan, expected ");
 
     /* Unchecked (no reference), the wrong kernel is simply timed. */
     c.req.func_name = "vadd";
     c.req.ref_output = NULL;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.n_costs, 3);
 }
 
@@ -230,7 +230,7 @@ static void test_timeout(void **state)
     double start = test_now();
     run(&c.req, &r);
     double elapsed = test_now() - start;
-    expect_error(&r, TT_MEASURE_RUN_TIMEOUT, "");
+    expect_error(&r, TT_OUTCOME_RUN_TIMEOUT, "");
     assert_string_equal(r.error_msg, "run timed out after 1.0 s");
     if (elapsed < 1.0 || elapsed > 2.0)
         fail_msg("took %g s for a timeout of 1 s", elapsed);
@@ -243,7 +243,7 @@ static void test_slow_and_pruned(void **state)
     vadd_request(&c, TT_FAULT_SLOW, "vadd");
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.n_costs, 3);
     assert_int_equal(r.timing.number, 1); /* 20 ms a call already passes min_repeat_ms 5 */
     assert_true(r.timing.cost >= 0.02 && r.timing.cost < 0.1);
@@ -252,7 +252,7 @@ static void test_slow_and_pruned(void **state)
     c.req.timing.best_so_far = 1e-3;
     c.req.timing.repeat = 10;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.pruned, 1);
     assert_int_equal(r.timing.n_costs, 1);
     assert_true(r.timing.cost >= 0.02);
@@ -265,7 +265,7 @@ static void test_bad_libraries(void **state)
     vadd_request(&c, TT_FAULT_GOOD, "nope");
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_RUNTIME_ERROR, "has no kernel \"nope\" (symbol __tt_packed_nope)");
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR, "has no kernel \"nope\" (symbol __tt_packed_nope)");
 
     /* Not a shared library: a text file. */
     const char *src = getenv("TT_SOURCE_DIR");
@@ -275,12 +275,12 @@ static void test_bad_libraries(void **state)
     c.req.lib_path = path;
     c.req.func_name = "vadd";
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_RUNTIME_ERROR, "cannot load");
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR, "cannot load");
     assert_contains(r.error_msg, "CMakeLists.txt");
 
     c.req.lib_path = "/nonexistent/libnothing.so";
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_RUNTIME_ERROR, "/nonexistent/libnothing.so");
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR, "/nonexistent/libnothing.so");
 }
 
 /* The test process runs an OpenMP parallel region first, as a tuner does when XGBoost trains;
@@ -301,7 +301,7 @@ static void test_parallel_after_openmp(void **state)
     c.req.timing.min_repeat_ms = 2;
     tt_run_result r;
     run(&c.req, &r);
-    expect_error(&r, TT_MEASURE_OK, "");
+    expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.n_costs, 3);
     assert_int_equal(tt_backend_parallel_for(64, touch, NULL), 0);
     assert_int_equal(tt_backend_set_num_threads(0), 0);

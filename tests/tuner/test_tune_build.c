@@ -123,7 +123,7 @@ static int build_and_run(fixture *fx, int kinds, char *msg, size_t len)
     tt_build_result br;
     assert_int_equal(tt_builder_run(&job, 1, 1, 60, &br), 0);
     tt_kernel_release(k);
-    if (br.error != TT_MEASURE_OK) {
+    if (br.error != TT_OUTCOME_OK) {
         snprintf(msg, len, "%s", br.error_msg);
         tt_builder_cleanup(&br, 1);
         return br.error;
@@ -171,17 +171,17 @@ static void test_faults_for_real(void **state)
 {
     fixture *fx = *state;
     char msg[TT_BUILD_MSG_LEN];
-    assert_int_equal(build_and_run(fx, 0, msg, sizeof msg), TT_MEASURE_OK);
-    assert_int_equal(build_and_run(fx, TT_FAULT_WRONG, msg, sizeof msg), TT_MEASURE_WRONG_ANSWER);
+    assert_int_equal(build_and_run(fx, 0, msg, sizeof msg), TT_OUTCOME_OK);
+    assert_int_equal(build_and_run(fx, TT_FAULT_WRONG, msg, sizeof msg), TT_OUTCOME_WRONG_ANSWER);
     assert_contains(msg, "relative error");
-    assert_int_equal(build_and_run(fx, TT_FAULT_SEGV, msg, sizeof msg), TT_MEASURE_RUNTIME_ERROR);
+    assert_int_equal(build_and_run(fx, TT_FAULT_SEGV, msg, sizeof msg), TT_OUTCOME_RUNTIME_ERROR);
     assert_contains(msg, "signal 11");
-    assert_int_equal(build_and_run(fx, TT_FAULT_HANG, msg, sizeof msg), TT_MEASURE_RUN_TIMEOUT);
+    assert_int_equal(build_and_run(fx, TT_FAULT_HANG, msg, sizeof msg), TT_OUTCOME_RUN_TIMEOUT);
     assert_int_equal(build_and_run(fx, TT_FAULT_BUILD_ERROR, msg, sizeof msg),
-                     TT_MEASURE_COMPILE_ERROR);
+                     TT_OUTCOME_COMPILE_ERROR);
     assert_contains(msg, "injected build error");
     assert_int_equal(build_and_run(fx, TT_FAULT_BUILD_CRASH, msg, sizeof msg),
-                     TT_MEASURE_COMPILE_ERROR);
+                     TT_OUTCOME_COMPILE_ERROR);
     assert_contains(msg, "build crashed");
 }
 
