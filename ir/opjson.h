@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
+#include "tt/opfile.h"
 
 /* How candidates are measured ("measure" in op.json). */
 typedef struct {
@@ -47,21 +48,16 @@ typedef struct {
     int line, col;       /* where the task starts in its file; 0 when rebuilt from JSON */
 } tt_task;
 
-typedef struct {
+struct tt_opfile {
     char *path;   /* as given (messages name it) */
     char *target; /* "target"; default "llvm -mcpu=native" (this host) */
     tt_measure_opts measure;
     int ntasks;
     tt_task *tasks;
-} tt_opfile;
+};
 
 TT_API void tt_measure_opts_default(tt_measure_opts *m);
-/* Loads and checks an op.json file; *out is the caller's (tt_opfile_free). On bad input -1 with
- * "path:line:col: field \"M\": expected a positive integer, got -4" style messages. */
-TT_API int tt_opfile_load(const char *path, tt_opfile **out);
-/* The same from text; path is only used in messages. */
-TT_API int tt_opfile_parse_string(const char *text, const char *path, tt_opfile **out);
-TT_API void tt_opfile_free(tt_opfile *f);
+/* tt_opfile_load, tt_opfile_parse_string and tt_opfile_free: tt/opfile.h. */
 
 /* Rebuilds a task from a workload (a log record's canonical JSON, or any single task object);
  * the result's canonical_json and key equal the original's. *out: caller frees (tt_task_free). */

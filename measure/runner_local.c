@@ -1,11 +1,13 @@
 /* The local runner: one candidate library loaded, checked and timed in a forked child process, so
  * that a crash, a hang or a corrupted heap costs one error record and never the tuner. Comes after
  * the builder (builder.c) in the flow; its result becomes a log record. */
+#define _GNU_SOURCE /* sched_getcpu, pthread_setaffinity_np */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,6 +256,16 @@ done:
 
 static void *work_thread(void *p)
 {
+    /* The measuring thread stays on the core it starts on. Kernel calls leave their caller's
+     * affinity alone (runtime/parallel.c) and bind only the workers, to the other cores; a
+     * measuring thread that migrated onto a worker's core mid-repeat would time the contention. */
+    int cpu = sched_getcpu();
+    if (cpu >= 0) {
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        pthread_setaffinity_np(pthread_self(), sizeof one, &one); /* best effort */
+    }
     work(p);
     return NULL;
 }

@@ -10,6 +10,7 @@
 
 #include "codegen/codegen.h"
 #include "cost_model/model.h"
+#include "ir/opjson.h"
 #include "logs/db.h"
 #include "logs/log.h"
 #include "measure/measure.h"

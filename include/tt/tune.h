@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ir/opjson.h"
+#include "tt/opfile.h"
 #include "tt/runtime.h"
 
 /* The most parallel builds (tt_tune_opts.jobs) and the longest limit (timeout_s, seconds). */

@@ -113,9 +113,10 @@ class Function:
 
 def _raise_last():
     msg = _ffi.last_error() or "tvm_tune: call failed without a message"
+    category = _ffi.last_error_category()
     cause = getattr(_PENDING, "exc", None)
     _PENDING.exc = None
-    err = TVMTuneError(msg)
+    err = TVMTuneError(msg, category)
     if cause is not None and "PythonError" in msg:
         raise err from cause
     raise err

@@ -57,8 +57,28 @@ check "pkg-config builds a program against the installed runtime" \
   sh -c "cc -Wall -Werror -o '$WORK/app' '$WORK/app.c' \$(pkg-config --cflags --libs tvm-tune-runtime)"
 check "the pkg-config program registers and calls a PackedFunc (42)" \
   sh -c "LD_LIBRARY_PATH='$PREFIX/lib' '$WORK/app' | grep -qx 42"
-check "pkg-config knows tvm-tune (host library)" \
-  sh -c "pkg-config --libs tvm-tune | grep -q -- -ltt"
+cat >"$WORK/tune_app.c" <<'C'
+#include <stdio.h>
+#include <tt/tune.h>
+
+/* The installed tuner API compiles on its own: load an op.json, refuse a bad one. */
+int main(int argc, char **argv)
+{
+    tt_opfile *f;
+    if (argc != 3 || tt_opfile_load(argv[1], &f) != 0)
+        return 1;
+    tt_opfile_free(f);
+    if (tt_opfile_load(argv[2], &f) == 0)
+        return 1;
+    printf("%s\n", tt_error_category_name(tt_get_last_error_category()));
+    return 0;
+}
+C
+echo '{"op": "matmul", "M": -4, "N": 2, "K": 2}' >"$WORK/bad.json"
+check "pkg-config builds a program against the installed tuner library (tt/tune.h)" \
+  sh -c "cc -Wall -Werror -o '$WORK/tune_app' '$WORK/tune_app.c' \$(pkg-config --cflags --libs tvm-tune)"
+check "the tuner-library program loads op.json and refuses a bad one" \
+  sh -c "LD_LIBRARY_PATH='$PREFIX/lib' '$WORK/tune_app' '$ROOT/examples/matmul.json' '$WORK/bad.json'"
 
 mkdir -p "$WORK/cmake-app"
 cp "$WORK/app.c" "$WORK/cmake-app/app.c"
