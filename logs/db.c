@@ -208,6 +208,24 @@ static int prepare(tt_db *db, const char *sql, sqlite3_stmt **out)
     return 0;
 }
 
+/* Switches the database to WAL. On a database still in rollback mode (one being created) the
+ * switch upgrades a read lock to an exclusive one, and SQLite does not call the busy handler for
+ * that upgrade (sqlite3BtreeSetVersion begins a read transaction, then a write one; the busy
+ * handler runs only from no transaction): a second process opening the new database at the same
+ * moment got SQLITE_BUSY at once (4-33 of 600 simultaneous opens). So retry here, within the same
+ * busy timeout, as the busy handler would. */
+static int set_wal(tt_db *db)
+{
+    for (int waited_ms = 0;; waited_ms += 5) {
+        int rc = sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
+            return tt_db_fail(db, "PRAGMA journal_mode = WAL");
+        sqlite3_sleep(5);
+    }
+}
+
 TT_API int tt_db_open(const char *path, tt_db **out)
 {
     *out = NULL;
@@ -239,8 +257,7 @@ TT_API int tt_db_open(const char *path, tt_db **out)
         goto fail;
     /* WAL: readers never block the writer and commits need no fsync of the main file;
      * synchronous=NORMAL keeps the database consistent across a crash (SQLite's WAL docs). */
-    if (tt_db_exec(db, "PRAGMA journal_mode = WAL") ||
-        tt_db_exec(db, "PRAGMA synchronous = NORMAL"))
+    if (set_wal(db) || tt_db_exec(db, "PRAGMA synchronous = NORMAL"))
         goto fail;
     if (tables == 0 && create_schema(db))
         goto fail;

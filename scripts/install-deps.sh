@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config git
   llvm-19-dev clang-19 lld-19 libclang-rt-19-dev   # code generation, fuzzing (libFuzzer), lld
   libomp-19-dev                                    # OpenMP for the clang-19 fuzz build
+  clang-format-19                                  # the format check's pinned version
   libxgboost-dev                                   # cost model
   libhwloc-dev hwloc                               # topology and thread pinning
   libcmocka-dev                                    # tests

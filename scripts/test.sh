@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command of README.md (and of CI): installs what is missing, then builds and runs the
+# The test command of README.md (and of CI): installs what is missing, checks the format and the
+# layering (scripts/check-format.sh, scripts/check-layering.py), then builds and runs the
 # cmocka suite and the Python tests through ctest, in the normal and the sanitizer configuration,
 # then a short fuzz run of every parser and decoder.
 set -euo pipefail
@@ -8,6 +9,12 @@ cd "$root"
 jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
+
+echo "== format (clang-format-19 --dry-run -Werror over the tracked .c/.h files)"
+scripts/check-format.sh
+
+echo "== layering (every #include follows the data flow of docs/ARCHITECTURE.md)"
+scripts/check-layering.py
 
 # Warnings are errors here and in CI (not in a user's build: scripts/build.sh).
 export TT_WERROR=ON

@@ -21,15 +21,22 @@ wait $pb; rb=$?
 check "tuner a exits 0" test "$ra" = 0
 check "tuner b exits 0" test "$rb" = 0
 rows_for() { sqlite3 shared.db "select count(*) from records where key like '$1-%'"; }
-check "every line of a.log is in the database" test "$(rows_for matmul_16x16x16_f32)" = "$(wc -l <a.log)"
-check "every line of b.log is in the database" test "$(rows_for rowsum)" = "$(wc -l <b.log)"
+# in_db KEY LOG: the database has one row per line of LOG (a missing log or database fails: two
+# empty answers would otherwise be equal).
+in_db() { [ -s "$2" ] && [ "$(rows_for "$1")" = "$(wc -l <"$2")" ]; }
+check "every line of a.log is in the database" in_db matmul_16x16x16_f32 a.log
+check "every line of b.log is in the database" in_db rowsum b.log
 check "a.log has the 16 trials and the winner" test "$(wc -l <a.log)" = 17
+check "b.log has the 16 trials and the winner" test "$(wc -l <b.log)" = 17
 check "both runs finished" test "$(sqlite3 shared.db "select count(*) from runs where status = 'finished'")" = 2
 # Importing both logs again adds nothing: the rows are the logs' records, not near-copies.
 expect 0 "" db import a.log b.log --db shared.db
 check "re-import adds nothing" test "$(sqlite3 shared.db 'select count(*) from records')" = "$(cat a.log b.log | wc -l)"
 
-# A failure here was seen once and not reproduced: keep what the runs said.
+# Once seen: "tvm-tune: --db shared.db: database 'shared.db': PRAGMA journal_mode = WAL: database
+# is locked" in b.out, when both tuners created the database at the same moment (a fault of
+# tt_db_open, not of this test: switching a new database to WAL upgrades a read lock without the
+# busy handler). Keep what the runs said.
 if [ "$failures" -gt 0 ]; then
     for f in a.out b.out; do echo "--- $f"; sed 's/^/    /' "$f"; done
     wc -l a.log b.log

@@ -23,10 +23,13 @@ cat >mm.json <<'JSON'
  "op": "matmul", "M": 16, "N": 16, "K": 16}
 JSON
 export TT_FAULT_INJECT="build_crash@1,segv@2,hang@3,wrong@4,build_error@5"
-expect 0 "trial 3 matmul_16x16x16_f32: run timeout" mm.json --trials 10 --timeout 2 --verbose
+# --timeout limits every candidate's build as well as the hang's run: with 2 s, good candidates
+# whose builds took up to 1.8 s under ASan with one core loaded came close to failing. 8 s is
+# near the 10 s of the other CLI tests, and unlike the file's, so the message shows --timeout won.
+expect 0 "trial 3 matmul_16x16x16_f32: run timeout" mm.json --trials 10 --timeout 8 --verbose
 check "build crash: code 2" has_code mm.log 1 '^2 build crashed'
 check "segv: code 3, signal 11" has_code mm.log 2 '^3 .*signal 11'
-check "hang: code 6" has_code mm.log 3 '^6 run timed out'
+check "hang: code 6, after --timeout" has_code mm.log 3 '^6 run timed out after 8.0 s'
 check "wrong: code 4" has_code mm.log 4 '^4 max relative error'
 check "build error: code 2" has_code mm.log 5 '^2 injected build error'
 check "good candidates still measured" has_code mm.log 6 '^0 '

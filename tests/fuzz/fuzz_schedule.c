@@ -17,9 +17,8 @@ static tt_compute *compute(void)
     static tt_compute *c;
     if (!c) {
         static const int64_t sa[] = {5, 3}, sb[] = {3, 6}, sbias[] = {6};
-        const tt_lang_input in[] = {{"A", 2, sa, TT_DT_F32},
-                                    {"B", 2, sb, TT_DT_F32},
-                                    {"b", 1, sbias, TT_DT_F32}};
+        const tt_lang_input in[] = {
+            {"A", 2, sa, TT_DT_F32}, {"B", 2, sb, TT_DT_F32}, {"b", 1, sbias, TT_DT_F32}};
         if (tt_lang_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                           "C[i, j] = max(T[i, j] + b[j], 0.0)",
                           "f", 3, in, 0, NULL, &c) != 0)

@@ -1,6 +1,8 @@
 /* Tests measure/runner_local.c against the fault-injecting kernel libraries of faults/: a correct
  * kernel is checked and timed; a crash, an error, a wrong answer, a hang, a bad library each give
- * their error code and message; the timeout and the early stop are honoured. */
+ * their error code and message; the timeout and the early stop are honoured. No check depends on
+ * how fast the machine is: times are bounded below or compared with each other (a timed batch
+ * fits in the run that holds it), and only a kernel that never ends gets a short timeout. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
@@ -72,12 +74,17 @@ static void test_good_vadd(void **state)
     assert_string_equal(r.error_msg, "");
     assert_int_equal(r.timing.n_costs, 3);
     assert_int_equal(r.timing.pruned, 0);
-    for (int i = 0; i < 3; i++)
-        assert_true(r.timing.costs[i] > 0 && r.timing.costs[i] < 1e-3);
     /* About a microsecond per call: number must have grown for a repeat to last 5 ms. */
     assert_true(r.timing.number > 1);
     assert_true(r.timing.number * r.timing.costs[0] >= 5e-3); /* the calibrated repeat */
-    assert_true(r.elapsed_s > 0 && r.elapsed_s < 5);
+    /* Costs are seconds per call: the three timed batches fit in the run the parent timed. */
+    double timed = 0;
+    for (int i = 0; i < 3; i++) {
+        assert_true(r.timing.costs[i] > 0);
+        timed += r.timing.number * r.timing.costs[i];
+    }
+    if (!(timed <= r.elapsed_s))
+        fail_msg("batches of %g s in a run of %g s", timed, r.elapsed_s);
 }
 
 /* The reference can be a kernel of another library (here a second copy of matmul); the check
@@ -232,9 +239,10 @@ static void test_timeout(void **state)
     double elapsed = test_now() - start;
     expect_error(&r, TT_OUTCOME_RUN_TIMEOUT, "");
     assert_string_equal(r.error_msg, "run timed out after 1.0 s");
-    if (elapsed < 1.0 || elapsed > 2.0)
-        fail_msg("took %g s for a timeout of 1 s", elapsed);
-    assert_true(r.elapsed_s >= 1.0 && r.elapsed_s < 2.0);
+    /* The kernel never ends, so returning at all says the child was killed; not before the
+     * timeout, and the run's own time fits in the call's. */
+    if (r.elapsed_s < 1.0 || r.elapsed_s > elapsed)
+        fail_msg("a run of %g s in a call of %g s, for a timeout of 1 s", r.elapsed_s, elapsed);
 }
 
 static void test_slow_and_pruned(void **state)
@@ -246,7 +254,8 @@ static void test_slow_and_pruned(void **state)
     expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.n_costs, 3);
     assert_int_equal(r.timing.number, 1); /* 20 ms a call already passes min_repeat_ms 5 */
-    assert_true(r.timing.cost >= 0.02 && r.timing.cost < 0.1);
+    assert_true(r.timing.cost >= 0.02);
+    assert_true(r.timing.costs[0] + r.timing.costs[1] + r.timing.costs[2] <= r.elapsed_s);
 
     /* Against a best of 1 ms it stops after one repeat. */
     c.req.timing.best_so_far = 1e-3;
@@ -254,9 +263,8 @@ static void test_slow_and_pruned(void **state)
     run(&c.req, &r);
     expect_error(&r, TT_OUTCOME_OK, "");
     assert_int_equal(r.timing.pruned, 1);
-    assert_int_equal(r.timing.n_costs, 1);
-    assert_true(r.timing.cost >= 0.02);
-    assert_true(r.elapsed_s < 0.5); /* not 10 repeats of 20 ms */
+    assert_int_equal(r.timing.n_costs, 1); /* not 10 repeats of 20 ms */
+    assert_true(r.timing.cost >= 0.02 && r.timing.cost <= r.elapsed_s);
 }
 
 static void test_bad_libraries(void **state)
@@ -297,7 +305,6 @@ static void test_parallel_after_openmp(void **state)
     vadd_case c;
     vadd_request(&c, TT_FAULT_GOOD, "vadd_parallel");
     c.req.num_threads = 2;
-    c.req.timeout_s = 5;
     c.req.timing.min_repeat_ms = 2;
     tt_run_result r;
     run(&c.req, &r);
@@ -328,7 +335,8 @@ static void test_no_leaks(void **state)
     for (int i = 0; i < 6; i++) {
         vadd_case c;
         vadd_request(&c, libs[i], "vadd");
-        c.req.timeout_s = 0.3;
+        if (errors[i] == TT_OUTCOME_RUN_TIMEOUT)
+            c.req.timeout_s = 0.3; /* the others end by themselves within the default 10 s */
         c.req.timing.min_repeat_ms = 1;
         tt_run_result r;
         run(&c.req, &r);

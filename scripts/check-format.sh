@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Format check: `clang-format --dry-run -Werror` (.clang-format at the root) over every tracked .c
+# and .h file; fails naming the files that are not formatted. `--fix` formats them in place.
+#
+# The version is pinned: clang-format-19 (scripts/install-deps.sh installs it, the same LLVM as
+# the code generator and the fuzz build), or $TT_CLANG_FORMAT. Versions format differently: on
+# this tree 14 and 19 disagree on `} *name;` after a struct, function-pointer casts
+# `(int32_t(*)())` and a braced initializer in a macro, so a plain `clang-format` of another
+# version is used only with a warning, and its verdict may differ from CI's.
+#
+# scripts/check-format-pending.txt lists the files that were not formatted when the check was
+# introduced (reformatting them would have collided with work in progress on those files). They
+# are reported but do not fail the check; a file leaves the list when it is formatted (`--fix`
+# on it, then delete its line), and every other file must stay formatted.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+fix=0
+case "${1:-}" in
+  --fix) fix=1 ;;
+  "") ;;
+  *) echo "usage: scripts/check-format.sh [--fix]" >&2; exit 2 ;;
+esac
+
+cf=${TT_CLANG_FORMAT:-}
+if [ -z "$cf" ]; then
+  if command -v clang-format-19 >/dev/null 2>&1; then
+    cf=clang-format-19
+  elif command -v clang-format >/dev/null 2>&1; then
+    cf=clang-format
+    echo "check-format: warning: clang-format-19 not found, using $($cf --version | head -n 1);" \
+         "another version may format differently (scripts/install-deps.sh installs 19)" >&2
+  else
+    echo "check-format: clang-format-19 not found (scripts/install-deps.sh installs it)" >&2
+    exit 2
+  fi
+fi
+
+mapfile -t files < <(git ls-files -- '*.c' '*.h')
+if [ $fix -eq 1 ]; then
+  "$cf" -i -- "${files[@]}"
+  echo "check-format: formatted ${#files[@]} files with $cf; empty scripts/check-format-pending.txt"
+  exit 0
+fi
+
+pending_list=scripts/check-format-pending.txt
+declare -A pending=()
+if [ -f "$pending_list" ]; then
+  while read -r f; do
+    case "$f" in '' | '#'*) continue ;; esac
+    pending[$f]=1
+  done <"$pending_list"
+fi
+
+# One run over all files (a process per file is slow); it names each unformatted file in its
+# "FILE:LINE:COL: error: code should be clang-formatted" lines.
+declare -A unformatted=()
+status=0
+out=$("$cf" --dry-run -Werror -- "${files[@]}" 2>&1) || status=$?
+while IFS= read -r f; do
+  [ -n "$f" ] && unformatted[$f]=1
+done < <(sed -n 's/^\(.*\):[0-9]*:[0-9]*: error: .*\[-Wclang-format-violations\]$/\1/p' \
+           <<<"$out" | sort -u)
+if [ $status -ne 0 ] && [ ${#unformatted[@]} -eq 0 ]; then
+  echo "check-format: $cf failed (exit $status):" >&2
+  printf '%s\n' "$out" | head -n 20 >&2
+  exit 2
+fi
+
+bad=() still_pending=0 now_clean=()
+for f in "${files[@]}"; do
+  if [ -z "${unformatted[$f]:-}" ]; then
+    [ -n "${pending[$f]:-}" ] && now_clean+=("$f")
+  elif [ -n "${pending[$f]:-}" ]; then
+    still_pending=$((still_pending + 1))
+  else
+    bad+=("$f")
+  fi
+done
+
+if [ ${#now_clean[@]} -gt 0 ]; then
+  echo "check-format: formatted now, delete from $pending_list: ${now_clean[*]}"
+fi
+if [ $still_pending -gt 0 ]; then
+  echo "check-format: $still_pending files of $pending_list still to format"
+fi
+if [ ${#bad[@]} -gt 0 ]; then
+  echo "check-format: not formatted as $cf formats them (see: $cf --dry-run FILE;" \
+       "fix: $cf -i FILE):"
+  printf '  %s\n' "${bad[@]}"
+  exit 1
+fi
+echo "check-format: ${#files[@]} files checked with $cf"
