@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/analysis.h"
+
 /* ---- index expressions: validity, linear form, value range ---- */
 
 static int ovf(sema *S, node *n)
@@ -22,11 +24,6 @@ static int is_const(const int64_t *coef, int affine)
         if (coef[i])
             return 0;
     return 1;
-}
-
-static int64_t floordiv(int64_t a, int64_t d)
-{
-    return a / d - (a % d != 0 && (a < 0) != (d < 0));
 }
 
 /* Linear form c0 + sum coef[s] * axis_s of an index; *affine = 0 when // or % of an axis
@@ -102,7 +99,7 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
                                 "index %d of %s: '%s' needs a positive constant on its right", d,
                                 tname, n->op == B_MOD ? "%" : "//");
         if (lconst) {
-            *c0 = n->op == B_MOD ? *c0 - floordiv(*c0, r0) * r0 : floordiv(*c0, r0);
+            *c0 = n->op == B_MOD ? tt_floormod(*c0, r0) : tt_floordiv(*c0, r0);
             return 0;
         }
         *affine = 0;
@@ -110,60 +107,46 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
     }
 }
 
-/* [lo, hi] of a validated index expression over the axes' ranges. */
-static int range(sema *S, node *n, int64_t *lo, int64_t *hi)
+/* [lo, hi] of a validated index expression over the axes' ranges (ir/analysis.h's interval
+ * arithmetic; a division's right side is a positive constant). */
+static int range(sema *S, node *n, tt_interval *out)
 {
-    int64_t a, b, c, d;
+    tt_interval a, b;
+    bool ok = true;
     switch (n->kind) {
     case N_INT:
-        *lo = *hi = n->ival;
+        *out = (tt_interval){n->ival, n->ival};
         return 0;
     case N_IDENT:
-        *lo = 0;
-        *hi = S->slots[n->slot].ext - 1;
+        *out = (tt_interval){0, S->slots[n->slot].ext - 1};
         return 0;
     case N_NEG:
-        if (range(S, n->args[0], &a, &b) < 0)
+        if (range(S, n->args[0], &a) < 0)
             return -1;
-        if (__builtin_mul_overflow(b, -1, lo) || __builtin_mul_overflow(a, -1, hi))
-            return ovf(S, n);
-        return 0;
+        return tt_interval_neg(a, out) ? 0 : ovf(S, n);
     default:
         break;
     }
-    if (range(S, n->args[0], &a, &b) < 0 || range(S, n->args[1], &c, &d) < 0)
+    if (range(S, n->args[0], &a) < 0 || range(S, n->args[1], &b) < 0)
         return -1;
     switch (n->op) {
     case B_ADD:
-        return __builtin_add_overflow(a, c, lo) || __builtin_add_overflow(b, d, hi) ? ovf(S, n) : 0;
+        ok = tt_interval_add(a, b, out);
+        break;
     case B_SUB:
-        return __builtin_sub_overflow(a, d, lo) || __builtin_sub_overflow(b, c, hi) ? ovf(S, n) : 0;
-    case B_MUL: {
-        int64_t p[4];
-        if (__builtin_mul_overflow(a, c, &p[0]) || __builtin_mul_overflow(a, d, &p[1]) ||
-            __builtin_mul_overflow(b, c, &p[2]) || __builtin_mul_overflow(b, d, &p[3]))
-            return ovf(S, n);
-        *lo = *hi = p[0];
-        for (int i = 1; i < 4; i++) {
-            *lo = p[i] < *lo ? p[i] : *lo;
-            *hi = p[i] > *hi ? p[i] : *hi;
-        }
-        return 0;
-    }
+        ok = tt_interval_sub(a, b, out);
+        break;
+    case B_MUL:
+        ok = tt_interval_mul(a, b, out);
+        break;
     case B_MOD:
-        if (floordiv(a, c) == floordiv(b, c)) {
-            *lo = a - floordiv(a, c) * c;
-            *hi = b - floordiv(b, c) * c;
-        } else {
-            *lo = 0;
-            *hi = c - 1;
-        }
-        return 0;
-    default: /* floor division by the positive constant c */
-        *lo = floordiv(a, c);
-        *hi = floordiv(b, c);
-        return 0;
+        *out = tt_interval_floormod(a, b.lo);
+        break;
+    default: /* floor division */
+        *out = tt_interval_floordiv(a, b.lo);
+        break;
     }
+    return ok ? 0 : ovf(S, n);
 }
 
 /* ---- what select conditions guarantee ---- */
@@ -391,8 +374,12 @@ int lang_infer(sema *S)
             }
             lo = l < INT64_MIN ? INT64_MIN : (int64_t)l;
             hi = h > INT64_MAX ? INT64_MAX : (int64_t)h;
-        } else if (range(S, c->idx, &lo, &hi) < 0) {
-            return -1;
+        } else {
+            tt_interval r;
+            if (range(S, c->idx, &r) < 0)
+                return -1;
+            lo = r.lo;
+            hi = r.hi;
         }
         if (c->guarded && c->affine)
             apply_facts(S, c, &lo, &hi);
