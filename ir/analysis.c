@@ -131,14 +131,9 @@ bool tt_expr_interval(const tt_expr *e, tt_var_bounds_fn bounds, const void *ctx
     }
 }
 
-typedef struct {
-    int n;
-    const tt_var_range *r;
-} range_list;
-
-static bool list_bounds(const void *ctx, const tt_expr *var, tt_interval *out)
+bool tt_var_ranges_bounds(const void *ranges, const tt_expr *var, tt_interval *out)
 {
-    const range_list *l = ctx;
+    const tt_var_ranges *l = ranges;
     for (int i = l->n - 1; i >= 0; i--)
         if (l->r[i].var == var) {
             *out = (tt_interval){l->r[i].lo, l->r[i].hi};
@@ -150,9 +145,9 @@ static bool list_bounds(const void *ctx, const tt_expr *var, tt_interval *out)
 bool tt_expr_bounds(const tt_expr *e, int nranges, const tt_var_range *ranges, int64_t *lo,
                     int64_t *hi)
 {
-    range_list l = {nranges, ranges};
+    tt_var_ranges l = {nranges, ranges};
     tt_interval r;
-    if (!tt_expr_interval(e, list_bounds, &l, &r))
+    if (!tt_expr_interval(e, tt_var_ranges_bounds, &l, &r))
         return false;
     *lo = r.lo;
     *hi = r.hi;

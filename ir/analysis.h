@@ -63,6 +63,14 @@ typedef struct {
     int64_t lo, hi;
 } tt_var_range;
 
+/* An array of ranges as a tt_var_bounds_fn context: tt_var_ranges_bounds finds a variable's
+ * range (the last one given wins, so inner loops can be pushed after outer ones). */
+typedef struct {
+    int n;
+    const tt_var_range *r;
+} tt_var_ranges;
+TT_API bool tt_var_ranges_bounds(const void *ranges, const tt_expr *var, tt_interval *out);
+
 /* [lo, hi] of int64 expression e by interval arithmetic (INT, VAR, + - *, / and % by a positive
  * constant, min, max, select) when every variable it needs is bounded; false otherwise or on
  * overflow. Only int64 arithmetic is bounded: narrower types wrap. */

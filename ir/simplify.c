@@ -10,10 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    int n;
-    const tt_var_range *r;
-} ranges;
+typedef tt_var_ranges ranges;
 
 static bool add_ok(int64_t a, int64_t b, int64_t *r)
 {
@@ -32,12 +29,6 @@ static bool is_i64(const tt_expr *e)
 static bool bounds(const tt_expr *e, const ranges *rg, int64_t *lo, int64_t *hi)
 {
     return tt_expr_bounds(e, rg->n, rg->r, lo, hi);
-}
-
-static bool range_of(const void *ctx, const tt_expr *var, tt_interval *out)
-{
-    const ranges *rg = ctx;
-    return tt_expr_bounds(var, rg->n, rg->r, &out->lo, &out->hi);
 }
 
 /* ---- affine forms ---- */
@@ -76,7 +67,7 @@ static void to_affine(const tt_expr *e, const ranges *rg, tt_linear *a)
 static bool aff_bounds(const tt_linear *a, const ranges *rg, int64_t *lo, int64_t *hi)
 {
     tt_interval r;
-    if (!tt_linear_interval(a, range_of, rg, &r))
+    if (!tt_linear_interval(a, tt_var_ranges_bounds, rg, &r))
         return false;
     *lo = r.lo;
     *hi = r.hi;

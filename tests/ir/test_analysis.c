@@ -385,22 +385,6 @@ static bool k_is_7(const void *ctx, const tt_expr *var, int64_t *v)
     return var == ctx;
 }
 
-typedef struct {
-    int n;
-    const tt_var_range *r;
-} range_list;
-
-static bool from_list(const void *ctx, const tt_expr *var, tt_interval *out)
-{
-    const range_list *l = ctx;
-    for (int i = 0; i < l->n; i++)
-        if (l->r[i].var == var) {
-            *out = (tt_interval){l->r[i].lo, l->r[i].hi};
-            return true;
-        }
-    return false;
-}
-
 static void test_linear_forms(void **state)
 {
     (void)state;
@@ -419,9 +403,9 @@ static void test_linear_forms(void **state)
     /* the form's range is exact (i in [0, 3], j in [-2, 2]: [4, 46]); the tree's interval
      * arithmetic counts i twice and is wider, but holds it */
     tt_var_range rg[2] = {{i, 0, 3}, {j, -2, 2}};
-    range_list l = {2, rg};
+    tt_var_ranges l = {2, rg};
     tt_interval r;
-    assert_true(tt_linear_interval(&f, from_list, &l, &r));
+    assert_true(tt_linear_interval(&f, tt_var_ranges_bounds, &l, &r));
     assert_true(r.lo == 4 && r.hi == 46);
     int64_t lo, hi;
     assert_true(tt_expr_bounds(e, 2, rg, &lo, &hi));
@@ -459,8 +443,8 @@ static void test_linear_forms(void **state)
     assert_int_equal(coef_of(&g, q), -8);
     /* i in [-5, 3], j in [0, 2]: i*j in [-10, 6]; i/4 in [-2, 0] so -8*(i/4) in [0, 16] */
     tt_var_range rg2[2] = {{i, -5, 3}, {j, 0, 2}};
-    l = (range_list){2, rg2};
-    assert_true(tt_linear_interval(&g, from_list, &l, &r));
+    l = (tt_var_ranges){2, rg2};
+    assert_true(tt_linear_interval(&g, tt_var_ranges_bounds, &l, &r));
     assert_true(r.lo == -10 && r.hi == 22);
     tt_linear_free(&g);
     tt_expr_release(e);
