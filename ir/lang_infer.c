@@ -11,10 +11,13 @@
 
 /* ---- index expressions: validity, linear form, value range ---- */
 
-static int ovf(sema *S, node *n)
+/* Errors of the linear form; with S NULL (a quiet attempt) only -1. */
+static int ovf(sema *S, const node *n)
 {
-    return lang_ar_fail(S->a, n->line, n->col, "index arithmetic overflows 64 bits");
+    return S ? lang_ar_fail(S->a, n->line, n->col, "index arithmetic overflows 64 bits") : -1;
 }
+
+#define LIN_FAIL(...) (S ? lang_ar_fail(S->a, n->line, n->col, __VA_ARGS__) : -1)
 
 static int is_const(const int64_t *coef, int affine)
 {
@@ -27,8 +30,10 @@ static int is_const(const int64_t *coef, int affine)
 }
 
 /* Linear form c0 + sum coef[s] * axis_s of an index; *affine = 0 when // or % of an axis
- * makes it non-linear (still valid). Errors for anything that is not an index expression. */
-int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine)
+ * makes it non-linear (still valid). Errors for anything that is not an index expression. With
+ * S NULL it only tries, quietly, and takes no // or % at all (a select condition's form). */
+static int lin(sema *S, const char *tname, int d, const node *n, int64_t *coef, int64_t *c0,
+               int *affine)
 {
     memset(coef, 0, MAXS * sizeof *coef);
     *c0 = 0;
@@ -38,10 +43,12 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
         *c0 = n->ival;
         return 0;
     case N_IDENT:
+        if (n->slot < 0)
+            return LIN_FAIL("index %d of %s: unknown name", d, tname);
         coef[n->slot] = 1;
         return 0;
     case N_NEG:
-        if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0)
+        if (lin(S, tname, d, n->args[0], coef, c0, affine) < 0)
             return -1;
         for (int i = 0; i < MAXS; i++)
             if (__builtin_mul_overflow(coef[i], -1, &coef[i]))
@@ -50,18 +57,16 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
     case N_BIN:
         break;
     default:
-        return lang_ar_fail(S->a, n->line, n->col,
-                            "index %d of %s must be an integer expression of axes and constants", d,
-                            tname);
+        return LIN_FAIL("index %d of %s must be an integer expression of axes and constants", d,
+                        tname);
     }
     int64_t rc[MAXS], r0;
     int raff;
     if (n->op > B_MOD)
-        return lang_ar_fail(S->a, n->line, n->col,
-                            "index %d of %s must be an integer expression of axes and constants", d,
-                            tname);
-    if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
-        lang_lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
+        return LIN_FAIL("index %d of %s must be an integer expression of axes and constants", d,
+                        tname);
+    if (lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
+        lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
         return -1;
     int lconst = is_const(coef, *affine), rconst = is_const(rc, raff);
     switch (n->op) {
@@ -78,10 +83,9 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
                    : 0;
     case B_MUL: {
         if (!lconst && !rconst)
-            return lang_ar_fail(S->a, n->line, n->col,
-                                "index %d of %s multiplies two axis expressions; indices must be "
-                                "affine (multiply by constants only)",
-                                d, tname);
+            return LIN_FAIL("index %d of %s multiplies two axis expressions; indices must be "
+                            "affine (multiply by constants only)",
+                            d, tname);
         int64_t k = lconst ? *c0 : r0;
         if (lconst) {
             memcpy(coef, rc, sizeof rc);
@@ -94,10 +98,11 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
         return __builtin_mul_overflow(*c0, k, c0) ? ovf(S, n) : 0;
     }
     default: /* B_DIV, B_FDIV, B_MOD: floor division and modulo by a positive constant */
+        if (!S)
+            return -1;
         if (!rconst || r0 <= 0)
-            return lang_ar_fail(S->a, n->line, n->col,
-                                "index %d of %s: '%s' needs a positive constant on its right", d,
-                                tname, n->op == B_MOD ? "%" : "//");
+            return LIN_FAIL("index %d of %s: '%s' needs a positive constant on its right", d, tname,
+                            n->op == B_MOD ? "%" : "//");
         if (lconst) {
             *c0 = n->op == B_MOD ? tt_floormod(*c0, r0) : tt_floordiv(*c0, r0);
             return 0;
@@ -105,6 +110,11 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
         *affine = 0;
         return 0;
     }
+}
+
+int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine)
+{
+    return lin(S, tname, d, n, coef, c0, affine);
 }
 
 /* [lo, hi] of a validated index expression over the axes' ranges (ir/analysis.h's interval
@@ -154,56 +164,8 @@ static int range(sema *S, node *n, tt_interval *out)
 /* Linear form of an affine index expression, or -1 (no message) for anything else. */
 static int try_lin(const node *n, int64_t *coef, int64_t *c0)
 {
-    int64_t rc[MAXS], r0;
-    memset(coef, 0, MAXS * sizeof *coef);
-    *c0 = 0;
-    switch (n->kind) {
-    case N_INT:
-        *c0 = n->ival;
-        return 0;
-    case N_IDENT:
-        if (n->slot < 0)
-            return -1;
-        coef[n->slot] = 1;
-        return 0;
-    case N_NEG:
-        if (try_lin(n->args[0], coef, c0) < 0)
-            return -1;
-        for (int i = 0; i < MAXS; i++)
-            if (__builtin_sub_overflow(0, coef[i], &coef[i]))
-                return -1;
-        return __builtin_sub_overflow(0, *c0, c0) ? -1 : 0;
-    case N_BIN:
-        if (n->op != B_ADD && n->op != B_SUB && n->op != B_MUL)
-            return -1;
-        if (try_lin(n->args[0], coef, c0) < 0 || try_lin(n->args[1], rc, &r0) < 0)
-            return -1;
-        break;
-    default:
-        return -1;
-    }
-    if (n->op == B_MUL) {
-        int lconst = is_const(coef, 1), rconst = is_const(rc, 1);
-        if (!lconst && !rconst)
-            return -1;
-        int64_t k = lconst ? *c0 : r0;
-        if (lconst) {
-            memcpy(coef, rc, sizeof rc);
-            *c0 = r0;
-        }
-        for (int i = 0; i < MAXS; i++)
-            if (__builtin_mul_overflow(coef[i], k, &coef[i]))
-                return -1;
-        return __builtin_mul_overflow(*c0, k, c0) ? -1 : 0;
-    }
-    for (int i = 0; i < MAXS; i++)
-        if (n->op == B_ADD ? __builtin_add_overflow(coef[i], rc[i], &coef[i])
-                           : __builtin_sub_overflow(coef[i], rc[i], &coef[i]))
-            return -1;
-    return (n->op == B_ADD ? __builtin_add_overflow(*c0, r0, c0)
-                           : __builtin_sub_overflow(*c0, r0, c0))
-               ? -1
-               : 0;
+    int affine;
+    return lin(NULL, NULL, 0, n, coef, c0, &affine) < 0 || !affine ? -1 : 0;
 }
 
 /* Pushes coef . x + c0 - k >= 0 (k = 0 or 1 for strict comparisons) with the sign s. */
