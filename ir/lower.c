@@ -491,37 +491,20 @@ static tt_expr *access_to_load(const load_ctx *l, const tt_expr *e, tt_expr *con
     return NULL;
 }
 
-static tt_expr *to_loads(const load_ctx *l, const tt_expr *e)
+static tt_expr *to_loads(const tt_expr *e, void *ctx)
 {
+    const load_ctx *l = ctx;
     if (e->kind == TT_EXPR_ACCESS && e->tensor == l->over)
         return tt_expr_retain(l->over_value);
     if (e->kind == TT_EXPR_REDUCE) {
         tt_error_set("lower: a reduction inside an expression (the front end splits these)");
         return NULL;
     }
-    tt_expr *stack[8], **args = e->nargs <= 8 ? stack : calloc((size_t)e->nargs, sizeof *args);
-    if (!args) {
-        tt_error_set("out of memory");
-        return NULL;
-    }
-    int n = 0;
-    bool ok = true, changed = false;
-    for (; n < e->nargs; n++) {
-        if (!(args[n] = to_loads(l, e->args[n]))) {
-            ok = false;
-            break;
-        }
-        changed |= args[n] != e->args[n];
-    }
-    tt_expr *r = NULL;
-    if (ok && e->kind == TT_EXPR_ACCESS)
-        r = access_to_load(l, e, args);
-    else if (ok)
-        r = changed ? tt_expr_rebuild(e, args) : tt_expr_retain((tt_expr *)e);
-    for (int i = 0; i < n; i++)
-        tt_expr_release(args[i]);
-    if (args != stack)
-        free(args);
+    tt_expr *m = tt_expr_map_args(e, to_loads, ctx);
+    if (!m || m->kind != TT_EXPR_ACCESS)
+        return m;
+    tt_expr *r = access_to_load(l, m, m->args);
+    tt_expr_release(m);
     return r;
 }
 
@@ -542,7 +525,7 @@ tt_expr *lw_lower_expr(const lw_ctx *x, const tt_expr *body, int naxes, tt_iter_
     if (!sub)
         return NULL;
     load_ctx l = {x, override_tensor, override_value};
-    tt_expr *r = to_loads(&l, sub);
+    tt_expr *r = to_loads(sub, &l);
     tt_expr_release(sub);
     return r;
 }
