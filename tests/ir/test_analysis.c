@@ -10,34 +10,11 @@
 
 #include <cmocka.h>
 
+#include "expr_build.h"
 #include "ir/analysis.h"
 #include "ir/lower.h"
 #include "tt_test.h"
 #include "tt_test_ir.h"
-
-static tt_expr *I(int64_t v)
-{
-    return tt_expr_int(v);
-}
-static tt_expr *R(tt_expr *e)
-{
-    return tt_expr_retain(e);
-}
-static tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
-{
-    tt_expr *e = tt_expr_binary(k, a, b);
-    tt_expr_release(a);
-    tt_expr_release(b);
-    return e;
-}
-static tt_expr *sel(tt_expr *c, tt_expr *a, tt_expr *b)
-{
-    tt_expr *e = tt_expr_select(c, a, b);
-    tt_expr_release(c);
-    tt_expr_release(a);
-    tt_expr_release(b);
-    return e;
-}
 
 /* ---- floor division ---- */
 
