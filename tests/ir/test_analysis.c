@@ -18,18 +18,6 @@
 
 /* ---- floor division ---- */
 
-/* The q with q*b <= a < (q+1)*b (b > 0) or q*b >= a > (q+1)*b (b < 0), found from the
- * truncating quotient in 128 bits by the definition alone. */
-static __int128 ref_floordiv(int64_t a, int64_t b)
-{
-    __int128 q = (__int128)a / b, A = a, B = b;
-    while (B > 0 ? q * B > A : q * B < A)
-        q--;
-    while (B > 0 ? (q + 1) * B <= A : (q + 1) * B >= A)
-        q++;
-    return q;
-}
-
 static void test_floordiv_grid(void **state)
 {
     (void)state;
@@ -123,34 +111,12 @@ typedef struct {
 
 static int64_t eval(const env *v, const tt_expr *e)
 {
-    int64_t a = e->nargs > 0 ? eval(v, e->args[0]) : 0, b = e->nargs > 1 ? eval(v, e->args[1]) : 0;
-    switch (e->kind) {
-    case TT_EXPR_INT:
-        return e->ival;
-    case TT_EXPR_VAR:
-        return e == v->x ? v->xv : v->yv;
-    case TT_EXPR_ADD:
-        return a + b;
-    case TT_EXPR_SUB:
-        return a - b;
-    case TT_EXPR_MUL:
-        return a * b;
-    case TT_EXPR_DIV:
-        return tt_floordiv(a, b);
-    case TT_EXPR_MOD:
-        return tt_floormod(a, b);
-    case TT_EXPR_MIN:
-        return a < b ? a : b;
-    case TT_EXPR_MAX:
-        return a > b ? a : b;
-    case TT_EXPR_LT:
-        return a < b;
-    case TT_EXPR_SELECT:
-        return a ? b : eval(v, e->args[2]);
-    default:
-        fail_msg("eval: unexpected %s", tt_expr_kind_name(e->kind));
-        return 0;
-    }
+    tt_expr *vars[2] = {v->x, v->y};
+    int64_t vals[2] = {v->xv, v->yv};
+    bool ok = true;
+    int64_t r = ref_eval(e, 2, vars, vals, &ok);
+    assert_true(ok);
+    return r;
 }
 
 /* A random integer expression over x and y (constants -6..6, divisors 1..5). */

@@ -168,62 +168,13 @@ static int64_t rnd(int64_t n)
 static tt_expr *vars[NV];
 static int64_t vals[NV];
 
-static int64_t fdiv(int64_t a, int64_t b)
-{
-    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
 static int64_t eval(const tt_expr *e)
 {
-    int64_t a = e->nargs > 0 ? eval(e->args[0]) : 0;
-    int64_t b = e->nargs > 1 && e->kind != TT_EXPR_SELECT ? eval(e->args[1]) : 0;
-    switch (e->kind) {
-    case TT_EXPR_INT:
-        return e->ival;
-    case TT_EXPR_VAR:
-        for (int i = 0; i < NV; i++)
-            if (vars[i] == e)
-                return vals[i];
-        fail_msg("unknown variable %s", e->name);
-        return 0;
-    case TT_EXPR_ADD:
-        return a + b;
-    case TT_EXPR_SUB:
-        return a - b;
-    case TT_EXPR_MUL:
-        return a * b;
-    case TT_EXPR_DIV:
-        return fdiv(a, b);
-    case TT_EXPR_MOD:
-        return a - fdiv(a, b) * b;
-    case TT_EXPR_MIN:
-        return a < b ? a : b;
-    case TT_EXPR_MAX:
-        return a > b ? a : b;
-    case TT_EXPR_EQ:
-        return a == b;
-    case TT_EXPR_NE:
-        return a != b;
-    case TT_EXPR_LT:
-        return a < b;
-    case TT_EXPR_LE:
-        return a <= b;
-    case TT_EXPR_GT:
-        return a > b;
-    case TT_EXPR_GE:
-        return a >= b;
-    case TT_EXPR_AND:
-        return a && b;
-    case TT_EXPR_OR:
-        return a || b;
-    case TT_EXPR_NOT:
-        return !a;
-    case TT_EXPR_SELECT:
-        return a ? eval(e->args[1]) : eval(e->args[2]);
-    default:
-        fail_msg("unexpected kind %s", tt_expr_kind_name(e->kind));
-        return 0;
-    }
+    bool ok = true;
+    int64_t v = ref_eval(e, NV, vars, vals, &ok);
+    if (!ok)
+        fail_msg("cannot evaluate %s", tt_expr_kind_name(e->kind));
+    return v;
 }
 
 static tt_expr *gen_int(int depth);
