@@ -153,16 +153,6 @@ static void unify(cg *c, LLVMValueRef *a, LLVMValueRef *b)
 
 /* ---- analyses on the loop IR ---- */
 
-bool cg_uses_var(const tt_expr *e, const tt_expr *var)
-{
-    if (e == var)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (cg_uses_var(e->args[i], var))
-            return true;
-    return false;
-}
-
 /* The integer value of e when it is a constant or a variable bound to one (an unrolled loop). */
 bool cg_known_int(const cg *c, const tt_expr *e, int64_t *v)
 {
@@ -177,71 +167,45 @@ bool cg_known_int(const cg *c, const tt_expr *e, int64_t *v)
     return true;
 }
 
-bool cg_affine(const cg *c, const tt_expr *e, const tt_expr *var, int64_t *stride)
+static bool known_var(const void *ctx, const tt_expr *var, int64_t *v)
 {
-    int64_t sa, sb, k;
-    if (e == var) {
-        *stride = 1;
-        return true;
-    }
-    if (!cg_uses_var(e, var)) {
-        *stride = 0;
-        return true;
-    }
-    switch (e->kind) {
-    case TT_EXPR_ADD:
-    case TT_EXPR_SUB:
-        if (!cg_affine(c, e->args[0], var, &sa) || !cg_affine(c, e->args[1], var, &sb))
-            return false;
-        *stride = e->kind == TT_EXPR_ADD ? sa + sb : sa - sb;
-        return true;
-    case TT_EXPR_MUL:
-        if (cg_known_int(c, e->args[0], &k) && cg_affine(c, e->args[1], var, &sb)) {
-            *stride = k * sb;
-            return true;
-        }
-        if (cg_known_int(c, e->args[1], &k) && cg_affine(c, e->args[0], var, &sa)) {
-            *stride = k * sa;
-            return true;
-        }
-        return false;
-    case TT_EXPR_CAST:
-        if (!tt_dtype_is_int(e->dtype) || !tt_dtype_is_int(e->args[0]->dtype))
-            return false;
-        return cg_affine(c, e->args[0], var, stride);
-    default:
-        return false;
-    }
+    return cg_known_int(ctx, var, v);
 }
 
-bool cg_expr_equal(const tt_expr *a, const tt_expr *b)
+/* An integer cast that does not narrow keeps the form linear; anything else is an atom. */
+static void open_cast(void *ctx, const tt_expr *e, tt_linear *f)
 {
-    if (a == b)
-        return true;
-    if (a->kind != b->kind || !tt_dtype_eq(a->dtype, b->dtype) || a->nargs != b->nargs)
-        return false;
-    switch (a->kind) {
-    case TT_EXPR_INT:
-        return a->ival == b->ival;
-    case TT_EXPR_FLOAT:
-        return a->fval == b->fval;
-    case TT_EXPR_VAR:
-        return false; /* identity is the node */
-    case TT_EXPR_LOAD:
-        if (a->buffer != b->buffer)
-            return false;
-        break;
-    case TT_EXPR_CALL:
-        if (strcmp(a->name, b->name) != 0)
-            return false;
-        break;
-    default:
-        break;
+    if (e->kind == TT_EXPR_CAST && tt_dtype_is_int(e->dtype) &&
+        tt_dtype_is_int(e->args[0]->dtype) && e->dtype.bits >= e->args[0]->dtype.bits) {
+        tt_linear_hooks h = {known_var, open_cast, ctx};
+        tt_linear_of(e->args[0], &h, f);
+        return;
     }
-    for (int i = 0; i < a->nargs; i++)
-        if (!cg_expr_equal(a->args[i], b->args[i]))
-            return false;
-    return true;
+    tt_linear_add_term(f, tt_expr_retain((tt_expr *)e), 1);
+}
+
+void cg_linear(const cg *c, const tt_expr *e, tt_linear *f)
+{
+    tt_linear_hooks h = {known_var, open_cast, (void *)c};
+    tt_linear_of(e, &h, f);
+}
+
+bool cg_affine(const cg *c, const tt_expr *e, const tt_expr *var, int64_t *stride)
+{
+    *stride = e == var;
+    if (e == var || !tt_expr_uses_var(e, var))
+        return true;
+    tt_linear f = {0};
+    cg_linear(c, e, &f);
+    bool ok = !f.bad;
+    for (int i = 0; ok && i < f.n; i++) {
+        if (f.t[i].atom == var)
+            ok = !__builtin_add_overflow(*stride, f.t[i].coef, stride);
+        else
+            ok = !tt_expr_uses_var(f.t[i].atom, var);
+    }
+    tt_linear_free(&f);
+    return ok;
 }
 
 /* Loop variables are never negative, so floor division by a positive constant is unsigned. */
@@ -297,81 +261,31 @@ static int64_t known_multiple(const cg *c, const tt_expr *e)
     }
 }
 
-/* [lo, hi] of integer e over every lane and every iteration of the enclosing loops. */
-static bool range(const cg *c, const tt_expr *e, int64_t *lo, int64_t *hi)
+/* The range of a variable over every lane and every iteration of the enclosing loops. */
+static bool var_bounds(const void *ctx, const tt_expr *var, tt_interval *out)
 {
-    int64_t v, a0, a1, b0, b1;
-    if (cg_known_int(c, e, &v)) {
-        *lo = *hi = v;
+    const cg *c = ctx;
+    int64_t v;
+    if (cg_known_int(c, var, &v)) {
+        *out = (tt_interval){v, v};
         return true;
     }
-    if (e->kind == TT_EXPR_VAR) {
-        const cg_binding *b = cg_find(c, e);
-        if (e == c->vec_var) {
-            *lo = 0;
-            *hi = c->lanes - 1;
-            return true;
-        }
-        if (!b || b->extent <= 0)
-            return false;
-        *lo = 0;
-        *hi = b->extent - 1;
+    if (var == c->vec_var) {
+        *out = (tt_interval){0, c->lanes - 1};
         return true;
     }
-    if (e->nargs != 2 || !range(c, e->args[0], &a0, &a1))
+    const cg_binding *b = cg_find(c, var);
+    if (!b || b->extent <= 0)
         return false;
-    bool k_pos = tt_expr_is_const(e->args[1], &v) && v > 0;
-    if ((e->kind == TT_EXPR_DIV || e->kind == TT_EXPR_MOD) && !k_pos)
-        return false;
-    if (e->kind == TT_EXPR_MOD) {
-        *lo = 0;
-        *hi = v - 1;
-        return true;
-    }
-    if (e->kind == TT_EXPR_DIV) { /* floor division is monotonic */
-        *lo = a0 >= 0 ? a0 / v : -((-a0 + v - 1) / v);
-        *hi = a1 >= 0 ? a1 / v : -((-a1 + v - 1) / v);
-        return true;
-    }
-    if (!range(c, e->args[1], &b0, &b1))
-        return false;
-    int64_t p[4];
-    bool of = false;
-    switch (e->kind) {
-    case TT_EXPR_ADD:
-        of = __builtin_add_overflow(a0, b0, lo) || __builtin_add_overflow(a1, b1, hi);
-        return !of;
-    case TT_EXPR_SUB:
-        of = __builtin_sub_overflow(a0, b1, lo) || __builtin_sub_overflow(a1, b0, hi);
-        return !of;
-    case TT_EXPR_MUL:
-        of = __builtin_mul_overflow(a0, b0, &p[0]) || __builtin_mul_overflow(a0, b1, &p[1]) ||
-             __builtin_mul_overflow(a1, b0, &p[2]) || __builtin_mul_overflow(a1, b1, &p[3]);
-        if (of)
-            return false;
-        *lo = *hi = p[0];
-        for (int i = 1; i < 4; i++) {
-            *lo = p[i] < *lo ? p[i] : *lo;
-            *hi = p[i] > *hi ? p[i] : *hi;
-        }
-        return true;
-    case TT_EXPR_MIN:
-    case TT_EXPR_MAX: {
-        bool mn = e->kind == TT_EXPR_MIN;
-        *lo = mn ? (a0 < b0 ? a0 : b0) : (a0 > b0 ? a0 : b0);
-        *hi = mn ? (a1 < b1 ? a1 : b1) : (a1 > b1 ? a1 : b1);
-        return true;
-    }
-    default:
-        return false;
-    }
+    *out = (tt_interval){0, b->extent - 1};
+    return true;
 }
 
 /* Every lane's index lies inside buffer b, whatever the mask says. */
 static bool in_bounds(const cg *c, const tt_buffer *b, const tt_expr *index)
 {
-    int64_t lo, hi;
-    return range(c, index, &lo, &hi) && lo >= 0 && hi < b->numel;
+    tt_interval r;
+    return tt_expr_interval(index, var_bounds, c, &r) && r.lo >= 0 && r.hi < b->numel;
 }
 
 /* ---- arithmetic ---- */

@@ -7,6 +7,7 @@
 #include <llvm-c/Core.h>
 
 #include "codegen/codegen_internal.h"
+#include "ir/analysis.h"
 
 /* A name in scope: a loop variable (key: its VAR node) or a buffer (key: its tt_buffer) bound to
  * an LLVM value of the current function. */
@@ -67,16 +68,15 @@ bool cg_is_vector(LLVMValueRef v);
 int cg_expr(cg *c, const tt_expr *e, LLVMValueRef *out);
 /* Emits buffer[index] = value (masked, gathered or scattered as the lanes require). */
 int cg_store(cg *c, const tt_stmt *s);
-/* True when e reads var. */
-bool cg_uses_var(const tt_expr *e, const tt_expr *var);
+/* The linear form of e here (ir/analysis.h): variables bound to constants (unrolled loops) are
+ * constants, integer casts that do not narrow are opened. Free with tt_linear_free. */
+void cg_linear(const cg *c, const tt_expr *e, tt_linear *f);
 /* True when e is base + stride * var with base free of var and stride a known integer. */
 bool cg_affine(const cg *c, const tt_expr *e, const tt_expr *var, int64_t *stride);
 /* The integer value of e when it is a constant or a variable bound to one (an unrolled loop). */
 bool cg_known_int(const cg *c, const tt_expr *e, int64_t *v);
 /* True when running the iterations of vectorized loop s as lanes keeps the scalar meaning. */
 bool cg_vectorizable(const cg *c, const tt_stmt *s, int lanes);
-/* Structural equality of two expressions (same variables and buffers by identity). */
-bool cg_expr_equal(const tt_expr *a, const tt_expr *b);
 
 /* Emits the PackedFunc wrapper __tt_packed_NAME that checks DLTensors and calls cfn. */
 int cg_packed_wrapper(cg *c, const tt_kernel *k, LLVMValueRef cfn);

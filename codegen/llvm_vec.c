@@ -6,14 +6,10 @@
 
 #include "codegen/llvm_internal.h"
 
-#define MAX_TERMS 16
-
-/* index = c + sum(coeff * atom) + stride * vector variable. */
+/* index = form + stride * vector variable, the form free of the vector variable. */
 typedef struct {
-    const tt_expr *atom[MAX_TERMS];
-    int64_t coeff[MAX_TERMS];
-    int n;
-    int64_t c, stride;
+    tt_linear f; /* the vector variable's term has coefficient 0 */
+    int64_t stride;
     bool ok; /* false: not linear in a form this analysis can compare */
 } linear;
 
@@ -23,86 +19,47 @@ typedef struct {
 } scope;
 
 /* A variable of a loop inside the vector body: its value changes while the lanes run. */
+static bool inner_var(const void *ctx, const tt_expr *v)
+{
+    const scope *sc = ctx;
+    return v != sc->var && !cg_lookup(sc->c, v);
+}
+
 static bool uses_inner_var(const scope *sc, const tt_expr *e)
 {
-    if (e->kind == TT_EXPR_VAR && e != sc->var && !cg_lookup(sc->c, e))
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (uses_inner_var(sc, e->args[i]))
-            return true;
-    return false;
-}
-
-static void add_atom(const scope *sc, const tt_expr *e, int64_t scale, linear *f)
-{
-    if (e == sc->var) {
-        f->stride += scale;
-        return;
-    }
-    if (cg_uses_var(e, sc->var) || uses_inner_var(sc, e)) {
-        f->ok = false;
-        return;
-    }
-    for (int i = 0; i < f->n; i++)
-        if (cg_expr_equal(f->atom[i], e) || f->atom[i] == e) {
-            f->coeff[i] += scale;
-            return;
-        }
-    if (f->n == MAX_TERMS) {
-        f->ok = false;
-        return;
-    }
-    f->atom[f->n] = e;
-    f->coeff[f->n++] = scale;
-}
-
-static void linearize(const scope *sc, const tt_expr *e, int64_t scale, linear *f)
-{
-    int64_t k;
-    if (cg_known_int(sc->c, e, &k)) {
-        f->c += scale * k;
-        return;
-    }
-    switch (e->kind) {
-    case TT_EXPR_ADD:
-    case TT_EXPR_SUB:
-        linearize(sc, e->args[0], scale, f);
-        linearize(sc, e->args[1], e->kind == TT_EXPR_ADD ? scale : -scale, f);
-        return;
-    case TT_EXPR_MUL:
-        if (cg_known_int(sc->c, e->args[0], &k))
-            linearize(sc, e->args[1], scale * k, f);
-        else if (cg_known_int(sc->c, e->args[1], &k))
-            linearize(sc, e->args[0], scale * k, f);
-        else
-            add_atom(sc, e, scale, f);
-        return;
-    default:
-        add_atom(sc, e, scale, f);
-        return;
-    }
+    return tt_expr_any_var(e, inner_var, sc);
 }
 
 static linear linear_form(const scope *sc, const tt_expr *index)
 {
-    linear f = {.ok = true};
-    linearize(sc, index, 1, &f);
-    return f;
+    linear l = {.f = {0}};
+    cg_linear(sc->c, index, &l.f);
+    l.ok = !l.f.bad;
+    for (int i = 0; l.ok && i < l.f.n; i++) {
+        tt_linear_term *t = &l.f.t[i];
+        if (t->atom == sc->var) {
+            l.stride = t->coef;
+            t->coef = 0;
+        } else if (tt_expr_uses_var(t->atom, sc->var) || uses_inner_var(sc, t->atom)) {
+            l.ok = false;
+        }
+    }
+    return l;
 }
 
 /* Same atoms with the same coefficients (zero coefficients ignored). */
-static bool same_rest(const linear *a, const linear *b)
+static bool same_rest(const tt_linear *a, const tt_linear *b)
 {
     for (int pass = 0; pass < 2; pass++) {
-        const linear *x = pass ? b : a, *y = pass ? a : b;
+        const tt_linear *x = pass ? b : a, *y = pass ? a : b;
         for (int i = 0; i < x->n; i++) {
-            if (x->coeff[i] == 0)
+            if (x->t[i].coef == 0)
                 continue;
             int64_t cy = 0;
             for (int j = 0; j < y->n; j++)
-                if (cg_expr_equal(x->atom[i], y->atom[j]))
-                    cy += y->coeff[j];
-            if (cy != x->coeff[i])
+                if (tt_expr_equal(x->t[i].atom, y->t[j].atom))
+                    cy += y->t[j].coef;
+            if (cy != x->t[i].coef)
                 return false;
         }
     }
@@ -137,19 +94,23 @@ static void note(access_list *l, const tt_buffer *b, const tt_expr *index, bool 
     l->items[l->n++] = (mem_access){b, index, store};
 }
 
+static bool note_load(void *l, const tt_expr *read)
+{
+    if (read->kind == TT_EXPR_LOAD)
+        note(l, read->buffer, read->args[0], false);
+    return true;
+}
+
 static void expr_accesses(const tt_expr *e, access_list *l)
 {
-    if (e->kind == TT_EXPR_LOAD)
-        note(l, e->buffer, e->args[0], false);
-    for (int i = 0; i < e->nargs; i++)
-        expr_accesses(e->args[i], l);
+    tt_expr_each_read(e, note_load, l);
 }
 
 static void stmt_accesses(const tt_stmt *s, const tt_expr *var, access_list *l)
 {
     switch (s->kind) {
     case TT_STMT_FOR:
-        if (cg_uses_var(s->extent, var))
+        if (tt_expr_uses_var(s->extent, var))
             l->varying_extent = true;
         stmt_accesses(s->body, var, l);
         break;
@@ -181,9 +142,9 @@ static void stmt_accesses(const tt_stmt *s, const tt_expr *var, access_list *l)
  * not s times a lane distance below lanes. */
 static bool disjoint_lanes(const linear *p, const linear *q, int lanes)
 {
-    if (!p->ok || !q->ok || p->stride == 0 || p->stride != q->stride || !same_rest(p, q))
+    if (!p->ok || !q->ok || p->stride == 0 || p->stride != q->stride || !same_rest(&p->f, &q->f))
         return false;
-    int64_t d = p->c - q->c, s = p->stride;
+    int64_t d = p->f.c - q->f.c, s = p->stride;
     return d == 0 || d % s != 0 || llabs(d / s) >= lanes;
 }
 
@@ -204,7 +165,9 @@ bool cg_vectorizable(const cg *c, const tt_stmt *s, int lanes)
             alone = false;
             linear q = linear_form(&sc, l.items[j].index);
             ok = disjoint_lanes(&p, &q, lanes);
+            tt_linear_free(&q.f);
         }
+        tt_linear_free(&p.f);
         /* A lone store scatters lanes in order, as the scalar loop writes, unless an inner loop
          * moves its address while the lanes run. */
         if (alone)

@@ -1,11 +1,14 @@
 /* Feature extraction (cost_model/features.h): one recursive walk of a kernel's loop IR with a
  * fixed-size loop stack, counting what every statement executes and describing the hottest
- * store's loops and buffers. No allocation: search scores thousands of candidates per batch. */
+ * store's loops and buffers. Little allocation (only the linear forms of the hot store's indices):
+ * search scores thousands of candidates per batch. */
 #include "cost_model/features.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "ir/analysis.h"
 
 #define MAX_DEPTH 64
 #define MAX_LOADS 16 /* loads of one store's value that are described (more are only counted) */
@@ -119,54 +122,31 @@ static int stack_pos(const walker *w, const tt_expr *var)
     return -1;
 }
 
+/* Adds scale * e to a over ir/analysis.h's linear form: loop variables take their coefficients
+ * (other variables are invariant), and a floor div or mod by a constant is followed into its
+ * dividend (scaled by 1/c for div) as an approximate stride, marking the index non-affine. */
 static void decompose(const walker *w, const tt_expr *e, double scale, affine *a)
 {
-    int64_t c;
-    switch (e->kind) {
-    case TT_EXPR_INT:
-        return;
-    case TT_EXPR_VAR: {
-        int d = stack_pos(w, e);
-        if (d >= 0)
-            a->coef[d] += scale;
-        return;
-    }
-    case TT_EXPR_ADD:
-        decompose(w, e->args[0], scale, a);
-        decompose(w, e->args[1], scale, a);
-        return;
-    case TT_EXPR_SUB:
-        decompose(w, e->args[0], scale, a);
-        decompose(w, e->args[1], -scale, a);
-        return;
-    case TT_EXPR_MUL:
-        if (tt_expr_is_const(e->args[1], &c)) {
-            decompose(w, e->args[0], scale * (double)c, a);
-            return;
-        }
-        if (tt_expr_is_const(e->args[0], &c)) {
-            decompose(w, e->args[1], scale * (double)c, a);
-            return;
-        }
-        break;
-    case TT_EXPR_DIV:
-        if (tt_expr_is_const(e->args[1], &c) && c != 0) {
+    tt_linear f = {0};
+    tt_linear_of(e, NULL, &f);
+    a->affine &= !f.bad;
+    for (int i = 0; !f.bad && i < f.n; i++) {
+        const tt_expr *t = f.t[i].atom;
+        double s = scale * (double)f.t[i].coef;
+        int64_t c;
+        if (t->kind == TT_EXPR_VAR) {
+            int d = stack_pos(w, t);
+            if (d >= 0)
+                a->coef[d] += s;
+        } else if ((t->kind == TT_EXPR_DIV || t->kind == TT_EXPR_MOD) &&
+                   tt_expr_is_const(t->args[1], &c) && c != 0) {
             a->affine = false;
-            decompose(w, e->args[0], scale / (double)c, a);
-            return;
-        }
-        break;
-    case TT_EXPR_MOD:
-        if (tt_expr_is_const(e->args[1], &c) && c != 0) {
+            decompose(w, t->args[0], t->kind == TT_EXPR_DIV ? s / (double)c : s, a);
+        } else {
             a->affine = false;
-            decompose(w, e->args[0], scale, a);
-            return;
         }
-        break;
-    default:
-        break;
     }
-    a->affine = false;
+    tt_linear_free(&f);
 }
 
 /* Describes one access of the hot store in buffer slot s; returns the bytes it touches. */
@@ -230,16 +210,6 @@ static double slot_bytes(walker *w, const access *ac)
     return fmin((double)ac->buf->numel, fmin(prod_nz, floor(span) + 1)) * eb;
 }
 
-static bool index_uses(const tt_expr *e, const tt_expr *var)
-{
-    if (e == var)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (index_uses(e->args[i], var))
-            return true;
-    return false;
-}
-
 /* Rewrites the hot-store features for store st (executed w->mult times). */
 static void describe_hot(walker *w, const tt_stmt *st)
 {
@@ -252,7 +222,7 @@ static void describe_hot(walker *w, const tt_stmt *st)
     double spatial = 1, reduce = 1, par = 1, vec = 1, unroll = 1;
     for (int l = 0; l < w->depth; l++) {
         const loop *lp = &w->loops[w->depth - 1 - l];
-        bool red = !index_uses(st->index, lp->var);
+        bool red = !tt_expr_uses_var(st->index, lp->var);
         *(red ? &reduce : &spatial) *= lp->extent;
         if (lp->kind == TT_FOR_PARALLEL)
             par *= lp->extent;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/analysis.h"
+
 static const size_t et_size[] = {4, 8, 4, 8, 1};
 
 static inline val load(int et, const char *base, int64_t i)
@@ -141,24 +143,13 @@ static int run(const prog *p, char **data, val *stack, int64_t *var, int64_t *ex
             BIN_F(OP_GE_F, a >= b, i)
         case OP_DIV_I:
         case OP_MOD_I: {
-            /* floor division and modulo: the remainder takes the divisor's sign */
-            int64_t a = sp[-2].i, b = sp[-1].i, q, r;
+            /* floor division and modulo (ir/analysis.h): INT64_MIN / -1 wraps */
+            int64_t a = sp[-2].i, b = sp[-1].i;
             if (b == 0)
                 return tt_error_set("%s: integer division by zero",
                                     in->op == OP_DIV_I ? "div" : "mod");
-            if (b == -1) {
-                q = (int64_t)(0 - (uint64_t)a);
-                r = 0;
-            } else {
-                q = a / b;
-                r = a % b;
-                if (r != 0 && ((r < 0) != (b < 0))) {
-                    q--;
-                    r += b;
-                }
-            }
             sp--;
-            sp[-1].i = in->op == OP_DIV_I ? q : r;
+            sp[-1].i = in->op == OP_DIV_I ? tt_floordiv(a, b) : tt_floormod(a, b);
             break;
         }
         case OP_ADDK_I:

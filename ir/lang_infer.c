@@ -7,12 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir/analysis.h"
+
 /* ---- index expressions: validity, linear form, value range ---- */
 
-static int ovf(sema *S, node *n)
+/* Errors of the linear form; with S NULL (a quiet attempt) only -1. */
+static int ovf(sema *S, const node *n)
 {
-    return lang_ar_fail(S->a, n->line, n->col, "index arithmetic overflows 64 bits");
+    return S ? lang_ar_fail(S->a, n->line, n->col, "index arithmetic overflows 64 bits") : -1;
 }
+
+#define LIN_FAIL(...) (S ? lang_ar_fail(S->a, n->line, n->col, __VA_ARGS__) : -1)
 
 static int is_const(const int64_t *coef, int affine)
 {
@@ -24,14 +29,11 @@ static int is_const(const int64_t *coef, int affine)
     return 1;
 }
 
-static int64_t floordiv(int64_t a, int64_t d)
-{
-    return a / d - (a % d != 0 && (a < 0) != (d < 0));
-}
-
 /* Linear form c0 + sum coef[s] * axis_s of an index; *affine = 0 when // or % of an axis
- * makes it non-linear (still valid). Errors for anything that is not an index expression. */
-int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine)
+ * makes it non-linear (still valid). Errors for anything that is not an index expression. With
+ * S NULL it only tries, quietly, and takes no // or % at all (a select condition's form). */
+static int lin(sema *S, const char *tname, int d, const node *n, int64_t *coef, int64_t *c0,
+               int *affine)
 {
     memset(coef, 0, MAXS * sizeof *coef);
     *c0 = 0;
@@ -41,10 +43,12 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
         *c0 = n->ival;
         return 0;
     case N_IDENT:
+        if (n->slot < 0)
+            return LIN_FAIL("index %d of %s: unknown name", d, tname);
         coef[n->slot] = 1;
         return 0;
     case N_NEG:
-        if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0)
+        if (lin(S, tname, d, n->args[0], coef, c0, affine) < 0)
             return -1;
         for (int i = 0; i < MAXS; i++)
             if (__builtin_mul_overflow(coef[i], -1, &coef[i]))
@@ -53,18 +57,16 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
     case N_BIN:
         break;
     default:
-        return lang_ar_fail(S->a, n->line, n->col,
-                            "index %d of %s must be an integer expression of axes and constants", d,
-                            tname);
+        return LIN_FAIL("index %d of %s must be an integer expression of axes and constants", d,
+                        tname);
     }
     int64_t rc[MAXS], r0;
     int raff;
     if (n->op > B_MOD)
-        return lang_ar_fail(S->a, n->line, n->col,
-                            "index %d of %s must be an integer expression of axes and constants", d,
-                            tname);
-    if (lang_lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
-        lang_lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
+        return LIN_FAIL("index %d of %s must be an integer expression of axes and constants", d,
+                        tname);
+    if (lin(S, tname, d, n->args[0], coef, c0, affine) < 0 ||
+        lin(S, tname, d, n->args[1], rc, &r0, &raff) < 0)
         return -1;
     int lconst = is_const(coef, *affine), rconst = is_const(rc, raff);
     switch (n->op) {
@@ -81,10 +83,9 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
                    : 0;
     case B_MUL: {
         if (!lconst && !rconst)
-            return lang_ar_fail(S->a, n->line, n->col,
-                                "index %d of %s multiplies two axis expressions; indices must be "
-                                "affine (multiply by constants only)",
-                                d, tname);
+            return LIN_FAIL("index %d of %s multiplies two axis expressions; indices must be "
+                            "affine (multiply by constants only)",
+                            d, tname);
         int64_t k = lconst ? *c0 : r0;
         if (lconst) {
             memcpy(coef, rc, sizeof rc);
@@ -97,12 +98,13 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
         return __builtin_mul_overflow(*c0, k, c0) ? ovf(S, n) : 0;
     }
     default: /* B_DIV, B_FDIV, B_MOD: floor division and modulo by a positive constant */
+        if (!S)
+            return -1;
         if (!rconst || r0 <= 0)
-            return lang_ar_fail(S->a, n->line, n->col,
-                                "index %d of %s: '%s' needs a positive constant on its right", d,
-                                tname, n->op == B_MOD ? "%" : "//");
+            return LIN_FAIL("index %d of %s: '%s' needs a positive constant on its right", d, tname,
+                            n->op == B_MOD ? "%" : "//");
         if (lconst) {
-            *c0 = n->op == B_MOD ? *c0 - floordiv(*c0, r0) * r0 : floordiv(*c0, r0);
+            *c0 = n->op == B_MOD ? tt_floormod(*c0, r0) : tt_floordiv(*c0, r0);
             return 0;
         }
         *affine = 0;
@@ -110,60 +112,51 @@ int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t 
     }
 }
 
-/* [lo, hi] of a validated index expression over the axes' ranges. */
-static int range(sema *S, node *n, int64_t *lo, int64_t *hi)
+int lang_lin(sema *S, const char *tname, int d, node *n, int64_t *coef, int64_t *c0, int *affine)
 {
-    int64_t a, b, c, d;
+    return lin(S, tname, d, n, coef, c0, affine);
+}
+
+/* [lo, hi] of a validated index expression over the axes' ranges (ir/analysis.h's interval
+ * arithmetic; a division's right side is a positive constant). */
+static int range(sema *S, node *n, tt_interval *out)
+{
+    tt_interval a, b;
+    bool ok = true;
     switch (n->kind) {
     case N_INT:
-        *lo = *hi = n->ival;
+        *out = (tt_interval){n->ival, n->ival};
         return 0;
     case N_IDENT:
-        *lo = 0;
-        *hi = S->slots[n->slot].ext - 1;
+        *out = (tt_interval){0, S->slots[n->slot].ext - 1};
         return 0;
     case N_NEG:
-        if (range(S, n->args[0], &a, &b) < 0)
+        if (range(S, n->args[0], &a) < 0)
             return -1;
-        if (__builtin_mul_overflow(b, -1, lo) || __builtin_mul_overflow(a, -1, hi))
-            return ovf(S, n);
-        return 0;
+        return tt_interval_neg(a, out) ? 0 : ovf(S, n);
     default:
         break;
     }
-    if (range(S, n->args[0], &a, &b) < 0 || range(S, n->args[1], &c, &d) < 0)
+    if (range(S, n->args[0], &a) < 0 || range(S, n->args[1], &b) < 0)
         return -1;
     switch (n->op) {
     case B_ADD:
-        return __builtin_add_overflow(a, c, lo) || __builtin_add_overflow(b, d, hi) ? ovf(S, n) : 0;
+        ok = tt_interval_add(a, b, out);
+        break;
     case B_SUB:
-        return __builtin_sub_overflow(a, d, lo) || __builtin_sub_overflow(b, c, hi) ? ovf(S, n) : 0;
-    case B_MUL: {
-        int64_t p[4];
-        if (__builtin_mul_overflow(a, c, &p[0]) || __builtin_mul_overflow(a, d, &p[1]) ||
-            __builtin_mul_overflow(b, c, &p[2]) || __builtin_mul_overflow(b, d, &p[3]))
-            return ovf(S, n);
-        *lo = *hi = p[0];
-        for (int i = 1; i < 4; i++) {
-            *lo = p[i] < *lo ? p[i] : *lo;
-            *hi = p[i] > *hi ? p[i] : *hi;
-        }
-        return 0;
-    }
+        ok = tt_interval_sub(a, b, out);
+        break;
+    case B_MUL:
+        ok = tt_interval_mul(a, b, out);
+        break;
     case B_MOD:
-        if (floordiv(a, c) == floordiv(b, c)) {
-            *lo = a - floordiv(a, c) * c;
-            *hi = b - floordiv(b, c) * c;
-        } else {
-            *lo = 0;
-            *hi = c - 1;
-        }
-        return 0;
-    default: /* floor division by the positive constant c */
-        *lo = floordiv(a, c);
-        *hi = floordiv(b, c);
-        return 0;
+        *out = tt_interval_floormod(a, b.lo);
+        break;
+    default: /* floor division */
+        *out = tt_interval_floordiv(a, b.lo);
+        break;
     }
+    return ok ? 0 : ovf(S, n);
 }
 
 /* ---- what select conditions guarantee ---- */
@@ -171,56 +164,8 @@ static int range(sema *S, node *n, int64_t *lo, int64_t *hi)
 /* Linear form of an affine index expression, or -1 (no message) for anything else. */
 static int try_lin(const node *n, int64_t *coef, int64_t *c0)
 {
-    int64_t rc[MAXS], r0;
-    memset(coef, 0, MAXS * sizeof *coef);
-    *c0 = 0;
-    switch (n->kind) {
-    case N_INT:
-        *c0 = n->ival;
-        return 0;
-    case N_IDENT:
-        if (n->slot < 0)
-            return -1;
-        coef[n->slot] = 1;
-        return 0;
-    case N_NEG:
-        if (try_lin(n->args[0], coef, c0) < 0)
-            return -1;
-        for (int i = 0; i < MAXS; i++)
-            if (__builtin_sub_overflow(0, coef[i], &coef[i]))
-                return -1;
-        return __builtin_sub_overflow(0, *c0, c0) ? -1 : 0;
-    case N_BIN:
-        if (n->op != B_ADD && n->op != B_SUB && n->op != B_MUL)
-            return -1;
-        if (try_lin(n->args[0], coef, c0) < 0 || try_lin(n->args[1], rc, &r0) < 0)
-            return -1;
-        break;
-    default:
-        return -1;
-    }
-    if (n->op == B_MUL) {
-        int lconst = is_const(coef, 1), rconst = is_const(rc, 1);
-        if (!lconst && !rconst)
-            return -1;
-        int64_t k = lconst ? *c0 : r0;
-        if (lconst) {
-            memcpy(coef, rc, sizeof rc);
-            *c0 = r0;
-        }
-        for (int i = 0; i < MAXS; i++)
-            if (__builtin_mul_overflow(coef[i], k, &coef[i]))
-                return -1;
-        return __builtin_mul_overflow(*c0, k, c0) ? -1 : 0;
-    }
-    for (int i = 0; i < MAXS; i++)
-        if (n->op == B_ADD ? __builtin_add_overflow(coef[i], rc[i], &coef[i])
-                           : __builtin_sub_overflow(coef[i], rc[i], &coef[i]))
-            return -1;
-    return (n->op == B_ADD ? __builtin_add_overflow(*c0, r0, c0)
-                           : __builtin_sub_overflow(*c0, r0, c0))
-               ? -1
-               : 0;
+    int affine;
+    return lin(NULL, NULL, 0, n, coef, c0, &affine) < 0 || !affine ? -1 : 0;
 }
 
 /* Pushes coef . x + c0 - k >= 0 (k = 0 or 1 for strict comparisons) with the sign s. */
@@ -391,8 +336,12 @@ int lang_infer(sema *S)
             }
             lo = l < INT64_MIN ? INT64_MIN : (int64_t)l;
             hi = h > INT64_MAX ? INT64_MAX : (int64_t)h;
-        } else if (range(S, c->idx, &lo, &hi) < 0) {
-            return -1;
+        } else {
+            tt_interval r;
+            if (range(S, c->idx, &r) < 0)
+                return -1;
+            lo = r.lo;
+            hi = r.hi;
         }
         if (c->guarded && c->affine)
             apply_facts(S, c, &lo, &hi);

@@ -38,20 +38,10 @@ int lw_loop_index(const lw_stage *s, const char *name)
     return -1;
 }
 
-bool lw_uses_var(const tt_expr *e, const tt_expr *var)
-{
-    if (e == var)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (lw_uses_var(e->args[i], var))
-            return true;
-    return false;
-}
-
 int lw_innermost_use(const lw_stage *s, const tt_expr *e)
 {
     for (int i = s->nloops - 1; i >= 0; i--)
-        if (lw_uses_var(e, s->loops[i].var))
+        if (tt_expr_uses_var(e, s->loops[i].var))
             return i;
     return -1;
 }
@@ -60,58 +50,11 @@ tt_expr *lw_flat(int n, tt_expr *const *idx, const int64_t *shape)
 {
     tt_expr *acc = tt_expr_int(0);
     for (int d = 0; acc && d < n; d++)
-        acc = tt_expr_add_s(tt_expr_mul_s(acc, tt_expr_int(shape[d])),
-                            tt_expr_retain(idx[d]));
+        acc = tt_expr_add_s(tt_expr_mul_s(acc, tt_expr_int(shape[d])), tt_expr_retain(idx[d]));
     return acc;
 }
 
 /* ---- where stages live ---- */
-
-static bool reads(const tt_expr *e, const tt_tensor *t)
-{
-    if (e->kind == TT_EXPR_ACCESS && e->tensor == t)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (reads(e->args[i], t))
-            return true;
-    return false;
-}
-
-/* e with every read of producer X replaced by X's body at the read's indices. */
-static tt_expr *inline_into(const tt_expr *e, const lw_stage *X)
-{
-    tt_expr *stack[8], **args = e->nargs <= 8 ? stack : calloc((size_t)e->nargs, sizeof *args);
-    if (!args) {
-        tt_error_set("out of memory");
-        return NULL;
-    }
-    int n = 0;
-    bool ok = true, changed = false;
-    for (; n < e->nargs; n++) {
-        if (!(args[n] = inline_into(e->args[n], X))) {
-            ok = false;
-            break;
-        }
-        changed |= args[n] != e->args[n];
-    }
-    tt_expr *r = NULL;
-    if (ok && e->kind == TT_EXPR_ACCESS && e->tensor == X->stage->output) {
-        tt_expr **vars = calloc((size_t)e->nargs + 1, sizeof *vars);
-        if (vars) {
-            for (int i = 0; i < e->nargs; i++)
-                vars[i] = X->stage->axes[i]->var;
-            r = tt_expr_substitute(X->body, e->nargs, vars, args);
-        }
-        free(vars);
-    } else if (ok) {
-        r = changed ? tt_expr_rebuild(e, args) : tt_expr_retain((tt_expr *)e);
-    }
-    for (int i = 0; i < n; i++)
-        tt_expr_release(args[i]);
-    if (args != stack)
-        free(args);
-    return r;
-}
 
 static bool identity_access(const tt_expr *e, const tt_stage *consumer)
 {
@@ -134,6 +77,56 @@ static bool all_identity(const tt_expr *e, const tt_tensor *t, const tt_stage *c
     return true;
 }
 
+/* The epilogue rule on the output's body (with the inlined stages substituted): the output
+ * fuses into the latest stage before it that the body reads, is not inlined, is read only at the
+ * output's own axes and has the output's shape. Returns that stage or -1; *blocker is a later
+ * stage, not inlined, that the body also reads (fusion then fails), else -1. */
+static int epilogue_producer(const tt_compute *c, const tt_expr *body, const bool *inlined,
+                             int *blocker)
+{
+    int out = c->nstages - 1;
+    const tt_stage *O = c->stages[out];
+    const tt_tensor *ot = O->output;
+    *blocker = -1;
+    for (int p = out - 1; p >= 0; p--) {
+        const tt_tensor *pt = c->stages[p]->output;
+        if (inlined[p] || !tt_expr_reads(body, pt) || !all_identity(body, pt, O))
+            continue;
+        if (pt->ndim != ot->ndim ||
+            memcmp(pt->shape, ot->shape, (size_t)pt->ndim * sizeof *pt->shape))
+            continue;
+        for (int q = p + 1; q < out && *blocker < 0; q++)
+            if (!inlined[q] && tt_expr_reads(body, c->stages[q]->output))
+                *blocker = q;
+        return p;
+    }
+    return -1;
+}
+
+int tt_lower_epilogue(const tt_compute *c, const bool *inlined, int *producer)
+{
+    *producer = -1;
+    int out = c->nstages - 1;
+    if (out < 0 || c->stages[out]->body->kind == TT_EXPR_REDUCE)
+        return 0;
+    /* latest first: a stage inlined into another is substituted with it, then on its own */
+    tt_expr *body = tt_expr_retain(c->stages[out]->body);
+    for (int x = out - 1; body && x >= 0; x--) {
+        if (!inlined[x])
+            continue;
+        tt_expr *b = tt_expr_inline_reads(body, c->stages[x]->output, c->stages[x]->axes,
+                                          c->stages[x]->body);
+        tt_expr_release(body);
+        body = b;
+    }
+    if (!body)
+        return -1;
+    int blocker, p = epilogue_producer(c, body, inlined, &blocker);
+    tt_expr_release(body);
+    *producer = blocker < 0 ? p : -1;
+    return 0;
+}
+
 static int do_inline(lw_ctx *x, int si, int i)
 {
     lw_stage *s = &x->st[i];
@@ -145,7 +138,8 @@ static int do_inline(lw_ctx *x, int si, int i)
                              s->stage->output->name);
     if (i < x->n - 1) {
         for (int j = i + 1; j < x->n; j++) {
-            tt_expr *b = inline_into(x->st[j].body, s);
+            tt_expr *b =
+                tt_expr_inline_reads(x->st[j].body, s->stage->output, s->stage->axes, s->body);
             if (!b)
                 return -1;
             tt_expr_release(x->st[j].body);
@@ -155,30 +149,27 @@ static int do_inline(lw_ctx *x, int si, int i)
         return 0;
     }
     /* The output: an epilogue of the latest stage it reads at its own axes. */
-    for (int p = i - 1; p >= 0; p--) {
-        lw_stage *P = &x->st[p];
-        if (P->place == LW_INLINED || !reads(s->body, P->stage->output))
-            continue;
-        const tt_tensor *pt = P->stage->output;
-        if (!all_identity(s->body, pt, s->stage))
-            continue;
-        if (pt->ndim != s->stage->output->ndim ||
-            memcmp(pt->shape, s->stage->output->shape, (size_t)pt->ndim * sizeof *pt->shape))
-            continue;
-        if (P->place != LW_ROOT || P->epilogue >= 0)
-            return lw_step_error(x, si, "producer %s is not a root stage", pt->name);
-        for (int q = p + 1; q < i; q++)
-            if (x->st[q].place != LW_INLINED && reads(s->body, x->st[q].stage->output))
-                return lw_step_error(x, si, "%s also reads %s, computed after %s",
-                                     s->stage->output->name, x->st[q].stage->output->name,
-                                     pt->name);
-        P->epilogue = i;
-        s->producer = p;
-        s->place = LW_EPILOGUE;
-        return 0;
-    }
-    return lw_step_error(x, si, "output %s reads no stage at its own indices: nothing to fuse into",
-                         s->stage->output->name);
+    bool *inlined = calloc((size_t)x->n, sizeof *inlined);
+    if (!inlined)
+        return tt_error_set("out of memory");
+    for (int j = 0; j < x->n; j++)
+        inlined[j] = x->st[j].place == LW_INLINED;
+    int q, p = epilogue_producer(x->c, s->body, inlined, &q);
+    free(inlined);
+    if (p < 0)
+        return lw_step_error(x, si,
+                             "output %s reads no stage at its own indices: nothing to fuse into",
+                             s->stage->output->name);
+    lw_stage *P = &x->st[p];
+    if (P->place != LW_ROOT || P->epilogue >= 0)
+        return lw_step_error(x, si, "producer %s is not a root stage", P->stage->output->name);
+    if (q >= 0)
+        return lw_step_error(x, si, "%s also reads %s, computed after %s", s->stage->output->name,
+                             x->st[q].stage->output->name, P->stage->output->name);
+    P->epilogue = i;
+    s->producer = p;
+    s->place = LW_EPILOGUE;
+    return 0;
 }
 
 /* Pass 1: sorts steps to their stages, applies inlining, records placements. */
@@ -243,32 +234,30 @@ static int place_steps(lw_ctx *x)
         if (s->nsteps > 0)
             return lw_step_error(x, s->steps[0], "stage %s is %s", s->stage->output->name, how);
         if (s->cache_loop)
-            return lw_step_error(x, s->cache_step, "stage %s is %s", s->stage->output->name,
-                                 how);
+            return lw_step_error(x, s->cache_step, "stage %s is %s", s->stage->output->name, how);
     }
     return 0;
 }
 
-/* Collects the variables of e into a check: all must be among vars[0..n). */
-static bool only_uses(const tt_expr *e, int n, tt_expr *const *vars)
+typedef struct {
+    int n;
+    tt_expr *const *vars;
+} var_list;
+
+static bool not_listed(const void *ctx, const tt_expr *var)
 {
-    if (e->kind == TT_EXPR_VAR) {
-        for (int i = 0; i < n; i++)
-            if (vars[i] == e)
-                return true;
-        return false;
-    }
-    for (int i = 0; i < e->nargs; i++)
-        if (!only_uses(e->args[i], n, vars))
+    const var_list *l = ctx;
+    for (int i = 0; i < l->n; i++)
+        if (l->vars[i] == var)
             return false;
     return true;
 }
 
 typedef struct {
     int ndim;
-    tt_expr **base;    /* per dim: the first read's index with the inner loops at 0 */
-    int64_t *lo, *hi;  /* offsets from base */
-    bool *whole;       /* the region cannot be bounded: take the whole dimension */
+    tt_expr **base;   /* per dim: the first read's index with the inner loops at 0 */
+    int64_t *lo, *hi; /* offsets from base */
+    bool *whole;      /* the region cannot be bounded: take the whole dimension */
     int count;
 } region_acc;
 
@@ -301,7 +290,7 @@ static int region_add(region_acc *r, const tt_expr *access, const lw_ctx *x, con
         int64_t lo = 0, hi = 0;
         if (!diff) {
             rc = -1;
-        } else if (!only_uses(diff, inner, ivars) ||
+        } else if (tt_expr_any_var(diff, not_listed, &(var_list){inner, ivars}) ||
                    !tt_expr_bounds(diff, inner, rng, &lo, &hi)) {
             r->whole[d] = true;
         } else if (r->count == 0) {
@@ -360,11 +349,10 @@ static int infer_region(lw_ctx *x, int i)
     int si = P->attach_step;
     if (C->place != LW_ROOT && C->place != LW_ATTACHED)
         return lw_step_error(x, si, "stage %s is inlined or fused", C->stage->output->name);
-    if (!reads(C->body, t))
-        return lw_step_error(x, si, "stage %s does not read %s", C->stage->output->name,
-                             t->name);
+    if (!tt_expr_reads(C->body, t))
+        return lw_step_error(x, si, "stage %s does not read %s", C->stage->output->name, t->name);
     for (int j = 0; j < x->n; j++)
-        if (j != P->attach_to && x->st[j].place != LW_INLINED && reads(x->st[j].body, t))
+        if (j != P->attach_to && x->st[j].place != LW_INLINED && tt_expr_reads(x->st[j].body, t))
             return lw_step_error(x, si, "%s is also read by %s", t->name,
                                  x->st[j].stage->output->name);
     int q = lw_loop_index(C, P->attach_loop);
@@ -376,9 +364,12 @@ static int infer_region(lw_ctx *x, int i)
         return lw_step_error(x, si, "loop %s of %s is vectorized", P->attach_loop,
                              C->stage->output->name);
     int nd = t->ndim;
-    region_acc r = {nd, calloc((size_t)nd + 1, sizeof(tt_expr *)),
-                    calloc((size_t)nd + 1, sizeof(int64_t)), calloc((size_t)nd + 1, sizeof(int64_t)),
-                    calloc((size_t)nd + 1, sizeof(bool)), 0};
+    region_acc r = {nd,
+                    calloc((size_t)nd + 1, sizeof(tt_expr *)),
+                    calloc((size_t)nd + 1, sizeof(int64_t)),
+                    calloc((size_t)nd + 1, sizeof(int64_t)),
+                    calloc((size_t)nd + 1, sizeof(bool)),
+                    0};
     tt_expr **cvals = calloc((size_t)C->naxes + 1, sizeof *cvals);
     P->region_lo = calloc((size_t)nd + 1, sizeof *P->region_lo);
     P->region_ext = calloc((size_t)nd + 1, sizeof *P->region_ext);
@@ -500,37 +491,20 @@ static tt_expr *access_to_load(const load_ctx *l, const tt_expr *e, tt_expr *con
     return NULL;
 }
 
-static tt_expr *to_loads(const load_ctx *l, const tt_expr *e)
+static tt_expr *to_loads(const tt_expr *e, void *ctx)
 {
+    const load_ctx *l = ctx;
     if (e->kind == TT_EXPR_ACCESS && e->tensor == l->over)
         return tt_expr_retain(l->over_value);
     if (e->kind == TT_EXPR_REDUCE) {
         tt_error_set("lower: a reduction inside an expression (the front end splits these)");
         return NULL;
     }
-    tt_expr *stack[8], **args = e->nargs <= 8 ? stack : calloc((size_t)e->nargs, sizeof *args);
-    if (!args) {
-        tt_error_set("out of memory");
-        return NULL;
-    }
-    int n = 0;
-    bool ok = true, changed = false;
-    for (; n < e->nargs; n++) {
-        if (!(args[n] = to_loads(l, e->args[n]))) {
-            ok = false;
-            break;
-        }
-        changed |= args[n] != e->args[n];
-    }
-    tt_expr *r = NULL;
-    if (ok && e->kind == TT_EXPR_ACCESS)
-        r = access_to_load(l, e, args);
-    else if (ok)
-        r = changed ? tt_expr_rebuild(e, args) : tt_expr_retain((tt_expr *)e);
-    for (int i = 0; i < n; i++)
-        tt_expr_release(args[i]);
-    if (args != stack)
-        free(args);
+    tt_expr *m = tt_expr_map_args(e, to_loads, ctx);
+    if (!m || m->kind != TT_EXPR_ACCESS)
+        return m;
+    tt_expr *r = access_to_load(l, m, m->args);
+    tt_expr_release(m);
     return r;
 }
 
@@ -551,7 +525,7 @@ tt_expr *lw_lower_expr(const lw_ctx *x, const tt_expr *body, int naxes, tt_iter_
     if (!sub)
         return NULL;
     load_ctx l = {x, override_tensor, override_value};
-    tt_expr *r = to_loads(&l, sub);
+    tt_expr *r = to_loads(sub, &l);
     tt_expr_release(sub);
     return r;
 }
@@ -587,7 +561,7 @@ static int make_buffers(lw_ctx *x)
             bool needed = !s->cache_loop;
             for (int j = 0; !needed && j < x->n; j++)
                 needed = j != s->epilogue && x->st[j].place != LW_INLINED && j != i &&
-                         reads(x->st[j].body, t);
+                         tt_expr_reads(x->st[j].body, t);
             if (needed)
                 s->buf = scratch(t->name, t->dtype, t->ndim, t->shape);
             else
@@ -669,8 +643,11 @@ static int prepare(lw_ctx *x, const tt_compute *c, const tt_schedule *s)
     if (!x->st || !x->inbuf || !x->packed || !x->pack_dim || !x->pack_factor)
         return tt_error_set("out of memory");
     for (int i = 0; i < x->n; i++)
-        x->st[i] = (lw_stage){.stage = c->stages[i], .body = tt_expr_retain(c->stages[i]->body),
-                              .epilogue = -1, .producer = -1, .attach_to = -1};
+        x->st[i] = (lw_stage){.stage = c->stages[i],
+                              .body = tt_expr_retain(c->stages[i]->body),
+                              .epilogue = -1,
+                              .producer = -1,
+                              .attach_to = -1};
     if (place_steps(x) != 0)
         return -1;
     /* Consumers first: a compute_at region depends on the consumer's final nest. */

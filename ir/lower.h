@@ -39,4 +39,11 @@ TT_API int tt_lower_loops(const tt_compute *c, const tt_schedule *s, const char 
                           tt_loop_info **out);
 TT_API void tt_loop_info_free(tt_loop_info *loops, int n);
 
+/* The epilogue rule, for lowering's inline step and for search: the output stage of c, inlined
+ * after the stages marked in inlined[0..nstages), fuses as an epilogue into the latest stage it
+ * reads (through the inlined ones) that is not inlined, when it reads that stage only at its own
+ * axes, has its shape, and reads no later stage that is not inlined. *producer is that stage, or
+ * -1 when the output does not fuse (a reduction never does). -1 only when out of memory. */
+TT_API int tt_lower_epilogue(const tt_compute *c, const bool *inlined, int *producer);
+
 #endif

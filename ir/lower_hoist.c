@@ -30,25 +30,19 @@ static bool on_path(const path *p, const tt_expr *v)
     return false;
 }
 
-/* Whether e uses a variable of the path (any = true) or a variable off it (any = false). */
-static bool uses(const path *p, const tt_expr *e, bool inner)
+static bool on_path_pred(const void *p, const tt_expr *v)
 {
-    if (e->kind == TT_EXPR_VAR)
-        return on_path(p, e) == inner;
-    for (int i = 0; i < e->nargs; i++)
-        if (uses(p, e->args[i], inner))
-            return true;
-    return false;
+    return on_path(p, v);
+}
+static bool off_path(const void *p, const tt_expr *v)
+{
+    return !on_path(p, v);
 }
 
-static bool has_load(const tt_expr *e)
+/* Whether e uses a variable of the path (inner = true) or a variable off it (inner = false). */
+static bool uses(const path *p, const tt_expr *e, bool inner)
 {
-    if (e->kind == TT_EXPR_LOAD)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (has_load(e->args[i]))
-            return true;
-    return false;
+    return tt_expr_any_var(e, inner ? on_path_pred : off_path, p);
 }
 
 static bool is_index(const tt_expr *e)
@@ -58,8 +52,7 @@ static bool is_index(const tt_expr *e)
 
 /* Splits the terms of sign*e into the inner part (only path variables) and the outer part (no
  * path variable), each added into *in / *out (new references). False when a term mixes both. */
-static bool split_terms(const path *p, const tt_expr *e, int64_t sign, tt_expr **in,
-                        tt_expr **out)
+static bool split_terms(const path *p, const tt_expr *e, int64_t sign, tt_expr **in, tt_expr **out)
 {
     if (e->kind == TT_EXPR_ADD || e->kind == TT_EXPR_SUB)
         return split_terms(p, e->args[0], sign, in, out) &&
@@ -79,7 +72,7 @@ static bool split_terms(const path *p, const tt_expr *e, int64_t sign, tt_expr *
  * variables, or NULL (with no error) when none is found. */
 static tt_expr *forall(const path *p, const tt_expr *cond)
 {
-    if (has_load(cond))
+    if (tt_expr_loads(cond))
         return NULL;
     if (!uses(p, cond, true))
         return tt_expr_retain((tt_expr *)cond);
@@ -136,37 +129,24 @@ static void add_check(checks *c, tt_expr *e)
     c->e[c->n++] = e;
 }
 
+typedef struct {
+    const path *p;
+    checks *c;
+} rewrite_ctx;
+
 /* e with each select decided for the whole of loop L (path->r[0]) replaced by its true value. */
-static tt_expr *rewrite_expr(const path *p, checks *c, const tt_expr *e)
+static tt_expr *rewrite_expr(const tt_expr *e, void *ctx)
 {
-    if (e->kind == TT_EXPR_SELECT && !lw_uses_var(e->args[0], p->r[0].var)) {
-        tt_expr *ok = forall(p, e->args[0]);
+    const rewrite_ctx *w = ctx;
+    if (e->kind == TT_EXPR_SELECT && !tt_expr_uses_var(e->args[0], w->p->r[0].var)) {
+        tt_expr *ok = forall(w->p, e->args[0]);
         if (ok) {
-            add_check(c, ok);
-            return rewrite_expr(p, c, e->args[1]);
+            add_check(w->c, ok);
+            return rewrite_expr(e->args[1], ctx);
         }
     }
-    if (e->nargs == 0)
-        return tt_expr_retain((tt_expr *)e);
-    tt_expr *stack[8], **args = e->nargs <= 8 ? stack : calloc((size_t)e->nargs, sizeof *args);
-    if (!args) {
-        c->fail = true;
-        return NULL;
-    }
-    int n = 0;
-    bool changed = false;
-    for (; n < e->nargs; n++) {
-        if (!(args[n] = rewrite_expr(p, c, e->args[n])))
-            break;
-        changed |= args[n] != e->args[n];
-    }
-    tt_expr *r = NULL;
-    if (n == e->nargs)
-        r = changed ? tt_expr_rebuild(e, args) : tt_expr_retain((tt_expr *)e);
-    for (int i = 0; i < n; i++)
-        tt_expr_release(args[i]);
-    if (args != stack)
-        free(args);
+    tt_expr *r = tt_expr_map_args(e, rewrite_expr, ctx);
+    w->c->fail |= !r;
     return r;
 }
 
@@ -174,7 +154,7 @@ static tt_expr *rewrite_expr(const path *p, checks *c, const tt_expr *e)
 static bool reduces_over(const path *anc, const tt_expr *index)
 {
     for (int i = 0; i < anc->n; i++)
-        if (!lw_uses_var(index, anc->r[i].var))
+        if (!tt_expr_uses_var(index, anc->r[i].var))
             return true;
     return false;
 }
@@ -237,7 +217,7 @@ static tt_stmt *rewrite_stmt(path *p, const path *anc, checks *c, tt_stmt *s)
     case TT_STMT_STORE: {
         if (!reduces_over(anc, s->index))
             return tt_stmt_retain(s);
-        tt_expr *v = rewrite_expr(p, c, s->value);
+        tt_expr *v = rewrite_expr(s->value, &(rewrite_ctx){p, c});
         r = v ? (v == s->value ? tt_stmt_retain(s) : tt_stmt_store(s->buffer, s->index, v)) : NULL;
         tt_expr_release(v);
         return r;

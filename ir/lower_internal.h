@@ -3,6 +3,7 @@
 #ifndef TT_IR_LOWER_INTERNAL_H
 #define TT_IR_LOWER_INTERNAL_H
 
+#include "ir/analysis.h"
 #include "ir/lower.h"
 #include "ir/simplify.h"
 
@@ -29,8 +30,8 @@ typedef struct {
     tt_stage *stage;
     tt_expr *body; /* owned: the stage's body after inlining */
     lw_place place;
-    int epilogue; /* index of the stage fused into this one as an epilogue, or -1 */
-    int producer; /* LW_EPILOGUE: the stage it is fused into */
+    int epilogue;           /* index of the stage fused into this one as an epilogue, or -1 */
+    int producer;           /* LW_EPILOGUE: the stage it is fused into */
     const char *cache_loop; /* cache_write: "" = whole stage, NULL = none */
     int cache_step;
     int attach_to, attach_step; /* LW_ATTACHED: consumer stage and the compute_at step */
@@ -49,10 +50,10 @@ typedef struct {
     int nguards, guard_cap;
     lw_guard *guards;
 
-    tt_buffer *buf;        /* where the stage's tensor lives: NULL if nowhere */
-    tt_expr **region_lo;   /* LW_ATTACHED: per output dim, in the consumer's variables */
+    tt_buffer *buf;      /* where the stage's tensor lives: NULL if nowhere */
+    tt_expr **region_lo; /* LW_ATTACHED: per output dim, in the consumer's variables */
     int64_t *region_ext;
-    bool needs_buffer;     /* someone reads the tensor (or it is the output) */
+    bool needs_buffer; /* someone reads the tensor (or it is the output) */
 } lw_stage;
 
 typedef struct {
@@ -60,7 +61,7 @@ typedef struct {
     const tt_schedule *s;
     int n;
     lw_stage *st;
-    tt_buffer **inbuf; /* per input */
+    tt_buffer **inbuf;  /* per input */
     tt_buffer **packed; /* per input: packed copy or NULL */
     int *pack_dim;
     int64_t *pack_factor;
@@ -71,7 +72,6 @@ int lw_step_error(const lw_ctx *x, int step, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int lw_stage_index(const lw_ctx *x, const char *name);
 int lw_loop_index(const lw_stage *s, const char *name);
-bool lw_uses_var(const tt_expr *e, const tt_expr *var);
 /* Innermost loop position of s whose variable e uses, -1 if none. */
 int lw_innermost_use(const lw_stage *s, const tt_expr *e);
 /* The axis values an evaluation of the body sees (region offset added when attached); new

@@ -8,16 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool reads_tensor(const tt_expr *e, const tt_tensor *t)
-{
-    if (e->kind == TT_EXPR_ACCESS && e->tensor == t)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (reads_tensor(e->args[i], t))
-            return true;
-    return false;
-}
-
 int lw_pack_record(lw_ctx *x, int si, int stage)
 {
     const tt_step *st = tt_schedule_step(x->s, si);
@@ -29,15 +19,13 @@ int lw_pack_record(lw_ctx *x, int si, int stage)
         return lw_step_error(x, si, "no input %s", st->tensor);
     const tt_tensor *t = c->inputs[k];
     if (st->dim < 0 || st->dim >= t->ndim)
-        return lw_step_error(x, si, "dim %d of %s, expected 0..%d", st->dim, t->name,
-                             t->ndim - 1);
+        return lw_step_error(x, si, "dim %d of %s, expected 0..%d", st->dim, t->name, t->ndim - 1);
     if (st->factor <= 0)
         return lw_step_error(x, si, "factor %lld, expected > 0", (long long)st->factor);
     if (st->factor > t->shape[st->dim] && st->factor > 64) /* as split: padding, not panels */
         return lw_step_error(x, si, "factor %lld is more than dim %d of %s (%lld)",
-                             (long long)st->factor, st->dim, t->name,
-                             (long long)t->shape[st->dim]);
-    if (!reads_tensor(x->st[stage].body, t))
+                             (long long)st->factor, st->dim, t->name, (long long)t->shape[st->dim]);
+    if (!tt_expr_reads(x->st[stage].body, t))
         return lw_step_error(x, si, "stage %s does not read %s", st->stage, t->name);
     if (x->packed[k])
         return lw_step_error(x, si, "%s is already packed", t->name);
@@ -57,9 +45,9 @@ int lw_pack_record(lw_ctx *x, int si, int stage)
     for (int d = 0; d < n; d++)
         if (__builtin_mul_overflow(numel, shape[d], &numel))
             return lw_step_error(x, si, "packed %s is too large", t->name);
-    x->packed[k] = tt_buffer_new(name, t->dtype, n, shape,
-                                 numel * (t->dtype.bits / 8) <= 16384 ? TT_SCOPE_LOCAL
-                                                                      : TT_SCOPE_WORKSPACE);
+    x->packed[k] =
+        tt_buffer_new(name, t->dtype, n, shape,
+                      numel * (t->dtype.bits / 8) <= 16384 ? TT_SCOPE_LOCAL : TT_SCOPE_WORKSPACE);
     x->pack_dim[k] = st->dim;
     x->pack_factor[k] = st->factor;
     return x->packed[k] ? 0 : -1;

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/simplify.h"
+#include "ir/analysis.h"
+#include "ir/lower.h"
 
 #define MAX_VALUES 40 /* candidate extents per tile level */
 
@@ -151,26 +152,6 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
 
 /* ---- the compute's structure ---- */
 
-static bool reads(const tt_expr *e, const tt_tensor *t)
-{
-    if (e->kind == TT_EXPR_ACCESS && e->tensor == t)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (reads(e->args[i], t))
-            return true;
-    return false;
-}
-
-static bool uses_var(const tt_expr *e, const tt_expr *var)
-{
-    if (e == var)
-        return true;
-    for (int i = 0; i < e->nargs; i++)
-        if (uses_var(e->args[i], var))
-            return true;
-    return false;
-}
-
 static double stage_work(const tt_stage *st)
 {
     double w = 1;
@@ -182,95 +163,20 @@ static double stage_work(const tt_stage *st)
     return w;
 }
 
-/* e with reads of X replaced by xbody at the read's indices (what lowering's inline does). */
-static tt_expr *substitute_reads(const tt_expr *e, const tt_stage *X, const tt_expr *xbody)
-{
-    if (e->nargs == 0)
-        return tt_expr_retain((tt_expr *)e);
-    tt_expr **args = calloc((size_t)e->nargs, sizeof *args);
-    if (!args) {
-        tt_error_set("out of memory");
-        return NULL;
-    }
-    int n = 0;
-    for (; n < e->nargs; n++)
-        if (!(args[n] = substitute_reads(e->args[n], X, xbody)))
-            break;
-    tt_expr *r = NULL;
-    if (n == e->nargs && e->kind == TT_EXPR_ACCESS && e->tensor == X->output) {
-        tt_expr *vars[64];
-        for (int i = 0; i < e->nargs && i < 64; i++)
-            vars[i] = X->axes[i]->var;
-        r = e->nargs <= 64 ? tt_expr_substitute(xbody, e->nargs, vars, args) : NULL;
-    } else if (n == e->nargs) {
-        r = tt_expr_rebuild(e, args);
-    }
-    for (int i = 0; i < n; i++)
-        tt_expr_release(args[i]);
-    free(args);
-    return r;
-}
-
-/* Every read of t in e is at exactly the axes of stage st. */
-static bool identity_reads(const tt_expr *e, const tt_tensor *t, const tt_stage *st)
-{
-    if (e->kind == TT_EXPR_ACCESS && e->tensor == t) {
-        if (e->nargs != st->naxes)
-            return false;
-        for (int i = 0; i < e->nargs; i++)
-            if (e->args[i] != st->axes[i]->var)
-                return false;
-    }
-    for (int i = 0; i < e->nargs; i++)
-        if (!identity_reads(e->args[i], t, st))
-            return false;
-    return true;
-}
-
-/* Whether lowering fuses the output into main when the forced stages are inlined first: the
- * latest stage the output reads (through them) must be main, at the output's own indices. */
+/* Whether lowering fuses the output into main when the forced stages are inlined first
+ * (ir/lower.h's epilogue rule). */
 static int check_epilogue(tt_space *sp, bool *fused)
 {
     const tt_compute *c = sp->c;
-    int out = c->nstages - 1;
-    *fused = false;
-    if (out == sp->main || c->stages[out]->body->kind == TT_EXPR_REDUCE)
-        return 0;
-    tt_expr **body = calloc((size_t)c->nstages, sizeof *body);
-    if (!body)
+    bool *inlined = calloc((size_t)c->nstages, sizeof *inlined);
+    if (!inlined)
         return tt_error_set("out of memory");
-    for (int i = 0; i < c->nstages; i++)
-        body[i] = tt_expr_retain(c->stages[i]->body);
-    int rc = 0;
-    for (int f = 0; rc == 0 && f < sp->nforced; f++) {
-        int x = sp->forced[f];
-        for (int j = x + 1; rc == 0 && j < c->nstages; j++) {
-            tt_expr *b = substitute_reads(body[j], c->stages[x], body[x]);
-            if (!b) {
-                rc = -1;
-                break;
-            }
-            tt_expr_release(body[j]);
-            body[j] = b;
-        }
-    }
-    if (rc == 0) {
-        const tt_stage *O = c->stages[out], *M = c->stages[sp->main];
-        const tt_tensor *mt = M->output, *ot = O->output;
-        bool ok = reads(body[out], mt) && identity_reads(body[out], mt, O) &&
-                  mt->ndim == ot->ndim &&
-                  memcmp(mt->shape, ot->shape, (size_t)mt->ndim * sizeof *mt->shape) == 0;
-        for (int q = sp->main + 1; ok && q < out; q++) {
-            bool forced = false;
-            for (int f = 0; f < sp->nforced; f++)
-                forced |= sp->forced[f] == q;
-            ok = forced || !reads(body[out], c->stages[q]->output);
-        }
-        *fused = ok;
-    }
-    for (int i = 0; i < c->nstages; i++)
-        tt_expr_release(body[i]);
-    free(body);
+    for (int f = 0; f < sp->nforced; f++)
+        inlined[sp->forced[f]] = true;
+    int producer;
+    int rc = tt_lower_epilogue(c, inlined, &producer);
+    free(inlined);
+    *fused = rc == 0 && producer == sp->main && sp->main != c->nstages - 1;
     return rc;
 }
 
@@ -288,7 +194,7 @@ static void find_packs(tt_space *sp, const tt_expr *e, const tt_expr *vvar, cons
                 continue;
             }
             for (int r = 0; r < M->body->naxes; r++)
-                walked |= uses_var(e->args[d], M->body->axes[r]->var);
+                walked |= tt_expr_uses_var(e->args[d], M->body->axes[r]->var);
         }
         bool seen = false;
         for (int p = 0; p < sp->npack; p++)
@@ -305,11 +211,11 @@ static void find_packs(tt_space *sp, const tt_expr *e, const tt_expr *vvar, cons
 static void vector_companions(const tt_space *sp, const tt_expr *e, const tt_expr *vvar,
                               const tt_stage *M, bool *bad)
 {
-    if (e->kind == TT_EXPR_ACCESS && uses_var(e, vvar))
+    if (e->kind == TT_EXPR_ACCESS && tt_expr_uses_var(e, vvar))
         for (int a = 0; a < sp->nspatial; a++)
             for (int m = 0; m < M->naxes; m++)
                 if (strcmp(M->axes[m]->var->name, sp->spatial[a].name) == 0 &&
-                    uses_var(e, M->axes[m]->var))
+                    tt_expr_uses_var(e, M->axes[m]->var))
                     bad[a] = true;
     for (int i = 0; i < e->nargs; i++)
         vector_companions(sp, e->args[i], vvar, M, bad);

@@ -14,12 +14,11 @@
 #include "ir/interp.h"
 #include "ir/ir.h"
 
-/* ---- stealing constructors: each releases the references it is given ---- */
+#include "../ir/expr_build.h"
 
-static inline tt_expr *I(int64_t v)
-{
-    return tt_expr_int(v);
-}
+/* ---- stealing constructors: each releases the references it is given (I, bin, sel: from
+ * tests/ir/expr_build.h) ---- */
+
 static inline tt_expr *F(double v)
 {
     return tt_expr_float(v, TT_DT_F32);
@@ -27,13 +26,6 @@ static inline tt_expr *F(double v)
 static inline tt_expr *V(tt_expr *var)
 {
     return tt_expr_retain(var);
-}
-static inline tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
-{
-    tt_expr *e = tt_expr_binary(k, a, b);
-    tt_expr_release(a);
-    tt_expr_release(b);
-    return e;
 }
 static inline tt_expr *add(tt_expr *a, tt_expr *b)
 {
@@ -47,14 +39,6 @@ static inline tt_expr *ld(tt_buffer *b, tt_expr *idx)
 {
     tt_expr *e = tt_expr_load(b, idx);
     tt_expr_release(idx);
-    return e;
-}
-static inline tt_expr *sel(tt_expr *c, tt_expr *t, tt_expr *f)
-{
-    tt_expr *e = tt_expr_select(c, t, f);
-    tt_expr_release(c);
-    tt_expr_release(t);
-    tt_expr_release(f);
     return e;
 }
 static inline tt_expr *call1(const char *name, tt_expr *a)

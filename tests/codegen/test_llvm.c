@@ -153,6 +153,32 @@ static void vectorized_strides(void **state)
     }
 }
 
+/* An index through a narrowing cast wraps, so it is not linear in the vector variable: lanes
+ * v = 0..3 of int64(int8(v * 64)) + 128 store to 128, 192, 0 and 64. (Codegen's cg_affine used to
+ * open every integer cast and stored the lanes at 128 + 64 * v, past the buffer; the shared
+ * linear form opens only the casts that do not narrow.) */
+static void vectorized_narrowing_cast_index(void **state)
+{
+    (void)state;
+    tt_buffer *B = buf1("B", TT_DT_F32, 256, TT_SCOPE_GLOBAL);
+    tt_expr *v = var("v"), *prod = mul(V(v), I(64));
+    tt_expr *narrow = tt_expr_cast((DLDataType){kDLInt, 8, 1}, prod);
+    tt_expr *wide = tt_expr_cast(TT_DT_I64, narrow);
+    tt_expr_release(prod);
+    tt_expr_release(narrow);
+    tt_stmt *body = loop(v, 4, TT_FOR_VECTORIZED, st(B, add(wide, I(128)), F(1)));
+    tt_expr_release(v);
+    tt_buffer *params[1] = {B};
+    tt_kernel *k = kernel("narrow", 1, params, body);
+    float *out = falloc(256);
+    void *args[1] = {out};
+    run_both(k, args, NULL);
+    for (int64_t i = 0; i < 256; i++)
+        assert_float_equal(out[i], (i % 64 == 0 ? 1.0f : 0.0f), 0);
+    free(out);
+    tt_kernel_release(k);
+}
+
 /* A vectorized loop whose lanes all update one element (a reduction over v) must not be run as
  * vectors: codegen falls back to a scalar loop and the sum is exact. */
 static void vectorized_reduction_falls_back(void **state)
@@ -606,6 +632,7 @@ int main(void)
         cmocka_unit_test(tiled_matmul_odd),
         cmocka_unit_test(parallel_matches_serial),
         cmocka_unit_test(vectorized_strides),
+        cmocka_unit_test(vectorized_narrowing_cast_index),
         cmocka_unit_test(vectorized_reduction_falls_back),
         cmocka_unit_test(guarded_tail),
         cmocka_unit_test(select_and_math),

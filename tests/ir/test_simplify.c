@@ -10,26 +10,9 @@
 
 #include <cmocka.h>
 
+#include "expr_build.h"
 #include "ir/printer.h"
 #include "ir/simplify.h"
-
-static tt_expr *I(int64_t v) { return tt_expr_int(v); }
-static tt_expr *bin(tt_expr_kind k, tt_expr *a, tt_expr *b)
-{
-    tt_expr *e = tt_expr_binary(k, a, b);
-    tt_expr_release(a);
-    tt_expr_release(b);
-    return e;
-}
-static tt_expr *R(tt_expr *e) { return tt_expr_retain(e); }
-static tt_expr *sel(tt_expr *c, tt_expr *a, tt_expr *b)
-{
-    tt_expr *e = tt_expr_select(c, a, b);
-    tt_expr_release(c);
-    tt_expr_release(a);
-    tt_expr_release(b);
-    return e;
-}
 
 /* The printer parenthesises a binary node; the outermost pair says nothing here. */
 static void strip_outer(char *t)
@@ -74,8 +57,7 @@ static void test_folding(void **state)
     expect(bin(TT_EXPR_MUL, R(f), tt_expr_float(1.0, TT_DT_F32)), 0, NULL, "f");
     expect(bin(TT_EXPR_ADD, tt_expr_float(1.5, TT_DT_F32), tt_expr_float(2.0, TT_DT_F32)), 0, NULL,
            "3.5");
-    expect(sel(bin(TT_EXPR_LT, I(1), I(0)), R(f), tt_expr_float(0, TT_DT_F32)), 0,
-           NULL, "0.0");
+    expect(sel(bin(TT_EXPR_LT, I(1), I(0)), R(f), tt_expr_float(0, TT_DT_F32)), 0, NULL, "0.0");
     tt_expr_release(f);
     tt_expr_release(x);
 }
@@ -86,13 +68,14 @@ static void test_affine_canonical(void **state)
     tt_expr *i0 = tt_expr_var("i.0", TT_DT_I64), *i1 = tt_expr_var("i.1", TT_DT_I64),
             *j = tt_expr_var("j", TT_DT_I64);
     /* (i.0*16 + i.1)*64 + j */
-    expect(bin(TT_EXPR_ADD, bin(TT_EXPR_MUL, bin(TT_EXPR_ADD, bin(TT_EXPR_MUL, R(i0), I(16)), R(i1)),
-                                I(64)),
+    expect(bin(TT_EXPR_ADD,
+               bin(TT_EXPR_MUL, bin(TT_EXPR_ADD, bin(TT_EXPR_MUL, R(i0), I(16)), R(i1)), I(64)),
                R(j)),
            0, NULL, "i.0*1024 + i.1*64 + j");
     /* j + 3 - (2 - i.1) - j*2 + 1 */
     expect(bin(TT_EXPR_ADD,
-               bin(TT_EXPR_SUB, bin(TT_EXPR_SUB, bin(TT_EXPR_ADD, R(j), I(3)), bin(TT_EXPR_SUB, I(2), R(i1))),
+               bin(TT_EXPR_SUB,
+                   bin(TT_EXPR_SUB, bin(TT_EXPR_ADD, R(j), I(3)), bin(TT_EXPR_SUB, I(2), R(i1))),
                    bin(TT_EXPR_MUL, R(j), I(2))),
                I(1)),
            0, NULL, "i.1 - j + 2");
@@ -185,39 +168,13 @@ static int64_t rnd(int64_t n)
 static tt_expr *vars[NV];
 static int64_t vals[NV];
 
-static int64_t fdiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-
 static int64_t eval(const tt_expr *e)
 {
-    int64_t a = e->nargs > 0 ? eval(e->args[0]) : 0;
-    int64_t b = e->nargs > 1 && e->kind != TT_EXPR_SELECT ? eval(e->args[1]) : 0;
-    switch (e->kind) {
-    case TT_EXPR_INT: return e->ival;
-    case TT_EXPR_VAR:
-        for (int i = 0; i < NV; i++)
-            if (vars[i] == e)
-                return vals[i];
-        fail_msg("unknown variable %s", e->name);
-        return 0;
-    case TT_EXPR_ADD: return a + b;
-    case TT_EXPR_SUB: return a - b;
-    case TT_EXPR_MUL: return a * b;
-    case TT_EXPR_DIV: return fdiv(a, b);
-    case TT_EXPR_MOD: return a - fdiv(a, b) * b;
-    case TT_EXPR_MIN: return a < b ? a : b;
-    case TT_EXPR_MAX: return a > b ? a : b;
-    case TT_EXPR_EQ: return a == b;
-    case TT_EXPR_NE: return a != b;
-    case TT_EXPR_LT: return a < b;
-    case TT_EXPR_LE: return a <= b;
-    case TT_EXPR_GT: return a > b;
-    case TT_EXPR_GE: return a >= b;
-    case TT_EXPR_AND: return a && b;
-    case TT_EXPR_OR: return a || b;
-    case TT_EXPR_NOT: return !a;
-    case TT_EXPR_SELECT: return a ? eval(e->args[1]) : eval(e->args[2]);
-    default: fail_msg("unexpected kind %s", tt_expr_kind_name(e->kind)); return 0;
-    }
+    bool ok = true;
+    int64_t v = ref_eval(e, NV, vars, vals, &ok);
+    if (!ok)
+        fail_msg("cannot evaluate %s", tt_expr_kind_name(e->kind));
+    return v;
 }
 
 static tt_expr *gen_int(int depth);
@@ -241,14 +198,22 @@ static tt_expr *gen_int(int depth)
 {
     int r = (int)rnd(depth > 0 ? 9 : 2);
     switch (r) {
-    case 0: return I(rnd(21) - 10);
-    case 1: return R(vars[rnd(NV)]);
-    case 2: return bin(TT_EXPR_ADD, gen_int(depth - 1), gen_int(depth - 1));
-    case 3: return bin(TT_EXPR_SUB, gen_int(depth - 1), gen_int(depth - 1));
-    case 4: return bin(TT_EXPR_MUL, gen_int(depth - 1), I(rnd(9) - 4));
-    case 5: return bin(TT_EXPR_DIV, gen_int(depth - 1), I(rnd(8) + 1));
-    case 6: return bin(TT_EXPR_MOD, gen_int(depth - 1), I(rnd(8) + 1));
-    case 7: return bin(rnd(2) ? TT_EXPR_MIN : TT_EXPR_MAX, gen_int(depth - 1), gen_int(depth - 1));
+    case 0:
+        return I(rnd(21) - 10);
+    case 1:
+        return R(vars[rnd(NV)]);
+    case 2:
+        return bin(TT_EXPR_ADD, gen_int(depth - 1), gen_int(depth - 1));
+    case 3:
+        return bin(TT_EXPR_SUB, gen_int(depth - 1), gen_int(depth - 1));
+    case 4:
+        return bin(TT_EXPR_MUL, gen_int(depth - 1), I(rnd(9) - 4));
+    case 5:
+        return bin(TT_EXPR_DIV, gen_int(depth - 1), I(rnd(8) + 1));
+    case 6:
+        return bin(TT_EXPR_MOD, gen_int(depth - 1), I(rnd(8) + 1));
+    case 7:
+        return bin(rnd(2) ? TT_EXPR_MIN : TT_EXPR_MAX, gen_int(depth - 1), gen_int(depth - 1));
     default: {
         tt_expr *c = gen_bool(depth - 1), *a = gen_int(depth - 1), *b = gen_int(depth - 1);
         tt_expr *s = tt_expr_select(c, a, b);
@@ -284,9 +249,9 @@ static void test_random_equivalence(void **state)
             int64_t a = eval(e), b = eval(s);
             if (a != b) {
                 char *te = tt_expr_str(e), *ts = tt_expr_str(s);
-                printf("x=%lld y=%lld z=%lld (%s): %s = %lld but %s = %lld\n",
-                       (long long)vals[0], (long long)vals[1], (long long)vals[2],
-                       ranged ? "ranged" : "free", te, (long long)a, ts, (long long)b);
+                printf("x=%lld y=%lld z=%lld (%s): %s = %lld but %s = %lld\n", (long long)vals[0],
+                       (long long)vals[1], (long long)vals[2], ranged ? "ranged" : "free", te,
+                       (long long)a, ts, (long long)b);
                 free(te);
                 free(ts);
             }
