@@ -12,6 +12,8 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
+#include "runtime/text.h"
+
 #define MAGIC "tvm-tune-model 1"
 
 struct tt_model {
@@ -343,34 +345,10 @@ fail:
 
 int tt_model_load(tt_model *m, const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tt_error_set("%s: cannot read the model: %s", path, strerror(errno));
-    char *text = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 65536 > cap) {
-            cap = 2 * cap + 65536;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return tt_error_set("out of memory");
-            }
-            text = t;
-        }
-        size_t r = fread(text + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(text);
-        return tt_error_set("%s: cannot read the model", path);
-    }
-    text[n] = '\0';
+    char *text;
+    size_t n;
+    if (tt_read_file(path, 0, &text, &n) != 0)
+        return tt_error_wrap("%s: cannot read the model", path);
     int rc = tt_model_load_buffer(m, text, n, path);
     free(text);
     return rc;

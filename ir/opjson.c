@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ir/opjson_check.h"
+#include "runtime/text.h"
 
 uint32_t tt_fnv1a32(const void *data, size_t n)
 {
@@ -471,37 +472,13 @@ int tt_opfile_parse_string(const char *text, const char *path, tt_opfile **out)
 int tt_opfile_load(const char *path, tt_opfile **out)
 {
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return tt_error_set("%s: cannot open: %s", path, strerror(errno));
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *nb = cap > (64u << 20) ? NULL : realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(fp);
-                return tt_error_set("%s: larger than 64 MiB or out of memory", path);
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + len, 1, cap - len - 1, fp);
-        len += r;
-        if (r == 0)
-            break;
-    }
-    int err = ferror(fp);
-    fclose(fp);
-    if (err) {
-        free(buf);
-        return tt_error_set("%s: read error", path);
-    }
-    buf[len] = 0;
+    char *buf;
+    size_t len;
+    if (tt_read_file(path, (size_t)64 << 20, &buf, &len) != 0)
+        return -1;
     if (strlen(buf) != len) {
         free(buf);
-        return tt_error_set("%s: contains a NUL byte; expected JSON text", path);
+        return tt_error_setc(TT_ERR_PARSE, "%s: contains a NUL byte; expected JSON text", path);
     }
     int rc = tt_opfile_parse_string(buf, path, out);
     free(buf);

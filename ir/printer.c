@@ -9,57 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A growable string; an allocation failure is remembered and reported once at the end. */
-typedef struct {
-    char *s;
-    size_t n, cap;
-    bool oom;
-} sbuf;
-
-static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom)
-        return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        size_t room = b->cap - b->n;
-        int w = vsnprintf(b->s ? b->s + b->n : NULL, room, fmt, ap);
-        va_end(ap);
-        if (w < 0) {
-            b->oom = true;
-            return;
-        }
-        if ((size_t)w < room) {
-            b->n += (size_t)w;
-            return;
-        }
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap <= b->n + (size_t)w)
-            cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = true;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-}
-
-static char *finish(sbuf *b)
-{
-    if (b->oom || !b->s) {
-        free(b->s);
-        if (b->oom) {
-            tt_error_set("printer: out of memory");
-            return NULL;
-        }
-        return strdup("");
-    }
-    return b->s;
-}
+#include "runtime/text.h"
 
 static const char *dtname(DLDataType t)
 {
@@ -69,14 +19,14 @@ static const char *dtname(DLDataType t)
 
 /* The shortest decimal that reads back as the same value of the dtype, with ".0" when it
  * would otherwise look like an integer. */
-static void put_float(sbuf *b, double v, DLDataType t)
+static void put_float(tt_sb *b, double v, DLDataType t)
 {
     if (isnan(v)) {
-        put(b, "nan");
+        tt_sb_printf(b, "nan");
         return;
     }
     if (isinf(v)) {
-        put(b, v < 0 ? "-inf" : "inf");
+        tt_sb_printf(b, v < 0 ? "-inf" : "inf");
         return;
     }
     char tmp[40];
@@ -86,7 +36,7 @@ static void put_float(sbuf *b, double v, DLDataType t)
         if (f32 ? strtof(tmp, NULL) == (float)v : strtod(tmp, NULL) == v)
             break;
     }
-    put(b, "%s%s", tmp, strpbrk(tmp, ".en") ? "" : ".0");
+    tt_sb_printf(b, "%s%s", tmp, strpbrk(tmp, ".en") ? "" : ".0");
 }
 
 /* Precedence in the expression language's grammar: || && ! comparisons + * unary primary. */
@@ -139,102 +89,102 @@ static bool is_binary_op(const tt_expr *e)
 
 /* ranges: reductions show their axes' ranges ("sum(k: 0..64, ..)") rather than the language's
  * "sum(k, ..)". */
-static void expr(sbuf *b, const tt_expr *e, bool ranges);
+static void expr(tt_sb *b, const tt_expr *e, bool ranges);
 
 /* An operand: in parentheses when its precedence is below min. */
-static void operand(sbuf *b, const tt_expr *e, int min, bool ranges)
+static void operand(tt_sb *b, const tt_expr *e, int min, bool ranges)
 {
     bool paren = prec(e) < min;
     if (paren)
-        put(b, "(");
+        tt_sb_printf(b, "(");
     expr(b, e, ranges);
     if (paren)
-        put(b, ")");
+        tt_sb_printf(b, ")");
 }
 
 /* A whole expression in an index or a load: binary operators get parentheses, as in
  * "C[(i*64 + j)]", so the index stands out from the brackets around it. */
-static void wrapped(sbuf *b, const tt_expr *e, bool ranges)
+static void wrapped(tt_sb *b, const tt_expr *e, bool ranges)
 {
     if (is_binary_op(e)) {
-        put(b, "(");
+        tt_sb_printf(b, "(");
         expr(b, e, ranges);
-        put(b, ")");
+        tt_sb_printf(b, ")");
     } else {
         expr(b, e, ranges);
     }
 }
 
-static void args(sbuf *b, const tt_expr *e, bool ranges)
+static void args(tt_sb *b, const tt_expr *e, bool ranges)
 {
     for (int i = 0; i < e->nargs; i++) {
-        put(b, "%s", i ? ", " : "");
+        tt_sb_printf(b, "%s", i ? ", " : "");
         expr(b, e->args[i], ranges);
     }
 }
 
-static void expr(sbuf *b, const tt_expr *e, bool ranges)
+static void expr(tt_sb *b, const tt_expr *e, bool ranges)
 {
     if (!e) {
-        put(b, "<null>");
+        tt_sb_printf(b, "<null>");
         return;
     }
     switch (e->kind) {
     case TT_EXPR_INT:
-        put(b, "%lld", (long long)e->ival);
+        tt_sb_printf(b, "%lld", (long long)e->ival);
         return;
     case TT_EXPR_FLOAT:
         put_float(b, e->fval, e->dtype);
         return;
     case TT_EXPR_VAR:
-        put(b, "%s", e->name);
+        tt_sb_printf(b, "%s", e->name);
         return;
     case TT_EXPR_MIN:
     case TT_EXPR_MAX:
-        put(b, "%s(", binop(e->kind));
+        tt_sb_printf(b, "%s(", binop(e->kind));
         args(b, e, ranges);
-        put(b, ")");
+        tt_sb_printf(b, ")");
         return;
     case TT_EXPR_NOT:
-        put(b, "!");
+        tt_sb_printf(b, "!");
         operand(b, e->args[0], P_PRIMARY, ranges);
         return;
     case TT_EXPR_SELECT:
-        put(b, "select(");
+        tt_sb_printf(b, "select(");
         args(b, e, ranges);
-        put(b, ")");
+        tt_sb_printf(b, ")");
         return;
     case TT_EXPR_CALL:
         /* the language's spelling: it has abs, which the IR calls by its libm name */
-        put(b, "%s(", strcmp(e->name, "fabs") == 0 ? "abs" : e->name);
+        tt_sb_printf(b, "%s(", strcmp(e->name, "fabs") == 0 ? "abs" : e->name);
         args(b, e, ranges);
-        put(b, ")");
+        tt_sb_printf(b, ")");
         return;
     case TT_EXPR_CAST:
-        put(b, "%s(", dtname(e->dtype));
+        tt_sb_printf(b, "%s(", dtname(e->dtype));
         args(b, e, ranges);
-        put(b, ")");
+        tt_sb_printf(b, ")");
         return;
     case TT_EXPR_ACCESS:
-        put(b, "%s[", e->tensor->name);
+        tt_sb_printf(b, "%s[", e->tensor->name);
         args(b, e, ranges);
-        put(b, "]");
+        tt_sb_printf(b, "]");
         return;
     case TT_EXPR_LOAD:
-        put(b, "%s[", e->buffer->name);
+        tt_sb_printf(b, "%s[", e->buffer->name);
         wrapped(b, e->args[0], ranges);
-        put(b, "]");
+        tt_sb_printf(b, "]");
         return;
     case TT_EXPR_REDUCE:
-        put(b, "%s(%s", tt_reduce_op_name(e->reduce_op), e->naxes > 1 && !ranges ? "[" : "");
+        tt_sb_printf(b, "%s(%s", tt_reduce_op_name(e->reduce_op), e->naxes > 1 && !ranges ? "[" : "");
         for (int i = 0; i < e->naxes; i++) {
-            put(b, "%s%s", i ? ", " : "", e->axes[i]->var->name);
+            tt_sb_printf(b, "%s%s", i ? ", " : "", e->axes[i]->var->name);
             if (ranges)
-                put(b, ": 0..%lld", (long long)e->axes[i]->extent);
+                tt_sb_printf(b, ": 0..%lld", (long long)e->axes[i]->extent);
         }
-        put(b, "%s, ", e->naxes > 1 && !ranges ? "]" : "");
+        tt_sb_printf(b, "%s, ", e->naxes > 1 && !ranges ? "]" : "");
         expr(b, e->args[0], ranges);
-        put(b, ")");
+        tt_sb_printf(b, ")");
         return;
     default:
         break;
@@ -245,11 +195,11 @@ static void expr(sbuf *b, const tt_expr *e, bool ranges)
         operand(b, e->args[0], p == P_CMP ? p + 1 : p, ranges);
         /* integer * / % are index arithmetic: written tight, "i*64 + j" */
         bool tight = p == P_TERM && tt_dtype_is_int(e->dtype);
-        put(b, tight ? "%s" : " %s ", binop(e->kind));
+        tt_sb_printf(b, tight ? "%s" : " %s ", binop(e->kind));
         operand(b, e->args[1], p + 1, ranges);
         return;
     }
-    put(b, "<%s?>", tt_expr_kind_name(e->kind));
+    tt_sb_printf(b, "<%s?>", tt_expr_kind_name(e->kind));
 }
 
 char *tt_expr_str(const tt_expr *e)
@@ -258,67 +208,67 @@ char *tt_expr_str(const tt_expr *e)
         tt_error_set("tt_expr_str: NULL expression");
         return NULL;
     }
-    sbuf b = {0};
+    tt_sb b = {0};
     wrapped(&b, e, true);
-    return finish(&b);
+    return tt_sb_take(&b);
 }
 
-static void shape(sbuf *b, DLDataType t, int ndim, const int64_t *shape)
+static void shape(tt_sb *b, DLDataType t, int ndim, const int64_t *shape)
 {
-    put(b, "%s[", dtname(t));
+    tt_sb_printf(b, "%s[", dtname(t));
     for (int i = 0; i < ndim; i++)
-        put(b, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    put(b, "]");
+        tt_sb_printf(b, "%s%lld", i ? ", " : "", (long long)shape[i]);
+    tt_sb_printf(b, "]");
 }
 
-static void stmt(sbuf *b, const tt_stmt *s, int depth)
+static void stmt(tt_sb *b, const tt_stmt *s, int depth)
 {
     int ind = 2 * depth;
     switch (s->kind) {
     case TT_STMT_FOR:
-        put(b, "%*s%s%sfor (%s, 0, ", ind, "",
+        tt_sb_printf(b, "%*s%s%sfor (%s, 0, ", ind, "",
             s->for_kind == TT_FOR_SERIAL ? "" : tt_for_kind_name(s->for_kind),
             s->for_kind == TT_FOR_SERIAL ? "" : " ", s->var->name);
         expr(b, s->extent, false);
-        put(b, ") {\n");
+        tt_sb_printf(b, ") {\n");
         stmt(b, s->body, depth + 1);
-        put(b, "%*s}\n", ind, "");
+        tt_sb_printf(b, "%*s}\n", ind, "");
         return;
     case TT_STMT_SEQ:
         for (int i = 0; i < s->nstmts; i++)
             stmt(b, s->stmts[i], depth);
         return;
     case TT_STMT_STORE:
-        put(b, "%*s%s[", ind, "", s->buffer->name);
+        tt_sb_printf(b, "%*s%s[", ind, "", s->buffer->name);
         wrapped(b, s->index, false);
-        put(b, "] = ");
+        tt_sb_printf(b, "] = ");
         expr(b, s->value, false);
-        put(b, "\n");
+        tt_sb_printf(b, "\n");
         return;
     case TT_STMT_IF:
-        put(b, "%*sif (", ind, "");
+        tt_sb_printf(b, "%*sif (", ind, "");
         expr(b, s->cond, false);
-        put(b, ") {\n");
+        tt_sb_printf(b, ") {\n");
         stmt(b, s->then_s, depth + 1);
         if (s->else_s) {
-            put(b, "%*s} else {\n", ind, "");
+            tt_sb_printf(b, "%*s} else {\n", ind, "");
             stmt(b, s->else_s, depth + 1);
         }
-        put(b, "%*s}\n", ind, "");
+        tt_sb_printf(b, "%*s}\n", ind, "");
         return;
     case TT_STMT_ALLOC: {
         const tt_buffer *buf = s->buffer;
-        put(b, "%*salloc %s%s[%s", ind, "", buf->scope == TT_SCOPE_WORKSPACE ? "workspace " : "",
+        tt_sb_printf(b, "%*salloc %s%s[%s", ind, "", buf->scope == TT_SCOPE_WORKSPACE ? "workspace " : "",
             buf->name, dtname(buf->dtype));
         for (int i = 0; i < buf->ndim; i++)
-            put(b, " x %lld", (long long)buf->shape[i]);
-        put(b, "] {\n");
+            tt_sb_printf(b, " x %lld", (long long)buf->shape[i]);
+        tt_sb_printf(b, "] {\n");
         stmt(b, s->body, depth + 1);
-        put(b, "%*s}\n", ind, "");
+        tt_sb_printf(b, "%*s}\n", ind, "");
         return;
     }
     default:
-        put(b, "%*s<stmt %d?>\n", ind, "", (int)s->kind);
+        tt_sb_printf(b, "%*s<stmt %d?>\n", ind, "", (int)s->kind);
     }
 }
 
@@ -328,9 +278,9 @@ char *tt_stmt_str(const tt_stmt *s)
         tt_error_set("tt_stmt_str: NULL statement");
         return NULL;
     }
-    sbuf b = {0};
+    tt_sb b = {0};
     stmt(&b, s, 0);
-    return finish(&b);
+    return tt_sb_take(&b);
 }
 
 char *tt_kernel_str(const tt_kernel *k)
@@ -339,16 +289,16 @@ char *tt_kernel_str(const tt_kernel *k)
         tt_error_set("tt_kernel_str: NULL kernel");
         return NULL;
     }
-    sbuf b = {0};
-    put(&b, "kernel %s(", k->name);
+    tt_sb b = {0};
+    tt_sb_printf(&b, "kernel %s(", k->name);
     for (int i = 0; i < k->nparams; i++) {
-        put(&b, "%s%s: ", i ? ", " : "", k->params[i]->name);
+        tt_sb_printf(&b, "%s%s: ", i ? ", " : "", k->params[i]->name);
         shape(&b, k->params[i]->dtype, k->params[i]->ndim, k->params[i]->shape);
     }
-    put(&b, ") {\n");
+    tt_sb_printf(&b, ") {\n");
     stmt(&b, k->body, 1);
-    put(&b, "}\n");
-    return finish(&b);
+    tt_sb_printf(&b, "}\n");
+    return tt_sb_take(&b);
 }
 
 char *tt_compute_str(const tt_compute *c)
@@ -357,36 +307,36 @@ char *tt_compute_str(const tt_compute *c)
         tt_error_set("tt_compute_str: NULL compute");
         return NULL;
     }
-    sbuf b = {0};
-    put(&b, "compute %s(", c->name);
+    tt_sb b = {0};
+    tt_sb_printf(&b, "compute %s(", c->name);
     for (int i = 0; i < c->ninputs; i++) {
-        put(&b, "%s%s: ", i ? ", " : "", c->inputs[i]->name);
+        tt_sb_printf(&b, "%s%s: ", i ? ", " : "", c->inputs[i]->name);
         shape(&b, c->inputs[i]->dtype, c->inputs[i]->ndim, c->inputs[i]->shape);
     }
-    put(&b, ") {\n");
+    tt_sb_printf(&b, ") {\n");
     for (int s = 0; s < c->nstages; s++) {
         const tt_stage *st = c->stages[s];
-        put(&b, "  %s", st->output->name);
+        tt_sb_printf(&b, "  %s", st->output->name);
         if (st->naxes) {
-            put(&b, "[");
+            tt_sb_printf(&b, "[");
             for (int i = 0; i < st->naxes; i++)
-                put(&b, "%s%s", i ? ", " : "", st->axes[i]->var->name);
-            put(&b, "]");
+                tt_sb_printf(&b, "%s%s", i ? ", " : "", st->axes[i]->var->name);
+            tt_sb_printf(&b, "]");
         }
-        put(&b, " = ");
+        tt_sb_printf(&b, " = ");
         expr(&b, st->body, false);
         /* the ranges, which the language infers and the line alone does not show */
-        put(&b, "  # ");
+        tt_sb_printf(&b, "  # ");
         shape(&b, st->output->dtype, st->output->ndim, st->output->shape);
         const char *sep = "; ";
         for (int i = 0; i < st->naxes; i++, sep = ", ")
-            put(&b, "%s%s < %lld", sep, st->axes[i]->var->name, (long long)st->axes[i]->extent);
+            tt_sb_printf(&b, "%s%s < %lld", sep, st->axes[i]->var->name, (long long)st->axes[i]->extent);
         if (st->body->kind == TT_EXPR_REDUCE)
             for (int i = 0; i < st->body->naxes; i++, sep = ", ")
-                put(&b, "%s%s < %lld", sep, st->body->axes[i]->var->name,
+                tt_sb_printf(&b, "%s%s < %lld", sep, st->body->axes[i]->var->name,
                     (long long)st->body->axes[i]->extent);
-        put(&b, "\n");
+        tt_sb_printf(&b, "\n");
     }
-    put(&b, "}\n");
-    return finish(&b);
+    tt_sb_printf(&b, "}\n");
+    return tt_sb_take(&b);
 }

@@ -10,44 +10,6 @@
 
 #include "tt/runtime.h"
 
-static void grow(tt_sb *b, size_t extra)
-{
-    if (b->failed)
-        return;
-    if (b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1) {
-        if (cap > SIZE_MAX / 2) {
-            b->failed = 1;
-            return;
-        }
-        cap *= 2;
-    }
-    char *buf = realloc(b->buf, cap);
-    if (!buf) {
-        b->failed = 1;
-        return;
-    }
-    b->buf = buf;
-    b->cap = cap;
-}
-
-void tt_sb_put(tt_sb *b, const char *s, size_t n)
-{
-    grow(b, n);
-    if (b->failed)
-        return;
-    memcpy(b->buf + b->len, s, n);
-    b->len += n;
-    b->buf[b->len] = '\0';
-}
-
-void tt_sb_puts(tt_sb *b, const char *s)
-{
-    tt_sb_put(b, s, strlen(s));
-}
-
 void tt_sb_int(tt_sb *b, int64_t v)
 {
     char tmp[24];
@@ -159,34 +121,6 @@ int tt_sb_json_string(tt_sb *b, const char *s, int sanitize)
     }
     tt_sb_put(b, "\"", 1);
     return 0;
-}
-
-char *tt_sb_take(tt_sb *b)
-{
-    if (b->failed || !b->buf) {
-        int failed = b->failed;
-        tt_sb_free(b);
-        if (failed) {
-            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-            return NULL;
-        }
-        char *empty = calloc(1, 1);
-        if (!empty)
-            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-        return empty;
-    }
-    char *s = b->buf;
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    return s;
-}
-
-void tt_sb_free(tt_sb *b)
-{
-    free(b->buf);
-    b->buf = NULL;
-    b->len = b->cap = 0;
-    b->failed = 0;
 }
 
 const char *tt_json_kind(const json_t *v)

@@ -9,24 +9,14 @@
 
 #include <jansson.h>
 
-/* A growable NUL-terminated buffer. After an allocation failure `failed` stays set and further
- * appends are no-ops, so a writer checks once at the end. */
-typedef struct {
-    char *buf;
-    size_t len, cap;
-    int failed;
-} tt_sb;
+#include "runtime/text.h"
 
-void tt_sb_put(tt_sb *b, const char *s, size_t n);
-void tt_sb_puts(tt_sb *b, const char *s);
+/* The string buffer tt_sb is runtime/text.h's; these append JSON pieces to it. */
 void tt_sb_int(tt_sb *b, int64_t v);
 void tt_sb_double(tt_sb *b, double x); /* shortest round-trip form; x must be finite */
 /* A JSON string literal. Invalid UTF-8 becomes U+FFFD when sanitize, else fails (returns -1
  * without touching b). */
 int tt_sb_json_string(tt_sb *b, const char *s, int sanitize);
-/* Hands over the text (caller frees) or NULL with an error set after an allocation failure. */
-char *tt_sb_take(tt_sb *b);
-void tt_sb_free(tt_sb *b);
 
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, surrogates or code points past U+10FFFF). */
 int tt_utf8_valid(const char *s, size_t n);

@@ -61,44 +61,6 @@ int tt_cli_parse_int(const char *cmd, const char *flag, const char *s, long long
     return TT_EXIT_USAGE;
 }
 
-int tt_cli_read_file(const char *path, char **out)
-{
-    *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return tt_error_setc(tt_error_category_from_errno(errno), "cannot open '%s': %s", path,
-                             strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t n = fread(buf + len, 1, cap - len - 1, f);
-        len += n;
-        if (n == 0)
-            break;
-        if (cap - len - 1 == 0) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!buf)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory reading '%s'", path);
-    if (err) {
-        free(buf);
-        return tt_error_setc(TT_ERR_IO, "cannot read '%s'", path);
-    }
-    buf[len] = '\0';
-    *out = buf;
-    return 0;
-}
-
 /* ---- paths, targets, records ---- */
 
 int tt_cli_check_out_dir(const char *cmd, const char *path)

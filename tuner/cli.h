@@ -52,7 +52,5 @@ int tt_cli_fail(const char *cmd, tt_error_category uncategorised);
  * and returns TT_EXIT_USAGE with *out untouched. */
 int tt_cli_parse_int(const char *cmd, const char *flag, const char *s, long long min, long long max,
                      long long *out);
-/* Reads a whole file into a NUL-terminated string (caller frees); -1 with a message. */
-int tt_cli_read_file(const char *path, char **out);
 
 #endif

@@ -11,6 +11,7 @@
 #include "ir/opjson.h"
 #include "ir/printer.h"
 #include "ir/schedule.h"
+#include "runtime/text.h"
 #include "tuner/cli.h"
 
 static const char show_usage[] =
@@ -141,7 +142,7 @@ int tt_cli_show(int argc, char **argv)
         goto done;
     }
     if (steps_path) {
-        if (tt_cli_read_file(steps_path, &steps_text) ||
+        if (tt_read_file(steps_path, 0, &steps_text, NULL) ||
             tt_schedule_from_json(steps_text, &sched)) {
             tt_error_wrap("--steps %s", steps_path);
             rc = tt_cli_fail("show", TT_ERR_INVALID_ARGUMENT);

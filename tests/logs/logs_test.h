@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "logs/record.h"
+#include "runtime/text.h"
 #include "tt_test.h"
 
 #define assert_ok(call)                                                                            \
@@ -80,21 +81,8 @@ static inline const char *path_in(const char *dir, const char *name)
 /* The whole file in a new NUL-terminated buffer (*len bytes); NULL when it cannot be read. */
 static inline char *slurp(const char *path, size_t *len)
 {
-    if (len)
-        *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    size_t got = fread(buf, 1, (size_t)n, f);
-    fclose(f);
-    buf[got] = '\0';
-    if (len)
-        *len = got;
-    return buf;
+    char *buf;
+    return tt_read_file(path, 0, &buf, len) == 0 ? buf : NULL;
 }
 
 static inline void write_file(const char *path, const char *mode, const char *text)
