@@ -2,7 +2,9 @@
  * pinned to a physical core through hwloc, the thread count, and aligned workspace memory.
  * Pinning keeps measurements repeatable: a worker that migrates between cores loses its caches. */
 #include <errno.h>
+#ifdef TT_HAVE_HWLOC /* optional: without it threads are not pinned (cross builds) */
 #include <hwloc.h>
+#endif
 #include <limits.h>
 #include <omp.h>
 #include <pthread.h>
@@ -17,7 +19,9 @@
 
 /* The topology, loaded once and read-only afterwards (hwloc allows concurrent reads then). */
 static pthread_once_t topo_once = PTHREAD_ONCE_INIT;
+#ifdef TT_HAVE_HWLOC
 static hwloc_topology_t topo;
+#endif
 static int topo_ok;
 static int core_count = 1;
 
@@ -32,6 +36,7 @@ static void topo_load(void)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     core_count = online > 0 ? (int)(online < MAX_THREADS ? online : MAX_THREADS) : 1;
+#ifdef TT_HAVE_HWLOC
     if (hwloc_topology_init(&topo) != 0)
         return;
     if (hwloc_topology_load(topo) != 0) {
@@ -42,6 +47,7 @@ static void topo_load(void)
     int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     if (cores > 0)
         core_count = cores < MAX_THREADS ? cores : MAX_THREADS;
+#endif
 }
 
 static int env_threads(void)
@@ -90,9 +96,13 @@ static void pin_once(int worker)
     pthread_once(&topo_once, topo_load);
     if (!topo_ok)
         return;
+#ifdef TT_HAVE_HWLOC
     hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)(worker % core_count));
     if (core != NULL && core->cpuset != NULL)
         hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_THREAD);
+#else
+    (void)worker;
+#endif
 }
 
 /* The first failure of a launch, copied from the failing worker's thread-local last error. */
