@@ -255,8 +255,19 @@ static int make_mod(rpc_sess *s, uint64_t id, tt_module *out)
     return 0;
 }
 
-/* Decodes a RETURN payload into a value the caller owns (proxies are new references). */
+/* Decodes a RETURN payload into a value the caller owns (proxies are new references). On
+ * failure *vals is freed. */
+static int decode_return_(rpc_sess *s, const uint8_t *p, size_t len, tt_rpc_values *vals);
+
 static int decode_return(rpc_sess *s, const uint8_t *p, size_t len, tt_rpc_values *vals)
+{
+    if (decode_return_(s, p, len, vals) == 0)
+        return 0;
+    tt_rpc_values_free(vals);
+    return -1;
+}
+
+static int decode_return_(rpc_sess *s, const uint8_t *p, size_t len, tt_rpc_values *vals)
 {
     tt_rpc_reader r = {p, len, 0};
     if (tt_rpc_values_decode(&r, 1, vals) != 0)
