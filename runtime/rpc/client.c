@@ -29,6 +29,13 @@ typedef struct {
     int dead;
     int timeout_ms; /* per call; -1: none */
     char addr[288];
+    /* Remote handles of the rpc.* globals the C helpers call, looked up once per session (the
+     * device keeps them until the session ends). */
+    struct {
+        char name[48];
+        uint64_t id;
+    } globals[16];
+    int nglobals;
 } rpc_sess;
 
 /* self of an "rpc" module: the session (remote_id 0) or a module on the device. */
@@ -579,22 +586,72 @@ TT_API int tt_rpc_close(tt_module session)
     return 0;
 }
 
+/* *id = the remote handle of the device's global name, from the session's cache when it was
+ * looked up before. *cached = 0 when the cache is full and the caller must free it. */
+static int global_id(rpc_sess *s, const char *name, uint64_t *id, int *cached)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->nglobals; i++) {
+        if (strcmp(s->globals[i].name, name) == 0) {
+            *id = s->globals[i].id;
+            *cached = 1;
+            pthread_mutex_unlock(&s->lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&s->lock);
+    tt_rpc_buf b = {0};
+    tt_rpc_put_str(&b, name);
+    uint8_t *reply;
+    size_t len;
+    int rc = roundtrip(s, TT_RPC_GET_GLOBAL, &b, &reply, &len);
+    tt_rpc_buf_free(&b);
+    if (rc != 0)
+        return -1;
+    tt_rpc_reader r = {reply, len, 0};
+    tt_rpc_values vals;
+    rc = tt_rpc_values_decode(&r, 1, &vals);
+    free(reply);
+    if (rc != 0)
+        return tt_error_wrap("rpc: malformed answer from %s", s->addr);
+    int code = vals.codes[0];
+    *id = (uint64_t)vals.values[0].v_int64;
+    tt_rpc_values_free(&vals);
+    if (code != TT_FUNC)
+        return tt_error_set("rpc: the server at %s has no function %s", s->addr, name);
+    *cached = 0;
+    pthread_mutex_lock(&s->lock);
+    if (s->nglobals < (int)(sizeof s->globals / sizeof s->globals[0]) &&
+        strlen(name) < sizeof s->globals[0].name) {
+        snprintf(s->globals[s->nglobals].name, sizeof s->globals[0].name, "%s", name);
+        s->globals[s->nglobals++].id = *id;
+        *cached = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
 /* Calls the device's global name with args; *vals holds the answer. */
+static int call_global_s(rpc_sess *s, const char *who, const char *name, const tt_value *args,
+                         const int *codes, int n, tt_rpc_values *vals)
+{
+    uint64_t id = 0;
+    int cached = 1;
+    if (global_id(s, name, &id, &cached) != 0)
+        return tt_error_wrap("%s", who);
+    int rc = call_remote(s, id, args, codes, n, vals);
+    if (!cached)
+        send_free(s, TT_FUNC, id);
+    return rc == 0 ? 0 : tt_error_wrap("%s", who);
+}
+
 static int call_global(tt_module session, const char *who, const char *name, const tt_value *args,
                        const int *codes, int n, tt_rpc_values *vals)
 {
     rpc_sess *s = session_of(who, session);
     if (s == NULL)
         return -1;
-    tt_func f;
-    if (tt_mod_get_function(session, name, 0, &f) != 0)
-        return tt_error_wrap("%s", who);
-    if (f == NULL)
-        return tt_error_set("%s: the server at %s has no function %s", who, s->addr, name);
-    rpc_fn *rf = tt_func_resource_if(f, forward);
-    int rc = call_remote(s, rf->remote_id, args, codes, n, vals);
-    tt_func_free(f);
-    return rc == 0 ? 0 : tt_error_wrap("%s", who);
+    return call_global_s(s, who, name, args, codes, n, vals);
 }
 
 TT_API int tt_rpc_upload(tt_module session, const char *local_path, const char *remote_name)
@@ -719,14 +776,9 @@ static int check_pair(const char *who, remote_obj *r, const DLTensor *local)
 static int call_on(remote_obj *r, const char *name, tt_value *args, int *codes, int n,
                    tt_rpc_values *vals)
 {
-    tt_module sess;
-    if (make_mod(r->s, 0, &sess) != 0)
-        return -1;
     args[0].v_handle = &r->obj;
     codes[0] = TT_OBJECT;
-    int rc = call_global(sess, name, name, args, codes, n, vals);
-    tt_mod_free(sess);
-    return rc;
+    return call_global_s(r->s, name, name, args, codes, n, vals);
 }
 
 TT_API int tt_rpc_array_copy_from(tt_object *remote, const DLTensor *local)
@@ -807,13 +859,8 @@ TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_re
         a[i + 5] = args[i];
         c[i + 5] = codes[i];
     }
-    tt_module sess;
     tt_rpc_values vals;
-    int rc = make_mod(rf->s, 0, &sess);
-    if (rc == 0) {
-        rc = call_global(sess, "tt_rpc_time_evaluate", "rpc.time_evaluate", a, c, n + 5, &vals);
-        tt_mod_free(sess);
-    }
+    int rc = call_global_s(rf->s, "tt_rpc_time_evaluate", "rpc.time_evaluate", a, c, n + 5, &vals);
     free(a);
     free(c);
     if (rc != 0)
