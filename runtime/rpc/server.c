@@ -127,6 +127,27 @@ static void remove_session_dirs(const char *work_dir, pid_t pid)
     closedir(d);
 }
 
+/* Closes a refused connection so that the peer reads our ERROR frame: closing with unread
+ * input would make the kernel reset the connection and drop the frame. So: end our side, then
+ * discard what the peer still sends (at most 64 KiB, at most 1 s), then close. */
+static void linger_close(int fd)
+{
+    shutdown(fd, SHUT_WR);
+    int64_t deadline = tt_rpc_now_ms() + 1000;
+    char sink[4096];
+    for (int total = 0; total < 65536;) {
+        int64_t left = deadline - tt_rpc_now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+            break;
+        ssize_t r = read(fd, sink, sizeof sink);
+        if (r <= 0)
+            break;
+        total += (int)r;
+    }
+    close(fd);
+}
+
 /* The session process: handshake, then (authenticated only) a work directory and the serve
  * loop. Never returns. */
 static void run_session(int fd, const char *peer, const uint8_t *key, const char *work_dir,
@@ -135,7 +156,7 @@ static void run_session(int fd, const char *peer, const uint8_t *key, const char
     tt_rpc_channel c;
     if (tt_rpc_handshake_server(&c, fd, key, NULL) != 0) {
         log_line("refused %s: %s", peer, tt_get_last_error());
-        close(fd);
+        linger_close(fd);
         _exit(1);
     }
     char dir[PATH_MAX];
