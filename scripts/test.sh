@@ -9,6 +9,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 scripts/install-deps.sh
 
+echo "== aarch64 cross build (rpc.server_aarch64_qemu runs its server under qemu)"
+scripts/build.sh aarch64
+
 echo "== release build"
 scripts/build.sh release
 ctest --test-dir build --output-on-failure -j "$jobs"

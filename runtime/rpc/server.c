@@ -202,6 +202,8 @@ static void reap(const char *work_dir)
         if (WIFSIGNALED(status) && !killed)
             log_line("session %d died of signal %d (%s)", (int)pid, WTERMSIG(status),
                      strsignal(WTERMSIG(status)));
+        else if (WIFEXITED(status) && WEXITSTATUS(status) > 1)
+            log_line("session %d exited with status %d", (int)pid, WEXITSTATUS(status));
         remove_session_dirs(work_dir, pid);
     }
 }
