@@ -2,8 +2,8 @@
  * SIGTERM in the group teardown): the C API end to end (connect, upload, load_module, remote
  * arrays, a kernel checked against a naive loop, the time evaluator, device_info, the "rpc"
  * loader), the error paths a C caller sees (wrong key, local arrays passed to a remote function,
- * missing functions, a crashing kernel) and that the server serves on. Runs in the sanitizer
- * build too, so client and server code run under ASan/UBSan here. */
+ * missing functions, a crashing kernel, a call past its timeout) and that the server serves on.
+ * Runs in the sanitizer build too, so client and server code run under ASan/UBSan here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -220,6 +220,31 @@ static void crash_then_serve(void **state)
     tt_mod_free(s);
 }
 
+/* A call that does not answer within the session's call timeout fails with "timeout" and ends
+ * the session; the server goes on (its own session timeout reclaims the spinning process). */
+static void call_timeout(void **state)
+{
+    tt_module s = connect_ok();
+    assert_int_equal(tt_rpc_upload(s, TT_RPC_KERNELS, "kernels.so"), 0);
+    tt_module m;
+    assert_int_equal(tt_rpc_load_module(s, "kernels.so", &m), 0);
+    tt_func spin;
+    assert_int_equal(tt_mod_get_function(m, "spin", 0, &spin), 0);
+    assert_int_equal(tt_rpc_set_timeout(s, 0.5), 0);
+    assert_int_equal(tt_func_call(spin, NULL, NULL, 0, NULL, NULL), -1);
+    expect_in(tt_get_last_error(), "rpc: timeout");
+    char *info;
+    assert_int_equal(tt_rpc_device_info(s, &info), -1);
+    expect_in(tt_get_last_error(), "closed");
+    tt_func_free(spin);
+    tt_mod_free(m);
+    tt_mod_free(s);
+    s = connect_ok();
+    assert_int_equal(tt_rpc_device_info(s, &info), 0);
+    free(info);
+    tt_mod_free(s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -227,6 +252,7 @@ int main(void)
         cmocka_unit_test(run_vadd),
         cmocka_unit_test(loader_and_refusals),
         cmocka_unit_test(crash_then_serve),
+        cmocka_unit_test(call_timeout),
     };
     return cmocka_run_group_tests(tests, start_server, stop_server);
 }
