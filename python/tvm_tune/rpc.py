@@ -8,6 +8,7 @@
 import ctypes
 import json
 import os
+import struct
 
 from . import _ffi
 from ._ffi import TVMTuneError, check_call
@@ -116,7 +117,6 @@ class RemoteModule:
         def evaluate(*args):
             raw = timer(f, int(number), int(repeat), float(min_repeat_ms),
                         1 if flush_cache else 0, *args)
-            import struct
             return list(struct.unpack("<%dd" % repeat, raw))
 
         return evaluate

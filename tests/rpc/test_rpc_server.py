@@ -320,6 +320,27 @@ class RPCTest(unittest.TestCase):
         self.assertIn("exceeded the session timeout of %s s" % limit, s.stderr())
         self.stop_and_check(s)
 
+    def test_client_errors(self):
+        env = os.environ.pop("TT_RPC_KEY_FILE", None)
+        try:
+            with self.assertRaises(tt.TVMTuneError) as cm:
+                tt.rpc.connect("127.0.0.1", 9)
+            self.assertIn("no key file", str(cm.exception))
+        finally:
+            if env is not None:
+                os.environ["TT_RPC_KEY_FILE"] = env
+        # A port nobody listens on (one the kernel just gave us and we closed again).
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            free_port = probe.getsockname()[1]
+        with self.assertRaises(tt.TVMTuneError) as cm:
+            tt.rpc.connect("127.0.0.1", free_port, key_file=self.key)
+        self.assertIn("cannot connect to 127.0.0.1:%d" % free_port, str(cm.exception))
+        os.chmod(self.key, 0o604)
+        with self.assertRaises(tt.TVMTuneError) as cm:
+            tt.rpc.connect("127.0.0.1", free_port, key_file=self.key)
+        self.assertIn("has mode 0604", str(cm.exception))
+
     def test_server_flags(self):
         r = subprocess.run(PREFIX + [SERVER, "--port", "0"], capture_output=True, text=True)
         self.assertEqual(r.returncode, 2)
