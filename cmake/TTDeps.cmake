@@ -19,15 +19,30 @@ if(NOT OpenMP_C_FOUND)
   tt_missing("OpenMP" libgomp1)
 endif()
 
-# hwloc: topology (physical cores) and thread pinning.
+# hwloc: topology (physical cores) and thread pinning. Optional for the runtime-only build (a
+# device, a cross build without hwloc:arm64): the runtime then counts online CPUs and does not pin.
 find_path(TT_HWLOC_INCLUDE hwloc.h)
 find_library(TT_HWLOC_LIB hwloc)
-if(NOT TT_HWLOC_INCLUDE OR NOT TT_HWLOC_LIB)
+add_library(tt::hwloc INTERFACE IMPORTED)
+if(TT_HWLOC_INCLUDE AND TT_HWLOC_LIB)
+  target_include_directories(tt::hwloc INTERFACE ${TT_HWLOC_INCLUDE})
+  target_link_libraries(tt::hwloc INTERFACE ${TT_HWLOC_LIB})
+  target_compile_definitions(tt::hwloc INTERFACE TT_HAVE_HWLOC)
+elseif(TT_RUNTIME_ONLY)
+  message(STATUS "tvm-tune: hwloc not found: the runtime will not pin threads")
+else()
   tt_missing("hwloc" libhwloc-dev)
 endif()
-add_library(tt::hwloc INTERFACE IMPORTED)
-target_include_directories(tt::hwloc INTERFACE ${TT_HWLOC_INCLUDE})
-target_link_libraries(tt::hwloc INTERFACE ${TT_HWLOC_LIB})
+
+# libsodium: the RPC handshake (crypto_auth, crypto_kx) and the encrypted streams.
+find_path(TT_SODIUM_INCLUDE sodium.h)
+find_library(TT_SODIUM_LIB sodium)
+if(NOT TT_SODIUM_INCLUDE OR NOT TT_SODIUM_LIB)
+  tt_missing("libsodium" libsodium-dev)
+endif()
+add_library(tt::sodium INTERFACE IMPORTED)
+target_include_directories(tt::sodium INTERFACE ${TT_SODIUM_INCLUDE})
+target_link_libraries(tt::sodium INTERFACE ${TT_SODIUM_LIB})
 
 if(TT_BUILD_TESTS)
   find_path(TT_CMOCKA_INCLUDE cmocka.h)

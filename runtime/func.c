@@ -153,6 +153,14 @@ TT_API int tt_func_free(tt_func f)
     return 0;
 }
 
+void *tt_func_resource_if(tt_func f, tt_packed_cfunc body)
+{
+    if (!tt_is_type(f, TT_TYPE_FUNC))
+        return NULL;
+    func_obj *fo = f;
+    return fo->body == body ? fo->resource : NULL;
+}
+
 TT_API int tt_func_retain(tt_func f)
 {
     if (check_func("tt_func_retain", f) != 0)

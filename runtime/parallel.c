@@ -6,7 +6,9 @@
  * after the one the caller runs on, so that they do not compete with it. */
 #define _GNU_SOURCE /* sched_getcpu */
 #include <errno.h>
+#ifdef TT_HAVE_HWLOC /* optional (cross builds): without it a core is a CPU as the kernel numbers them */
 #include <hwloc.h>
+#endif
 #include <limits.h>
 #include <omp.h>
 #include <pthread.h>
@@ -22,7 +24,9 @@
 
 /* The topology, loaded once and read-only afterwards (hwloc allows concurrent reads then). */
 static pthread_once_t topo_once = PTHREAD_ONCE_INIT;
+#ifdef TT_HAVE_HWLOC
 static hwloc_topology_t topo;
+#endif
 static int topo_ok;
 static int core_count = 1;
 
@@ -38,6 +42,9 @@ static void topo_load(void)
 {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     core_count = online > 0 ? (int)(online < MAX_THREADS ? online : MAX_THREADS) : 1;
+#ifndef TT_HAVE_HWLOC
+    topo_ok = 1; /* cores are the online CPUs 0..core_count-1 */
+#else
     if (hwloc_topology_init(&topo) != 0)
         return;
     if (hwloc_topology_load(topo) != 0) {
@@ -48,6 +55,7 @@ static void topo_load(void)
     int cores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     if (cores > 0)
         core_count = cores < MAX_THREADS ? cores : MAX_THREADS;
+#endif
 }
 
 static int env_threads(void)
@@ -92,9 +100,13 @@ static int caller_core(void)
     int cpu = sched_getcpu();
     if (!topo_ok || cpu < 0)
         return 0;
+#ifndef TT_HAVE_HWLOC
+    return cpu % core_count;
+#else
     hwloc_obj_t pu = hwloc_get_pu_obj_by_os_index(topo, (unsigned)cpu);
     hwloc_obj_t core = pu ? hwloc_get_ancestor_obj_by_type(topo, HWLOC_OBJ_CORE, pu) : NULL;
     return core != NULL ? (int)core->logical_index % core_count : 0;
+#endif
 }
 
 /* Binds worker `worker` (>= 1) of a launch to the core `worker` places after the caller's; a
@@ -106,9 +118,16 @@ static void place_worker(int worker, int first_core)
     if (!topo_ok || want == bound_core)
         return;
     bound_core = want;
+#ifndef TT_HAVE_HWLOC
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(want, &one);
+    pthread_setaffinity_np(pthread_self(), sizeof one, &one);
+#else
     hwloc_obj_t core = hwloc_get_obj_by_type(topo, HWLOC_OBJ_CORE, (unsigned)want);
     if (core != NULL && core->cpuset != NULL)
         hwloc_set_cpubind(topo, core->cpuset, HWLOC_CPUBIND_THREAD);
+#endif
 }
 
 /* The first failure of a launch, copied from the failing worker's thread-local last error. */

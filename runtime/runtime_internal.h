@@ -51,4 +51,8 @@ static inline int tt_is_type(const void *h, uint32_t type_index)
  * NDARRAY); other codes hold nothing. */
 void tt_value_release(tt_value v, int code);
 
+/* The resource of f when f was made by tt_func_create with this body, else NULL: how the RPC
+ * client recognises its own forwarding functions among the ones it is passed. */
+void *tt_func_resource_if(tt_func f, tt_packed_cfunc body);
+
 #endif

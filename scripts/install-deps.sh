@@ -16,7 +16,17 @@ packages=(
   python3 python3-numpy                            # the Python binding's tests
   libopenblas-dev libblis-dev libdnnl-dev          # peers the benchmarks compare against
   gnuplot-nox                                      # benchmark plots
+  libsodium-dev                                    # RPC: authentication and encryption
+  gcc-aarch64-linux-gnu qemu-user-static           # RPC: the aarch64 server, run under qemu
+  libsodium-dev:arm64 libgomp1:arm64               # RPC: arm64 multiarch libraries it links
 )
+
+# The arm64 packages above need the arm64 architecture (Debian multiarch); adding it is
+# idempotent, and a new architecture needs an `apt-get update` before its packages install.
+add_arm64=0
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  add_arm64=1
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -26,7 +36,7 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
+if [ ${#missing[@]} -eq 0 ] && [ "$add_arm64" -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages are installed"
   exit 0
 fi
@@ -39,6 +49,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
+if [ "$add_arm64" -eq 1 ]; then
+  echo "install-deps: adding the arm64 architecture (dpkg --add-architecture arm64)"
+  dpkg --add-architecture arm64
+fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq

@@ -19,6 +19,9 @@ scripts/check-layering.py
 # Warnings are errors here and in CI (not in a user's build: scripts/build.sh).
 export TT_WERROR=ON
 
+echo "== aarch64 cross build (rpc.server_aarch64_qemu runs its server under qemu)"
+scripts/build.sh aarch64
+
 echo "== release build"
 scripts/build.sh release
 ctest --test-dir build --output-on-failure -j "$jobs"

@@ -9,6 +9,7 @@ from .module import Module, load_module
 from . import ndarray
 from . import ndarray as nd
 from .ndarray import NDArray
+from . import rpc
 
 __version__ = "0.1.0"
 
@@ -16,5 +17,5 @@ __all__ = [
     "TVMTuneError", "DLTensor", "DLDataType", "DLDevice", "LIB_PATH", "Function", "Object",
     "Device", "DataType", "get_global_func", "list_global_func_names", "register_func",
     "remove_global_func", "convert_to_function", "Module", "load_module", "nd", "ndarray",
-    "NDArray",
+    "NDArray", "rpc",
 ]
