@@ -22,6 +22,7 @@ int tt_cli_best(int argc, char **argv);
 int tt_cli_db(int argc, char **argv);
 /* tvm-tune model eval LOG [--train-fraction F] ... (tuner/cli_model.c) */
 int tt_cli_model(int argc, char **argv);
+int tt_cli_rpc(int argc, char **argv);
 
 /* ---- shared by the commands (cli.c) ---- */
 

@@ -1,5 +1,5 @@
 /* tvm-tune: the command-line entry point. Dispatches to one function per command; every command
- * documents its flags under `tvm-tune CMD --help`. Exit codes (DESIGN.md): 0 success, 1 runtime
+ * documents its flags under `tvm-tune CMD --help`. Exit codes (docs/ARCHITECTURE.md): 0 success, 1 runtime
  * failure, 2 bad usage or bad input, 130 interrupted. */
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +18,7 @@ static const char usage[] =
     "  best [OP.json]   the best record per task (or per workload of the database)\n"
     "  db SUBCOMMAND    the database: import, export, best, stats, merge\n"
     "  model eval LOG   how well the cost model ranks a log's candidates it was not trained on\n"
+    "  rpc server|keygen  the device runtime's RPC server here, or a new pre-shared key\n"
     "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
     "  tune OP.json     tune every task of OP.json (also: tvm-tune OP.json --trials N)\n"
     "  version          print the version\n"
@@ -40,7 +41,8 @@ static int cmd_version(int argc, char **argv)
 
 static const command commands[] = {
     {"compile", tt_cli_compile}, {"best", tt_cli_best}, {"db", tt_cli_db},
-    {"model", tt_cli_model},     {"show", tt_cli_show}, {"tune", tt_cli_tune},
+    {"model", tt_cli_model},     {"rpc", tt_cli_rpc},   {"show", tt_cli_show},
+    {"tune", tt_cli_tune},
     {"version", cmd_version},
 };
 

@@ -76,6 +76,11 @@ typedef struct {
  * stdout, logs sessions on stderr, runs each connection in its own forked process group. */
 TT_API int tt_rpc_server_run(const tt_rpc_server_options *opts);
 
+/* The server's command line, shared by tvm-tune-rpc and `tvm-tune rpc`: argv[1] "keygen" runs
+ * keygen -o FILE; argv[1] "server" is skipped; then the server flags (--help lists them). prog
+ * names the program in messages. Returns the exit code (0 ok, 1 failure, 2 bad usage). */
+TT_API int tt_rpc_main(const char *prog, int argc, char **argv);
+
 #ifdef __cplusplus
 }
 #endif
