@@ -1,6 +1,7 @@
-/* op.json: the tuning tasks a user asks for (format in DESIGN.md "op.json"), parsed with jansson
- * into tasks that each hold a compute (built-in ops via ir/ops.h, "expr" via ir/lang.h), their
- * canonical JSON and their workload key, which logs and the database use to name a workload. */
+/* op.json: the tuning tasks a user asks for (format in docs/ARCHITECTURE.md "op.json"), parsed with
+ * jansson into tasks that each hold a compute (built-in ops via ir/ops.h, "expr" via ir/lang.h),
+ * their canonical JSON and their workload key, which logs and the database use to name a workload.
+ */
 #ifndef TT_IR_OPJSON_H
 #define TT_IR_OPJSON_H
 

@@ -115,7 +115,8 @@ TT_API int tt_log_append(tt_log *log, const tt_record *r)
         done += (size_t)n;
     }
     free(buf);
-    /* Durable before the next candidate starts (DESIGN.md): a crash loses at most this line. */
+    /* Durable before the next candidate starts (docs/ARCHITECTURE.md): a crash loses at most this
+     * line. */
     int rc;
     do
         rc = fdatasync(log->fd);

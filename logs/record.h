@@ -1,6 +1,7 @@
 /* A log record: one measured candidate (workload, target, schedule steps, costs or the error that
  * stopped it) and its JSON-lines form. measure/ and tuner/ fill records; logs/log.c journals them
- * and logs/db.c stores them. The line format is fixed by DESIGN.md ("Logs and the database"). */
+ * and logs/db.c stores them. The line format is fixed by docs/ARCHITECTURE.md ("Logs and the
+ * database"). */
 #ifndef TT_LOGS_RECORD_H
 #define TT_LOGS_RECORD_H
 

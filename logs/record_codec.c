@@ -1,6 +1,7 @@
-/* The JSON-lines form of a record (DESIGN.md, "Logs and the database"): the encoder writes one
- * compact line with fields in a fixed order; the decoder (jansson) accepts exactly those fields
- * and checks each one, because logs come from crashed runs, other versions and hand edits. */
+/* The JSON-lines form of a record (docs/ARCHITECTURE.md, "Logs and the database"): the encoder
+ * writes one compact line with fields in a fixed order; the decoder (jansson) accepts exactly those
+ * fields and checks each one, because logs come from crashed runs, other versions and hand edits.
+ */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,6 @@
 /* The search space of an op and the strategies that walk it. The space is derived from the
- * compute definition (DESIGN.md "Schedules and the search space"), never written per op; a
- * point of it is a tt_schedule (ir/schedule.h) that tt_lower accepts. Strategies propose batches
+ * compute definition (docs/ARCHITECTURE.md "Schedules and the search space"), never written per op;
+ * a point of it is a tt_schedule (ir/schedule.h) that tt_lower accepts. Strategies propose batches
  * of new schedules and learn from the costs measured for them. Data flow: ir -> search -> tuner. */
 #ifndef TT_SEARCH_SEARCH_H
 #define TT_SEARCH_SEARCH_H

@@ -1,5 +1,5 @@
-/* The search space of a compute, derived from its definition (DESIGN.md "Schedules and the
- * search space"): which stage gets the multi-level tiling, the tilings of its axes, and the
+/* The search space of a compute, derived from its definition (docs/ARCHITECTURE.md "Schedules and
+ * the search space"): which stage gets the multi-level tiling, the tilings of its axes, and the
  * other decisions (parallel, vectorise, unroll, accumulator tile, packing, placements).
  * search/space_emit.c turns a point into steps, search/space_sample.c walks the space. */
 #include "search/space_internal.h"

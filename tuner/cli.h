@@ -1,5 +1,6 @@
 /* The tvm-tune commands: one function per command, taking the arguments after the command word
- * (argv[0] is the command) and returning the process exit code (DESIGN.md "Commands"). */
+ * (argv[0] is the command) and returning the process exit code (docs/ARCHITECTURE.md "Errors and
+ * exit codes"). */
 #ifndef TT_TUNER_CLI_H
 #define TT_TUNER_CLI_H
 

@@ -1,7 +1,7 @@
 /* Applying the tuning database (`tvm-tune compile`, `tvm-tune best`): the best measured schedule
  * per (workload, target) out of a database and logs, else the schedule of the nearest tuned
  * workload of the same op, else the default; then one library (.so or .o) with every task's kernel
- * and a C header that declares them. The last arrow of DESIGN.md's data flow. */
+ * and a C header that declares them. The last arrow of docs/ARCHITECTURE.md's data flow. */
 #ifndef TT_TUNER_COMPILE_H
 #define TT_TUNER_COMPILE_H
 

@@ -1,8 +1,8 @@
-/* The tuning loop (DESIGN.md "Measurement"): tasks take turns (the gradient scheduler, or round
- * robin by weight); each turn the task's strategy proposes a batch, the batch is lowered, built
- * in parallel worker processes and then
- * run one candidate at a time, and every candidate becomes a log record before the next starts.
- * Top of the data flow: op.json -> search -> lower -> codegen -> measure -> logs. */
+/* The tuning loop (docs/ARCHITECTURE.md "Measurement"): tasks take turns (the gradient scheduler,
+ * or round robin by weight); each turn the task's strategy proposes a batch, the batch is lowered,
+ * built in parallel worker processes and then run one candidate at a time, and every candidate
+ * becomes a log record before the next starts. Top of the data flow: op.json -> search -> lower ->
+ * codegen -> measure -> logs. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,7 +1,8 @@
-/* A candidate's cost: the median of the mean times of its repeats (DESIGN.md "Measurement").
- * measure/ computes it when it times a kernel, logs/ recomputes it from a record's costs and the
- * tuner from a run's; they must agree, so all three call this one function. Header-only: measure/
- * and logs/ share no library but the runtime, and this is no part of the runtime's ABI. */
+/* A candidate's cost: the median of the mean times of its repeats (docs/ARCHITECTURE.md
+ * "Measurement"). measure/ computes it when it times a kernel, logs/ recomputes it from a record's
+ * costs and the tuner from a run's; they must agree, so all three call this one function.
+ * Header-only: measure/ and logs/ share no library but the runtime, and this is no part of the
+ * runtime's ABI. */
 #ifndef TT_COST_H
 #define TT_COST_H
 

@@ -1,8 +1,8 @@
-/* tvm-tune RPC: run and time compiled kernels on another device (DESIGN.md "RPC"). A session is a
- * Module of format "rpc": its functions are the device's global PackedFuncs, called through the
- * same ABI as local ones (tt_mod_get_function, tt_func_call). Modules loaded on the device and
- * functions returned from it are local proxies of the same kinds; arrays on the device are
- * objects of type "rpc.RemoteObject" passed as TT_OBJECT. Security: a pre-shared 32-byte key on
+/* tvm-tune RPC: run and time compiled kernels on another device (docs/ARCHITECTURE.md "RPC"). A
+ * session is a Module of format "rpc": its functions are the device's global PackedFuncs, called
+ * through the same ABI as local ones (tt_mod_get_function, tt_func_call). Modules loaded on the
+ * device and functions returned from it are local proxies of the same kinds; arrays on the device
+ * are objects of type "rpc.RemoteObject" passed as TT_OBJECT. Security: a pre-shared 32-byte key on
  * both sides, mutual authentication, every frame encrypted and authenticated (libsodium). */
 #ifndef TT_RPC_H
 #define TT_RPC_H

@@ -30,7 +30,7 @@ typedef struct {
     int timeout_ms;              /* whole handshake; <= 0: 10 s */
 } tt_rpc_handshake_opts;
 
-/* Runs the client side of the handshake on fd (see DESIGN.md "RPC" and the comment in
+/* Runs the client side of the handshake on fd (see docs/ARCHITECTURE.md "RPC" and the comment in
  * channel.c); on success c is ready for sealed frames. -1 with a message naming the cause. */
 TT_API int tt_rpc_handshake_client(tt_rpc_channel *c, int fd, const uint8_t key[TT_RPC_KEY_BYTES],
                                    const tt_rpc_handshake_opts *opts);

@@ -1,6 +1,6 @@
-/* The RPC wire format (DESIGN.md "RPC"): 16-byte frame headers, the encoding of PackedFunc values
- * by their runtime.h type codes, and a growable output buffer. Pure functions over bytes: no
- * sockets, no crypto, so the decoder can be fuzzed (tests/fuzz/fuzz_rpc_frame.c). */
+/* The RPC wire format (docs/ARCHITECTURE.md "RPC"): 16-byte frame headers, the encoding of
+ * PackedFunc values by their runtime.h type codes, and a growable output buffer. Pure functions
+ * over bytes: no sockets, no crypto, so the decoder can be fuzzed (tests/fuzz/fuzz_rpc_frame.c). */
 #ifndef TT_RPC_PROTO_H
 #define TT_RPC_PROTO_H
 

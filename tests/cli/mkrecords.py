@@ -1,4 +1,4 @@
-# Writes hand-made tuning-log records (DESIGN.md "Logs and the database") for the CLI tests, so
+# Writes hand-made tuning-log records (docs/ARCHITECTURE.md "Logs and the database") for the CLI tests, so
 # that they need no tuning run: reads a JSON array of {"workload": canonical task object,
 # "target", "steps", "costs", "error", "trial", "flops"} on stdin and appends one line per entry
 # to the log named by argv[1]. The key is computed here as tvm-tune computes it (name + FNV-1a of

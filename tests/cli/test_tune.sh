@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 cd "$WORK" || exit 1
 
-# Every line of a log decodes and has the fields DESIGN.md lists, with the right types.
+# Every line of a log decodes and has the fields docs/ARCHITECTURE.md lists, with the right types.
 valid_log() {
   python3 - "$@" <<'PY'
 import json, sys

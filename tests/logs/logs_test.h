@@ -26,7 +26,7 @@
 
 static const double sample_costs[] = {0.0121, 0.0123, 0.0122};
 
-/* The record of DESIGN.md's example line. */
+/* The record of docs/ARCHITECTURE.md's example line. */
 static inline tt_record sample_record(void)
 {
     tt_record r = {

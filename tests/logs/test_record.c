@@ -4,7 +4,8 @@
 
 #include "logs_test.h"
 
-/* The sample's line, written out by hand from DESIGN.md's example (compact separators). */
+/* The sample's line, written out by hand from docs/ARCHITECTURE.md's example (compact separators).
+ */
 static const char golden_line[] =
     "{\"v\":1,\"key\":\"matmul_1024x1024x1024_f32-3fa2c1d0\","
     "\"workload\":{\"op\":\"matmul\",\"M\":1024,\"N\":1024,\"K\":1024,\"dtype\":\"float32\"},"
