@@ -1,5 +1,5 @@
-# Writes hand-made tuning-log records (docs/ARCHITECTURE.md "Logs and the database") for the CLI tests, so
-# that they need no tuning run: reads a JSON array of {"workload": canonical task object,
+# Writes hand-made tuning-log records (docs/ARCHITECTURE.md "Logs and the database") for the CLI
+# tests, so that they need no tuning run: reads a JSON array of {"workload": canonical task object,
 # "target", "steps", "costs", "error", "trial", "flops"} on stdin and appends one line per entry
 # to the log named by argv[1]. The key is computed here as tvm-tune computes it (name + FNV-1a of
 # the compact, key-sorted workload), which the tests check against `tvm-tune show`.
