@@ -1,4 +1,4 @@
-# `cmake --install BUILD --prefix P`: the CLI, the runtime and host libraries (with SONAME and
+# `cmake --install BUILD --prefix P`: the CLI, the RPC server tvm-tune-rpc, the runtime and host libraries (with SONAME and
 # version), the public headers under include/tt/, pkg-config files (tvm-tune-runtime.pc for the
 # runtime alone, tvm-tune.pc for the host library), a CMake package (find_package(tvm-tune):
 # tvm-tune::runtime, tvm-tune::tt) and the Python package. README.md, "Installing", shows its use.
@@ -9,13 +9,16 @@ set(TT_PYTHON_DIR ${CMAKE_INSTALL_LIBDIR}/python3/dist-packages CACHE STRING
     "Where the Python package tvm_tune is installed, relative to the prefix")
 
 set_target_properties(tt_runtime PROPERTIES EXPORT_NAME runtime)
+# The installed programs find libtt and libtt_runtime in the prefix wherever it is moved (a prefix
+# of the aarch64 build copied to a board included).
+file(RELATIVE_PATH TT_BIN_TO_LIB ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
+set_target_properties(tvm-tune-rpc PROPERTIES INSTALL_RPATH "$ORIGIN/${TT_BIN_TO_LIB}")
 set(TT_INSTALL_TARGETS tt_runtime)
 if(TARGET tt)
   list(APPEND TT_INSTALL_TARGETS tt tvm-tune)
-  # The installed CLI finds libtt and libtt_runtime beside it, wherever the prefix is moved.
-  file(RELATIVE_PATH TT_BIN_TO_LIB ${CMAKE_INSTALL_FULL_BINDIR} ${CMAKE_INSTALL_FULL_LIBDIR})
   set_target_properties(tvm-tune PROPERTIES INSTALL_RPATH "$ORIGIN/${TT_BIN_TO_LIB}")
 endif()
+install(TARGETS tvm-tune-rpc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS ${TT_INSTALL_TARGETS} EXPORT tvm-tune-targets
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -13,11 +13,13 @@ PREFIX=$WORK/prefix
 PY=/usr/bin/python3
 
 check "cmake --install into $PREFIX" cmake --install "$BUILD" --prefix "$PREFIX"
-for f in bin/tvm-tune lib/libtt_runtime.so.0 lib/libtt.so.0 include/tt/runtime.h \
+for f in bin/tvm-tune bin/tvm-tune-rpc include/tt/rpc.h lib/libtt_runtime.so.0 lib/libtt.so.0 include/tt/runtime.h \
     include/tt/backend.h lib/pkgconfig/tvm-tune-runtime.pc lib/pkgconfig/tvm-tune.pc \
     lib/cmake/tvm-tune/tvm-tune-config.cmake lib/python3/dist-packages/tvm_tune/__init__.py; do
   check "installed $f" test -e "$PREFIX/$f"
 done
+check "the installed tvm-tune-rpc runs without LD_LIBRARY_PATH" \
+  sh -c "env -u LD_LIBRARY_PATH '$PREFIX/bin/tvm-tune-rpc' --help | grep -q 'key-file'"
 check "libtt_runtime's SONAME is libtt_runtime.so.0" \
   sh -c "readelf -d '$PREFIX/lib/libtt_runtime.so.0' | grep -q 'SONAME.*\[libtt_runtime.so.0\]'"
 
