@@ -41,10 +41,10 @@ static int group_of(tt_dataset *d, const char *key, uint32_t *g)
         }
     char **keys = realloc(d->keys, (d->ngroups + 1) * sizeof *keys);
     if (!keys)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     d->keys = keys;
     if (!(keys[d->ngroups] = strdup(key)))
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     *g = (uint32_t)d->ngroups++;
     return 0;
 }
@@ -69,7 +69,7 @@ int tt_dataset_add(tt_dataset *d, const char *key, const float *f, double cost)
         if (g)
             d->group = g;
         if (!x || !c || !g)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         d->cap = cap;
     }
     uint32_t g = 0;
@@ -169,7 +169,7 @@ static int visit(const tt_record *r, size_t line, void *ctx)
     int oom = 0;
     tt_task *t = task_for(c, r, line, &oom);
     if (oom)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (!t) {
         c->st.unusable++;
         return 0;

@@ -64,7 +64,7 @@ int tt_model_new(const tt_model_opts *o, tt_model **out)
     pthread_once(&quiet_once, make_quiet);
     tt_model *m = calloc(1, sizeof *m);
     if (!m)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     m->o = *o;
     snprintf(m->objective, sizeof m->objective, "%s", obj);
     m->o.objective = m->objective;
@@ -163,7 +163,7 @@ int tt_model_train_weighted(tt_model *m, const tt_dataset *d, const float *group
     BoosterHandle b = NULL;
     int rc = -1;
     if (!sizes || !x || !y || !ys || !perm || (group_weight && !w)) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         goto out;
     }
     tt_dataset_targets(d, y);
@@ -378,7 +378,7 @@ int tt_rank_evaluate(const tt_dataset *d, const float *scores, tt_model_eval_res
         free(y);
         free(byc);
         free(bys);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     tt_dataset_targets(d, y);
     double correct = 0, recall = 0;
@@ -427,7 +427,7 @@ int tt_model_evaluate(tt_model *m, const tt_dataset *d, tt_model_eval_result *ou
     memset(out, 0, sizeof *out);
     float *s = malloc((d->nrows + 1) * sizeof *s);
     if (!s)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = tt_model_predict(m, d->x, d->nrows, s);
     if (rc == 0)
         rc = tt_rank_evaluate(d, s, out);

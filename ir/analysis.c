@@ -243,7 +243,7 @@ tt_expr *tt_expr_map_args(const tt_expr *e, tt_expr *(*f)(const tt_expr *, void 
         return tt_expr_retain((tt_expr *)e);
     tt_expr *stack[8], **args = e->nargs <= 8 ? stack : calloc((size_t)e->nargs, sizeof *args);
     if (!args) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     bool changed = false, ok = true;
@@ -305,7 +305,7 @@ static tt_expr *inline_read(const tt_expr *e, void *p)
             vars[i] = in->axes[i]->var;
         body = tt_expr_substitute(in->body, r->nargs, vars, r->args);
     } else {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     free(vars);
     tt_expr_release(r);

@@ -19,7 +19,7 @@ static int grow(void **p, int *cap, int need, size_t elem)
         nc *= 2;
     void *np = realloc(*p, (size_t)nc * elem);
     if (!np)
-        return tt_error_set("interp: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "interp: out of memory");
     *p = np;
     *cap = nc;
     return 0;

@@ -292,7 +292,7 @@ int interp_execute(const prog *p, void *const *args, int nargs)
     int64_t *var = calloc((size_t)p->nvars + 1, sizeof *var);
     int64_t *ext = calloc((size_t)p->nvars + 1, sizeof *ext);
     if (!data || !stack || !var || !ext) {
-        tt_error_set("interp: out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "interp: out of memory");
         goto done;
     }
     for (int i = 0; i < p->nbufs; i++) {
@@ -304,8 +304,9 @@ int interp_execute(const prog *p, void *const *args, int nargs)
             }
             data[i] = args[b->arg];
         } else if (!(data[i] = calloc((size_t)(b->numel ? b->numel : 1), et_size[b->et]))) {
-            tt_error_set("interp: out of memory allocating %s (%lld elements)", b->name,
-                         (long long)b->numel);
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                          "interp: out of memory allocating %s (%lld elements)", b->name,
+                          (long long)b->numel);
             goto done;
         }
     }

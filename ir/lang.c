@@ -530,7 +530,7 @@ int tt_lang_parse(const char *text, const char *name, int ninputs, const tt_lang
     *out = NULL;
     if (!text || ninputs < 0 || (ninputs > 0 && !inputs) || nextents < 0 ||
         (nextents > 0 && !extents))
-        return tt_error_set("tt_lang_parse: bad arguments");
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "tt_lang_parse: bad arguments");
     arena a = {0};
     int nst = 0;
     stmt *st = NULL;
@@ -538,7 +538,7 @@ int tt_lang_parse(const char *text, const char *name, int ninputs, const tt_lang
     if (rc == 0)
         rc = lang_build(&a, nst, st, name, ninputs, inputs, nextents, extents, out);
     if (rc < 0 && a.failed)
-        tt_error_set("%s", a.msg);
+        tt_error_setc(TT_ERR_PARSE, "%s", a.msg);
     lang_ar_free(&a);
     return rc < 0 ? -1 : 0;
 }

@@ -175,7 +175,7 @@ static int push(sema *S, const int64_t *coef, int64_t c0, int s, int k)
         int cap = S->cap_facts ? 2 * S->cap_facts : 8;
         fact *f = realloc(S->facts, (size_t)cap * sizeof *f);
         if (!f)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         S->facts = f;
         S->cap_facts = cap;
     }

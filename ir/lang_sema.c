@@ -365,7 +365,7 @@ static int add_stage(sema *S, tt_stage *st)
         int cap = S->cap_stages ? 2 * S->cap_stages : 8;
         tt_stage **v = realloc(S->stages, (size_t)cap * sizeof *v);
         if (!v)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         S->stages = v;
         S->cap_stages = cap;
     }

@@ -151,7 +151,7 @@ static int do_inline(lw_ctx *x, int si, int i)
     /* The output: an epilogue of the latest stage it reads at its own axes. */
     bool *inlined = calloc((size_t)x->n, sizeof *inlined);
     if (!inlined)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int j = 0; j < x->n; j++)
         inlined[j] = x->st[j].place == LW_INLINED;
     int q, p = epilogue_producer(x->c, s->body, inlined, &q);
@@ -219,7 +219,7 @@ static int place_steps(lw_ctx *x)
         default: {
             int *n = realloc(s->steps, (size_t)(s->nsteps + 1) * sizeof *n);
             if (!n)
-                return tt_error_set("out of memory");
+                return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
             s->steps = n;
             s->steps[s->nsteps++] = si;
             break;
@@ -270,7 +270,8 @@ static int region_add(region_acc *r, const tt_expr *access, const lw_ctx *x, con
             **zeros = calloc((size_t)inner + 1, sizeof *zeros);
     tt_var_range *rng = calloc((size_t)inner + 1, sizeof *rng);
     tt_expr **cvars = calloc((size_t)C->naxes + 1, sizeof *cvars);
-    int rc = ivars && zeros && rng && cvars ? 0 : tt_error_set("out of memory");
+    int rc =
+        ivars && zeros && rng && cvars ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     tt_expr *zero = tt_expr_int(0);
     for (int k = 0; rc == 0 && k < inner; k++) {
         const lw_loop *l = &C->loops[q + 1 + k];
@@ -375,7 +376,7 @@ static int infer_region(lw_ctx *x, int i)
     P->region_ext = calloc((size_t)nd + 1, sizeof *P->region_ext);
     int rc = r.base && r.lo && r.hi && r.whole && cvals && P->region_lo && P->region_ext
                  ? 0
-                 : tt_error_set("out of memory");
+                 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (rc == 0)
         rc = lw_eval_values(x, C, C->val, cvals);
     if (rc == 0)
@@ -515,7 +516,7 @@ tt_expr *lw_lower_expr(const lw_ctx *x, const tt_expr *body, int naxes, tt_iter_
     const tt_expr *src = body->kind == TT_EXPR_REDUCE ? body->args[0] : body;
     tt_expr **vars = calloc((size_t)naxes + 1, sizeof *vars);
     if (!vars) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int a = 0; a < naxes; a++)
@@ -604,7 +605,7 @@ static tt_stmt *emit_kernel_body(lw_ctx *x)
 {
     tt_stmt **parts = calloc((size_t)x->n + 1, sizeof *parts);
     if (!parts) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     int n = 0;
@@ -641,7 +642,7 @@ static int prepare(lw_ctx *x, const tt_compute *c, const tt_schedule *s)
     x->pack_dim = calloc(ni, sizeof *x->pack_dim);
     x->pack_factor = calloc(ni, sizeof *x->pack_factor);
     if (!x->st || !x->inbuf || !x->packed || !x->pack_dim || !x->pack_factor)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < x->n; i++)
         x->st[i] = (lw_stage){.stage = c->stages[i],
                               .body = tt_expr_retain(c->stages[i]->body),
@@ -691,7 +692,7 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
             params[c->ninputs] = x.st[x.n - 1].buf;
             *out = tt_kernel_new(kernel_name, c->ninputs + 1, params, simple);
         } else {
-            tt_error_set("out of memory");
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         }
         free(params);
     }
@@ -742,7 +743,7 @@ int tt_lower_loops(const tt_compute *c, const tt_schedule *s, const char *stage,
             *out = l;
             *n = st->nloops;
         } else {
-            rc = tt_error_set("out of memory");
+            rc = tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         }
     }
     ctx_free(&x);

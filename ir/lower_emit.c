@@ -49,7 +49,7 @@ static int nest_make(const lw_stage *s, int from, int to, bool spatial_only, boo
     n->vars = calloc((size_t)(to - from) + 1, sizeof *n->vars);
     if (!n->pos || !n->vars) {
         nest_free(n);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     for (int p = from; p < to; p++) {
         const lw_loop *l = &s->loops[p];
@@ -71,7 +71,7 @@ static tt_expr *in_nest(const emitter *em, const nest *n, const tt_expr *e)
 {
     tt_expr **olds = calloc((size_t)n->n + 1, sizeof *olds);
     if (!olds) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int k = 0; k < n->n; k++)
@@ -184,8 +184,7 @@ static tt_expr *acc_index(const emitter *em, const nest *n, tt_expr *const *vals
             if (s->loops[p].reduce)
                 continue;
             tt_expr *v = in_nest(em, n, s->loops[p].var);
-            acc = v ? tt_expr_add_s(tt_expr_mul_s(acc, tt_expr_int(s->loops[p].extent)), v)
-                    : NULL;
+            acc = v ? tt_expr_add_s(tt_expr_mul_s(acc, tt_expr_int(s->loops[p].extent)), v) : NULL;
         }
         return acc;
     }
@@ -196,7 +195,9 @@ static tt_expr *acc_index(const emitter *em, const nest *n, tt_expr *const *vals
 static tt_expr *identity(tt_reduce_op op, DLDataType t)
 {
     if (tt_dtype_is_float(t))
-        return tt_expr_float(op == TT_REDUCE_SUM ? 0.0 : op == TT_REDUCE_MAX ? -INFINITY : INFINITY,
+        return tt_expr_float(op == TT_REDUCE_SUM   ? 0.0
+                             : op == TT_REDUCE_MAX ? -INFINITY
+                                                   : INFINITY,
                              t);
     int64_t big = t.bits >= 64 ? INT64_MAX : ((int64_t)1 << (t.bits - 1)) - 1;
     return tt_expr_int_typed(op == TT_REDUCE_SUM ? 0 : op == TT_REDUCE_MAX ? -big - 1 : big, t);
@@ -269,8 +270,7 @@ static tt_stmt *write_leaf(const emitter *em, const nest *n)
     bool ok = true;
     tt_expr *ai = acc_index(em, n, vals);
     tt_expr *cur = ai ? tt_expr_load(em->acc, ai) : NULL;
-    tt_expr *out_idx =
-        lw_flat(t->ndim, vals, s->place == LW_ATTACHED ? s->region_ext : t->shape);
+    tt_expr *out_idx = lw_flat(t->ndim, vals, s->place == LW_ATTACHED ? s->region_ext : t->shape);
     ok = cur && out_idx;
     if (ok && s->cache_loop && s->buf)
         ok = (parts[np++] = tt_stmt_store(s->buf, out_idx, cur)) != NULL;
@@ -364,7 +364,7 @@ static int plan_tile(emitter *em)
     size_t len = strlen(s->stage->output->name) + 7;
     char *name = malloc(len);
     if (!name)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     snprintf(name, len, "%s.local", s->stage->output->name);
     int64_t numel = 1;
     for (int d = 0; d < nd; d++)
@@ -382,7 +382,7 @@ tt_stmt *lw_emit_stage(lw_ctx *x, int i)
     lw_stage *s = em.s;
     em.gpos = calloc((size_t)s->nguards + 1, sizeof *em.gpos);
     if (!em.gpos) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int g = 0; g < s->nguards; g++)

@@ -306,6 +306,6 @@ tt_stmt *lw_hoist_selects(tt_stmt *s)
     tt_stmt *r = hoist(&anc, s);
     free(anc.r);
     if (!r)
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     return r;
 }

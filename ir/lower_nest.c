@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_LANES 64  /* vectorize: wider is no vector any target has */
-#define MAX_UNROLL 64 /* unroll: beyond this code size grows for nothing */
+#define MAX_LANES 64     /* vectorize: wider is no vector any target has */
+#define MAX_UNROLL 64    /* unroll: beyond this code size grows for nothing */
 #define MAX_OVERSHOOT 64 /* split: factors may exceed a loop's extent up to this product */
 
 /* ---- nest state ---- */
@@ -40,13 +40,13 @@ void lw_stage_clear(lw_stage *s)
 static int insert_loop(lw_stage *s, int pos, char *name, int64_t extent, bool reduce)
 {
     if (!name)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (s->nloops == s->loop_cap) {
         int cap = s->loop_cap ? 2 * s->loop_cap : 8;
         lw_loop *l = realloc(s->loops, (size_t)cap * sizeof *l);
         if (!l) {
             free(name);
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         }
         s->loops = l;
         s->loop_cap = cap;
@@ -81,7 +81,7 @@ int lw_add_guard(lw_stage *s, tt_expr *value, int64_t lo, int64_t hi, bool reduc
         int cap = s->guard_cap ? 2 * s->guard_cap : 8;
         lw_guard *g = realloc(s->guards, (size_t)cap * sizeof *g);
         if (!g)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         s->guards = g;
         s->guard_cap = cap;
     }
@@ -120,7 +120,7 @@ static int init_nest(lw_stage *s, const int64_t *spatial_ext)
     s->ext = calloc((size_t)s->naxes + 1, sizeof *s->ext);
     s->val = calloc((size_t)s->naxes + 1, sizeof *s->val);
     if (!s->axes || !s->ext || !s->val)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int a = 0; a < s->naxes; a++) {
         bool red = a >= st->naxes;
         s->axes[a] = red ? s->body->axes[a - st->naxes] : st->axes[a];
@@ -149,8 +149,8 @@ static int do_split(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
     if (p < 0)
         return lw_step_error(x, si, "no loop %s in stage %s", st->loops[0], st->stage);
     if (s->loops[p].kind != TT_FOR_SERIAL) /* the annotation would silently vanish */
-        return lw_step_error(x, si, "loop %s is already %s: annotate after splitting",
-                             st->loops[0], tt_for_kind_name(s->loops[p].kind));
+        return lw_step_error(x, si, "loop %s is already %s: annotate after splitting", st->loops[0],
+                             tt_for_kind_name(s->loops[p].kind));
     int64_t prod = 1, extent = s->loops[p].extent;
     for (int i = 0; i < st->nfactors; i++) {
         if (st->factors[i] <= 0)
@@ -162,7 +162,8 @@ static int do_split(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
     /* A tile larger than the loop only runs guarded-off iterations; a small overshoot (a vector
      * tail) is fine, a large one is a mistake that would make the kernel spin. */
     if (prod > extent && prod > MAX_OVERSHOOT)
-        return lw_step_error(x, si, "factors of loop %s multiply to %lld, more than its extent %lld",
+        return lw_step_error(x, si,
+                             "factors of loop %s multiply to %lld, more than its extent %lld",
                              st->loops[0], (long long)prod, (long long)extent);
     for (int i = 0; i <= st->nfactors; i++) {
         char num[24];
@@ -205,15 +206,14 @@ static int do_reorder(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
     lw_loop *tmp = calloc((size_t)n, sizeof *tmp);
     int rc = 0;
     if (!pos || !tmp)
-        rc = tt_error_set("out of memory");
+        rc = tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; rc == 0 && i < n; i++) {
         pos[i] = lw_loop_index(s, st->loops[i]);
         if (pos[i] < 0)
             rc = lw_step_error(x, si, "no loop %s in stage %s", st->loops[i], st->stage);
         for (int j = 0; rc == 0 && j < i; j++)
             if (pos[j] == pos[i])
-                rc = lw_step_error(x, si, "loop %s appears twice: not a permutation",
-                                   st->loops[i]);
+                rc = lw_step_error(x, si, "loop %s appears twice: not a permutation", st->loops[i]);
     }
     if (rc == 0) {
         for (int i = 0; i < n; i++)
@@ -259,7 +259,7 @@ static int do_fuse(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
     }
     char *name = calloc(len, 1);
     if (!name)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < n; i++) {
         if (i)
             strcat(name, "@");
@@ -274,7 +274,7 @@ static int do_fuse(lw_ctx *x, lw_stage *s, int si, const tt_step *st)
         return -1;
     tt_expr *f = s->loops[p].var, **olds = calloc((size_t)n, sizeof *olds),
             **vals = calloc((size_t)n, sizeof *vals);
-    int rc = olds && vals ? 0 : tt_error_set("out of memory");
+    int rc = olds && vals ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     /* Inner to outer: l_n = f % e_n, l_{n-1} = f / e_n % e_{n-1}, ..., l_1 = f / (e_2...e_n). */
     int64_t stride = 1;
     for (int i = n - 1; rc == 0 && i >= 0; i--) {
@@ -345,8 +345,8 @@ static int check_annotations(lw_ctx *x, lw_stage *s)
             if (l->reduce)
                 return lw_step_error(x, si, "loop %s is a reduce loop", l->name);
             if (l->extent > MAX_LANES)
-                return lw_step_error(x, si, "loop %s has extent %lld, more than %d lanes",
-                                     l->name, (long long)l->extent, MAX_LANES);
+                return lw_step_error(x, si, "loop %s has extent %lld, more than %d lanes", l->name,
+                                     (long long)l->extent, MAX_LANES);
             break;
         case TT_FOR_UNROLLED:
             if (l->extent > MAX_UNROLL)
@@ -371,10 +371,18 @@ int lw_build_nest(lw_ctx *x, int i, const int64_t *spatial_ext)
         const tt_step *st = tt_schedule_step(x->s, si);
         int rc;
         switch (st->kind) {
-        case TT_STEP_SPLIT: rc = do_split(x, s, si, st); break;
-        case TT_STEP_REORDER: rc = do_reorder(x, s, si, st); break;
-        case TT_STEP_FUSE: rc = do_fuse(x, s, si, st); break;
-        default: rc = do_annotate(x, s, si, st); break;
+        case TT_STEP_SPLIT:
+            rc = do_split(x, s, si, st);
+            break;
+        case TT_STEP_REORDER:
+            rc = do_reorder(x, s, si, st);
+            break;
+        case TT_STEP_FUSE:
+            rc = do_fuse(x, s, si, st);
+            break;
+        default:
+            rc = do_annotate(x, s, si, st);
+            break;
         }
         if (rc != 0)
             return -1;
@@ -391,10 +399,10 @@ int lw_build_nest(lw_ctx *x, int i, const int64_t *spatial_ext)
         for (int k = 0; k < s->nsteps; k++)
             if (tt_schedule_step(x->s, s->steps[k])->kind == TT_STEP_SPLIT)
                 last = s->steps[k];
-        return lw_step_error(x, last, "the nest of %s runs %.0f iterations for %.0f points: the "
+        return lw_step_error(x, last,
+                             "the nest of %s runs %.0f iterations for %.0f points: the "
                              "splits overshoot more than %dx",
                              s->stage->output->name, iters, points, MAX_OVERSHOOT);
     }
     return check_annotations(x, s);
 }
-

@@ -14,7 +14,10 @@ bool tt_dtype_eq(DLDataType a, DLDataType b)
 {
     return a.code == b.code && a.bits == b.bits && a.lanes == b.lanes;
 }
-bool tt_dtype_is_float(DLDataType t) { return t.code == kDLFloat; }
+bool tt_dtype_is_float(DLDataType t)
+{
+    return t.code == kDLFloat;
+}
 bool tt_dtype_is_int(DLDataType t)
 {
     return (t.code == kDLInt || t.code == kDLUInt) && t.bits > 1;
@@ -24,20 +27,27 @@ const char *tt_dtype_name(DLDataType t)
 {
     if (t.lanes != 1)
         return NULL;
-    if (t.code == kDLFloat && t.bits == 32) return "float32";
-    if (t.code == kDLFloat && t.bits == 64) return "float64";
-    if (t.code == kDLInt && t.bits == 32) return "int32";
-    if (t.code == kDLInt && t.bits == 64) return "int64";
-    if (t.code == kDLUInt && t.bits == 1) return "bool";
+    if (t.code == kDLFloat && t.bits == 32)
+        return "float32";
+    if (t.code == kDLFloat && t.bits == 64)
+        return "float64";
+    if (t.code == kDLInt && t.bits == 32)
+        return "int32";
+    if (t.code == kDLInt && t.bits == 64)
+        return "int64";
+    if (t.code == kDLUInt && t.bits == 1)
+        return "bool";
     return NULL;
 }
 
 int tt_dtype_parse(const char *s, DLDataType *out)
 {
-    static const struct { const char *name; DLDataType t; } table[] = {
-        {"float32", {kDLFloat, 32, 1}}, {"float64", {kDLFloat, 64, 1}},
-        {"int32", {kDLInt, 32, 1}},     {"int64", {kDLInt, 64, 1}},
-        {"bool", {kDLUInt, 1, 1}},
+    static const struct {
+        const char *name;
+        DLDataType t;
+    } table[] = {
+        {"float32", {kDLFloat, 32, 1}}, {"float64", {kDLFloat, 64, 1}}, {"int32", {kDLInt, 32, 1}},
+        {"int64", {kDLInt, 64, 1}},     {"bool", {kDLUInt, 1, 1}},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (s && strcmp(s, table[i].name) == 0) {
@@ -78,14 +88,18 @@ static void *node_alloc(size_t size, uint32_t *index, void (*deleter)(tt_object 
     pthread_once(&types_once, register_types);
     tt_object *o = calloc(1, size);
     if (!o) {
-        tt_error_set("out of memory allocating an IR node of %zu bytes", size);
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory allocating an IR node of %zu bytes",
+                      size);
         return NULL;
     }
     tt_object_init(o, *index, deleter);
     return o;
 }
 
-static char *dup_str(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_str(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 /* ---- expressions ---- */
 
@@ -120,7 +134,7 @@ static tt_expr *expr_new(tt_expr_kind kind, DLDataType t, int nargs, tt_expr *co
         e->args = calloc((size_t)nargs, sizeof *e->args);
         if (!e->args) {
             free(e);
-            tt_error_set("out of memory");
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
             return NULL;
         }
         for (int i = 0; i < nargs; i++)
@@ -137,7 +151,10 @@ tt_expr *tt_expr_int_typed(int64_t v, DLDataType t)
         e->ival = v;
     return e;
 }
-tt_expr *tt_expr_int(int64_t v) { return tt_expr_int_typed(v, TT_DT_I64); }
+tt_expr *tt_expr_int(int64_t v)
+{
+    return tt_expr_int_typed(v, TT_DT_I64);
+}
 
 tt_expr *tt_expr_float(double v, DLDataType t)
 {
@@ -152,7 +169,7 @@ tt_expr *tt_expr_var(const char *name, DLDataType t)
     tt_expr *e = expr_new(TT_EXPR_VAR, t, 0, NULL);
     if (e && !(e->name = dup_str(name))) {
         tt_expr_release(e);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     return e;
@@ -227,13 +244,16 @@ tt_expr *tt_expr_call(const char *name, DLDataType t, int nargs, tt_expr *const 
     tt_expr *e = expr_new(TT_EXPR_CALL, t, nargs, args);
     if (e && !(e->name = dup_str(name))) {
         tt_expr_release(e);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     return e;
 }
 
-tt_expr *tt_expr_cast(DLDataType t, tt_expr *a) { return expr_new(TT_EXPR_CAST, t, 1, &a); }
+tt_expr *tt_expr_cast(DLDataType t, tt_expr *a)
+{
+    return expr_new(TT_EXPR_CAST, t, 1, &a);
+}
 
 tt_expr *tt_expr_access(tt_tensor *t, int nidx, tt_expr *const *idx)
 {
@@ -266,7 +286,7 @@ tt_expr *tt_expr_reduce(tt_reduce_op op, tt_expr *source, int naxes, tt_iter_var
     e->axes = calloc((size_t)naxes, sizeof *e->axes);
     if (!e->axes) {
         tt_expr_release(e);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int i = 0; i < naxes; i++) {
@@ -309,10 +329,10 @@ tt_expr *tt_expr_mul_s(tt_expr *a, tt_expr *b)
 
 const char *tt_expr_kind_name(tt_expr_kind k)
 {
-    static const char *names[] = {"int", "float", "var", "add", "sub", "mul", "div", "mod",
-                                  "min", "max", "eq", "ne", "lt", "le", "gt", "ge", "and",
-                                  "or", "not", "select", "call", "cast", "access", "reduce",
-                                  "load"};
+    static const char *names[] = {"int",  "float",  "var",    "add", "sub", "mul",    "div",
+                                  "mod",  "min",    "max",    "eq",  "ne",  "lt",     "le",
+                                  "gt",   "ge",     "and",    "or",  "not", "select", "call",
+                                  "cast", "access", "reduce", "load"};
     _Static_assert(sizeof names / sizeof names[0] == TT_EXPR_COUNT, "a kind without a name");
     return (k >= 0 && k < TT_EXPR_COUNT) ? names[k] : "?";
 }
@@ -384,7 +404,7 @@ tt_tensor *tt_tensor_new(const char *name, DLDataType dt, int ndim, const int64_
     t->shape = calloc((size_t)(ndim ? ndim : 1), sizeof *t->shape);
     if (!t->name || !t->shape) {
         tensor_delete(&t->obj);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     if (ndim)
@@ -426,7 +446,7 @@ tt_stage *tt_stage_new(tt_tensor *output, int naxes, tt_iter_var *const *axes, t
     s->axes = calloc((size_t)(naxes ? naxes : 1), sizeof *s->axes);
     if (!s->axes) {
         free(s);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int i = 0; i < naxes; i++) {
@@ -469,7 +489,7 @@ tt_compute *tt_compute_new(const char *name, int ninputs, tt_tensor *const *inpu
     c->stages = calloc((size_t)nstages, sizeof *c->stages);
     if (!c->name || !c->inputs || !c->stages) {
         compute_delete(&c->obj);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int i = 0; i < ninputs; i++) {
@@ -483,7 +503,10 @@ tt_compute *tt_compute_new(const char *name, int ninputs, tt_tensor *const *inpu
     return c;
 }
 
-tt_tensor *tt_compute_output(const tt_compute *c) { return c->stages[c->nstages - 1]->output; }
+tt_tensor *tt_compute_output(const tt_compute *c)
+{
+    return c->stages[c->nstages - 1]->output;
+}
 
 tt_stage *tt_compute_stage(const tt_compute *c, const char *name)
 {
@@ -552,7 +575,7 @@ tt_buffer *tt_buffer_new(const char *name, DLDataType t, int ndim, const int64_t
     b->shape = calloc((size_t)(ndim ? ndim : 1), sizeof *b->shape);
     if (!b->name || !b->shape) {
         buffer_delete(&b->obj);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     b->dtype = t;
@@ -632,7 +655,7 @@ tt_stmt *tt_stmt_seq(int n, tt_stmt *const *stmts)
     s->stmts = calloc((size_t)(n ? n : 1), sizeof *s->stmts);
     if (!s->stmts) {
         free(s);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int i = 0; i < n; i++) {
@@ -721,7 +744,7 @@ tt_kernel *tt_kernel_new(const char *name, int nparams, tt_buffer *const *params
     k->params = calloc((size_t)(nparams ? nparams : 1), sizeof *k->params);
     if (!k->name || !k->params) {
         kernel_delete(&k->obj);
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     for (int i = 0; i < nparams; i++) {

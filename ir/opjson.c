@@ -180,8 +180,9 @@ int opj_ferr(const ctx *x, const char *path, int at_key, const char *fmt, ...)
     const char *field = strrchr(path, '.');
     field = field ? field + 1 : path;
     if (!*field || (field[0] == 't' && strncmp(path, "tasks[", 6) == 0 && !strchr(path, '.')))
-        return tt_error_set("%s:%d:%d: %s", x->file, line, col, msg);
-    return tt_error_set("%s:%d:%d: field \"%s\": %s", x->file, line, col, field, msg);
+        return tt_error_setc(TT_ERR_PARSE, "%s:%d:%d: %s", x->file, line, col, msg);
+    return tt_error_setc(TT_ERR_PARSE, "%s:%d:%d: field \"%s\": %s", x->file, line, col, field,
+                         msg);
 }
 
 char *opj_show(const json_t *v)
@@ -368,12 +369,12 @@ static int parse_file(const ctx *x, const json_t *root, tt_opfile *f)
                         "got %s",
                         opj_show(v));
     if (!(f->target = strdup(v ? json_string_value(v) : "llvm -mcpu=native")))
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if ((v = json_object_get(root, "measure")) && measure_opts(x, v, &f->measure) < 0)
         return -1;
     if (!tasks) {
         if (!(f->tasks = calloc(1, sizeof *f->tasks)))
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         f->ntasks = 1;
         return opj_parse_task(x, root, "", &f->tasks[0]);
     }
@@ -385,7 +386,7 @@ static int parse_file(const ctx *x, const json_t *root, tt_opfile *f)
                         opj_show(tasks));
     size_t n = json_array_size(tasks);
     if (!(f->tasks = calloc(n, sizeof *f->tasks)))
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (size_t i = 0; i < n; i++) {
         char base[32];
         snprintf(base, sizeof base, "tasks[%zu]", i);
@@ -410,14 +411,15 @@ static int with_positions(const char *text, const char *file, json_t **root, ctx
     json_error_t err;
     *root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     if (!*root)
-        return tt_error_set("%s:%d:%d: invalid JSON: %s", file, err.line, err.column, err.text);
+        return tt_error_setc(TT_ERR_PARSE, "%s:%d:%d: invalid JSON: %s", file, err.line, err.column,
+                             err.text);
     scanner sc = {.s = text, .line = 1, .col = 1};
     int rc = sc_value(&sc, "", 1, 1);
     x->file = file;
     x->pos = sc.v;
     x->npos = sc.n;
     if (rc < 0)
-        return tt_error_set("%s: out of memory or nested too deeply", file);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "%s: out of memory or nested too deeply", file);
     qsort(x->pos, (size_t)x->npos, sizeof *x->pos, pos_cmp);
     return 0;
 }
@@ -445,13 +447,13 @@ int tt_opfile_parse_string(const char *text, const char *path, tt_opfile **out)
 {
     *out = NULL;
     if (!text)
-        return tt_error_set("tt_opfile_parse_string: NULL text");
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "tt_opfile_parse_string: NULL text");
     if (!path)
         path = "op.json";
     tt_opfile *f = calloc(1, sizeof *f);
     if (!f || !(f->path = strdup(path))) {
         free(f);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     tt_measure_opts_default(&f->measure);
     json_t *root = NULL;
@@ -489,12 +491,12 @@ int tt_task_from_json_text(const char *json, tt_task **out)
 {
     *out = NULL;
     if (!json)
-        return tt_error_set("tt_task_from_json_text: NULL text");
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "tt_task_from_json_text: NULL text");
     json_t *root = NULL;
     ctx x = {0};
     tt_task *t = calloc(1, sizeof *t);
     if (!t)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = with_positions(json, "workload", &root, &x);
     if (rc == 0 && !json_is_object(root))
         rc = opj_ferr(&x, "", 0, "expected a task object");

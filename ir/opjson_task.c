@@ -484,7 +484,7 @@ int opj_parse_task(const ctx *x, const json_t *o, const char *base, tt_task *t)
     size_t kl = strlen(name) + 10;
     t->key = malloc(kl);
     if (!t->canonical_json || !t->name || !t->op || !t->key) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         goto out;
     }
     snprintf(t->key, kl, "%s-%08x", name, tt_fnv1a32(t->canonical_json, strlen(t->canonical_json)));

@@ -294,7 +294,7 @@ int tt_op_source(const tt_op_desc *d, char **text)
     gen g = {0};
     size_t len = 0;
     if (!(g.f = open_memstream(text, &len)))
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = generate(d, &g);
     fclose(g.f);
     if (rc < 0) {
@@ -313,7 +313,7 @@ int tt_op_build(const tt_op_desc *d, const char *name, tt_compute **out)
     size_t len = 0;
     gen g = {0};
     if (!(g.f = open_memstream(&text, &len)))
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = generate(d, &g);
     fclose(g.f);
     if (rc == 0 && tt_lang_parse(text, name ? name : tt_op_kind_name(d->kind), g.nin, g.in, g.next,

@@ -12,9 +12,8 @@ struct tt_schedule {
     tt_step *steps;
 };
 
-static const char *kind_names[] = {"split",  "reorder",     "fuse",       "parallel",
-                                   "vectorize", "unroll",   "cache_write", "compute_at",
-                                   "inline", "pack"};
+static const char *kind_names[] = {"split",  "reorder",     "fuse",       "parallel", "vectorize",
+                                   "unroll", "cache_write", "compute_at", "inline",   "pack"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == TT_STEP_COUNT, "a step without a name");
 
 const char *tt_step_kind_name(tt_step_kind k)
@@ -38,7 +37,7 @@ tt_schedule *tt_schedule_new(void)
 {
     tt_schedule *s = calloc(1, sizeof *s);
     if (!s)
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     return s;
 }
 
@@ -52,7 +51,10 @@ void tt_schedule_free(tt_schedule *s)
     free(s);
 }
 
-int tt_schedule_size(const tt_schedule *s) { return s ? s->n : 0; }
+int tt_schedule_size(const tt_schedule *s)
+{
+    return s ? s->n : 0;
+}
 
 const tt_step *tt_schedule_step(const tt_schedule *s, int i)
 {
@@ -65,7 +67,10 @@ void tt_schedule_truncate(tt_schedule *s, int n)
         step_clear(&s->steps[--s->n]);
 }
 
-static char *dup(const char *x) { return x ? strdup(x) : NULL; }
+static char *dup(const char *x)
+{
+    return x ? strdup(x) : NULL;
+}
 
 /* Deep-copies src into dst (zeroed); -1 when out of memory (dst then cleared). */
 static int step_copy(tt_step *dst, const tt_step *src)
@@ -87,7 +92,7 @@ static int step_copy(tt_step *dst, const tt_step *src)
         if (!dst->loops)
             dst->nloops = 0;
         step_clear(dst);
-        return tt_error_set("out of memory copying a schedule step");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory copying a schedule step");
     }
     return 0;
 }
@@ -100,7 +105,7 @@ static int push(tt_schedule *s, const tt_step *st)
         int cap = s->cap ? 2 * s->cap : 8;
         tt_step *n = realloc(s->steps, (size_t)cap * sizeof *n);
         if (!n)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         s->steps = n;
         s->cap = cap;
     }
@@ -148,7 +153,9 @@ int tt_schedule_split(tt_schedule *s, const char *stage, const char *loop, int n
     if (nfactors <= 0 || !factors)
         return tt_error_set("split %s.%s: expected at least one factor", stage ? stage : "?",
                             loop ? loop : "?");
-    tt_step p = {.kind = TT_STEP_SPLIT, .stage = (char *)stage, .nfactors = nfactors,
+    tt_step p = {.kind = TT_STEP_SPLIT,
+                 .stage = (char *)stage,
+                 .nfactors = nfactors,
                  .factors = (int64_t *)factors};
     return add(s, p, 1, &loop);
 }
@@ -189,8 +196,7 @@ int tt_schedule_cache_write(tt_schedule *s, const char *stage, const char *loop)
     return one_loop(s, TT_STEP_CACHE_WRITE, stage, loop ? loop : "");
 }
 
-int tt_schedule_compute_at(tt_schedule *s, const char *stage, const char *target,
-                           const char *loop)
+int tt_schedule_compute_at(tt_schedule *s, const char *stage, const char *target, const char *loop)
 {
     if (check_name("target", target, TT_STEP_COMPUTE_AT) != 0)
         return -1;
@@ -203,16 +209,18 @@ int tt_schedule_inline(tt_schedule *s, const char *stage)
     return add(s, (tt_step){.kind = TT_STEP_INLINE, .stage = (char *)stage}, 0, NULL);
 }
 
-int tt_schedule_pack(tt_schedule *s, const char *stage, const char *tensor, int dim,
-                     int64_t factor)
+int tt_schedule_pack(tt_schedule *s, const char *stage, const char *tensor, int dim, int64_t factor)
 {
     if (check_name("tensor", tensor, TT_STEP_PACK) != 0)
         return -1;
     if (factor <= 0 || dim < 0)
-        return tt_error_set("pack %s: dim %d factor %lld, expected dim >= 0 and factor > 0",
-                            tensor, dim, (long long)factor);
-    tt_step p = {.kind = TT_STEP_PACK, .stage = (char *)stage, .tensor = (char *)tensor,
-                 .dim = dim, .factor = factor};
+        return tt_error_set("pack %s: dim %d factor %lld, expected dim >= 0 and factor > 0", tensor,
+                            dim, (long long)factor);
+    tt_step p = {.kind = TT_STEP_PACK,
+                 .stage = (char *)stage,
+                 .tensor = (char *)tensor,
+                 .dim = dim,
+                 .factor = factor};
     return add(s, p, 0, NULL);
 }
 
@@ -238,7 +246,7 @@ static int array_field(json_t *o, const char *key, int idx, bool want_str, int *
                             want_str ? "loop names" : "integers");
     void *buf = calloc(len, want_str ? sizeof(char *) : sizeof(int64_t));
     if (!buf)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (size_t i = 0; i < len; i++) {
         json_t *v = json_array_get(a, i);
         if (want_str ? !json_is_string(v) : !json_is_integer(v)) {
@@ -297,7 +305,8 @@ static int add_value(tt_schedule *s, json_t *o, int idx)
     switch ((tt_step_kind)k) {
     case TT_STEP_SPLIT:
         allowed = k_split;
-        if ((loop = str_field(o, "loop", idx)) && array_field(o, "factors", idx, false, &n, &arr) == 0)
+        if ((loop = str_field(o, "loop", idx)) &&
+            array_field(o, "factors", idx, false, &n, &arr) == 0)
             rc = tt_schedule_split(s, stage, loop, n, arr);
         break;
     case TT_STEP_REORDER:
@@ -327,10 +336,11 @@ static int add_value(tt_schedule *s, json_t *o, int idx)
         allowed = k_pack;
         const char *tensor = str_field(o, "tensor", idx);
         json_t *d = json_object_get(o, "dim"), *f = json_object_get(o, "factor");
-        if (tensor && (!json_is_integer(d) || !json_is_integer(f) ||
-                       json_integer_value(d) < 0 || json_integer_value(d) > 64))
+        if (tensor && (!json_is_integer(d) || !json_is_integer(f) || json_integer_value(d) < 0 ||
+                       json_integer_value(d) > 64))
             tt_error_set("step %d: fields \"dim\" and \"factor\": expected integers, dim in "
-                         "0..64", idx);
+                         "0..64",
+                         idx);
         else if (tensor)
             rc = tt_schedule_pack(s, stage, tensor, (int)json_integer_value(d),
                                   json_integer_value(f));
@@ -431,7 +441,7 @@ char *tt_schedule_to_json(const tt_schedule *s)
     char *text = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(a);
     if (!text)
-        tt_error_set("out of memory encoding a schedule");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory encoding a schedule");
     return text;
 }
 

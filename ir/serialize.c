@@ -66,7 +66,7 @@ static int insert(writer *w, const void *key, int index)
         size_t cap = w->cap ? 2 * w->cap : 64;
         entry *tab = calloc(cap, sizeof *tab);
         if (!tab)
-            return tt_error_set("ir json: out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
         for (size_t i = 0; i < w->cap; i++)
             if (w->tab[i].key) {
                 size_t j = hash(w->tab[i].key, cap);
@@ -92,7 +92,7 @@ static void set(writer *w, json_t *obj, const char *key, json_t *v)
 {
     if (!v || json_object_set_new(obj, key, v) < 0) {
         if (!w->failed)
-            tt_error_set("ir json: out of memory");
+            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
         w->failed = true;
     }
 }
@@ -249,7 +249,7 @@ static int visit(writer *w, const tt_object *o)
     json_t *j = json_object();
     if (!j) {
         w->failed = true;
-        return tt_error_set("ir json: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
     }
     set(w, j, "type", json_string(type_keys[t]));
     switch (t) {
@@ -310,7 +310,7 @@ static int visit(writer *w, const tt_object *o)
     }
     if (json_array_append_new(w->nodes, j) < 0) { /* j is released by the call */
         w->failed = true;
-        return tt_error_set("ir json: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
     }
     idx = (int)json_array_size(w->nodes) - 1;
     if (insert(w, o, idx) < 0) {
@@ -325,7 +325,7 @@ char *tt_ir_to_json(const tt_object *node)
     writer w = {.nodes = json_array()};
     char *text = NULL;
     if (!w.nodes) {
-        tt_error_set("ir json: out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
         return NULL;
     }
     int root = visit(&w, node);
@@ -337,7 +337,7 @@ char *tt_ir_to_json(const tt_object *node)
         json_decref(top);
     }
     if (!text && !w.failed)
-        tt_error_set("ir json: out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
     json_decref(w.nodes);
     free(w.tab);
     return text;

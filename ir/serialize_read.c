@@ -26,8 +26,8 @@ static int fail(const reader *r, const char *field, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return tt_error_set("ir json: nodes[%d]%s%s: %s", r->n, field ? "." : "", field ? field : "",
-                        msg);
+    return tt_error_setc(TT_ERR_PARSE, "ir json: nodes[%d]%s%s: %s", r->n, field ? "." : "",
+                         field ? field : "", msg);
 }
 
 /* Every field of j must be in allowed (NULL-terminated; "type" is always allowed). */
@@ -118,7 +118,7 @@ static int get_refs(const reader *r, json_t *j, const char *key, int want, void 
     size_t len = json_array_size(a);
     void **items = calloc(len ? len : 1, sizeof *items);
     if (!items)
-        return tt_error_set("ir json: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
     for (size_t i = 0; i < len; i++) {
         char field[64];
         snprintf(field, sizeof field, "%s[%zu]", key, i);
@@ -140,7 +140,7 @@ static int get_shape(const reader *r, json_t *j, int64_t **out, int *n)
     size_t len = json_array_size(a);
     int64_t *shape = calloc(len ? len : 1, sizeof *shape), numel = 1;
     if (!shape)
-        return tt_error_set("ir json: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
     for (size_t i = 0; i < len; i++) {
         json_t *v = json_array_get(a, i);
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
@@ -490,7 +490,7 @@ int tt_ir_from_json(const char *json, tt_object **out)
     r.tab = calloc(n ? n : 1, sizeof *r.tab);
     r.types = calloc(n ? n : 1, sizeof *r.types);
     if (!r.tab || !r.types) {
-        tt_error_set("ir json: out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "ir json: out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {

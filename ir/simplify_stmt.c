@@ -19,9 +19,15 @@ static tt_expr *simp_e(const tt_expr *e, range_stack *rs)
     return tt_simplify_ranged(e, rs->n, rs->r);
 }
 
-static tt_stmt *empty(void) { return tt_stmt_seq(0, NULL); }
+static tt_stmt *empty(void)
+{
+    return tt_stmt_seq(0, NULL);
+}
 
-static bool is_empty(const tt_stmt *s) { return s->kind == TT_STMT_SEQ && s->nstmts == 0; }
+static bool is_empty(const tt_stmt *s)
+{
+    return s->kind == TT_STMT_SEQ && s->nstmts == 0;
+}
 
 static tt_stmt *simp_for(const tt_stmt *s, range_stack *rs)
 {
@@ -40,7 +46,7 @@ static tt_stmt *simp_for(const tt_stmt *s, range_stack *rs)
             tt_var_range *r = realloc(rs->r, (size_t)cap * sizeof *r);
             if (!r) {
                 tt_expr_release(ext);
-                tt_error_set("out of memory");
+                tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
                 return NULL;
             }
             rs->r = r;
@@ -66,7 +72,7 @@ static tt_stmt *simp_seq(const tt_stmt *s, range_stack *rs)
     int n = 0, cap = s->nstmts + 4;
     tt_stmt **out = calloc((size_t)cap, sizeof *out), *r = NULL;
     if (!out) {
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         return NULL;
     }
     bool ok = true;
@@ -83,7 +89,7 @@ static tt_stmt *simp_seq(const tt_stmt *s, range_stack *rs)
             if (!m) {
                 tt_stmt_release(c);
                 ok = false;
-                tt_error_set("out of memory");
+                tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
                 break;
             }
             out = m;

@@ -24,8 +24,8 @@ typedef struct {
 } ret_state;
 
 static const char *const code_names[TT_TYPE_CODE_COUNT] = {
-    "TT_INT",    "TT_UINT",   "TT_FLOAT", "TT_HANDLE", "TT_NULL", "TT_DTYPE", "TT_DEVICE",
-    "TT_DLTENSOR", "TT_OBJECT", "TT_MODULE", "TT_FUNC", "TT_STR", "TT_BYTES", "TT_NDARRAY",
+    "TT_INT",      "TT_UINT",   "TT_FLOAT",  "TT_HANDLE", "TT_NULL", "TT_DTYPE", "TT_DEVICE",
+    "TT_DLTENSOR", "TT_OBJECT", "TT_MODULE", "TT_FUNC",   "TT_STR",  "TT_BYTES", "TT_NDARRAY",
 };
 
 /* ---- per-thread state ---- */
@@ -64,7 +64,7 @@ tt_thread_state *tt_thread_state_get(void)
     pthread_once(&state_once, state_key_create);
     tt_thread_state *s = calloc(1, sizeof *s);
     if (s == NULL) {
-        tt_error_set("tvm-tune runtime: out of memory for per-thread state");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tvm-tune runtime: out of memory for per-thread state");
         return NULL;
     }
     pthread_setspecific(state_key, s);
@@ -122,7 +122,7 @@ TT_API int tt_func_create(tt_packed_cfunc body, void *resource, void (*fin)(void
         return tt_error_set("tt_func_create: body is NULL, expected a tt_packed_cfunc");
     func_obj *f = malloc(sizeof *f);
     if (f == NULL)
-        return tt_error_set("tt_func_create: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_func_create: out of memory");
     tt_object_init(&f->obj, TT_TYPE_FUNC, func_delete);
     f->body = body;
     f->resource = resource;
@@ -217,11 +217,13 @@ TT_API int tt_func_call(tt_func f, const tt_value *args, const int *codes, int n
     if (depth == s->nslots) {
         tt_ret_slot **slots = realloc(s->slots, (size_t)(depth + 1) * sizeof *slots);
         if (slots == NULL)
-            return tt_error_set("tt_func_call: out of memory (call depth %d)", depth);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_func_call: out of memory (call depth %d)", depth);
         s->slots = slots;
         slots[depth] = calloc(1, sizeof **slots);
         if (slots[depth] == NULL)
-            return tt_error_set("tt_func_call: out of memory (call depth %d)", depth);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_func_call: out of memory (call depth %d)", depth);
         s->nslots = depth + 1;
     }
 
@@ -270,8 +272,9 @@ TT_API int tt_ret_set(tt_ret ret, const tt_value *value, const int *code, int n)
             return tt_error_set("tt_ret_set: value has type TT_STR but v_str is NULL");
         next.buf = strdup(value->v_str);
         if (next.buf == NULL)
-            return tt_error_set("tt_ret_set: out of memory copying a string of %zu bytes",
-                                strlen(value->v_str));
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_ret_set: out of memory copying a string of %zu bytes",
+                                 strlen(value->v_str));
         break;
     }
     case TT_BYTES: {
@@ -282,7 +285,8 @@ TT_API int tt_ret_set(tt_ret ret, const tt_value *value, const int *code, int n)
         /* +1: never malloc(0), and a NUL after the bytes costs nothing. */
         next.buf = malloc(b->size + 1);
         if (next.buf == NULL)
-            return tt_error_set("tt_ret_set: out of memory copying %zu bytes", b->size);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_ret_set: out of memory copying %zu bytes", b->size);
         if (b->size > 0)
             memcpy(next.buf, b->data, b->size);
         next.buf[b->size] = '\0';
@@ -301,8 +305,8 @@ TT_API int tt_ret_set(tt_ret ret, const tt_value *value, const int *code, int n)
             next.code = TT_NULL;
             break;
         }
-        int rc = c == TT_FUNC     ? tt_func_retain(h)
-                 : c == TT_MODULE ? tt_mod_retain(h)
+        int rc = c == TT_FUNC      ? tt_func_retain(h)
+                 : c == TT_MODULE  ? tt_mod_retain(h)
                  : c == TT_NDARRAY ? tt_array_retain(h)
                                    : (tt_object_retain(h), 0);
         if (rc != 0)

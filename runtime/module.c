@@ -57,7 +57,7 @@ TT_API int tt_mod_create(const tt_module_vtable *vtable, void *self, tt_module *
         return tt_error_set("tt_mod_create: vtable->format is empty, expected a format name");
     module_obj *m = calloc(1, sizeof *m);
     if (m == NULL)
-        return tt_error_set("tt_mod_create: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_mod_create: out of memory");
     tt_object_init(&m->obj, TT_TYPE_MODULE, module_delete);
     m->vt = vtable;
     m->self = self;
@@ -164,7 +164,7 @@ static int snapshot_imports(module_obj *m, tt_module **out, int *n)
         *out = malloc((size_t)*n * sizeof **out);
         if (*out == NULL) {
             pthread_mutex_unlock(&m->lock);
-            return tt_error_set("tt_mod_get_function: out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_mod_get_function: out of memory");
         }
         for (int i = 0; i < *n; i++) {
             (*out)[i] = m->imports[i];
@@ -243,7 +243,7 @@ TT_API int tt_mod_import(tt_module m, tt_module dep)
         tt_module *im = realloc(mo->imports, (size_t)cap * sizeof *im);
         if (im == NULL) {
             pthread_mutex_unlock(&mo->lock);
-            return tt_error_set("tt_mod_import: out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_mod_import: out of memory");
         }
         mo->imports = im;
         mo->imports_cap = cap;
@@ -299,7 +299,7 @@ TT_API int tt_mod_register_loader(const char *format, tt_module_loader loader, i
     char *copy = strdup(format);
     if (copy == NULL) {
         pthread_mutex_unlock(&loaders_lock);
-        return tt_error_set("tt_mod_register_loader: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_mod_register_loader: out of memory");
     }
     loaders[loader_count++] = (loader_entry){copy, loader};
     pthread_mutex_unlock(&loaders_lock);
@@ -320,9 +320,10 @@ TT_API int tt_mod_load_from_file(const char *path, const char *format, tt_module
         base = base ? base + 1 : path;
         const char *dot = strrchr(base, '.');
         if (dot == NULL || dot == base || dot[1] == '\0')
-            return tt_error_set("tt_mod_load_from_file: cannot guess the format of \"%s\" (no "
-                                "extension); pass a format such as \"so\"",
-                                path);
+            return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                                 "tt_mod_load_from_file: cannot guess the format of \"%s\" (no "
+                                 "extension); pass a format such as \"so\"",
+                                 path);
         format = dot + 1;
     }
     tt_module_loader loader = NULL;
@@ -333,8 +334,9 @@ TT_API int tt_mod_load_from_file(const char *path, const char *format, tt_module
     }
     pthread_mutex_unlock(&loaders_lock);
     if (loader == NULL)
-        return tt_error_set("tt_mod_load_from_file: no loader for format \"%s\" (file \"%s\")",
-                            format, path);
+        return tt_error_setc(TT_ERR_UNSUPPORTED,
+                             "tt_mod_load_from_file: no loader for format \"%s\" (file \"%s\")",
+                             format, path);
     if (loader(path, out) != 0) {
         if (*out != NULL) {
             tt_mod_free(*out);

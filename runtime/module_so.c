@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "module_internal.h"
 #include "runtime_internal.h"
@@ -33,7 +34,7 @@ static int so_get_function(void *self, const char *name, tt_func *out)
     size_t len = strlen(TT_PACKED_PREFIX) + strlen(name) + 1;
     char *sym = malloc(len);
     if (sym == NULL)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     snprintf(sym, len, "%s%s", TT_PACKED_PREFIX, name);
     dlerror(); /* clear: NULL from dlsym is only an error if dlerror says so */
     void *addr = dlsym(lib->handle, sym);
@@ -71,21 +72,26 @@ int tt_mod_load_so(const char *path, tt_module *out)
         open_path = strdup(path);
     }
     if (open_path == NULL)
-        return tt_error_set("tt_mod_load_from_file: out of memory loading \"%s\"", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                             "tt_mod_load_from_file: out of memory loading \"%s\"", path);
     /* RTLD_NOW: an unresolved symbol fails here, with a message, not at the first call.
      * RTLD_LOCAL: two kernel libraries may define the same names. */
     void *handle = dlopen(open_path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
         const char *why = dlerror();
+        /* A missing file is NOT_FOUND; anything else (not a library, a missing symbol) UNKNOWN. */
+        int missing = access(open_path, F_OK) != 0;
         free(open_path);
-        return tt_error_set("tt_mod_load_from_file: cannot load \"%s\" as a shared library: %s",
-                            path, why ? why : "unknown dlopen error");
+        return tt_error_setc(missing ? TT_ERR_NOT_FOUND : TT_ERR_UNKNOWN,
+                             "tt_mod_load_from_file: cannot load \"%s\" as a shared library: %s",
+                             path, why ? why : "unknown dlopen error");
     }
     so_lib *lib = malloc(sizeof *lib);
     if (lib == NULL) {
         dlclose(handle);
         free(open_path);
-        return tt_error_set("tt_mod_load_from_file: out of memory loading \"%s\"", path);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                             "tt_mod_load_from_file: out of memory loading \"%s\"", path);
     }
     lib->refcount = 1;
     lib->handle = handle;

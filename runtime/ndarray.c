@@ -94,12 +94,14 @@ TT_API int tt_array_alloc(const int64_t *shape, int ndim, DLDataType dt, DLDevic
 
     ndarray *a = malloc(sizeof *a + 2 * (size_t)ndim * sizeof(int64_t));
     if (a == NULL)
-        return tt_error_set("tt_array_alloc: out of memory for the array header");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                             "tt_array_alloc: out of memory for the array header");
     void *data = aligned_alloc(ALIGN, (size_t)padded);
     if (data == NULL) {
         free(a);
-        return tt_error_set("tt_array_alloc: out of memory allocating %lld bytes",
-                            (long long)nbytes);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                             "tt_array_alloc: out of memory allocating %lld bytes",
+                             (long long)nbytes);
     }
     memset(data, 0, (size_t)padded);
     tt_object_init(&a->obj, TT_TYPE_NDARRAY, ndarray_delete);

@@ -44,7 +44,8 @@ TT_API int tt_object_type_register(const char *key, uint32_t *out)
         char **keys = realloc(type_keys, cap * sizeof *keys);
         if (keys == NULL) {
             pthread_mutex_unlock(&types_lock);
-            return tt_error_set("tt_object_type_register: out of memory registering \"%s\"", key);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_object_type_register: out of memory registering \"%s\"", key);
         }
         type_keys = keys;
         type_cap = cap;
@@ -52,7 +53,8 @@ TT_API int tt_object_type_register(const char *key, uint32_t *out)
     char *copy = strdup(key);
     if (copy == NULL) {
         pthread_mutex_unlock(&types_lock);
-        return tt_error_set("tt_object_type_register: out of memory registering \"%s\"", key);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                             "tt_object_type_register: out of memory registering \"%s\"", key);
     }
     type_keys[type_count] = copy;
     *out = TT_TYPE_BUILTIN_COUNT + type_count;

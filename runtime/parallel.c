@@ -6,7 +6,8 @@
  * after the one the caller runs on, so that they do not compete with it. */
 #define _GNU_SOURCE /* sched_getcpu */
 #include <errno.h>
-#ifdef TT_HAVE_HWLOC /* optional (cross builds): without it a core is a CPU as the kernel numbers them */
+#ifdef TT_HAVE_HWLOC /* optional (cross builds): without it a core is a CPU as the kernel numbers  \
+                        them */
 #include <hwloc.h>
 #endif
 #include <limits.h>
@@ -214,8 +215,9 @@ TT_API void *tt_backend_alloc_workspace(int64_t nbytes)
                       : ((size_t)nbytes + WORKSPACE_ALIGN - 1) / WORKSPACE_ALIGN * WORKSPACE_ALIGN;
     void *p = aligned_alloc(WORKSPACE_ALIGN, size);
     if (p == NULL)
-        tt_error_set("tt_backend_alloc_workspace: out of memory allocating %lld bytes",
-                     (long long)nbytes);
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                      "tt_backend_alloc_workspace: out of memory allocating %lld bytes",
+                      (long long)nbytes);
     return p;
 }
 

@@ -69,8 +69,9 @@ TT_API int tt_func_register_global(const char *name, tt_func f, int override)
             entry *e = realloc(entries, (size_t)cap * sizeof *e);
             if (e == NULL) {
                 pthread_rwlock_unlock(&reg_lock);
-                return tt_error_set("tt_func_register_global: out of memory registering \"%s\"",
-                                    name);
+                return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                     "tt_func_register_global: out of memory registering \"%s\"",
+                                     name);
             }
             entries = e;
             entry_cap = cap;
@@ -78,7 +79,8 @@ TT_API int tt_func_register_global(const char *name, tt_func f, int override)
         char *copy = strdup(name);
         if (copy == NULL) {
             pthread_rwlock_unlock(&reg_lock);
-            return tt_error_set("tt_func_register_global: out of memory registering \"%s\"", name);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_func_register_global: out of memory registering \"%s\"", name);
         }
         int at = -i - 1;
         memmove(entries + at + 1, entries + at, (size_t)(entry_count - at) * sizeof *entries);
@@ -152,14 +154,16 @@ TT_API int tt_func_list_global(int *count, const char ***names)
         s->name_ptrs = ptrs;
     if (copies == NULL || ptrs == NULL) {
         pthread_rwlock_unlock(&reg_lock);
-        return tt_error_set("tt_func_list_global: out of memory listing %d names", n);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                             "tt_func_list_global: out of memory listing %d names", n);
     }
     for (int i = 0; i < n; i++) {
         copies[i] = strdup(entries[i].name);
         if (copies[i] == NULL) {
             s->nnames = i;
             pthread_rwlock_unlock(&reg_lock);
-            return tt_error_set("tt_func_list_global: out of memory listing %d names", n);
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY,
+                                 "tt_func_list_global: out of memory listing %d names", n);
         }
         ptrs[i] = copies[i];
         s->nnames = i + 1;
@@ -175,7 +179,7 @@ TT_API void tt_register_global_at_load(const char *name, tt_packed_cfunc body)
 {
     tt_func f = NULL;
     if (tt_func_create(body, NULL, NULL, &f) != 0 || tt_func_register_global(name, f, 0) != 0)
-        fprintf(stderr, "tvm-tune: TT_REGISTER_GLOBAL(\"%s\") failed: %s\n",
-                name ? name : "(null)", tt_get_last_error());
+        fprintf(stderr, "tvm-tune: TT_REGISTER_GLOBAL(\"%s\") failed: %s\n", name ? name : "(null)",
+                tt_get_last_error());
     tt_func_free(f);
 }

@@ -23,7 +23,7 @@ int ga_init(tt_strategy *st)
     if (st->popsize < 4)
         st->popsize = 4;
     st->pop = calloc((size_t)st->popsize, sizeof *st->pop);
-    return st->pop ? 0 : tt_error_set("out of memory");
+    return st->pop ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
 }
 
 void ga_free(tt_strategy *st)
@@ -60,7 +60,7 @@ int ga_feed(tt_strategy *st, const tt_schedule *s, double cost)
         return 0; /* failed candidates breed nothing */
     int *v = calloc((size_t)st->sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (sp_decode(st->sp, s, v) != 0) {
         free(v); /* not of this space (an older space's log): seen, but no parent */
         return 0;
@@ -92,7 +92,7 @@ int ga_propose(tt_strategy *st, tt_schedule **out)
     tt_space *sp = st->sp;
     int *child = calloc((size_t)sp->ndec + 1, sizeof *child);
     if (!child)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = 0;
     for (int t = 0; rc == 0 && t < CHILD_TRIES; t++) {
         const int *a = tournament(st), *b = tournament(st);

@@ -107,7 +107,7 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
         cap *= nv[l];
     ax->tuples = calloc((size_t)cap, sizeof *ax->tuples);
     if (!ax->tuples)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     ax->ninner = ninner;
     ax->ntuples = 0;
     int idx[SP_MAX_INNER] = {0};
@@ -170,7 +170,7 @@ static int check_epilogue(tt_space *sp, bool *fused)
     const tt_compute *c = sp->c;
     bool *inlined = calloc((size_t)c->nstages, sizeof *inlined);
     if (!inlined)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int f = 0; f < sp->nforced; f++)
         inlined[sp->forced[f]] = true;
     int producer;
@@ -227,7 +227,7 @@ static int add_decision(tt_space *sp, sp_dkind kind, int n, int ref)
 {
     sp_decision *d = realloc(sp->dec, (size_t)(sp->ndec + 1) * sizeof *d);
     if (!d)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     sp->dec = d;
     sp->dec[sp->ndec++] = (sp_decision){kind, n, ref};
     return 0;
@@ -255,7 +255,7 @@ static int count_tiles(tt_space *sp)
     sp->cnt = calloc(cells, sizeof *sp->cnt);
     sp->wcnt = calloc(cells, sizeof *sp->wcnt);
     if (!sp->cnt || !sp->wcnt)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int64_t p = 1; p <= B; p++) {
         sp->cnt[(size_t)sp->nspatial * (size_t)(B + 1) + (size_t)p] = 1;
         sp->wcnt[(size_t)sp->nspatial * (size_t)(B + 1) + (size_t)p] = 1;
@@ -334,7 +334,7 @@ static int build_axes(tt_space *sp)
     sp->reduce = calloc((size_t)nred + 1, sizeof *sp->reduce);
     sp->triv_r = calloc((size_t)nred + 1, sizeof *sp->triv_r);
     if (!sp->spatial || !sp->triv_s || !sp->reduce || !sp->triv_r)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int a = 0; a < M->naxes + nred; a++) {
         const tt_iter_var *iv = a < M->naxes ? M->axes[a] : M->body->axes[a - M->naxes];
         if (strlen(iv->var->name) > 200) /* loop names are built in fixed buffers */
@@ -426,7 +426,7 @@ static int classify_stages(tt_space *sp)
     sp->pre_caps = calloc((size_t)n, sizeof *sp->pre_caps);
     sp->aux_caps = calloc((size_t)n, sizeof *sp->aux_caps);
     if (!sp->forced || !sp->pre || !sp->aux || !sp->pre_caps || !sp->aux_caps)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < n; i++) {
         bool red = c->stages[i]->body->kind == TT_EXPR_REDUCE;
         if (i == sp->main)
@@ -494,7 +494,7 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
         return tt_error_set("space: needs a compute with at least one stage");
     tt_space *sp = calloc(1, sizeof *sp);
     if (!sp)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     sp->c = (tt_compute *)c;
     tt_object_retain((tt_object *)c);
     sp->opts = opts ? *opts : (tt_space_opts){0, 0};
@@ -521,7 +521,7 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
     sp->budget = sp->reduction ? (16 * sp->lanes > 64 ? 16 * sp->lanes : 64) : 1;
     sp->row = -1;
     sp->pack = calloc(8, sizeof *sp->pack);
-    int rc = sp->pack ? 0 : tt_error_set("out of memory");
+    int rc = sp->pack ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (rc == 0)
         rc = build_axes(sp);
     if (rc == 0 && sp->vec >= 0 && sp->reduction) {
@@ -594,7 +594,7 @@ int tt_space_point(tt_space *sp, int64_t index, tt_schedule **out)
                             (long long)index, (long long)tt_space_size(sp) - 1);
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     sp_unrank(sp, (sp_count)index, v);
     int rc = sp_emit(sp, v, out);
     free(v);
@@ -629,7 +629,7 @@ int tt_space_default(tt_space *sp, tt_schedule **out)
     *out = NULL;
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int64_t room = sp->budget;
     /* vector axis first: one vector in S3; then a row tile of 4 on the next axis in */
     for (int k = sp->nspatial - 1; k >= 0; k--) {

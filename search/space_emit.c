@@ -24,7 +24,7 @@ static int push(names *l, const char *axis, int level)
     else
         snprintf(buf, sizeof buf, "%s", axis);
     if (!(l->names[l->n] = strdup(buf)))
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     l->n++;
     return 0;
 }
@@ -101,12 +101,14 @@ static int root_stage(const tt_space *sp, tt_schedule *s, const tt_stage *st, un
             strcat(fused, outer.names[a]);
         }
         if (rc == 0)
-            rc = fused ? tt_schedule_parallel(s, name, fused) : tt_error_set("out of memory");
+            rc = fused ? tt_schedule_parallel(s, name, fused)
+                       : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         free(fused);
     }
     if (rc == 0 && (mask & SP_ROOT_VEC)) {
         char *l = loop_name(last->var->name, 1);
-        rc = l ? tt_schedule_vectorize(s, name, l) : tt_error_set("out of memory");
+        rc = l ? tt_schedule_vectorize(s, name, l)
+               : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         free(l);
     }
     names_free(&outer);
@@ -149,7 +151,8 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
                     strcat(fused, "@");
                 strcat(fused, outer.names[a]);
             }
-            rc = fused ? tt_schedule_parallel(s, M, fused) : tt_error_set("out of memory");
+            rc = fused ? tt_schedule_parallel(s, M, fused)
+                       : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         }
         free(fused);
         names_free(&outer);
@@ -158,7 +161,8 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
     if (rc == 0 && vec) {
         const sp_axis *ax = &sp->spatial[sp->vec];
         char *l = loop_name(ax->name, ax->ninner);
-        rc = l ? tt_schedule_vectorize(s, M, l) : tt_error_set("out of memory");
+        rc = l ? tt_schedule_vectorize(s, M, l)
+               : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         free(l);
     }
     /* The body of the innermost tile in copies of the statement, a vector counting once per
@@ -174,7 +178,7 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
             continue;
         const sp_axis *ax = &sp->spatial[a];
         char *l = loop_name(ax->name, ax->ninner);
-        rc = l ? tt_schedule_unroll(s, M, l) : tt_error_set("out of memory");
+        rc = l ? tt_schedule_unroll(s, M, l) : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         free(l);
     }
     /* Reduce loops unroll innermost first while the body stays within SP_MAX_BODY: beyond it
@@ -186,7 +190,7 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
             break;
         body *= f;
         char *l = loop_name(ax->name, 1);
-        rc = l ? tt_schedule_unroll(s, M, l) : tt_error_set("out of memory");
+        rc = l ? tt_schedule_unroll(s, M, l) : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         free(l);
     }
     if (rc == 0 && v[sp->d_cache]) {
@@ -194,7 +198,8 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
         char *l = sp->nspatial > 0  ? loop_name(sp->spatial[sp->nspatial - 1].name, 1)
                   : sp->ntriv_s > 0 ? strdup(sp->triv_s[sp->ntriv_s - 1])
                                     : strdup("");
-        rc = l ? tt_schedule_cache_write(s, M, l) : tt_error_set("out of memory");
+        rc = l ? tt_schedule_cache_write(s, M, l)
+               : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         free(l);
     }
     return rc;
@@ -340,7 +345,7 @@ int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
     if (!mask || !inlined) {
         free(mask);
         free(inlined);
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     }
     int bad = -1;
     for (int i = 0; bad < 0 && i < tt_schedule_size(s); i++) {
@@ -374,7 +379,7 @@ int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
         got = tt_schedule_to_json(e);
     int rc = 0;
     if (!want || (bad < 0 && !got))
-        rc = tt_error_set("out of memory");
+        rc = tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     else if (bad >= 0 || strcmp(want, got) != 0)
         rc = tt_error_set("schedule is not a point of the space of %s (%s)",
                           sp->c->name ? sp->c->name : sp->main_name,

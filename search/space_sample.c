@@ -192,7 +192,7 @@ int tt_space_sample(tt_space *sp, uint64_t *rng, tt_schedule **out)
     *out = NULL;
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     sp_sample_dec(sp, rng, v);
     int rc = sp_emit(sp, v, out);
     free(v);
@@ -204,7 +204,7 @@ int tt_space_mutate(tt_space *sp, const tt_schedule *s, uint64_t *rng, tt_schedu
     *out = NULL;
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = sp_decode(sp, s, v);
     if (rc != 0)
         rc = tt_error_wrap("mutate");
@@ -222,7 +222,7 @@ int tt_space_crossover(tt_space *sp, const tt_schedule *a, const tt_schedule *b,
     *out = NULL;
     size_t n = (size_t)sp->ndec + 1;
     int *va = calloc(n, sizeof *va), *vb = calloc(n, sizeof *vb), *vc = calloc(n, sizeof *vc);
-    int rc = va && vb && vc ? 0 : tt_error_set("out of memory");
+    int rc = va && vb && vc ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (rc == 0 && (sp_decode(sp, a, va) != 0 || sp_decode(sp, b, vb) != 0))
         rc = tt_error_wrap("crossover");
     if (rc == 0) {
@@ -241,7 +241,7 @@ int tt_space_decode(const tt_space *sp, const tt_schedule *s, int **values, int 
     *n = 0;
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (sp_decode(sp, s, v) != 0) {
         free(v);
         return -1;

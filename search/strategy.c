@@ -40,7 +40,7 @@ int st_mark(tt_strategy *st, uint64_t h)
         size_t cap = hs->cap ? 2 * hs->cap : 1024;
         uint64_t *keys = calloc(cap, sizeof *keys);
         if (!keys)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         st_hashset grown = {keys, cap, 0, hs->has_zero};
         for (size_t i = 0; i < hs->cap; i++)
             if (hs->keys[i]) {
@@ -85,7 +85,7 @@ int st_propose_random(tt_strategy *st, tt_schedule **out)
         return 0;
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = 0;
     for (int tries = 0; rc == 0 && tries < MAX_DUPLICATES; tries++) {
         sp_sample_dec(sp, &st->rng, v);
@@ -110,7 +110,7 @@ static int grid_propose(tt_strategy *st, tt_schedule **out)
     int64_t size = tt_space_size(st->sp);
     int *v = calloc((size_t)st->sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int rc = 0;
     while (rc == 0 && st->grid_next < size) {
         sp_unrank(st->sp, (sp_count)st->grid_next++, v);
@@ -141,7 +141,7 @@ int tt_strategy_new(const char *kind, tt_space *sp, uint64_t seed, tt_strategy *
         return tt_error_set("strategy %s: needs a space", kind);
     tt_strategy *st = calloc(1, sizeof *st);
     if (!st)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     st->kind = k;
     st->sp = sp;
     /* spread the seed so that nearby seeds start far apart */
@@ -173,7 +173,7 @@ int tt_strategy_next(tt_strategy *st, int n, tt_schedule ***out, int *count)
         return tt_error_set("strategy: asked for %d schedules, expected n >= 0", n);
     tt_schedule **r = calloc((size_t)n + 1, sizeof *r);
     if (!r)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int k = 0, rc = 1;
     while (k < n && rc == 1) {
         switch (st->kind) {
@@ -212,7 +212,7 @@ static int mark_schedule(tt_strategy *st, const tt_schedule *s)
         return added;
     int *v = calloc((size_t)st->sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (sp_decode(st->sp, s, v) == 0)
         st->in_space++;
     free(v);

@@ -15,17 +15,17 @@
 #include "ir/lower.h"
 #include "search/strategy_internal.h"
 
-#define BATCH 64          /* proposals chosen per scoring round */
-#define POOL_FIRST 512    /* random samples in the first pool */
-#define POOL_RANDOM 96    /* fresh random samples per refill */
-#define POOL_CAP 3072     /* candidates kept between refills (the best predicted) */
-#define TOP_PARENTS 16    /* best measured schedules the mutation chains start from */
-#define CHAIN_PARENT 8    /* mutants per measured parent per refill */
-#define CHAIN 16          /* mutants per predicted parent per evolutionary round */
-#define ROUNDS 2          /* evolutionary rounds: the best of the pool are mutated again */
-#define MIN_ROWS 16       /* measured candidates before the model guides */
-#define EPSILON 0.2       /* share of each batch picked at random */
-#define TRANSFER_ROWS 64  /* what the --transfer rows weigh in all, in rows of our own */
+#define BATCH 64         /* proposals chosen per scoring round */
+#define POOL_FIRST 512   /* random samples in the first pool */
+#define POOL_RANDOM 96   /* fresh random samples per refill */
+#define POOL_CAP 3072    /* candidates kept between refills (the best predicted) */
+#define TOP_PARENTS 16   /* best measured schedules the mutation chains start from */
+#define CHAIN_PARENT 8   /* mutants per measured parent per refill */
+#define CHAIN 16         /* mutants per predicted parent per evolutionary round */
+#define ROUNDS 2         /* evolutionary rounds: the best of the pool are mutated again */
+#define MIN_ROWS 16      /* measured candidates before the model guides */
+#define EPSILON 0.2      /* share of each batch picked at random */
+#define TRANSFER_ROWS 64 /* what the --transfer rows weigh in all, in rows of our own */
 
 typedef struct {
     int *v;
@@ -52,7 +52,7 @@ struct xgb_state {
      * [ntop, nqueue) the exploration picks; each part has its own head. */
     int *queue;
     int nqueue, ntop, head_top, head_exp;
-    pool pool; /* persists between refills */
+    pool pool;        /* persists between refills */
     int64_t proposed; /* guided proposals so far: every 1/EPSILON-th is an exploration pick */
     bool loaded;      /* a saved model guides until MIN_ROWS of our own are measured */
     size_t transfer;  /* rows of other workloads in data (--transfer) */
@@ -62,7 +62,7 @@ int xgb_init(tt_strategy *st)
 {
     xgb_state *x = calloc(1, sizeof *x);
     if (!x)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     st->xgb = x;
     tt_dataset_init(&x->data);
     tt_model_opts o;
@@ -121,7 +121,7 @@ int xgb_feed(tt_strategy *st, const tt_schedule *s, double cost)
     x->valid++;
     int *v = calloc((size_t)st->sp->ndec + 1, sizeof *v);
     if (!v)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (sp_decode(st->sp, s, v) != 0) {
         free(v);
         return 0;
@@ -151,7 +151,7 @@ static int train(xgb_state *x)
     const tt_dataset *d = &x->data;
     float *w = malloc((d->ngroups + 1) * sizeof *w);
     if (!w)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     float tw = x->transfer > TRANSFER_ROWS ? (float)TRANSFER_ROWS / (float)x->transfer : 1.0f;
     for (size_t g = 0; g < d->ngroups; g++)
         w[g] = strcmp(d->keys[g], "task") == 0 ? 1.0f : tw;
@@ -213,7 +213,7 @@ static int pool_add(tt_strategy *st, pool *p, const int *v)
         if (ns)
             p->score = ns;
         if (!nv || !nh || !nf || !ns)
-            return tt_error_set("out of memory");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         p->cap = cap;
     }
     tt_schedule *s = NULL;
@@ -263,14 +263,13 @@ static int by_score(const void *a, const void *b)
 static int score_and_sort(xgb_state *x, int from, int **order)
 {
     pool *p = &x->pool;
-    if (p->n > from &&
-        tt_model_predict(x->model, p->f + (size_t)from * TT_FEATURE_COUNT, (size_t)(p->n - from),
-                         p->score + from) != 0)
+    if (p->n > from && tt_model_predict(x->model, p->f + (size_t)from * TT_FEATURE_COUNT,
+                                        (size_t)(p->n - from), p->score + from) != 0)
         return -1;
     free(*order);
     *order = malloc(((size_t)p->n + 1) * sizeof **order);
     if (!*order)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < p->n; i++)
         (*order)[i] = i;
     sort_scores = p->score;
@@ -285,7 +284,7 @@ static int pool_trim(pool *p, const int *order)
         return 0;
     char *keep = calloc((size_t)p->n, 1);
     if (!keep)
-        return tt_error_set("out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < POOL_CAP; i++)
         keep[order[i]] = 1;
     int n = 0;
@@ -381,7 +380,7 @@ static int refill(tt_strategy *st)
     rc = pool_trim(p, order);
 out:
     if (rc != 0 && !v)
-        tt_error_set("out of memory");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     free(v);
     free(order);
     free(starts);

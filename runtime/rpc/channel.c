@@ -485,7 +485,7 @@ TT_API int tt_rpc_handshake_server(tt_rpc_channel *c, int fd, const uint8_t key[
     uint8_t th[32], tag[TAG_BYTES];
     if (p.err || t.err) {
         tt_rpc_buf_free(&p);
-        tt_error_set("rpc: out of memory in the handshake");
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory in the handshake");
         goto out;
     }
     transcript_hash(&t, th_len, th);
@@ -561,7 +561,7 @@ TT_API int tt_rpc_send(tt_rpc_channel *c, int type, const uint8_t *payload, size
     size_t total = TT_RPC_HEADER_SIZE + len + SS_ABYTES;
     uint8_t *frame = malloc(total);
     if (frame == NULL)
-        return tt_error_set("rpc: out of memory sending %zu bytes", len);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory sending %zu bytes", len);
     tt_rpc_header h = {TT_RPC_MAGIC, TT_RPC_PROTOCOL_VERSION, (uint16_t)type, len + SS_ABYTES};
     tt_rpc_header_encode(&h, frame);
     /* The header is the additional data: its type and length are authenticated too. */
@@ -601,7 +601,7 @@ TT_API int tt_rpc_recv(tt_rpc_channel *c, tt_rpc_header *h, uint8_t **payload, i
     if (cbuf == NULL || m == NULL) {
         free(cbuf);
         free(m);
-        tt_error_set("rpc: out of memory receiving %zu bytes", clen);
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory receiving %zu bytes", clen);
         goto dead;
     }
     if (tt_rpc_read_full(c->fd, cbuf, clen, deadline, "a frame payload") != 0) {

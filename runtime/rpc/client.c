@@ -84,7 +84,8 @@ static int roundtrip(rpc_sess *s, int type, const tt_rpc_buf *req, uint8_t **rep
 {
     *reply = NULL;
     if (req->err)
-        return tt_error_set("rpc: out of memory encoding a %s request", tt_rpc_type_name(type));
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory encoding a %s request",
+                             tt_rpc_type_name(type));
     pthread_mutex_lock(&s->lock);
     if (s->dead) {
         pthread_mutex_unlock(&s->lock);
@@ -190,7 +191,7 @@ static int make_remote(rpc_sess *s, int code, uint64_t id, tt_object **out)
     remote_obj *r = calloc(1, sizeof *r);
     if (r == NULL) {
         send_free(s, code, id);
-        return tt_error_set("rpc: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory");
     }
     tt_object_init(&r->obj, remote_type, remote_delete);
     sess_retain(s);
@@ -217,7 +218,7 @@ static int make_fn(rpc_sess *s, uint64_t id, tt_func *out)
     rpc_fn *f = malloc(sizeof *f);
     if (f == NULL) {
         send_free(s, TT_FUNC, id);
-        return tt_error_set("rpc: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory");
     }
     sess_retain(s);
     *f = (rpc_fn){s, id};
@@ -243,7 +244,7 @@ static int make_mod(rpc_sess *s, uint64_t id, tt_module *out)
     if (m == NULL) {
         if (id)
             send_free(s, TT_MODULE, id);
-        return tt_error_set("rpc: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory");
     }
     sess_retain(s);
     *m = (rpc_mod){s, id};
@@ -532,7 +533,7 @@ TT_API int tt_rpc_connect(const char *host, int port, const char *key_file, doub
     if (s == NULL) {
         close(fd);
         sodium_memzero(key, sizeof key);
-        return tt_error_set("tt_rpc_connect: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_rpc_connect: out of memory");
     }
     s->refcount = 1;
     s->fd = fd;

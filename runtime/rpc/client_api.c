@@ -21,7 +21,7 @@ TT_API int tt_rpc_upload(tt_module session, const char *local_path, const char *
     char *chunk = malloc(TT_RPC_CHUNK_BYTES);
     if (chunk == NULL) {
         fclose(f);
-        return tt_error_set("tt_rpc_upload: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_rpc_upload: out of memory");
     }
     int64_t offset = 0;
     int rc = 0, first = 1;
@@ -202,7 +202,7 @@ TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_re
     if (a == NULL || c == NULL) {
         free(a);
         free(c);
-        return tt_error_set("tt_rpc_time_evaluate: out of memory");
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_rpc_time_evaluate: out of memory");
     }
     a[0].v_handle = f;
     c[0] = TT_FUNC;

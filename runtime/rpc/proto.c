@@ -298,7 +298,8 @@ TT_API int tt_rpc_values_decode(tt_rpc_reader *r, uint32_t count, tt_rpc_values 
     out->arena = malloc(left + n);
     if (!out->values || !out->codes || !out->bytes || !out->arena) {
         tt_rpc_values_free(out);
-        return tt_error_set("rpc: out of memory decoding %u values", (unsigned)count);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory decoding %u values",
+                             (unsigned)count);
     }
     size_t arena_at = 0;
     for (uint32_t i = 0; i < count; i++) {

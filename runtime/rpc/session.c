@@ -24,7 +24,7 @@ static int store(int code, void *ptr, uint64_t *id)
         size_t cap = nslots ? nslots * 2 : 64;
         slot *s = realloc(slots, cap * sizeof *s);
         if (s == NULL)
-            return tt_error_set("rpc: out of memory for the handle table");
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory for the handle table");
         memset(s + nslots, 0, (cap - nslots) * sizeof *s);
         slots = s;
         nslots = cap;
@@ -97,7 +97,7 @@ static int send_exception(tt_rpc_channel *c, const char *msg)
 {
     tt_rpc_buf b = {0};
     tt_rpc_put_str(&b, msg[0] ? msg : "remote call failed without a message");
-    int rc = b.err ? tt_error_set("rpc: out of memory")
+    int rc = b.err ? tt_error_setc(TT_ERR_OUT_OF_MEMORY, "rpc: out of memory")
                    : tt_rpc_send(c, TT_RPC_EXCEPTION, b.data, b.len, -1);
     tt_rpc_buf_free(&b);
     return rc;

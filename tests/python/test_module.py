@@ -44,6 +44,13 @@ class TestModule(unittest.TestCase):
         with self.assertRaises(tt.TVMTuneError) as cm:
             tt.load_module(path)
         self.assertIn(path, str(cm.exception))
+        # The C error's category reaches Python (runtime.h's TT_ERROR_MAP).
+        self.assertEqual(cm.exception.category, "NOT_FOUND")
+
+    def test_unknown_format_category(self):
+        with self.assertRaises(tt.TVMTuneError) as cm:
+            tt.load_module("lib.so", fmt="no-such-format")
+        self.assertEqual(cm.exception.category, "UNSUPPORTED")
 
     def test_not_an_elf_file(self):
         with tempfile.TemporaryDirectory() as d:
@@ -53,6 +60,7 @@ class TestModule(unittest.TestCase):
             with self.assertRaises(tt.TVMTuneError) as cm:
                 tt.load_module(path)
             self.assertIn(path, str(cm.exception))
+            self.assertEqual(cm.exception.category, "UNKNOWN")
 
 
 if __name__ == "__main__":
