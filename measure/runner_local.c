@@ -53,10 +53,8 @@ int tt_run_request_check(const tt_run_request *req, const char *who)
     if (req->func_name == NULL || req->func_name[0] == '\0')
         return bad(who, "func_name is empty");
     if (req->n_args < 1 || req->n_args > MAX_ARGS || req->args == NULL)
-        return bad(who,
-                   "n_args = %d, expected 1..%d (inputs, then the "
-                   "output)",
-                   req->n_args, MAX_ARGS);
+        return bad(who, "n_args = %d, expected 1..%d (inputs, then the output)", req->n_args,
+                   MAX_ARGS);
     for (int i = 0; i < req->n_args; i++) {
         const tt_measure_tensor *a = &req->args[i];
         if (a->ndim < 0 || a->ndim > TT_MEASURE_MAX_DIM)
@@ -68,13 +66,13 @@ int tt_run_request_check(const tt_run_request *req, const char *who)
                            a->shape[d]);
         if (!tt_measure_dtype_supported(a->dtype))
             return bad(who,
-                       "argument %d: dtype code %u bits %u lanes "
-                       "%u, expected float32/64, int8/16/32/64 or uint8",
+                       "argument %d: dtype code %u bits %u lanes %u, expected float32/64, "
+                       "int8/16/32/64 or uint8",
                        i, a->dtype.code, a->dtype.bits, a->dtype.lanes);
     }
     if (req->ref_output != NULL && req->ref_lib_path != NULL)
-        return bad(who, "both ref_output and ref_lib_path are given, "
-                        "expected at most one reference");
+        return bad(who, "both ref_output and ref_lib_path are given, expected at most one "
+                        "reference");
     if (req->ref_lib_path != NULL && (req->ref_func_name == NULL || !req->ref_func_name[0]))
         return bad(who, "ref_lib_path \"%s\" without ref_func_name", req->ref_lib_path);
     if (req->ref_output != NULL) {
