@@ -365,6 +365,31 @@ static void backoff_then_lost(void **state)
     tt_rpc_device_free(d);
 }
 
+/* A device that refuses the key: tt_rpc_device_connect says why (the tuner checks its devices so
+ * before tuning), and a run is an outcome, not a crash. */
+static void wrong_key(void **state)
+{
+    char other[160], addr[64];
+    snprintf(other, sizeof other, "%s/other.key", dir);
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    assert_int_equal(tt_rpc_keygen(other), 0);
+    tt_rpc_device_opts o = {.max_tries = 2};
+    tt_rpc_device *d;
+    assert_int_equal(tt_rpc_device_new(addr, other, &o, &d), 0);
+    tt_runner_rpc_set_sleep(record_sleep);
+    n_waits = 0;
+    assert_int_equal(tt_rpc_device_connect(d), -1);
+    expect_in(tt_get_last_error(), "lost: no session after 2 tries");
+    expect_in(tt_get_last_error(), "authentication failed");
+    tt_run_result r;
+    tt_run_request req = request(TT_FAULT_GOOD, "vadd");
+    run(d, &req, TT_OUTCOME_RUNTIME_ERROR, "authentication failed", &r);
+    tt_runner_rpc_set_sleep(NULL);
+    assert_int_equal(n_waits, 2); /* one wait per call: between its two tries */
+    assert_int_equal(tt_rpc_device_sessions(d), 0);
+    tt_rpc_device_free(d);
+}
+
 static void refused_requests(void **state)
 {
     tt_rpc_device *d;
@@ -391,13 +416,10 @@ static void refused_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(refused_requests),
-        cmocka_unit_test(good_kernels_share_one_session),
-        cmocka_unit_test(wrong_answers),
-        cmocka_unit_test(crash_then_next_candidate),
-        cmocka_unit_test(hang_times_out),
-        cmocka_unit_test(backoff_then_lost),
-        cmocka_unit_test(device_killed_and_restarted),
+        cmocka_unit_test(refused_requests), cmocka_unit_test(good_kernels_share_one_session),
+        cmocka_unit_test(wrong_answers),    cmocka_unit_test(crash_then_next_candidate),
+        cmocka_unit_test(hang_times_out),   cmocka_unit_test(backoff_then_lost),
+        cmocka_unit_test(wrong_key),        cmocka_unit_test(device_killed_and_restarted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
