@@ -1,6 +1,7 @@
 /* measure/: isolated, timed, checked execution of candidate kernels. A batch of candidates is
  * built in parallel worker processes (builder.c), then each library is run one at a time in a
- * child process that checks its output and times it (runner_local.c, timer.c). */
+ * child process that checks its output and times it (runner_local.c, timer.c), or, for another
+ * device, uploaded to its tvm-tune-rpc server and checked and timed there (runner_rpc.c). */
 #ifndef TT_MEASURE_H
 #define TT_MEASURE_H
 
@@ -72,6 +73,10 @@ TT_API size_t tt_measure_flush_bytes(void);
  * pair gives the same values in every process, so a caller can recompute a reference. */
 TT_API int tt_measure_fill_random(DLTensor *t, uint64_t seed, int arg_index);
 
+/* Fills t with a value no correct kernel leaves behind (NaN for floats, the byte 0x5a for
+ * integers), so that a kernel that never writes its output fails the check. */
+TT_API void tt_measure_poison(DLTensor *t);
+
 /* 1 when dt is one of the dtypes above. */
 TT_API int tt_measure_dtype_supported(DLDataType dt);
 
@@ -122,6 +127,10 @@ typedef struct {
     double elapsed_s;                   /* wall time of the child process */
 } tt_run_result;
 
+/* 0 when req is a valid request (for either runner), else -1 with a message "who: ..." naming the
+ * field and what was expected. */
+TT_API int tt_run_request_check(const tt_run_request *req, const char *who);
+
 /* Runs req in a forked child: loads the library, allocates and fills the arguments, runs the
  * kernel once, checks the output against the reference, then times it with the protocol, and
  * sends the result back through a pipe. A crash, an error, a wrong answer or a hang (killed at
@@ -142,6 +151,61 @@ TT_API int tt_runner_local_run(const tt_run_request *req, tt_run_result *out);
  * out->error as for tt_runner_local_run (output is untouched then). */
 TT_API int tt_runner_local_reference(const tt_run_request *req, void *output, size_t nbytes,
                                      tt_run_result *out);
+
+/* ---- Remote runner (runner_rpc.c) ---- */
+
+/* A device behind a tvm-tune-rpc server (include/tt/rpc.h), measured through ONE session that
+ * lives across candidates (connected on first use, reopened after a crash, a timeout or a lost
+ * connection). One thread uses a device at a time; devices are independent of each other. */
+typedef struct tt_rpc_device tt_rpc_device;
+
+typedef struct {
+    double connect_timeout_s; /* connect + handshake of one try; 0: 10 */
+    int max_tries;            /* connection tries per call before the device counts as lost; 0: 6 */
+    double backoff_s;         /* wait after the first failed try, doubled after each; 0: 0.2 */
+    double backoff_max_s;     /* the longest wait between tries; 0: 5 */
+} tt_rpc_device_opts;
+
+/* *out = a device at addr "HOST:PORT" authenticated with the 32-byte key in key_file (caller
+ * frees with tt_rpc_device_free); opts NULL: the defaults. Does not connect yet. -1 for a bad
+ * address or options. */
+TT_API int tt_rpc_device_new(const char *addr, const char *key_file, const tt_rpc_device_opts *opts,
+                             tt_rpc_device **out);
+/* Closes the session (if any) and frees d; NULL is a no-op. */
+TT_API void tt_rpc_device_free(tt_rpc_device *d);
+/* Connects now unless a session is open (tries with backoff, then reads device_info); -1 with
+ * "device HOST:PORT lost: ..." when every try failed. tt_runner_rpc_run calls it itself. */
+TT_API int tt_rpc_device_connect(tt_rpc_device *d);
+/* "HOST:PORT (cpu, triple)" once connected, "HOST:PORT" before: the device a record names. */
+TT_API const char *tt_rpc_device_name(const tt_rpc_device *d);
+/* The device's target triple ("aarch64-linux-gnu"), "" before the first connection. */
+TT_API const char *tt_rpc_device_triple(const tt_rpc_device *d);
+/* The device's CPU name as its server reports it (LLVM's name, "cortex-a72"), "" before. */
+TT_API const char *tt_rpc_device_cpu(const tt_rpc_device *d);
+/* The device's physical cores as its server reports them, 0 before the first connection. */
+TT_API int tt_rpc_device_cores(const tt_rpc_device *d);
+/* Sessions opened so far (1 after any number of healthy candidates; +1 per reconnection). */
+TT_API int tt_rpc_device_sessions(const tt_rpc_device *d);
+
+/* Replaces the sleep between connection tries (seconds; NULL restores nanosleep). For tests of
+ * the backoff, which record the waits instead of waiting; not thread-safe. */
+TT_API void tt_runner_rpc_set_sleep(void (*sleep_s)(double));
+
+/* Runs req on device d as tt_runner_local_run does here: uploads req->lib_path (built for the
+ * device's triple), loads it, fills the inputs with tt_measure_fill_random(seed, index) on the
+ * host and copies them over, runs once, copies the output back and compares it with ref_output
+ * (ref_lib_path is refused: the reference is the host's), then times with the device's time
+ * evaluator (repeat, number, min_repeat_ms, flush_cache; no early stop: best_so_far is ignored,
+ * and number is the starting one, the device does not report the calibrated one). Remote arrays,
+ * the module and the uploaded file are freed on the device afterwards. req->timeout_s bounds the
+ * run from the upload on (connecting is not counted); num_threads is not applied (the device's
+ * default). Outcomes: a kernel error, or a crash that ends the session process while the device
+ * still accepts a new session -> RUNTIME_ERROR with the device's message; past timeout_s ->
+ * RUN_TIMEOUT ("timeout: ..."); a device that cannot be reached, or whose connection broke and
+ * cannot be reopened -> RUNTIME_ERROR "device HOST:PORT lost: ...", and the next call reconnects
+ * (with backoff); a mismatch -> WRONG_ANSWER with tt_measure_compare's message. Returns -1 only
+ * for an invalid request. */
+TT_API int tt_runner_rpc_run(tt_rpc_device *d, const tt_run_request *req, tt_run_result *out);
 
 /* ---- Builder (builder.c) ---- */
 

@@ -33,58 +33,67 @@ typedef struct {
 
 /* ---- the request ---- */
 
-static int check_request(const tt_run_request *req)
+/* Sets the last error to "who: message" and returns -1. */
+__attribute__((format(printf, 2, 3))) static int bad(const char *who, const char *fmt, ...)
+{
+    char msg[TT_MEASURE_MSG_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return tt_error_set("%s: %s", who, msg);
+}
+
+int tt_run_request_check(const tt_run_request *req, const char *who)
 {
     if (req == NULL)
-        return tt_error_set("tt_runner_local_run: request is NULL");
+        return bad(who, "request is NULL");
     if (req->lib_path == NULL || req->lib_path[0] == '\0')
-        return tt_error_set("tt_runner_local_run: lib_path is empty");
+        return bad(who, "lib_path is empty");
     if (req->func_name == NULL || req->func_name[0] == '\0')
-        return tt_error_set("tt_runner_local_run: func_name is empty");
+        return bad(who, "func_name is empty");
     if (req->n_args < 1 || req->n_args > MAX_ARGS || req->args == NULL)
-        return tt_error_set("tt_runner_local_run: n_args = %d, expected 1..%d (inputs, then the "
-                            "output)",
-                            req->n_args, MAX_ARGS);
+        return bad(who, "n_args = %d, expected 1..%d (inputs, then the output)", req->n_args,
+                   MAX_ARGS);
     for (int i = 0; i < req->n_args; i++) {
         const tt_measure_tensor *a = &req->args[i];
         if (a->ndim < 0 || a->ndim > TT_MEASURE_MAX_DIM)
-            return tt_error_set("tt_runner_local_run: argument %d: ndim = %d, expected 0..%d", i,
-                                a->ndim, TT_MEASURE_MAX_DIM);
+            return bad(who, "argument %d: ndim = %d, expected 0..%d", i, a->ndim,
+                       TT_MEASURE_MAX_DIM);
         for (int d = 0; d < a->ndim; d++)
             if (a->shape[d] < 0)
-                return tt_error_set("tt_runner_local_run: argument %d: extent %d is %" PRId64
-                                    ", expected >= 0",
-                                    i, d, a->shape[d]);
+                return bad(who, "argument %d: extent %d is %" PRId64 ", expected >= 0", i, d,
+                           a->shape[d]);
         if (!tt_measure_dtype_supported(a->dtype))
-            return tt_error_set("tt_runner_local_run: argument %d: dtype code %u bits %u lanes "
-                                "%u, expected float32/64, int8/16/32/64 or uint8",
-                                i, a->dtype.code, a->dtype.bits, a->dtype.lanes);
+            return bad(who,
+                       "argument %d: dtype code %u bits %u lanes %u, expected float32/64, "
+                       "int8/16/32/64 or uint8",
+                       i, a->dtype.code, a->dtype.bits, a->dtype.lanes);
     }
     if (req->ref_output != NULL && req->ref_lib_path != NULL)
-        return tt_error_set("tt_runner_local_run: both ref_output and ref_lib_path are given, "
-                            "expected at most one reference");
+        return bad(who, "both ref_output and ref_lib_path are given, expected at most one "
+                        "reference");
     if (req->ref_lib_path != NULL && (req->ref_func_name == NULL || !req->ref_func_name[0]))
-        return tt_error_set("tt_runner_local_run: ref_lib_path \"%s\" without ref_func_name",
-                            req->ref_lib_path);
+        return bad(who, "ref_lib_path \"%s\" without ref_func_name", req->ref_lib_path);
     if (req->ref_output != NULL) {
         const tt_measure_tensor *o = &req->args[req->n_args - 1];
         uint64_t bytes = (o->dtype.bits + 7u) / 8u;
         for (int d = 0; d < o->ndim; d++)
             bytes *= (uint64_t)o->shape[d];
         if (bytes != req->ref_nbytes)
-            return tt_error_set("tt_runner_local_run: ref_nbytes = %zu, but the output (argument "
-                                "%d) has %" PRIu64 " bytes",
-                                req->ref_nbytes, req->n_args - 1, bytes);
+            return bad(who,
+                       "ref_nbytes = %zu, but the output (argument "
+                       "%d) has %" PRIu64 " bytes",
+                       req->ref_nbytes, req->n_args - 1, bytes);
     }
     if (!(req->rtol >= 0) || isinf(req->rtol))
-        return tt_error_set("tt_runner_local_run: rtol = %g, expected >= 0 (0: 1e-4)", req->rtol);
+        return bad(who, "rtol = %g, expected >= 0 (0: 1e-4)", req->rtol);
     if (!(req->timeout_s > 0) || req->timeout_s > 1e6)
-        return tt_error_set("tt_runner_local_run: timeout_s = %g, expected > 0", req->timeout_s);
+        return bad(who, "timeout_s = %g, expected > 0", req->timeout_s);
     if (req->num_threads < 0)
-        return tt_error_set("tt_runner_local_run: num_threads = %d, expected >= 0 (0: default)",
-                            req->num_threads);
+        return bad(who, "num_threads = %d, expected >= 0 (0: default)", req->num_threads);
     if (tt_timing_opts_check(&req->timing) != 0)
-        return tt_error_wrap("tt_runner_local_run: timing");
+        return tt_error_wrap("%s: timing", who);
     return 0;
 }
 
@@ -105,22 +114,6 @@ __attribute__((format(printf, 3, 4))) static void fail(child_job *job, int error
     va_start(ap, fmt);
     vsnprintf(job->msg, sizeof job->msg, fmt, ap);
     va_end(ap);
-}
-
-/* Fills an output with a value no correct kernel leaves behind: NaN for floats (the check catches
- * it), a byte pattern for integers. */
-static void poison(DLTensor *t)
-{
-    int64_t n = tt_array_nbytes(t);
-    if (t->dtype.code == kDLFloat && t->dtype.bits == 32) {
-        for (int64_t i = 0; i < n / 4; i++)
-            ((float *)t->data)[i] = NAN;
-    } else if (t->dtype.code == kDLFloat) {
-        for (int64_t i = 0; i < n / 8; i++)
-            ((double *)t->data)[i] = NAN;
-    } else {
-        memset(t->data, 0x5a, (size_t)n);
-    }
 }
 
 static int load(child_job *job, const char *path, const char *name, tt_module *mod, tt_func *f)
@@ -178,7 +171,7 @@ static int reference(child_job *job, DLTensor **arrays, tt_value *args, int *cod
         fail(job, TT_OUTCOME_UNKNOWN_ERROR, "%s", tt_get_last_error());
         goto done;
     }
-    poison(*expected);
+    tt_measure_poison(*expected);
     args[out].v_handle = *expected;
     rc = call(f, args, codes, req->n_args);
     args[out].v_handle = arrays[out];
@@ -219,7 +212,7 @@ static void work(child_job *job)
         args[i].v_handle = arrays[i];
         codes[i] = TT_DLTENSOR;
     }
-    poison(arrays[out]);
+    tt_measure_poison(arrays[out]);
     /* The reference runs first: a candidate that writes into its inputs must not change what it
      * is compared with. */
     int check = req->ref_output != NULL || req->ref_lib_path != NULL;
@@ -392,7 +385,7 @@ static int run_child(const tt_run_request *req, void *sink, const char *what, tt
 int tt_runner_local_run(const tt_run_request *req, tt_run_result *out)
 {
     memset(out, 0, sizeof *out);
-    if (check_request(req) != 0)
+    if (tt_run_request_check(req, "tt_runner_local_run") != 0)
         return -1;
     if (req->timing.flush_cache)
         tt_measure_flush_bytes(); /* the child inherits the size instead of loading the topology */
@@ -413,8 +406,8 @@ int tt_runner_local_reference(const tt_run_request *req, void *output, size_t nb
     once.ref_output = NULL;
     once.ref_lib_path = once.ref_func_name = NULL;
     tt_timing_opts_default(&once.timing);
-    if (check_request(&once) != 0)
-        return tt_error_wrap("tt_runner_local_reference");
+    if (tt_run_request_check(&once, "tt_runner_local_reference") != 0)
+        return -1;
     const tt_measure_tensor *o = &req->args[req->n_args - 1];
     uint64_t want = (o->dtype.bits + 7u) / 8u;
     for (int d = 0; d < o->ndim; d++)
