@@ -65,8 +65,8 @@ typedef struct {
     int rounds;            /* boosting rounds per training; default 100 */
     int max_depth;         /* default 6 */
     double eta;            /* default 0.2 */
-    int nthread;           /* 0: all cores; the tuner uses 1 (see search/xgb.c: forked measurements) */
-    uint64_t seed;         /* default 1 */
+    int nthread;   /* 0: all cores; the tuner uses 1 (see search/xgb.c: forked measurements) */
+    uint64_t seed; /* default 1 */
     /* rank: targets put in buckets of this width (0.05: 20 levels of normalised throughput)
      * before training, so two candidates closer than the timing noise are not taught as an
      * ordered pair; 0 (default): exact targets. */

@@ -40,8 +40,7 @@ static int check_tree(json_t *t, size_t index, int nfeat)
     json_t *tp = member(t, "tree_param", JSON_OBJECT, where);
     long long nodes, tfeat, leafvec, deleted;
     if (!tp || param(tp, "num_nodes", &nodes, where) || param(tp, "num_feature", &tfeat, where) ||
-        param(tp, "size_leaf_vector", &leafvec, where) ||
-        param(tp, "num_deleted", &deleted, where))
+        param(tp, "size_leaf_vector", &leafvec, where) || param(tp, "num_deleted", &deleted, where))
         return -1;
     if (nodes < 1 || tfeat != nfeat || leafvec != 0 || deleted != 0)
         return tt_error_set("%s: %lld nodes, %lld features, leaf vector %lld, %lld deleted: "
@@ -50,9 +49,9 @@ static int check_tree(json_t *t, size_t index, int nfeat)
     json_t *id = json_object_get(t, "id");
     if (!json_is_integer(id) || json_integer_value(id) != (json_int_t)index)
         return tt_error_set("%s.id: expected %zu", where, index);
-    static const char *per_node[] = {"left_children", "right_children", "parents",
-                                     "split_indices", "split_conditions", "default_left",
-                                     "base_weights", "loss_changes", "sum_hessian", "split_type"};
+    static const char *per_node[] = {
+        "left_children", "right_children", "parents",      "split_indices", "split_conditions",
+        "default_left",  "base_weights",   "loss_changes", "sum_hessian",   "split_type"};
     for (size_t k = 0; k < sizeof per_node / sizeof per_node[0]; k++) {
         json_t *a = member(t, per_node[k], JSON_ARRAY, where);
         if (!a)
@@ -74,7 +73,8 @@ static int check_tree(json_t *t, size_t index, int nfeat)
             return tt_error_set("%s.%s: categorical splits are not used by tvm-tune", where,
                                 empty[k]);
     }
-    json_t *left = json_object_get(t, "left_children"), *right = json_object_get(t, "right_children");
+    json_t *left = json_object_get(t, "left_children"),
+           *right = json_object_get(t, "right_children");
     json_t *split = json_object_get(t, "split_indices"), *stype = json_object_get(t, "split_type");
     json_t *parents = json_object_get(t, "parents"), *dleft = json_object_get(t, "default_left");
     /* XGBoost indexes nodes by these while it loads a tree: each must be the parent that names
@@ -98,8 +98,8 @@ static int check_tree(json_t *t, size_t index, int nfeat)
                       json_integer_value(json_array_get(parents, (size_t)r)) != i ||
                       !json_is_integer(json_array_get(parents, (size_t)l)) ||
                       !json_is_integer(json_array_get(parents, (size_t)r))))
-            return tt_error_set("%s: node %lld: its children do not name it as their parent",
-                                where, i);
+            return tt_error_set("%s: node %lld: its children do not name it as their parent", where,
+                                i);
         json_t *dl = json_array_get(dleft, (size_t)i);
         if (!json_is_integer(dl) || json_integer_value(dl) < 0 || json_integer_value(dl) > 1)
             return tt_error_set("%s: node %lld: default_left must be 0 or 1", where, i);
@@ -147,8 +147,7 @@ int tt_model_check_json(const char *text, size_t n, int nfeat)
                      feat, nclass, npar, leafvec, nfeat);
         goto done;
     }
-    if ((long long)json_array_size(trees) != ntrees ||
-        (long long)json_array_size(info) != ntrees) {
+    if ((long long)json_array_size(trees) != ntrees || (long long)json_array_size(info) != ntrees) {
         tt_error_set("num_trees %lld, but %zu trees and %zu tree_info entries", ntrees,
                      json_array_size(trees), json_array_size(info));
         goto done;

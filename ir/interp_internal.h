@@ -96,7 +96,7 @@ typedef struct {
     struct {
         const tt_expr *var; /* variable slots by node identity, never by name */
         bool bound;
-    } * vars;
+    } *vars;
     int nvars, cap_vars;
     slot_buf *bufs;
     int nbufs, cap_bufs;

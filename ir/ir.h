@@ -28,23 +28,23 @@ int tt_dtype_parse(const char *s, DLDataType *out);
 
 /* ---- expressions ---- */
 typedef enum {
-    TT_EXPR_INT,    /* ival */
-    TT_EXPR_FLOAT,  /* fval */
-    TT_EXPR_VAR,    /* name; identity is the node pointer, never the name */
-    TT_EXPR_ADD,    /* args[0] + args[1]; operands have the node's dtype */
+    TT_EXPR_INT,   /* ival */
+    TT_EXPR_FLOAT, /* fval */
+    TT_EXPR_VAR,   /* name; identity is the node pointer, never the name */
+    TT_EXPR_ADD,   /* args[0] + args[1]; operands have the node's dtype */
     TT_EXPR_SUB,
     TT_EXPR_MUL,
-    TT_EXPR_DIV,    /* floats: true division; ints: floor division */
-    TT_EXPR_MOD,    /* ints: floor modulo (result has the sign of the divisor) */
+    TT_EXPR_DIV, /* floats: true division; ints: floor division */
+    TT_EXPR_MOD, /* ints: floor modulo (result has the sign of the divisor) */
     TT_EXPR_MIN,
     TT_EXPR_MAX,
-    TT_EXPR_EQ,     /* comparisons: dtype bool, operands of one dtype */
+    TT_EXPR_EQ, /* comparisons: dtype bool, operands of one dtype */
     TT_EXPR_NE,
     TT_EXPR_LT,
     TT_EXPR_LE,
     TT_EXPR_GT,
     TT_EXPR_GE,
-    TT_EXPR_AND,    /* bool operands */
+    TT_EXPR_AND, /* bool operands */
     TT_EXPR_OR,
     TT_EXPR_NOT,    /* args[0] */
     TT_EXPR_SELECT, /* args[0] ? args[1] : args[2] */
@@ -68,22 +68,22 @@ struct tt_expr {
     tt_object obj;
     tt_expr_kind kind;
     DLDataType dtype;
-    int64_t ival;          /* INT */
-    double fval;           /* FLOAT */
-    char *name;            /* VAR, CALL */
+    int64_t ival; /* INT */
+    double fval;  /* FLOAT */
+    char *name;   /* VAR, CALL */
     int nargs;
-    tt_expr **args;        /* operands / indices / call arguments */
-    tt_tensor *tensor;     /* ACCESS */
-    tt_buffer *buffer;     /* LOAD */
-    tt_reduce_op reduce_op;/* REDUCE */
-    int naxes;             /* REDUCE: its reduction axes */
+    tt_expr **args;         /* operands / indices / call arguments */
+    tt_tensor *tensor;      /* ACCESS */
+    tt_buffer *buffer;      /* LOAD */
+    tt_reduce_op reduce_op; /* REDUCE */
+    int naxes;              /* REDUCE: its reduction axes */
     tt_iter_var **axes;
 };
 
 /* Every constructor returns a new reference (caller releases) or NULL after setting the last
  * error (bad operand dtypes, arity, NULL operands). Constructors retain their operands: the
  * caller keeps its own references. */
-tt_expr *tt_expr_int(int64_t v);                  /* int64 */
+tt_expr *tt_expr_int(int64_t v); /* int64 */
 tt_expr *tt_expr_int_typed(int64_t v, DLDataType t);
 tt_expr *tt_expr_float(double v, DLDataType t);
 tt_expr *tt_expr_var(const char *name, DLDataType t);
@@ -100,10 +100,17 @@ tt_expr *tt_expr_load(tt_buffer *b, tt_expr *index);
 tt_expr *tt_expr_add_s(tt_expr *a, tt_expr *b);
 tt_expr *tt_expr_mul_s(tt_expr *a, tt_expr *b);
 
-static inline tt_expr *tt_expr_retain(tt_expr *e) { tt_object_retain((tt_object *)e); return e; }
-static inline void tt_expr_release(tt_expr *e) { tt_object_release((tt_object *)e); }
-const char *tt_expr_kind_name(tt_expr_kind k); /* "add", "var", ... (as in JSON) */
-const char *tt_reduce_op_name(tt_reduce_op op);/* "sum", "max", "min" */
+static inline tt_expr *tt_expr_retain(tt_expr *e)
+{
+    tt_object_retain((tt_object *)e);
+    return e;
+}
+static inline void tt_expr_release(tt_expr *e)
+{
+    tt_object_release((tt_object *)e);
+}
+const char *tt_expr_kind_name(tt_expr_kind k);           /* "add", "var", ... (as in JSON) */
+const char *tt_reduce_op_name(tt_reduce_op op);          /* "sum", "max", "min" */
 bool tt_expr_is_const(const tt_expr *e, int64_t *value); /* INT node -> value */
 
 /* ---- iteration axes, tensors, compute definitions ---- */
@@ -117,7 +124,10 @@ struct tt_iter_var {
     tt_axis_kind kind;
 };
 tt_iter_var *tt_iter_var_new(const char *name, int64_t extent, tt_axis_kind kind);
-static inline void tt_iter_var_release(tt_iter_var *v) { tt_object_release((tt_object *)v); }
+static inline void tt_iter_var_release(tt_iter_var *v)
+{
+    tt_object_release((tt_object *)v);
+}
 
 typedef struct tt_stage tt_stage;
 
@@ -131,7 +141,10 @@ struct tt_tensor {
     tt_stage *producer; /* not owned (the stage owns the tensor); NULL for inputs */
 };
 tt_tensor *tt_tensor_new(const char *name, DLDataType t, int ndim, const int64_t *shape);
-static inline void tt_tensor_release(tt_tensor *t) { tt_object_release((tt_object *)t); }
+static inline void tt_tensor_release(tt_tensor *t)
+{
+    tt_object_release((tt_object *)t);
+}
 int64_t tt_tensor_numel(const tt_tensor *t);
 
 /* One statement "Out[axes...] = body" of a compute definition. If body is a REDUCE its axes are
@@ -146,7 +159,10 @@ struct tt_stage {
 };
 /* Takes new references to output, axes and body; sets output->producer. */
 tt_stage *tt_stage_new(tt_tensor *output, int naxes, tt_iter_var *const *axes, tt_expr *body);
-static inline void tt_stage_release(tt_stage *s) { tt_object_release((tt_object *)s); }
+static inline void tt_stage_release(tt_stage *s)
+{
+    tt_object_release((tt_object *)s);
+}
 
 /* What an op computes. Kernel arguments: inputs in order, then the last stage's output. */
 typedef struct {
@@ -159,7 +175,10 @@ typedef struct {
 } tt_compute;
 tt_compute *tt_compute_new(const char *name, int ninputs, tt_tensor *const *inputs, int nstages,
                            tt_stage *const *stages);
-static inline void tt_compute_release(tt_compute *c) { tt_object_release((tt_object *)c); }
+static inline void tt_compute_release(tt_compute *c)
+{
+    tt_object_release((tt_object *)c);
+}
 tt_tensor *tt_compute_output(const tt_compute *c);
 tt_stage *tt_compute_stage(const tt_compute *c, const char *name); /* by output name or NULL */
 /* Floating-point operations of one evaluation (a multiply-add counts 2): for GFLOPS. */
@@ -184,7 +203,10 @@ struct tt_buffer {
 };
 tt_buffer *tt_buffer_new(const char *name, DLDataType t, int ndim, const int64_t *shape,
                          tt_scope scope);
-static inline void tt_buffer_release(tt_buffer *b) { tt_object_release((tt_object *)b); }
+static inline void tt_buffer_release(tt_buffer *b)
+{
+    tt_object_release((tt_object *)b);
+}
 
 typedef enum { TT_FOR_SERIAL, TT_FOR_PARALLEL, TT_FOR_VECTORIZED, TT_FOR_UNROLLED } tt_for_kind;
 const char *tt_for_kind_name(tt_for_kind k); /* "serial", "parallel", "vectorized", "unrolled" */
@@ -202,16 +224,16 @@ typedef struct tt_stmt tt_stmt;
 struct tt_stmt {
     tt_object obj;
     tt_stmt_kind kind;
-    tt_expr *var;        /* FOR: int64 VAR */
-    tt_expr *extent;     /* FOR: int64 */
-    tt_for_kind for_kind;/* FOR */
-    tt_stmt *body;       /* FOR, ALLOC */
-    int nstmts;          /* SEQ */
+    tt_expr *var;         /* FOR: int64 VAR */
+    tt_expr *extent;      /* FOR: int64 */
+    tt_for_kind for_kind; /* FOR */
+    tt_stmt *body;        /* FOR, ALLOC */
+    int nstmts;           /* SEQ */
     tt_stmt **stmts;
-    tt_buffer *buffer;   /* STORE, ALLOC */
-    tt_expr *index;      /* STORE: flat element index, int64 */
-    tt_expr *value;      /* STORE: of buffer->dtype */
-    tt_expr *cond;       /* IF: bool */
+    tt_buffer *buffer; /* STORE, ALLOC */
+    tt_expr *index;    /* STORE: flat element index, int64 */
+    tt_expr *value;    /* STORE: of buffer->dtype */
+    tt_expr *cond;     /* IF: bool */
     tt_stmt *then_s, *else_s;
 };
 /* Constructors retain their arguments and return a new reference or NULL with the last error. */
@@ -220,8 +242,15 @@ tt_stmt *tt_stmt_seq(int n, tt_stmt *const *stmts);
 tt_stmt *tt_stmt_store(tt_buffer *b, tt_expr *index, tt_expr *value);
 tt_stmt *tt_stmt_if(tt_expr *cond, tt_stmt *then_s, tt_stmt *else_s);
 tt_stmt *tt_stmt_alloc(tt_buffer *b, tt_stmt *body);
-static inline tt_stmt *tt_stmt_retain(tt_stmt *s) { tt_object_retain((tt_object *)s); return s; }
-static inline void tt_stmt_release(tt_stmt *s) { tt_object_release((tt_object *)s); }
+static inline tt_stmt *tt_stmt_retain(tt_stmt *s)
+{
+    tt_object_retain((tt_object *)s);
+    return s;
+}
+static inline void tt_stmt_release(tt_stmt *s)
+{
+    tt_object_release((tt_object *)s);
+}
 
 /* A lowered kernel: void name(params...) running body. params are GLOBAL buffers. */
 typedef struct {
@@ -232,7 +261,10 @@ typedef struct {
     tt_stmt *body;
 } tt_kernel;
 tt_kernel *tt_kernel_new(const char *name, int nparams, tt_buffer *const *params, tt_stmt *body);
-static inline void tt_kernel_release(tt_kernel *k) { tt_object_release((tt_object *)k); }
+static inline void tt_kernel_release(tt_kernel *k)
+{
+    tt_object_release((tt_object *)k);
+}
 
 /* Type keys of the node kinds ("ir.Expr", "ir.IterVar", "ir.Tensor", "ir.Stage", "ir.Compute",
  * "ir.Buffer", "ir.Stmt", "ir.Kernel"), for tt_object_key and the JSON form. */

@@ -176,7 +176,8 @@ static void expr(tt_sb *b, const tt_expr *e, bool ranges)
         tt_sb_printf(b, "]");
         return;
     case TT_EXPR_REDUCE:
-        tt_sb_printf(b, "%s(%s", tt_reduce_op_name(e->reduce_op), e->naxes > 1 && !ranges ? "[" : "");
+        tt_sb_printf(b, "%s(%s", tt_reduce_op_name(e->reduce_op),
+                     e->naxes > 1 && !ranges ? "[" : "");
         for (int i = 0; i < e->naxes; i++) {
             tt_sb_printf(b, "%s%s", i ? ", " : "", e->axes[i]->var->name);
             if (ranges)
@@ -227,8 +228,8 @@ static void stmt(tt_sb *b, const tt_stmt *s, int depth)
     switch (s->kind) {
     case TT_STMT_FOR:
         tt_sb_printf(b, "%*s%s%sfor (%s, 0, ", ind, "",
-            s->for_kind == TT_FOR_SERIAL ? "" : tt_for_kind_name(s->for_kind),
-            s->for_kind == TT_FOR_SERIAL ? "" : " ", s->var->name);
+                     s->for_kind == TT_FOR_SERIAL ? "" : tt_for_kind_name(s->for_kind),
+                     s->for_kind == TT_FOR_SERIAL ? "" : " ", s->var->name);
         expr(b, s->extent, false);
         tt_sb_printf(b, ") {\n");
         stmt(b, s->body, depth + 1);
@@ -258,8 +259,9 @@ static void stmt(tt_sb *b, const tt_stmt *s, int depth)
         return;
     case TT_STMT_ALLOC: {
         const tt_buffer *buf = s->buffer;
-        tt_sb_printf(b, "%*salloc %s%s[%s", ind, "", buf->scope == TT_SCOPE_WORKSPACE ? "workspace " : "",
-            buf->name, dtname(buf->dtype));
+        tt_sb_printf(b, "%*salloc %s%s[%s", ind, "",
+                     buf->scope == TT_SCOPE_WORKSPACE ? "workspace " : "", buf->name,
+                     dtname(buf->dtype));
         for (int i = 0; i < buf->ndim; i++)
             tt_sb_printf(b, " x %lld", (long long)buf->shape[i]);
         tt_sb_printf(b, "] {\n");
@@ -330,11 +332,12 @@ char *tt_compute_str(const tt_compute *c)
         shape(&b, st->output->dtype, st->output->ndim, st->output->shape);
         const char *sep = "; ";
         for (int i = 0; i < st->naxes; i++, sep = ", ")
-            tt_sb_printf(&b, "%s%s < %lld", sep, st->axes[i]->var->name, (long long)st->axes[i]->extent);
+            tt_sb_printf(&b, "%s%s < %lld", sep, st->axes[i]->var->name,
+                         (long long)st->axes[i]->extent);
         if (st->body->kind == TT_EXPR_REDUCE)
             for (int i = 0; i < st->body->naxes; i++, sep = ", ")
                 tt_sb_printf(&b, "%s%s < %lld", sep, st->body->axes[i]->var->name,
-                    (long long)st->body->axes[i]->extent);
+                             (long long)st->body->axes[i]->extent);
         tt_sb_printf(&b, "\n");
     }
     tt_sb_printf(&b, "}\n");

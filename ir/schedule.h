@@ -73,9 +73,9 @@ typedef struct {
     char **loops;
     int nfactors; /* split */
     int64_t *factors;
-    char *target; /* compute_at: the consumer stage */
-    char *tensor; /* pack: the input */
-    int dim;      /* pack */
+    char *target;   /* compute_at: the consumer stage */
+    char *tensor;   /* pack: the input */
+    int dim;        /* pack */
     int64_t factor; /* pack */
 } tt_step;
 

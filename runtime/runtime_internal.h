@@ -28,7 +28,7 @@ typedef struct {
      * survive the array growing when a nested call goes deeper. */
     tt_ret_slot **slots;
     int nslots;
-    int depth; /* tt_func_call frames active on this thread */
+    int depth;              /* tt_func_call frames active on this thread */
     char **names;           /* owned copies for tt_func_list_global */
     const char **name_ptrs; /* what the caller of tt_func_list_global sees */
     int nnames;

@@ -7,11 +7,6 @@
 # this tree 14 and 19 disagree on `} *name;` after a struct, function-pointer casts
 # `(int32_t(*)())` and a braced initializer in a macro, so a plain `clang-format` of another
 # version is used only with a warning, and its verdict may differ from CI's.
-#
-# scripts/check-format-pending.txt lists the files that were not formatted when the check was
-# introduced (reformatting them would have collided with work in progress on those files). They
-# are reported but do not fail the check; a file leaves the list when it is formatted (`--fix`
-# on it, then delete its line), and every other file must stay formatted.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -40,17 +35,8 @@ fi
 mapfile -t files < <(git ls-files -- '*.c' '*.h')
 if [ $fix -eq 1 ]; then
   "$cf" -i -- "${files[@]}"
-  echo "check-format: formatted ${#files[@]} files with $cf; empty scripts/check-format-pending.txt"
+  echo "check-format: formatted ${#files[@]} files with $cf"
   exit 0
-fi
-
-pending_list=scripts/check-format-pending.txt
-declare -A pending=()
-if [ -f "$pending_list" ]; then
-  while read -r f; do
-    case "$f" in '' | '#'*) continue ;; esac
-    pending[$f]=1
-  done <"$pending_list"
 fi
 
 # One run over all files (a process per file is slow); it names each unformatted file in its
@@ -68,23 +54,11 @@ if [ $status -ne 0 ] && [ ${#unformatted[@]} -eq 0 ]; then
   exit 2
 fi
 
-bad=() still_pending=0 now_clean=()
+bad=()
 for f in "${files[@]}"; do
-  if [ -z "${unformatted[$f]:-}" ]; then
-    [ -n "${pending[$f]:-}" ] && now_clean+=("$f")
-  elif [ -n "${pending[$f]:-}" ]; then
-    still_pending=$((still_pending + 1))
-  else
-    bad+=("$f")
-  fi
+  [ -n "${unformatted[$f]:-}" ] && bad+=("$f")
 done
 
-if [ ${#now_clean[@]} -gt 0 ]; then
-  echo "check-format: formatted now, delete from $pending_list: ${now_clean[*]}"
-fi
-if [ $still_pending -gt 0 ]; then
-  echo "check-format: $still_pending files of $pending_list still to format"
-fi
 if [ ${#bad[@]} -gt 0 ]; then
   echo "check-format: not formatted as $cf formats them (see: $cf --dry-run FILE;" \
        "fix: $cf -i FILE):"

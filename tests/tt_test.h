@@ -15,17 +15,17 @@ static inline int tt_test_call_kernel(void *fn, int n, void **a)
     typedef void *p;
     switch (n) {
     case 1:
-        return ((int32_t(*)(p))fn)(a[0]);
+        return ((int32_t (*)(p))fn)(a[0]);
     case 2:
-        return ((int32_t(*)(p, p))fn)(a[0], a[1]);
+        return ((int32_t (*)(p, p))fn)(a[0], a[1]);
     case 3:
-        return ((int32_t(*)(p, p, p))fn)(a[0], a[1], a[2]);
+        return ((int32_t (*)(p, p, p))fn)(a[0], a[1], a[2]);
     case 4:
-        return ((int32_t(*)(p, p, p, p))fn)(a[0], a[1], a[2], a[3]);
+        return ((int32_t (*)(p, p, p, p))fn)(a[0], a[1], a[2], a[3]);
     case 5:
-        return ((int32_t(*)(p, p, p, p, p))fn)(a[0], a[1], a[2], a[3], a[4]);
+        return ((int32_t (*)(p, p, p, p, p))fn)(a[0], a[1], a[2], a[3], a[4]);
     case 6:
-        return ((int32_t(*)(p, p, p, p, p, p))fn)(a[0], a[1], a[2], a[3], a[4], a[5]);
+        return ((int32_t (*)(p, p, p, p, p, p))fn)(a[0], a[1], a[2], a[3], a[4], a[5]);
     default:
         return -99;
     }

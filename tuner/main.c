@@ -1,6 +1,6 @@
 /* tvm-tune: the command-line entry point. Dispatches to one function per command; every command
- * documents its flags under `tvm-tune CMD --help`. Exit codes (docs/ARCHITECTURE.md): 0 success, 1 runtime
- * failure, 2 bad usage or bad input, 130 interrupted. */
+ * documents its flags under `tvm-tune CMD --help`. Exit codes (docs/ARCHITECTURE.md): 0 success, 1
+ * runtime failure, 2 bad usage or bad input, 130 interrupted. */
 #include <stdio.h>
 #include <string.h>
 
@@ -40,10 +40,9 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const command commands[] = {
-    {"compile", tt_cli_compile}, {"best", tt_cli_best}, {"db", tt_cli_db},
-    {"model", tt_cli_model},     {"rpc", tt_cli_rpc},   {"show", tt_cli_show},
-    {"tune", tt_cli_tune},
-    {"version", cmd_version},
+    {"compile", tt_cli_compile}, {"best", tt_cli_best},    {"db", tt_cli_db},
+    {"model", tt_cli_model},     {"rpc", tt_cli_rpc},      {"show", tt_cli_show},
+    {"tune", tt_cli_tune},       {"version", cmd_version},
 };
 
 int main(int argc, char **argv)

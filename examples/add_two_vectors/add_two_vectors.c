@@ -62,8 +62,7 @@ static int add_vectors(const tt_value *args, tt_ret ret)
         return -1;
     if (a->shape[0] != b->shape[0] || a->shape[0] != c->shape[0])
         return tt_error_set("addTwoVectors: shapes differ: a has %lld elements, b %lld, c %lld",
-                            (long long)a->shape[0], (long long)b->shape[0],
-                            (long long)c->shape[0]);
+                            (long long)a->shape[0], (long long)b->shape[0], (long long)c->shape[0]);
     const float *pa = elements(a), *pb = elements(b);
     float *pc = elements(c);
     for (int64_t i = 0; i < a->shape[0]; i++)
@@ -91,9 +90,9 @@ static int add_numbers(const tt_value *args, const int *codes, tt_ret ret)
 
 static const char *code_name(int code)
 {
-    static const char *names[] = {"int",    "uint",   "float",  "handle", "null",
-                                  "dtype",  "device", "DLTensor", "object", "module",
-                                  "func",   "str",    "bytes",  "NDArray"};
+    static const char *names[] = {"int",   "uint",   "float",    "handle", "null",
+                                  "dtype", "device", "DLTensor", "object", "module",
+                                  "func",  "str",    "bytes",    "NDArray"};
     return code >= 0 && code < TT_TYPE_CODE_COUNT ? names[code] : "unknown";
 }
 

@@ -141,7 +141,8 @@ TT_API int tt_mod_register_loader(const char *format, tt_module_loader loader, i
 /* ---- Arrays (DLPack) ---- */
 
 /* Allocates a compact row-major array, data 64-byte aligned and zeroed. ndim may be 0 (a scalar);
- * every extent must be >= 0 and the byte size must fit in int64. Caller frees with tt_array_free. */
+ * every extent must be >= 0 and the byte size must fit in int64. Caller frees with tt_array_free.
+ */
 TT_API int tt_array_alloc(const int64_t *shape, int ndim, DLDataType dt, DLDevice dev,
                           DLTensor **out);
 /* Drops one reference to an array from tt_array_alloc (NULL is a no-op). */
@@ -168,8 +169,8 @@ TT_API int tt_object_type_register(const char *key, uint32_t *out);
 TT_API const char *tt_object_type_key(uint32_t type_index);
 /* Initialises the header of a new object: refcount 1. */
 TT_API void tt_object_init(tt_object *o, uint32_t type_index, void (*deleter)(tt_object *));
-TT_API void tt_object_retain(tt_object *o);   /* NULL is a no-op */
-TT_API void tt_object_release(tt_object *o);  /* NULL is a no-op; the last release deletes */
+TT_API void tt_object_retain(tt_object *o);  /* NULL is a no-op */
+TT_API void tt_object_release(tt_object *o); /* NULL is a no-op; the last release deletes */
 /* The type key of o ("runtime.Func", "runtime.Module", "ir.Add", ...). */
 TT_API const char *tt_object_key(const tt_object *o);
 
@@ -232,7 +233,7 @@ TT_API int tt_error_wrapc(tt_error_category c, const char *fmt, ...)
 #define TT_REGISTER_GLOBAL(name, cfunc) TT_REGISTER_GLOBAL_(name, cfunc, __LINE__)
 #define TT_REGISTER_GLOBAL_(name, cfunc, line) TT_REGISTER_GLOBAL__(name, cfunc, line)
 #define TT_REGISTER_GLOBAL__(name, cfunc, line)                                                    \
-    __attribute__((constructor)) static void tt_register_##line(void)                             \
+    __attribute__((constructor)) static void tt_register_##line(void)                              \
     {                                                                                              \
         tt_register_global_at_load(name, cfunc);                                                   \
     }

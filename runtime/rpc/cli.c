@@ -34,14 +34,14 @@ static void print_usage(const char *prog, FILE *f)
             prog, server_word, prog, flags_help);
 }
 
-static int parse_long(const char *prog, const char *flag, const char *s, long lo, long hi, long *out)
+static int parse_long(const char *prog, const char *flag, const char *s, long lo, long hi,
+                      long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
     if (errno != 0 || *end != '\0' || end == s || v < lo || v > hi) {
-        fprintf(stderr, "%s: %s \"%s\": expected an integer in %ld..%ld\n", prog, flag, s, lo,
-                hi);
+        fprintf(stderr, "%s: %s \"%s\": expected an integer in %ld..%ld\n", prog, flag, s, lo, hi);
         return -1;
     }
     *out = v;

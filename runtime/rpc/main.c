@@ -1,5 +1,6 @@
 /* tvm-tune-rpc: the RPC server a device runs, built from runtime/ only (no LLVM, XGBoost, SQLite
- * or jansson). Its command line is the runtime's (runtime/rpc/cli.c), shared with `tvm-tune rpc`. */
+ * or jansson). Its command line is the runtime's (runtime/rpc/cli.c), shared with `tvm-tune rpc`.
+ */
 #include "tt/rpc.h"
 
 int main(int argc, char **argv)

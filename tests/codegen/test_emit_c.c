@@ -40,7 +40,10 @@ static void *compile_c(const char *src)
     return h;
 }
 
-static tt_expr *v(const tt_stmt *loop) { return loop->var; }
+static tt_expr *v(const tt_stmt *loop)
+{
+    return loop->var;
+}
 
 /* C[i, j] = max(sum_k A[i,k] * B[k,j], 0) for M x N x K with j split by 4 (guarded), the
  * accumulator in a LOCAL buffer, the outer loop parallel, a floor division in an index. */
@@ -61,12 +64,12 @@ static tt_kernel *make_kernel(int64_t M, int64_t N, int64_t K)
     tt_expr_release(jsum);
     tt_expr_release(two);
     tt_expr *zero = tt_expr_int(0);
-    tt_expr *a_idx = tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(K)),
-                                   tt_expr_retain(k));
-    tt_expr *b_idx = tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(k), tt_expr_int(N)),
-                                   tt_expr_retain(j));
-    tt_expr *c_idx = tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(N)),
-                                   tt_expr_retain(j));
+    tt_expr *a_idx =
+        tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(K)), tt_expr_retain(k));
+    tt_expr *b_idx =
+        tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(k), tt_expr_int(N)), tt_expr_retain(j));
+    tt_expr *c_idx =
+        tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(N)), tt_expr_retain(j));
     tt_expr *la = tt_expr_load(A, a_idx), *lb = tt_expr_load(B, b_idx);
     tt_expr *prod = tt_expr_binary(TT_EXPR_MUL, la, lb);
     tt_expr *lacc = tt_expr_load(acc, zero);
@@ -91,8 +94,8 @@ static tt_kernel *make_kernel(int64_t M, int64_t N, int64_t K)
     tt_buffer *params[3] = {A, B, C};
     tt_kernel *kern = tt_kernel_new("mm_relu", 3, params, li);
     assert_non_null(kern);
-    tt_expr *exprs[] = {i, jo, ji, k, j, zero, a_idx, b_idx, c_idx, la, lb, prod, lacc, sum,
-                        kext, fzero, relu, nexpr, guard_c, four, jo_ext, mext};
+    tt_expr *exprs[] = {i,    jo,   ji,  k,    j,     zero, a_idx, b_idx,   c_idx, la,     lb,
+                        prod, lacc, sum, kext, fzero, relu, nexpr, guard_c, four,  jo_ext, mext};
     for (size_t x = 0; x < sizeof exprs / sizeof exprs[0]; x++)
         tt_expr_release(exprs[x]);
     tt_stmt *stmts[] = {upd, kloop, init, wb, seq, al, guard, lji, ljo, li};
@@ -116,8 +119,10 @@ static void run_case(int64_t M, int64_t N, int64_t K)
     void *h = compile_c(src);
     int (*fn)(float *, float *, float *) = (int (*)(float *, float *, float *))dlsym(h, "mm_relu");
     assert_non_null(fn);
-    float *A = malloc(sizeof(float) * (size_t)(M * K)), *B = malloc(sizeof(float) * (size_t)(K * N));
-    float *C1 = calloc((size_t)(M * N), sizeof(float)), *C2 = calloc((size_t)(M * N), sizeof(float));
+    float *A = malloc(sizeof(float) * (size_t)(M * K)),
+          *B = malloc(sizeof(float) * (size_t)(K * N));
+    float *C1 = calloc((size_t)(M * N), sizeof(float)),
+          *C2 = calloc((size_t)(M * N), sizeof(float));
     srand(7);
     for (int64_t x = 0; x < M * K; x++)
         A[x] = (float)((double)rand() / RAND_MAX * 2 - 1);

@@ -486,7 +486,7 @@ static void workspace_failure(void **state)
         tt_kernel *k = kernel(par ? "ws_fail_par" : "ws_fail", 1, &y, body);
         tt_module m = jit_one(k);
         assert_non_null(m);
-        int32_t (*f)(float *) = (int32_t(*)(float *))tt_codegen_jit_lookup(m, k->name);
+        int32_t (*f)(float *) = (int32_t (*)(float *))tt_codegen_jit_lookup(m, k->name);
         float *Y = falloc(4);
         assert_int_equal(f(Y), -1);
         if (!strstr(tt_get_last_error(),

@@ -375,9 +375,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_ranking),   cmocka_unit_test(test_save_load_predict),
-        cmocka_unit_test(test_group_weights),
-        cmocka_unit_test(test_corrupt_model_files), cmocka_unit_test(test_targets_and_metrics),
-        cmocka_unit_test(test_dataset_from_logs),
+        cmocka_unit_test(test_group_weights),       cmocka_unit_test(test_corrupt_model_files),
+        cmocka_unit_test(test_targets_and_metrics), cmocka_unit_test(test_dataset_from_logs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

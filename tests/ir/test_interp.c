@@ -870,18 +870,12 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_matmul_loop_nest),
-        cmocka_unit_test(test_guards_and_lazy_select),
-        cmocka_unit_test(test_local_buffers),
-        cmocka_unit_test(test_int_semantics),
-        cmocka_unit_test(test_index_forms),
-        cmocka_unit_test(test_float_semantics),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_compute_matmul),
-        cmocka_unit_test(test_compute_max_min),
-        cmocka_unit_test(test_compute_two_stages),
-        cmocka_unit_test(test_compute_dtypes),
-        cmocka_unit_test(test_compute_errors),
+        cmocka_unit_test(test_matmul_loop_nest), cmocka_unit_test(test_guards_and_lazy_select),
+        cmocka_unit_test(test_local_buffers),    cmocka_unit_test(test_int_semantics),
+        cmocka_unit_test(test_index_forms),      cmocka_unit_test(test_float_semantics),
+        cmocka_unit_test(test_errors),           cmocka_unit_test(test_compute_matmul),
+        cmocka_unit_test(test_compute_max_min),  cmocka_unit_test(test_compute_two_stages),
+        cmocka_unit_test(test_compute_dtypes),   cmocka_unit_test(test_compute_errors),
         cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,10 @@ typedef struct {
     bool red[MAXL];
 } sim; /* the loops of one stage as the steps so far shape them */
 
-static int64_t rnd(int64_t n) { return (int64_t)(lc_rand() * (double)n) % n; }
+static int64_t rnd(int64_t n)
+{
+    return (int64_t)(lc_rand() * (double)n) % n;
+}
 
 static void sim_init(sim *m, const tt_stage *st)
 {
@@ -307,13 +310,14 @@ static void test_random_text_ops(void **state)
 {
     (void)state;
     run_op(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:13x9,B:9x11"), 60, "matmul odd");
-    run_op(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x16"), 40, "matmul even");
+    run_op(tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:16x8,B:8x16"), 40,
+           "matmul even");
     run_op(tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
-                    "A:12x7,B:7x10,b:10"),
+                         "A:12x7,B:7x10,b:10"),
            40, "matmul bias relu");
     run_op(tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
-                    "C[i, j] = max(T[i, j], 0.0)",
-                    "A:6x5,B:5x7"),
+                         "C[i, j] = max(T[i, j], 0.0)",
+                         "A:6x5,B:5x7"),
            30, "three stages");
     run_op(tt_test_parse("R[i] = max([j, k], X[i, j, k])", "X:5x4x7"), 30, "max reduce");
     run_op(tt_test_parse("R[i, j] = min(k, X[i, k, j] - 1.0)", "X:3x7x5"), 30, "min reduce");
@@ -355,15 +359,15 @@ static void test_hostile(void **state)
     (void)state;
     tt_compute *cs[3] = {
         tt_test_parse("T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)",
-                 "A:7x5,B:5x6,b:6"),
+                      "A:7x5,B:5x6,b:6"),
         tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
-                 "C[i, j] = T[i, j] + T[i, j]",
-                 "A:4x5,B:5x3"),
+                      "C[i, j] = T[i, j] + T[i, j]",
+                      "A:4x5,B:5x3"),
         tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:5x8"),
     };
     static const char *stages[] = {"T", "C", "S", "Q"};
-    static const char *loops[] = {"i", "j", "k", "i.0", "i.1", "j.0", "j.1", "k.0", "k.1",
-                                  "i.0@j.0", "j.1@k", "i.2", "", "x"};
+    static const char *loops[] = {"i",   "j",   "k",       "i.0",   "i.1", "j.0", "j.1",
+                                  "k.0", "k.1", "i.0@j.0", "j.1@k", "i.2", "",    "x"};
     static const char *tensors[] = {"A", "B", "b", "T"};
     static const int64_t factors[] = {1, 2, 3, 5, 8, 0, -2, 100, 1 << 30};
     int accepted = 0, rejected = 0;
@@ -376,16 +380,36 @@ static void test_hostile(void **state)
             const char *two[3] = {loops[rnd(14)], loops[rnd(14)], loops[rnd(14)]};
             int64_t f[2] = {factors[rnd(9)], factors[rnd(9)]};
             switch (rnd(TT_STEP_COUNT)) {
-            case TT_STEP_SPLIT: tt_schedule_split(s, st, l, 1 + (int)rnd(2), f); break;
-            case TT_STEP_REORDER: tt_schedule_reorder(s, st, 1 + (int)rnd(3), two); break;
-            case TT_STEP_FUSE: tt_schedule_fuse(s, st, 2, two); break;
-            case TT_STEP_PARALLEL: tt_schedule_parallel(s, st, l); break;
-            case TT_STEP_VECTORIZE: tt_schedule_vectorize(s, st, l); break;
-            case TT_STEP_UNROLL: tt_schedule_unroll(s, st, l); break;
-            case TT_STEP_CACHE_WRITE: tt_schedule_cache_write(s, st, l); break;
-            case TT_STEP_COMPUTE_AT: tt_schedule_compute_at(s, st, stages[rnd(4)], l); break;
-            case TT_STEP_INLINE: tt_schedule_inline(s, st); break;
-            default: tt_schedule_pack(s, st, tensors[rnd(4)], (int)rnd(3), f[0] > 0 ? f[0] : 4); break;
+            case TT_STEP_SPLIT:
+                tt_schedule_split(s, st, l, 1 + (int)rnd(2), f);
+                break;
+            case TT_STEP_REORDER:
+                tt_schedule_reorder(s, st, 1 + (int)rnd(3), two);
+                break;
+            case TT_STEP_FUSE:
+                tt_schedule_fuse(s, st, 2, two);
+                break;
+            case TT_STEP_PARALLEL:
+                tt_schedule_parallel(s, st, l);
+                break;
+            case TT_STEP_VECTORIZE:
+                tt_schedule_vectorize(s, st, l);
+                break;
+            case TT_STEP_UNROLL:
+                tt_schedule_unroll(s, st, l);
+                break;
+            case TT_STEP_CACHE_WRITE:
+                tt_schedule_cache_write(s, st, l);
+                break;
+            case TT_STEP_COMPUTE_AT:
+                tt_schedule_compute_at(s, st, stages[rnd(4)], l);
+                break;
+            case TT_STEP_INLINE:
+                tt_schedule_inline(s, st);
+                break;
+            default:
+                tt_schedule_pack(s, st, tensors[rnd(4)], (int)rnd(3), f[0] > 0 ? f[0] : 4);
+                break;
             }
             tt_kernel *k = NULL;
             if (tt_lower(c, s, "k", &k) == 0) {

@@ -35,7 +35,8 @@ static void test_json_round_trip(void **state)
                                            &t),
                      0);
     char *jt = tt_schedule_to_json(t);
-    assert_string_equal(jt, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4,16]}]");
+    assert_string_equal(jt,
+                        "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4,16]}]");
     /* A copy encodes the same. */
     tt_schedule *c = tt_schedule_copy(s);
     char *jc = tt_schedule_to_json(c);
@@ -99,7 +100,8 @@ static const struct {
      "step 0: field \"factors\": expected a non-empty array of integers"},
     {"[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[\"4\"]}]",
      "step 0: field \"factors\": element 0: expected an integer"},
-    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"i\",\"x\":1}]",
+    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"i\",\"x\":1}"
+     "]",
      "step 1: unknown field \"x\""},
     {"[{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[]}]",
      "step 0: field \"loops\": expected a non-empty array of loop names"},
@@ -124,7 +126,7 @@ static void test_json_errors(void **state)
 
 #define MM "T[i, j] = sum(k, A[i, k] * B[k, j]); C[i, j] = max(T[i, j] + b[j], 0.0)"
 #define SPLITS                                                                                     \
-    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4]},"                           \
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4]},"                            \
     "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[8]},"
 
 static const struct {
@@ -165,11 +167,14 @@ static const struct {
     {"[{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k\",\"i\"]},"
      "{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"j\"}]",
      "step 1 (parallel T.j): loop j lies inside reduce loop k"},
-    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"unroll\",\"stage\":\"T\",\"loop\":\"i\"}]",
+    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"unroll\",\"stage\":\"T\","
+     "\"loop\":\"i\"}]",
      "step 1 (unroll T.i): loop i is already parallel"},
-    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4]}]",
+    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"split\",\"stage\":\"T\","
+     "\"loop\":\"i\",\"factors\":[4]}]",
      "step 1 (split T.i): loop i is already parallel: annotate after splitting"},
-    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"fuse\",\"stage\":\"T\",\"loops\":[\"i\",\"j\"]}]",
+    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"fuse\",\"stage\":\"T\","
+     "\"loops\":[\"i\",\"j\"]}]",
      "step 1 (fuse T.i,j): loop i is already parallel: annotate after fusing"},
     {"[{\"s\":\"unroll\",\"stage\":\"T\",\"loop\":\"i\"}]",
      "step 0 (unroll T.i): loop i has extent 100, more than 64 to unroll"},
@@ -177,11 +182,13 @@ static const struct {
      "step 0 (cache_write T.k): reduce loop k lies outside the tile"},
     {"[{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"z\"}]",
      "step 0 (cache_write T.z): no loop z in stage T"},
-    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"j\"},{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"i\"}]",
+    {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"j\"},{\"s\":\"cache_write\",\"stage\":\"T\","
+     "\"loop\":\"i\"}]",
      "step 1 (cache_write T.i): parallel loop j lies inside the tile"},
     {"[{\"s\":\"inline\",\"stage\":\"T\"}]",
      "step 0 (inline T): stage T is a reduction, not elementwise"},
-    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[2]}]",
+    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\","
+     "\"factors\":[2]}]",
      "step 1 (split C.i): stage C is fused as an epilogue"},
     {"[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"q\"}]",
      "step 0 (compute_at T.q at C): no loop q in stage C"},
@@ -191,13 +198,16 @@ static const struct {
      "step 2 (compute_at T.j.1 at C): loop j.1 of C is vectorized"},
     {"[{\"s\":\"compute_at\",\"stage\":\"C\",\"target\":\"T\",\"loop\":\"i\"}]",
      "step 0 (compute_at C.i at T): stage T does not come after C"},
-    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"}]",
+    {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\","
+     "\"loop\":\"i\"}]",
      "step 1 (compute_at T.i at C): stage T has a fused epilogue"},
-    {"[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"},{\"s\":\"inline\",\"stage\":\"C\"}]",
+    {"[{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"i\"},{\"s\":\"inline\","
+     "\"stage\":\"C\"}]",
      "step 1 (inline C): producer T is not a root stage"},
     {"[{\"s\":\"inline\",\"stage\":\"C\"},{\"s\":\"inline\",\"stage\":\"C\"}]",
      "step 1 (inline C): stage C is already inlined, fused or attached"},
-    {"[{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"j\"}]",
+    {"[{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"i\"},{\"s\":\"cache_write\",\"stage\":"
+     "\"T\",\"loop\":\"j\"}]",
      "step 1 (cache_write T.j): stage T already has a cache_write"},
     {"[{\"s\":\"pack\",\"stage\":\"T\",\"tensor\":\"Q\",\"dim\":0,\"factor\":4}]",
      "step 0 (pack T Q): no input Q"},

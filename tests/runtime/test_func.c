@@ -1,5 +1,6 @@
 /* Tests runtime/func.c: creating and calling PackedFuncs, argument validation, tt_ret_set with
- * every type code, the lifetime of returned strings, references and the absence of per-call leaks. */
+ * every type code, the lifetime of returned strings, references and the absence of per-call leaks.
+ */
 #include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -75,8 +76,7 @@ static void test_call_validation(void **state)
     assert_fails_with(tt_func_call(f, args, codes, 2, &ret, &code),
                       "tt_func_call: argument 1 has type code 99, expected 0..13");
     codes[1] = -1;
-    assert_fails_with(tt_func_call(f, args, codes, 2, &ret, &code),
-                      "argument 1 has type code -1");
+    assert_fails_with(tt_func_call(f, args, codes, 2, &ret, &code), "argument 1 has type code -1");
     codes[1] = TT_INT;
     assert_fails_with(tt_func_call(f, args, codes, 2, &ret, NULL), "ret_code is NULL");
     /* A handle of another type is refused rather than called. */
@@ -176,9 +176,8 @@ static void test_ret_set_every_type(void **state)
 
     DLTensor *arr = NULL;
     int64_t shape[1] = {4};
-    assert_int_equal(tt_array_alloc(shape, 1, (DLDataType){kDLFloat, 32, 1},
-                                    (DLDevice){kDLCPU, 0}, &arr),
-                     0);
+    assert_int_equal(
+        tt_array_alloc(shape, 1, (DLDataType){kDLFloat, 32, 1}, (DLDevice){kDLCPU, 0}, &arr), 0);
     c = TT_DLTENSOR, v.v_handle = arr;
     assert_int_equal(tt_func_call(f, &v, &c, 1, &ret, &code), 0);
     assert_int_equal(code, TT_DLTENSOR);

@@ -9,9 +9,9 @@
 /* ---- a module implemented in the test: counts lookups to prove the cache works ---- */
 
 typedef struct {
-    const char *has;   /* the one function name it provides */
-    int64_t value;     /* what that function returns */
-    int lookups;       /* get_function calls */
+    const char *has; /* the one function name it provides */
+    int64_t value;   /* what that function returns */
+    int lookups;     /* get_function calls */
     int *freed;
 } fake_mod;
 
@@ -92,7 +92,7 @@ static void test_create_and_cache(void **state)
     assert_fails_with(tt_mod_get_function(m, "f", 0, NULL), "out is NULL");
     assert_fails_with(tt_mod_get_function(NULL, "f", 0, &miss), "m is NULL");
     assert_fails_with(tt_mod_get_function(f1, "f", 0, &miss), "m is a runtime.Func, expected a "
-                                                            "runtime.Module");
+                                                              "runtime.Module");
 
     /* A function outlives the module that made it. */
     assert_int_equal(tt_mod_free(m), 0);
@@ -344,12 +344,9 @@ static void test_so_bad_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_and_cache),
-        cmocka_unit_test(test_imports),
-        cmocka_unit_test(test_lookups_from_threads),
-        cmocka_unit_test(test_loaders),
-        cmocka_unit_test(test_so_real_library),
-        cmocka_unit_test(test_so_bad_files),
+        cmocka_unit_test(test_create_and_cache),     cmocka_unit_test(test_imports),
+        cmocka_unit_test(test_lookups_from_threads), cmocka_unit_test(test_loaders),
+        cmocka_unit_test(test_so_real_library),      cmocka_unit_test(test_so_bad_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,8 +159,13 @@ static void test_copy(void **state)
     /* A foreign compact DLTensor (strides NULL) works as well, with its byte_offset. */
     float raw[14] = {0};
     int64_t shp[2] = {4, 3};
-    DLTensor view = {.data = raw, .device = cpu, .ndim = 2, .dtype = f32, .shape = shp,
-                     .strides = NULL, .byte_offset = 2 * sizeof(float)};
+    DLTensor view = {.data = raw,
+                     .device = cpu,
+                     .ndim = 2,
+                     .dtype = f32,
+                     .shape = shp,
+                     .strides = NULL,
+                     .byte_offset = 2 * sizeof(float)};
     assert_int_equal(tt_array_copy(a, &view), 0);
     assert_true(raw[0] == 0.0f && raw[1] == 0.0f);
     assert_true(raw[2] == 0.0f && raw[3] == 1.5f && raw[13] == 11 * 1.5f);

@@ -88,32 +88,35 @@ static int make_cases(op_case *o)
     d.stride[0] = d.stride[1] = 2;
     d.pad[0] = d.pad[1] = 1;
     o[n++] = (op_case){"pool2d avg nhwc pad", st_op(&d), {256, 2}};
-    o[n++] =
-        (op_case){"expr scaled_mm",
-                  tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]", "A:9x11,B:11x24,s:24"),
-                  {256, 2}};
-    o[n++] =
-        (op_case){"expr stencil",
-                  tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x20"),
-                  {256, 2}};
+    o[n++] = (op_case){
+        "expr scaled_mm",
+        tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]", "A:9x11,B:11x24,s:24"),
+        {256, 2}};
+    o[n++] = (op_case){
+        "expr stencil",
+        tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x20"),
+        {256, 2}};
     o[n++] = (op_case){"expr softmax",
                        tt_test_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
-                                "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
-                                "X:5x19"),
+                                     "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
+                                     "X:5x19"),
                        {256, 2}};
-    o[n++] = (op_case){"expr elementwise 3d",
-                       tt_test_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)", "A:3x5x18,B:18"),
-                       {512, 2}};
+    o[n++] =
+        (op_case){"expr elementwise 3d",
+                  tt_test_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)", "A:3x5x18,B:18"),
+                  {512, 2}};
     o[n++] = (op_case){"expr sum of squares",
                        tt_test_parse("R[i] = sum([j, k], X[i, j, k] * X[i, j, k])", "X:6x4x7"),
                        {256, 2}};
-    o[n++] = (op_case){"expr prologue+epilogue",
-                       tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
+    o[n++] =
+        (op_case){"expr prologue+epilogue",
+                  tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                                 "C[i, j] = max(T[i, j], 0.0)",
                                 "A:6x5,B:5x21"),
-                       {256, 2}};
+                  {256, 2}};
     /* edges: a scalar reduction, extent-1 reduce axes (1x1 conv), float64 */
-    o[n++] = (op_case){"expr scalar sum", tt_test_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2}};
+    o[n++] =
+        (op_case){"expr scalar sum", tt_test_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2}};
     tt_op_desc_init(&d, TT_OP_CONV2D);
     d.N = 2, d.C = 5, d.H = 6, d.W = 6, d.K = 12, d.R = 1, d.S = 1, d.bias = true;
     o[n++] = (op_case){"conv2d 1x1 batch 2", st_op(&d), {512, 3}};
@@ -559,8 +562,8 @@ static void test_default_structure(void **state)
     /* softmax: the tiled stage is the row sum; the output divides by it (not at its own
      * indices, so no epilogue) and stays a root stage, vectorised and parallel by default */
     c = tt_test_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
-                 "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
-                 "X:32x100");
+                      "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
+                      "X:32x100");
     assert_int_equal(tt_space_new(c, &opts, &sp), 0);
     assert_int_equal(tt_space_default(sp, &s), 0);
     bool y_vec = false, y_par = false, e_inline = false;

@@ -10,10 +10,7 @@
 
 /* ---- round robin by weight ---- */
 
-#define S(w, d, a)                                                                                 \
-    {                                                                                              \
-        .weight = (w), .done = (d), .active = (a), .best = INFINITY                                \
-    }
+#define S(w, d, a) {.weight = (w), .done = (d), .active = (a), .best = INFINITY}
 
 /* Runs the scheduler over a budget as the loop does; returns the picks in order. */
 static int simulate(tt_tune_share *t, int n, int64_t budget, int batch, int *order, int max)

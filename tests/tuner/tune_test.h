@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <cmocka.h>
 #include "tt_test.h"
+#include <cmocka.h>
 
 #endif
