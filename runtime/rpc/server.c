@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -358,6 +359,7 @@ TT_API int tt_rpc_server_run(const tt_rpc_server_options *o)
             close(cfd);
             continue;
         }
+        pid_t server_pid = getpid();
         pid_t pid = fork();
         if (pid < 0) {
             log_line("refused %s: fork: %s", peer, strerror(errno));
@@ -366,6 +368,11 @@ TT_API int tt_rpc_server_run(const tt_rpc_server_options *o)
         }
         if (pid == 0) {
             setpgid(0, 0);
+            /* A session does not outlive its server, even one killed with SIGKILL that cannot end
+             * its sessions itself: no orphans left serving (or spinning) on the device. */
+            prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (getppid() != server_pid)
+                _exit(1);
             sigaction(SIGTERM, &old_term, NULL);
             sigaction(SIGINT, &old_int, NULL);
             sigaction(SIGCHLD, &old_chld, NULL);

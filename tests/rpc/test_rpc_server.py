@@ -8,6 +8,7 @@
 #   usage: python3 test_rpc_server.py SERVER KERNEL_SO
 import os
 import shutil
+import select
 import signal
 import socket
 import struct
@@ -319,6 +320,26 @@ class RPCTest(unittest.TestCase):
         sess.close()
         self.assertIn("exceeded the session timeout of %s s" % limit, s.stderr())
         self.stop_and_check(s)
+
+    def test_server_killed_leaves_no_session(self):
+        # SIGKILL gives the server no chance to end its sessions: each session process ends with
+        # its server all the same (PR_SET_PDEATHSIG), so nothing is left serving on the device.
+        s = self.start()
+        sess = self.connect(s)
+        self.assertIn("triple", sess.device_info())  # the session is up and has logged its pid
+        pids = session_pids(s.stderr())
+        self.assertEqual(len(pids), 1, s.stderr())
+        (pid,) = pids
+        fd = os.pidfd_open(pid)
+        try:
+            os.kill(s.proc.pid, signal.SIGKILL)
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)  # readable once the process has exited
+            self.assertTrue(poller.poll(120 * 1000), "session %d outlived its server" % pid)
+        finally:
+            os.close(fd)
+        self.assertEqual(live_in_groups({pid}), [])
+        sess.close()
 
     def test_client_errors(self):
         env = os.environ.pop("TT_RPC_KEY_FILE", None)
