@@ -1,9 +1,10 @@
 # Padded conv2d kernels for aarch64 on an input flush against inaccessible pages, under qemu.
-# Tasks: the default schedule (scalar border reads) and a vectorized one given as a hand-made log
-# record (masked vector border reads). The input X is exactly one page and sits between two
-# PROT_NONE pages on the device (rpc.array_alloc_guarded), so a padded read that leaves X faults
-# the session instead of reading a neighbour; every output is compared with numpy.
-#   usage: python3 test_guard_aarch64.py TVM_TUNE RUN_AARCH64_SERVER
+# Tasks: the default schedule (scalar border reads) and vectorized and unrolled ones given as
+# hand-made log records (masked vector border reads). The input X is exactly one page and sits
+# between two PROT_NONE pages on the device (rpc.array_alloc_guarded), so a padded read that
+# leaves X faults the session instead of reading a neighbour; every output is compared with numpy.
+# guard_probe.c checks that the guard pages are there.
+#   usage: python3 test_guard_aarch64.py TVM_TUNE RUN_AARCH64_SERVER GUARD_PROBE_SO
 import json
 import os
 import shutil
@@ -22,8 +23,10 @@ import tvm_tune as tt  # noqa: E402
 
 TVM_TUNE = None
 SERVER = None
+PROBE = None  # guard_probe.c cross-compiled: peek(array, offset)
 TARGET = "llvm -mtriple=aarch64-linux-gnu"
-# 4 x 16 x 16 float32: 4096 bytes, one page, so X starts right after a guard page as well
+# 4 x 16 x 16 float32: 4096 bytes, one page (qemu-user on x86: 4 KiB pages), so X also starts
+# right after a guard page
 SHAPE = {"N": 1, "C": 4, "H": 16, "W": 16, "K": 3, "R": 3, "S": 3}
 VECTOR_Q = [{"s": "split", "stage": "Y", "loop": "q", "factors": [4]},
             {"s": "reorder", "stage": "Y", "loops": ["n", "k", "p", "q.0", "c", "r", "s", "q.1"]},
@@ -114,15 +117,28 @@ class GuardTest(unittest.TestCase):
                 np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-4, atol=1e-4,
                                            err_msg=t["name"])
 
-    def test_guarded_array_is_flush_against_the_guard(self):
-        """The guard itself: an array is usable to its last byte (copies in and out)."""
+    def test_guard_pages_are_there(self):
+        """A guarded array is usable to its last byte (copies in and out, peek), and the bytes
+        right after and right before a one-page array fault (each kills its session)."""
         host, port, key = self.start_server()
-        with tt.rpc.connect(host, port, key_file=key, timeout=120) as sess:
-            for shape in [(1024,), (3, 5), (16,)]:
-                x = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
-                np.testing.assert_array_equal(sess.array(x, guard=True).numpy(), x)
+        for offset in [None, 4096, -1]:
+            with tt.rpc.connect(host, port, key_file=key, timeout=120) as sess:
+                sess.upload(PROBE)
+                peek = sess.load_module(os.path.basename(PROBE))["peek"]
+                x = np.arange(1024, dtype=np.float32)
+                a = sess.array(x, guard=True)
+                if offset is None:
+                    np.testing.assert_array_equal(a.numpy(), x)
+                    self.assertEqual(peek(a, 4095), x.view(np.uint8)[4095])
+                    self.assertEqual(peek(a, 0), x.view(np.uint8)[0])
+                    for shape in [(3, 5), (16,)]:
+                        y = np.ones(shape, dtype=np.float32)
+                        np.testing.assert_array_equal(sess.array(y, guard=True).numpy(), y)
+                    continue
+                with self.assertRaisesRegex(tt.TVMTuneError, "lost"):
+                    peek(a, offset)
 
 
 if __name__ == "__main__":
-    TVM_TUNE, SERVER = sys.argv[1], sys.argv[2]
+    TVM_TUNE, SERVER, PROBE = sys.argv[1], sys.argv[2], sys.argv[3]
     unittest.main(argv=sys.argv[:1], verbosity=2)

@@ -9,10 +9,12 @@ set -u
 root=$1
 build=${TT_BUILD_DIR:-$root/build}
 server="$root/build-aarch64/runtime/rpc/tvm-tune-rpc"
-if ! command -v qemu-aarch64-static >/dev/null 2>&1; then
-  echo "SKIP: qemu-aarch64-static is not installed (scripts/install-deps.sh installs it)"
-  exit 77
-fi
+for tool in qemu-aarch64-static aarch64-linux-gnu-gcc; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "SKIP: $tool is not installed (scripts/install-deps.sh installs it)"
+    exit 77
+  fi
+done
 if [ ! -x "$server" ]; then
   echo "SKIP: no aarch64 build at $server; run scripts/build.sh aarch64"
   exit 77
@@ -21,5 +23,10 @@ if [ ! -x "$build/tuner/tvm-tune" ]; then
   echo "SKIP: no host tvm-tune at $build/tuner/tvm-tune"
   exit 77
 fi
-exec /usr/bin/python3 "$root/tests/rpc/test_guard_aarch64.py" "$build/tuner/tvm-tune" \
-  "$root/scripts/run-aarch64-server.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+# Unresolved tt_* symbols bind at dlopen to the runtime the server already loaded.
+aarch64-linux-gnu-gcc -shared -fPIC -O2 -I"$root/include" -o "$work/guard_probe.so" \
+  "$root/tests/rpc/guard_probe.c" || exit 1
+/usr/bin/python3 "$root/tests/rpc/test_guard_aarch64.py" "$build/tuner/tvm-tune" \
+  "$root/scripts/run-aarch64-server.sh" "$work/guard_probe.so"
