@@ -271,7 +271,6 @@ static int outline_body(cg *c, const tt_stmt *s, const key_set *k, LLVMTypeRef c
     cg saved = *c;
     c->fn = fn;
     c->entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
-    c->dummy = NULL;
     c->env = NULL;
     c->nenv = c->cap_env = 0;
     c->live_ws = NULL;
@@ -295,7 +294,6 @@ static int outline_body(cg *c, const tt_stmt *s, const key_set *k, LLVMTypeRef c
     free(c->live_ws);
     c->fn = saved.fn;
     c->entry = saved.entry;
-    c->dummy = saved.dummy;
     c->env = saved.env;
     c->nenv = saved.nenv;
     c->cap_env = saved.cap_env;
@@ -543,7 +541,6 @@ static int kernel(cg *c, const tt_kernel *k)
     }
     c->fn = fn;
     c->entry = LLVMAppendBasicBlockInContext(c->ctx, fn, "entry");
-    c->dummy = NULL;
     c->nenv = 0;
     c->nlive = 0;
     c->in_parallel = false;

@@ -485,7 +485,19 @@ typedef struct {
     bool affine;
 } access;
 
-static int address(cg *c, tt_buffer *buf, const tt_expr *index, access *a)
+/* Whether any lane of mask m is on (m itself when it is one scalar condition). */
+static LLVMValueRef any_lane(cg *c, LLVMValueRef m)
+{
+    if (!cg_is_vector(m))
+        return m;
+    LLVMTypeRef mt = LLVMTypeOf(m);
+    return cg_intrinsic(c, "llvm.vector.reduce.or", &mt, 1, &m, 1);
+}
+
+/* The address of buffer[index]. With guard set, a scalar access (no lanes, or every lane at one
+ * address) reads element 0 instead when c->mask has no lane on: index' = select(on, index, 0)
+ * keeps the load in its buffer, branch-free, and the masked-off value is never used. */
+static int address(cg *c, tt_buffer *buf, const tt_expr *index, bool guard, access *a)
 {
     LLVMValueRef base = cg_lookup(c, buf);
     if (!base)
@@ -527,6 +539,8 @@ static int address(cg *c, tt_buffer *buf, const tt_expr *index, access *a)
     idx = LLVMBuildIntCast2(c->b, idx,
                             cg_is_vector(idx) ? LLVMVectorType(c->i64, (unsigned)c->lanes) : c->i64,
                             index->dtype.code != kDLUInt, "");
+    if (guard && c->mask && !cg_is_vector(idx) && (!c->lanes || (a->affine && a->stride == 0)))
+        idx = LLVMBuildSelect(c->b, any_lane(c, c->mask), idx, LLVMConstInt(c->i64, 0, 0), "");
     if (c->lanes && a->affine && a->stride != 0 && a->stride != 1) {
         LLVMValueRef lanes = cg_lookup(c, c->vec_var);
         LLVMValueRef s = const_like(c, lanes, a->stride, 0);
@@ -549,30 +563,17 @@ static LLVMValueRef lane_mask(cg *c)
     return cg_splat(c, t);
 }
 
-/* The address of a uniform access under a mask: when no lane is on, the access must not touch
- * memory a guard protects, so it reads the scratch slot instead. */
-static LLVMValueRef guard_ptr(cg *c, LLVMValueRef p)
-{
-    if (!c->mask)
-        return p;
-    if (!c->dummy)
-        c->dummy = cg_entry_alloca(c, LLVMArrayType(c->i64, 1), "scratch");
-    LLVMTypeRef mt = LLVMTypeOf(c->mask);
-    LLVMValueRef any = cg_intrinsic(c, "llvm.vector.reduce.or", &mt, 1, &c->mask, 1);
-    return LLVMBuildSelect(c->b, any, p, c->dummy, "");
-}
-
 static int load(cg *c, const tt_expr *e, LLVMValueRef *out)
 {
+    /* A load every lane may do (in bounds) needs no mask: inactive lanes' values are unused. */
+    bool safe = c->mask && in_bounds(c, e->buffer, e->args[0]);
     access a;
-    if (address(c, e->buffer, e->args[0], &a) != 0)
+    if (address(c, e->buffer, e->args[0], !safe, &a) != 0)
         return -1;
     LLVMTypeRef mt = cg_mem_type(c, e->buffer->dtype);
     LLVMValueRef v;
-    /* A load every lane may do (in bounds) needs no mask: inactive lanes' values are unused. */
-    bool safe = c->mask && in_bounds(c, e->buffer, e->args[0]);
     if (a.ptr && (!c->lanes || a.stride == 0)) {
-        v = LLVMBuildLoad2(c->b, mt, c->lanes && !safe ? guard_ptr(c, a.ptr) : a.ptr, "");
+        v = LLVMBuildLoad2(c->b, mt, a.ptr, "");
         LLVMSetAlignment(v, a.align);
     } else {
         LLVMTypeRef vt = LLVMVectorType(mt, (unsigned)c->lanes);
@@ -597,7 +598,7 @@ int cg_store(cg *c, const tt_stmt *s)
 {
     LLVMValueRef v;
     access a;
-    if (cg_expr(c, s->value, &v) != 0 || address(c, s->buffer, s->index, &a) != 0)
+    if (cg_expr(c, s->value, &v) != 0 || address(c, s->buffer, s->index, false, &a) != 0)
         return -1;
     LLVMTypeRef mt = cg_mem_type(c, s->buffer->dtype);
     if (tt_dtype_eq(s->buffer->dtype, TT_DT_BOOL))
@@ -633,9 +634,42 @@ int cg_store(cg *c, const tt_stmt *s)
 
 /* ---- expressions ---- */
 
+/* c->mask narrowed to the lanes where cond (scalar or vector) is on. */
+static LLVMValueRef narrow_mask(cg *c, LLVMValueRef cond)
+{
+    if (c->lanes)
+        cond = cg_splat(c, cond);
+    return c->mask ? LLVMBuildAnd(c->b, c->mask, cond, "") : cond;
+}
+
+/* select(cond, a, b) is branch-free, so both arms run; each arm's loads run under the mask of
+ * the lanes that use them (cond, not cond), which load() honours with masked loads, masked
+ * gathers or an index clamped to element 0: a padded read never leaves its buffer when its
+ * guard is off, whatever the target masks in hardware. Outside vector loops the mask is one i1. */
+static int select_expr(cg *c, const tt_expr *e, LLVMValueRef *out)
+{
+    LLVMValueRef x, a, b;
+    if (cg_expr(c, e->args[0], &x) != 0)
+        return -1;
+    LLVMValueRef saved = c->mask;
+    c->mask = tt_expr_loads(e->args[1]) ? narrow_mask(c, x) : saved;
+    int rc = cg_expr(c, e->args[1], &a);
+    c->mask = tt_expr_loads(e->args[2]) ? narrow_mask(c, LLVMBuildNot(c->b, x, "")) : saved;
+    if (rc == 0)
+        rc = cg_expr(c, e->args[2], &b);
+    c->mask = saved;
+    if (rc != 0)
+        return -1;
+    unify(c, &a, &b);
+    if (cg_is_vector(x))
+        unify(c, &a, &x), unify(c, &b, &x);
+    *out = LLVMBuildSelect(c->b, x, a, b, "");
+    return 0;
+}
+
 int cg_expr(cg *c, const tt_expr *e, LLVMValueRef *out)
 {
-    LLVMValueRef a, b, x;
+    LLVMValueRef a, b;
     LLVMTypeRef t;
     switch (e->kind) {
     case TT_EXPR_INT:
@@ -662,14 +696,7 @@ int cg_expr(cg *c, const tt_expr *e, LLVMValueRef *out)
         *out = LLVMBuildNot(c->b, a, "");
         return 0;
     case TT_EXPR_SELECT:
-        if (cg_expr(c, e->args[0], &x) != 0 || cg_expr(c, e->args[1], &a) != 0 ||
-            cg_expr(c, e->args[2], &b) != 0)
-            return -1;
-        unify(c, &a, &b);
-        if (cg_is_vector(x))
-            unify(c, &a, &x), unify(c, &b, &x);
-        *out = LLVMBuildSelect(c->b, x, a, b, "");
-        return 0;
+        return select_expr(c, e, out);
     case TT_EXPR_CALL:
         return call(c, e, out);
     case TT_EXPR_CAST:

@@ -29,7 +29,6 @@ typedef struct {
     /* The function being emitted (the kernel or an outlined parallel body). */
     LLVMValueRef fn;
     LLVMBasicBlockRef entry; /* allocas go at its start */
-    LLVMValueRef dummy;      /* scratch slot: the address of loads no vector lane wants */
     cg_binding *env;
     int nenv, cap_env;
     LLVMValueRef *live_ws; /* workspaces to free on the failure paths */
@@ -39,7 +38,9 @@ typedef struct {
     int64_t unroll_product; /* product of the extents of the unrolled loops around here */
 
     /* Inside a vectorized loop: lanes > 0, vec_var its variable (bound to <0, 1, ..., lanes-1>),
-     * mask the lanes that run the current statement (NULL: all). */
+     * mask the lanes that run the current statement or use the select arm being emitted (NULL:
+     * all; outside vector loops a select arm's mask is one i1). Loads never touch memory outside
+     * their buffer for lanes the mask has off. */
     int lanes;
     const tt_expr *vec_var;
     LLVMValueRef mask;

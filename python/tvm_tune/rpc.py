@@ -153,19 +153,24 @@ class RPCSession:
     def load_module(self, name):
         return RemoteModule(self, self.get_function("rpc.load_module")(name), name)
 
-    def empty(self, shape, dtype="float32"):
+    def empty(self, shape, dtype="float32", guard=False):
+        """A zeroed array on the device. guard=True places its bytes right before an
+        inaccessible page (and after one), so a kernel reading past them faults: for tests of
+        memory safety; the device keeps such arrays until the session ends."""
         shape = tuple(int(d) for d in shape)
-        obj = self.get_function("rpc.array_alloc")(_dtype(dtype), *shape)
+        alloc = "rpc.array_alloc_guarded" if guard else "rpc.array_alloc"
+        obj = self.get_function(alloc)(_dtype(dtype), *shape)
         if not isinstance(obj, Object):
             raise TVMTuneError("rpc: array_alloc returned %r" % (obj,))
         return RemoteArray(self, obj, shape, dtype)
 
-    def array(self, x):
+    def array(self, x, guard=False):
+        """A copy of numpy array x on the device (guard: as in empty)."""
         np = _nd._np
         if np is None:
             raise TVMTuneError("rpc.array needs numpy")
         x = np.ascontiguousarray(x)
-        return self.empty(x.shape, str(x.dtype)).copyfrom(x)
+        return self.empty(x.shape, str(x.dtype), guard=guard).copyfrom(x)
 
     def device_info(self):
         return json.loads(self.get_function("rpc.device_info")())

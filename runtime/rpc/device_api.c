@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -188,10 +189,10 @@ static int module_get_function(const tt_value *args, const int *codes, int n, tt
     return rc;
 }
 
-/* rpc.array_alloc(dtype, dim0, dim1, ...) -> array */
-static int array_alloc(const tt_value *args, const int *codes, int n, tt_ret ret, void *res)
+/* The array of (dtype, dim0, dim1, ...) arguments; caller frees. */
+static int alloc_from_args(const char *fn, const tt_value *args, const int *codes, int n,
+                           DLTensor **t)
 {
-    const char *fn = "rpc.array_alloc";
     if (want(fn, codes, n, 1, "(dtype, dims...)") || arg_code(fn, codes, 0, TT_DTYPE, "dtype"))
         return -1;
     int64_t shape[32];
@@ -202,13 +203,65 @@ static int array_alloc(const tt_value *args, const int *codes, int n, tt_ret ret
             return -1;
         shape[i - 1] = args[i].v_int64;
     }
+    return tt_array_alloc(shape, n - 1, args[0].v_type, (DLDevice){kDLCPU, 0}, t);
+}
+
+/* rpc.array_alloc(dtype, dim0, dim1, ...) -> array */
+static int array_alloc(const tt_value *args, const int *codes, int n, tt_ret ret, void *res)
+{
     DLTensor *t;
-    if (tt_array_alloc(shape, n - 1, args[0].v_type, (DLDevice){kDLCPU, 0}, &t) != 0)
+    if (alloc_from_args("rpc.array_alloc", args, codes, n, &t) != 0)
         return -1;
     tt_value v = {.v_handle = t};
     int rc = ret_value(ret, v, TT_NDARRAY);
     tt_array_free(t);
     return rc;
+}
+
+/* Guarded arrays, for tests that kernels never read outside their buffers: the data is a mapping
+ * of its own between two PROT_NONE pages, its end flush against the second (when its size is a
+ * multiple of 64 bytes, the runtime's alignment; else up to 63 bytes before it), so a read past
+ * the end faults. The ndarray's deleter would free() that data, so the session keeps a reference
+ * to each guarded array (and its own data) until the session process ends. */
+#define MAX_GUARDED 64
+static struct {
+    DLTensor *t;
+    void *own_data;
+} guarded[MAX_GUARDED];
+static int nguarded;
+
+/* rpc.array_alloc_guarded(dtype, dim0, dim1, ...) -> array */
+static int array_alloc_guarded(const tt_value *args, const int *codes, int n, tt_ret ret, void *res)
+{
+    const char *fn = "rpc.array_alloc_guarded";
+    if (nguarded == MAX_GUARDED)
+        return tt_error_set("%s: %d guarded arrays already in this session, the most it keeps", fn,
+                            MAX_GUARDED);
+    DLTensor *t;
+    if (alloc_from_args(fn, args, codes, n, &t) != 0)
+        return -1;
+    int64_t nbytes = tt_array_nbytes(t);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t body = ((size_t)nbytes + 63) / 64 * 64;
+    body = (body + page - 1) / page * page;
+    char *map = nbytes < 0 ? MAP_FAILED
+                           : mmap(NULL, body + 2 * page, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        tt_array_free(t);
+        return tt_error_set("%s: cannot map %zu bytes: %s", fn, body + 2 * page, strerror(errno));
+    }
+    if (mprotect(map, page, PROT_NONE) != 0 || mprotect(map + page + body, page, PROT_NONE) != 0) {
+        int e = errno;
+        munmap(map, body + 2 * page);
+        tt_array_free(t);
+        return tt_error_set("%s: mprotect: %s", fn, strerror(e));
+    }
+    guarded[nguarded].t = t;
+    guarded[nguarded++].own_data = t->data;
+    t->data = (void *)((uintptr_t)(map + page + body - (size_t)nbytes) & ~(uintptr_t)63);
+    tt_value v = {.v_handle = t};
+    return ret_value(ret, v, TT_NDARRAY); /* the session's reference stays in guarded[] */
 }
 
 static int array_range(const char *fn, const DLTensor *t, int64_t offset, uint64_t len)
@@ -470,6 +523,7 @@ int tt_rpc_device_api_register(const char *dir, uint64_t max_bytes)
         {"rpc.load_module", load_module},
         {"rpc.module_get_function", module_get_function},
         {"rpc.array_alloc", array_alloc},
+        {"rpc.array_alloc_guarded", array_alloc_guarded},
         {"rpc.array_copy_to", array_copy_to},
         {"rpc.array_copy_from", array_copy_from},
         {"rpc.device_info", device_info},

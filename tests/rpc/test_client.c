@@ -170,6 +170,65 @@ static void run_vadd(void **state)
     tt_mod_free(s);
 }
 
+/* rpc.array_alloc_guarded: a guarded array works like any other (copies, a kernel), the
+ * session keeps at most 64, and the 65th is refused with a message. */
+static void guarded_arrays(void **state)
+{
+    tt_module s = connect_ok();
+    tt_func alloc;
+    assert_int_equal(tt_mod_get_function(s, "rpc.array_alloc_guarded", 0, &alloc), 0);
+    assert_non_null(alloc);
+    assert_int_equal(tt_rpc_upload(s, TT_RPC_KERNELS, "kernels.so"), 0);
+    tt_module m;
+    assert_int_equal(tt_rpc_load_module(s, "kernels.so", &m), 0);
+    tt_func vadd;
+    assert_int_equal(tt_mod_get_function(m, "vadd", 0, &vadd), 0);
+
+    enum { N = 1024 + 5 };
+    DLDataType f32 = {kDLFloat, 32, 1};
+    tt_value aargs[2] = {{.v_type = f32}, {.v_int64 = N}};
+    int acodes[2] = {TT_DTYPE, TT_INT};
+    tt_value arr[3];
+    int codes[3];
+    for (int i = 0; i < 3; i++) {
+        if (tt_func_call(alloc, aargs, acodes, 2, &arr[i], &codes[i]) != 0)
+            fail_msg("array_alloc_guarded: %s", tt_get_last_error());
+        assert_int_equal(codes[i], TT_OBJECT);
+    }
+    int64_t shape[1] = {N};
+    DLTensor *x, *z;
+    assert_int_equal(tt_array_alloc(shape, 1, f32, (DLDevice){kDLCPU, 0}, &x), 0);
+    assert_int_equal(tt_array_alloc(shape, 1, f32, (DLDevice){kDLCPU, 0}, &z), 0);
+    for (int i = 0; i < N; i++)
+        ((float *)x->data)[i] = (float)i;
+    assert_int_equal(tt_rpc_array_copy_from(arr[0].v_handle, x), 0);
+    assert_int_equal(tt_rpc_array_copy_from(arr[1].v_handle, x), 0);
+    if (tt_func_call(vadd, arr, codes, 3, NULL, NULL) != 0)
+        fail_msg("vadd: %s", tt_get_last_error());
+    assert_int_equal(tt_rpc_array_copy_to(arr[2].v_handle, z), 0);
+    for (int i = 0; i < N; i++)
+        assert_true(((float *)z->data)[i] == 2.0f * (float)i);
+    for (int i = 0; i < 3; i++)
+        tt_object_release(arr[i].v_handle);
+
+    tt_value v;
+    int vc, made = 3;
+    while (made < 64 && tt_func_call(alloc, aargs, acodes, 2, &v, &vc) == 0) {
+        tt_object_release(v.v_handle);
+        made++;
+    }
+    assert_int_equal(made, 64);
+    assert_int_equal(tt_func_call(alloc, aargs, acodes, 2, &v, &vc), -1);
+    expect_in(tt_get_last_error(), "64 guarded arrays already in this session");
+
+    tt_array_free(x);
+    tt_array_free(z);
+    tt_func_free(vadd);
+    tt_func_free(alloc);
+    tt_mod_free(m);
+    tt_mod_free(s);
+}
+
 static void loader_and_refusals(void **state)
 {
     char addr[64];
@@ -250,6 +309,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(run_vadd),
+        cmocka_unit_test(guarded_arrays),
         cmocka_unit_test(loader_and_refusals),
         cmocka_unit_test(crash_then_serve),
         cmocka_unit_test(call_timeout),
