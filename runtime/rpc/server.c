@@ -10,8 +10,10 @@
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +153,33 @@ static void linger_close(int fd)
 
 /* The session process: handshake, then (authenticated only) a work directory and the serve
  * loop. Never returns. */
+/* Ends the session process when its client goes away (the connection hung up), even while a
+ * kernel that never returns holds the serving thread: a client that timed out and closed must not
+ * leave the kernel spinning on the device, skewing the next session's timings, until the session
+ * timeout. The hang-up is POLLRDHUP, or a readable socket whose peek sees end of file (qemu-user
+ * did not report POLLRDHUP in a trial). A request waiting to be read is the serving thread's: the
+ * watcher then looks again after 200 ms rather than spin. The parent removes the work directory. */
+static void *watch_client(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN | POLLRDHUP};
+        if (poll(&p, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            return NULL;
+        }
+        if (p.revents & (POLLRDHUP | POLLHUP | POLLERR))
+            _exit(0);
+        char byte;
+        if (recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+            _exit(0);
+        struct pollfd hup = {.fd = fd, .events = POLLRDHUP};
+        if (poll(&hup, 1, 200) > 0 && (hup.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+            _exit(0);
+    }
+}
+
 static void run_session(int fd, const char *peer, const uint8_t *key, const char *work_dir,
                         uint64_t max_upload)
 {
@@ -170,6 +199,9 @@ static void run_session(int fd, const char *peer, const uint8_t *key, const char
     }
     log_line("session %d from %s (runtime %s): authenticated, work dir %s", (int)getpid(), peer,
              c.peer_runtime, dir);
+    pthread_t watcher;
+    if (pthread_create(&watcher, NULL, watch_client, (void *)(intptr_t)fd) == 0)
+        pthread_detach(watcher);
     int rc = tt_rpc_device_api_register(dir, max_upload);
     if (rc == 0)
         rc = tt_rpc_session_serve(&c);

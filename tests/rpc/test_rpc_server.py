@@ -341,6 +341,31 @@ class RPCTest(unittest.TestCase):
         self.assertEqual(live_in_groups({pid}), [])
         sess.close()
 
+    def test_client_gone_ends_a_hung_session(self):
+        # A client whose call timed out closes the connection; the session process must end then,
+        # not keep the hung kernel spinning on the device until the session timeout (an hour).
+        s = self.start()
+        sess = self.connect(s, call_timeout=2.0 if not QEMU else 10.0)
+        sess.upload(KERNELS, "kernels.so")
+        spin = sess.load_module("kernels.so")["spin"]
+        (pid,) = session_pids(s.stderr())
+        fd = os.pidfd_open(pid)
+        try:
+            with self.assertRaises(tt.TVMTuneError) as cm:
+                spin()
+            self.assertIn("timeout", str(cm.exception))
+            sess.close()
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            self.assertTrue(poller.poll(120 * 1000), "session %d outlived its client" % pid)
+        finally:
+            os.close(fd)
+        self.assertEqual(live_in_groups({pid}), [])
+        sess = self.connect(s)  # the server goes on serving
+        self.assertIn("triple", sess.device_info())
+        sess.close()
+        self.stop_and_check(s)
+
     def test_client_errors(self):
         env = os.environ.pop("TT_RPC_KEY_FILE", None)
         try:
