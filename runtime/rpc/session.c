@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../runtime_internal.h"
 #include "session.h"
 
 typedef struct {
@@ -55,25 +56,10 @@ static const char *code_word(int code)
     }
 }
 
+/* A handle of the table, released as the value it was returned as. */
 static void release(int code, void *ptr)
 {
-    tt_value v = {.v_handle = ptr};
-    switch (code) {
-    case TT_FUNC:
-        tt_func_free(v.v_handle);
-        break;
-    case TT_MODULE:
-        tt_mod_free(v.v_handle);
-        break;
-    case TT_NDARRAY:
-        tt_array_free(v.v_handle);
-        break;
-    case TT_OBJECT:
-        tt_object_release(v.v_handle);
-        break;
-    default:
-        break;
-    }
+    tt_value_release((tt_value){.v_handle = ptr}, code);
 }
 
 static void free_all(void)
