@@ -28,7 +28,7 @@ JSON
 expect 0 "0 added" db import /dev/null --db "$WORK/empty.db"
 mkdir -p "$WORK/a64" "$WORK/host"
 expect 0 "aarch64" compile "$WORK/ops.json" --db "$WORK/empty.db" --target "$A64" -o "$WORK/a64/libops.so"
-check "the library is aarch64 code" sh -c "file '$WORK/a64/libops.so' | grep -q aarch64"
+check "the library is aarch64 code" sh -c "readelf -h '$WORK/a64/libops.so' | grep -q AArch64"
 expect 0 "wrote" compile "$WORK/ops.json" --db "$WORK/empty.db" -o "$WORK/host/libops.so"
 
 "$TT" rpc keygen -o "$WORK/dev.key" 2>/dev/null
