@@ -32,7 +32,8 @@ TT_API int tt_rpc_keygen(const char *path);
 TT_API int tt_rpc_connect(const char *host, int port, const char *key_file, double timeout_s,
                           tt_module *session);
 /* Bounds every later call of the session (<= 0: no bound). A call past it fails with an error
- * that starts with "rpc: timeout" and ends the session (the connection is out of step). */
+ * that says "rpc: timeout" (after the session's name) and ends the session (the connection is out
+ * of step). */
 TT_API int tt_rpc_set_timeout(tt_module session, double timeout_s);
 /* Sends CLOSE and closes the connection now; proxies still alive fail on use. */
 TT_API int tt_rpc_close(tt_module session);
