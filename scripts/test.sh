@@ -37,7 +37,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 
 echo "== clang build (Release, clang-19: must compile without warnings)"
 if ! scripts/build.sh clang >/tmp/tt-clang-build.log 2>&1; then
-  grep -E "error|warning" /tmp/tt-clang-build.log | head -n 40
+  grep -E " (error|warning): " /tmp/tt-clang-build.log | head -n 40
   echo "clang build FAILED (whole log: /tmp/tt-clang-build.log)"
   exit 1
 fi

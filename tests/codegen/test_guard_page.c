@@ -119,12 +119,12 @@ static void conv2d_nchw(void **state)
     (void)state;
     static const char *scheds[] = {
         "[]",
-        "[{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"q\",\"factors\":[4]},"
-        "{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"k\",\"p\",\"q.0\",\"c\",\"r\","
-        "\"s\",\"q.1\"]},"
-        "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"q.1\"}]",
-        "[{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"r\"},"
-        "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"s\"}]",
+        ("[{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"q\",\"factors\":[4]},"
+         "{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"k\",\"p\",\"q.0\",\"c\","
+         "\"r\",\"s\",\"q.1\"]},"
+         "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"q.1\"}]"),
+        ("[{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"r\"},"
+         "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"s\"}]"),
     };
     tt_op_desc d;
     for (int64_t pad = 1; pad <= 2; pad++) {
