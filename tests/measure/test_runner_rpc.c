@@ -18,6 +18,7 @@
 
 #include "measure_test.h"
 #include "tt/rpc.h"
+#include "tt_test_rpc.h"
 
 enum { N = 1000 };
 
@@ -36,35 +37,7 @@ static void expect_in(const char *msg, const char *fragment)
 /* Starts the server on port p (0: any) and reads the port from its first line: the only wait. */
 static int start_server(int p)
 {
-    int out[2];
-    if (pipe(out) != 0)
-        return -1;
-    char port_arg[16];
-    snprintf(port_arg, sizeof port_arg, "%d", p);
-    server = fork();
-    if (server < 0)
-        return -1;
-    if (server == 0) {
-        int log = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        dup2(out[1], 1);
-        dup2(log, 2);
-        close(out[0]);
-        close(out[1]);
-        execl(TT_RPC_SERVER, TT_RPC_SERVER, "--port", port_arg, "--key-file", key, "--work-dir",
-              work, (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    char line[128];
-    FILE *f = fdopen(out[0], "r");
-    if (f == NULL || fgets(line, sizeof line, f) == NULL)
-        return -1;
-    fclose(f);
-    const char *colon = strrchr(line, ':');
-    if (strncmp(line, "listening on ", 13) != 0 || colon == NULL)
-        return -1;
-    port = atoi(colon + 1);
-    return 0;
+    return tt_test_start_rpc_server(TT_RPC_SERVER, p, key, work, log_path, &server, &port);
 }
 
 /* The pids of the sessions the server logged ("session PID from ...: authenticated"), in order;

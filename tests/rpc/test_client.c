@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "tt/rpc.h"
+#include "tt_test_rpc.h"
 
 static char dir[64], key[128], work[128];
 static pid_t server = -1;
@@ -41,30 +42,7 @@ static int start_server(void **state)
     snprintf(work, sizeof work, "%s/work", dir);
     if (tt_rpc_keygen(key) != 0 || mkdir(work, 0700) != 0)
         return -1;
-    int out[2];
-    if (pipe(out) != 0)
-        return -1;
-    server = fork();
-    if (server == 0) {
-        dup2(out[1], 1);
-        close(out[0]);
-        close(out[1]);
-        execl(TT_RPC_SERVER, TT_RPC_SERVER, "--port", "0", "--key-file", key, "--work-dir", work,
-              (char *)NULL);
-        _exit(127);
-    }
-    close(out[1]);
-    /* The first line says where it listens; reading it is the only wait. */
-    char line[128];
-    FILE *f = fdopen(out[0], "r");
-    if (f == NULL || fgets(line, sizeof line, f) == NULL)
-        return -1;
-    fclose(f);
-    const char *colon = strrchr(line, ':');
-    if (strncmp(line, "listening on ", 13) != 0 || colon == NULL)
-        return -1;
-    port = atoi(colon + 1);
-    return 0;
+    return tt_test_start_rpc_server(TT_RPC_SERVER, 0, key, work, NULL, &server, &port);
 }
 
 static int stop_server(void **state)
