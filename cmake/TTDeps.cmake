@@ -111,3 +111,14 @@ endif()
 add_library(tt::sqlite3 INTERFACE IMPORTED)
 target_include_directories(tt::sqlite3 INTERFACE ${TT_SQLITE_INCLUDE})
 target_link_libraries(tt::sqlite3 INTERFACE ${TT_SQLITE_LIB})
+
+# libpq: PostgreSQL, the farms' shared database (logs/, farm/). Debian puts its header in
+# /usr/include/postgresql.
+find_path(TT_PQ_INCLUDE libpq-fe.h PATH_SUFFIXES postgresql)
+find_library(TT_PQ_LIB pq)
+if(NOT TT_PQ_INCLUDE OR NOT TT_PQ_LIB)
+  tt_missing("libpq" libpq-dev)
+endif()
+add_library(tt::pq INTERFACE IMPORTED)
+target_include_directories(tt::pq INTERFACE ${TT_PQ_INCLUDE})
+target_link_libraries(tt::pq INTERFACE ${TT_PQ_LIB})

@@ -17,6 +17,7 @@ packages=(
   libopenblas-dev libblis-dev libdnnl-dev          # peers the benchmarks compare against
   gnuplot-nox                                      # benchmark plots
   libsodium-dev                                    # RPC: authentication and encryption
+  postgresql libpq-dev                             # farms: the shared database (libpq)
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross      # RPC: the aarch64 server (cross compiler, libc)
   qemu-user-static                                 # RPC: runs that server here
   libsodium-dev:arm64 libgomp1:arm64               # RPC: arm64 multiarch libraries it links
