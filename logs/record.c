@@ -90,7 +90,7 @@ static int check_number(double x, const char *field)
 int tt_record_check_fields(const tt_record *r)
 {
     if (check_text(r->key, "key", 1) || check_text(r->target, "target", 1) ||
-        check_text(r->tuner, "tuner", 0))
+        check_text(r->tuner, "tuner", 0) || (r->device && check_text(r->device, "device", 0)))
         return -1;
     if (r->error < 0 || r->error >= TT_OUTCOME_COUNT)
         return tt_error_set("field \"error\": expected an error code 0..%d, got %d",
@@ -158,7 +158,7 @@ TT_API int tt_record_copy(const tt_record *r, tt_record **out)
     static_assert(sizeof(tt_record) % sizeof(double) == 0, "costs follow the struct aligned");
     size_t size = sizeof(tt_record) + r->n_costs * sizeof(double);
     const char *texts[] = {r->key,       r->workload, r->target, r->steps,
-                           r->error_msg, r->time,     r->tuner};
+                           r->error_msg, r->time,     r->tuner,  r->device};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         size += text_size(texts[i]);
     tt_record *c = malloc(size);
@@ -177,6 +177,7 @@ TT_API int tt_record_copy(const tt_record *r, tt_record **out)
     c->error_msg = put_text(&cursor, r->error_msg);
     c->time = put_text(&cursor, r->time);
     c->tuner = put_text(&cursor, r->tuner);
+    c->device = put_text(&cursor, r->device);
     assert((size_t)(cursor - (char *)c) == size);
     *out = c;
     return 0;

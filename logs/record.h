@@ -37,6 +37,10 @@ typedef struct tt_record {
     const char *tuner;     /* strategy name: "random", "xgb"... */
     int64_t trial;         /* index of the candidate in its run, >= 0 */
     int64_t seed;          /* seed of the run */
+    /* The device that measured it: "" (or NULL) for this machine, the RPC device's name
+     * ("HOST:PORT (cpu, triple)", tt_rpc_device_name) otherwise. Optional in a line: written only
+     * when not empty, so the lines of a local run are what they were before devices existed. */
+    const char *device;
 } tt_record;
 
 /* "none", "invalid schedule", ... "unknown"; NULL for a code out of range. */

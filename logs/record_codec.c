@@ -13,8 +13,8 @@
 
 /* The fields of a line, in the order the encoder writes them. */
 static const char *const line_fields[] = {
-    "v",         "key",     "workload", "target", "steps", "costs", "error",
-    "error_msg", "build_s", "gflops",   "time",   "tuner", "trial", "seed",
+    "v",       "key",    "workload", "target", "steps", "costs", "error",  "error_msg",
+    "build_s", "gflops", "time",     "tuner",  "trial", "seed",  "device",
 };
 
 static void put_key(tt_sb *b, const char *name, int first)
@@ -79,6 +79,8 @@ TT_API int tt_record_encode(const tt_record *r, char **line_out)
     tt_sb_int(&b, r->trial);
     put_key(&b, "seed", 0);
     tt_sb_int(&b, r->seed);
+    if (r->device && *r->device)
+        rc |= put_string(&b, "device", r->device, 0);
     tt_sb_puts(&b, "}\n");
     free(workload);
     free(steps);
@@ -208,6 +210,8 @@ static int decode_object(json_t *root, tt_record **out)
         get_number(root, "gflops", &r.gflops) || get_string(root, "time", &r.time) ||
         get_string(root, "tuner", &r.tuner) || get_int(root, "trial", &trial) ||
         get_int(root, "seed", &seed))
+        goto done;
+    if (json_object_get(root, "device") && get_string(root, "device", &r.device))
         goto done;
     if (error < 0 || error >= TT_OUTCOME_COUNT) {
         tt_error_set("field \"error\": expected an error code 0..%d, got %lld",

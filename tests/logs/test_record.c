@@ -32,6 +32,7 @@ static void assert_records_equal(const tt_record *a, const tt_record *b)
     assert_string_equal(a->tuner, b->tuner);
     assert_int_equal(a->trial, b->trial);
     assert_int_equal(a->seed, b->seed);
+    assert_string_equal(a->device ? a->device : "", b->device ? b->device : "");
 }
 
 static void test_encode_matches_golden_line(void **state)
@@ -42,6 +43,38 @@ static void test_encode_matches_golden_line(void **state)
     assert_ok(tt_record_encode(&r, &line));
     assert_string_equal(line, golden_line);
     free(line);
+}
+
+/* The device is optional: absent from a local record's line, kept when a remote one names it. */
+static void test_device_field(void **state)
+{
+    (void)state;
+    tt_record r = sample_record();
+    r.device = "";
+    char *line;
+    assert_ok(tt_record_encode(&r, &line));
+    assert_string_equal(line, golden_line);
+    free(line);
+    r.device = "127.0.0.1:9090 (cortex-a72, aarch64-linux-gnu)";
+    assert_ok(tt_record_encode(&r, &line));
+    assert_non_null(
+        strstr(line, ",\"device\":\"127.0.0.1:9090 (cortex-a72, aarch64-linux-gnu)\"}"));
+    tt_record *back;
+    assert_ok(tt_record_decode(line, strlen(line), &back));
+    assert_records_equal(&r, back);
+    tt_record *copy;
+    assert_ok(tt_record_copy(back, &copy));
+    assert_string_equal(copy->device, r.device);
+    tt_record_free(copy);
+    tt_record_free(back);
+    free(line);
+    /* a device that is not a string is refused with the field's name */
+    const char *bad = "{\"v\":1,\"key\":\"k\",\"workload\":{},\"target\":\"t\",\"steps\":[],"
+                      "\"costs\":[1],\"error\":0,\"error_msg\":\"\",\"build_s\":0,\"gflops\":0,"
+                      "\"time\":\"2026-11-23T18:00:00Z\",\"tuner\":\"x\",\"trial\":0,\"seed\":1,"
+                      "\"device\":7}";
+    assert_int_not_equal(tt_record_decode(bad, strlen(bad), &back), 0);
+    assert_non_null(strstr(tt_get_last_error(), "\"device\""));
 }
 
 static void test_round_trip_all_fields(void **state)
@@ -472,6 +505,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_encode_matches_golden_line),
         cmocka_unit_test(test_round_trip_all_fields),
+        cmocka_unit_test(test_device_field),
         cmocka_unit_test(test_round_trip_error_record),
         cmocka_unit_test(test_invalid_utf8_in_error_msg_is_replaced),
         cmocka_unit_test(test_numbers_take_their_shortest_form),
