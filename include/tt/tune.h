@@ -12,6 +12,8 @@
 #include "tt/opfile.h"
 #include "tt/runtime.h"
 
+struct tt_record; /* logs/record.h */
+
 /* The most parallel builds (tt_tune_opts.jobs) and the longest limit (timeout_s, seconds). */
 #define TT_TUNE_MAX_JOBS 256
 #define TT_TUNE_MAX_TIMEOUT_S 1e6
@@ -46,6 +48,18 @@ typedef struct {
     int ntransfer;
     /* Test-only fault injection, the syntax of the TT_FAULT_INJECT variable; NULL: none. */
     const char *faults;
+    /* Remote measurement: candidates are cross-built here and measured on these tvm-tune-rpc
+     * servers ("HOST:PORT"), each authenticated with its key file (rpc_key_files[i], 32 bytes),
+     * one candidate at a time per device, the devices in parallel. Without target, the target is
+     * the first device's (its triple and CPU). nrpc 0: measure on this machine. */
+    const char *const *rpc;
+    const char *const *rpc_key_files;
+    int nrpc;
+    /* Called with every record after it is appended to the log (and added to db_path's database
+     * when there is one), on the tuning thread; returning nonzero stops the run with that error
+     * (a farm worker whose lease was taken over). NULL: none. */
+    int (*on_record)(const struct tt_record *r, void *ctx);
+    void *on_record_ctx;
 } tt_tune_opts;
 
 /* How a task's tuning ended. */
