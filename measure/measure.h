@@ -180,8 +180,11 @@ TT_API int tt_rpc_device_connect(tt_rpc_device *d);
 TT_API const char *tt_rpc_device_name(const tt_rpc_device *d);
 /* The device's target triple ("aarch64-linux-gnu"), "" before the first connection. */
 TT_API const char *tt_rpc_device_triple(const tt_rpc_device *d);
-/* The device's CPU name as its server reports it (LLVM's name, "cortex-a72"), "" before. */
+/* The device's CPU name as its server reports it (/proc/cpuinfo's), "" before. */
 TT_API const char *tt_rpc_device_cpu(const tt_rpc_device *d);
+/* The target string the device reports for itself ("llvm -mtriple=aarch64-linux-gnu
+ * -mcpu=cortex-a72"; a server too old to say: "llvm -mtriple=TRIPLE"), "" before. */
+TT_API const char *tt_rpc_device_target(const tt_rpc_device *d);
 /* The device's physical cores as its server reports them, 0 before the first connection. */
 TT_API int tt_rpc_device_cores(const tt_rpc_device *d);
 /* Sessions opened so far (1 after any number of healthy candidates; +1 per reconnection). */

@@ -4,6 +4,7 @@
  * runner_local.c; its result becomes a log record that names the device. */
 #define _POSIX_C_SOURCE 200809L /* nanosleep, strdup */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,7 +27,7 @@ struct tt_rpc_device {
     char key_file[4096];
     tt_rpc_device_opts opts;
     tt_module session; /* NULL: connect on next use */
-    char triple[128], cpu[128];
+    char triple[128], cpu[128], target[256];
     int cores;
     char name[600];
     int sessions;     /* opened so far; also the generation of the current one */
@@ -116,6 +117,11 @@ const char *tt_rpc_device_triple(const tt_rpc_device *d)
 {
     return d->triple;
 }
+const char *tt_rpc_device_target(const tt_rpc_device *d)
+{
+    return d->target;
+}
+
 const char *tt_rpc_device_cpu(const tt_rpc_device *d)
 {
     return d->cpu;
@@ -173,6 +179,8 @@ static int connect_once(tt_rpc_device *d)
         d->triple[0] = '\0';
     if (json_field(info, "cpu", d->cpu, sizeof d->cpu) != 0)
         d->cpu[0] = '\0';
+    if (json_field(info, "target", d->target, sizeof d->target) != 0)
+        snprintf(d->target, sizeof d->target, "llvm -mtriple=%s", d->triple);
     json_field(info, "cores", cores, sizeof cores);
     d->cores = atoi(cores);
     free(info);
@@ -385,13 +393,14 @@ static void run_on_device(run_ctx *c, const char *remote_name, int *uploaded, tt
     tt_timing_result *r = &c->out->timing;
     if (begin(c, "timing") != 0)
         return;
+    int64_t number = t->number;
     if (tt_rpc_time_evaluate(*f, t->number, t->repeat, t->min_repeat_ms, t->flush_cache, args,
-                             codes, n, r->costs) != 0) {
+                             codes, n, r->costs, &number) != 0) {
         failed(c, "timing");
         return;
     }
     r->n_costs = t->repeat;
-    r->number = t->number;
+    r->number = number > INT_MAX ? INT_MAX : (int)number;
     r->cost = tt_cost_median(r->costs, (size_t)r->n_costs);
     double lo = r->costs[0], hi = r->costs[0];
     for (int i = 1; i < r->n_costs; i++) {

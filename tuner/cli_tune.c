@@ -17,9 +17,10 @@ static const char tune_usage[] =
     "usage: tvm-tune OP.json --trials N [flags]\n"
     "       tvm-tune tune OP.json --trials N [flags]\n"
     "\n"
-    "Tunes every task of OP.json on this CPU: proposes schedules, builds them in parallel,\n"
-    "runs each one alone (checked against the unscheduled loop nest, timed with the \"measure\"\n"
-    "settings of OP.json) and appends one JSON line per candidate to the log.\n"
+    "Tunes every task of OP.json on this CPU, or on devices over RPC: proposes schedules, builds\n"
+    "them in parallel, runs each one alone (checked against the unscheduled loop nest, timed\n"
+    "with the \"measure\" settings of OP.json) and appends one JSON line per candidate to the "
+    "log.\n"
     "\n"
     "  --trials N          candidates to measure, over all tasks (required); tasks share them\n"
     "                      by their \"weight\". With --resume the trials already in the log count\n"
@@ -40,7 +41,18 @@ static const char tune_usage[] =
     "                      OP.json); an existing non-empty log needs --resume\n"
     "  --db PATH           also add every record to this SQLite database, with a row for the\n"
     "                      run (status running / finished / interrupted); default: none\n"
-    "  --target T          target string (default: the file's \"target\", else this host)\n"
+    "  --target T          target string (default: the file's \"target\", else this host; with\n"
+    "                      --rpc, the first device's own, e.g. \"llvm -mtriple=aarch64-linux-gnu\n"
+    "                      -mcpu=cortex-a72\")\n"
+    "  --rpc HOST:PORT[,HOST:PORT...]\n"
+    "                      measure on these tvm-tune-rpc servers instead of this CPU "
+    "(repeatable):\n"
+    "                      candidates are cross-built here, uploaded, checked against this host's\n"
+    "                      reference output and timed on the device, one at a time per device,\n"
+    "                      the devices in parallel; each record names its device. A device that\n"
+    "                      dies or hangs costs one error record; it is reconnected with backoff\n"
+    "                      while the others go on. Timings under an emulator are functional only\n"
+    "  --rpc-key-file F    the devices' 32-byte key (`tvm-tune rpc keygen`); required with --rpc\n"
     "  --seed S            seed of the search and of the random inputs (default 1)\n"
     "  --resume            continue the log: candidates it holds are not measured again and the\n"
     "                      trial numbers go on from the largest one logged\n"
@@ -80,7 +92,62 @@ static char *default_log(const char *op_path)
     return log;
 }
 
+/* The addresses of --rpc flags (each a comma-separated list), split into owned strings. */
+typedef struct {
+    char **addr;
+    const char **keys;
+    int n, cap;
+} rpc_list;
+
+static int add_rpc(rpc_list *l, const char *arg)
+{
+    const char *p = arg;
+    do {
+        size_t len = strcspn(p, ",");
+        if (l->n == l->cap) {
+            int cap = l->cap ? 2 * l->cap : 4;
+            char **a = realloc(l->addr, (size_t)cap * sizeof *a);
+            if (a)
+                l->addr = a;
+            const char **k = realloc(l->keys, (size_t)cap * sizeof *k);
+            if (k)
+                l->keys = k;
+            if (!a || !k) {
+                fprintf(stderr, "tvm-tune: out of memory\n");
+                return -1;
+            }
+            l->cap = cap;
+        }
+        l->addr[l->n] = strndup(p, len);
+        if (!l->addr[l->n]) {
+            fprintf(stderr, "tvm-tune: out of memory\n");
+            return -1;
+        }
+        l->n++;
+        p += len;
+    } while (*p++ == ',');
+    return 0;
+}
+
+static void free_rpc(rpc_list *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->addr[i]);
+    free(l->addr);
+    free(l->keys);
+}
+
+static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l);
+
 static int tune(int argc, char **argv, const char **transfer)
+{
+    rpc_list l = {0};
+    int rc = tune_with(argc, argv, transfer, &l);
+    free_rpc(&l);
+    return rc;
+}
+
+static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
 {
     enum {
         O_TUNER = 256,
@@ -98,7 +165,9 @@ static int tune(int argc, char **argv, const char **transfer)
         O_SCHED,
         O_MODEL_IN,
         O_MODEL_OUT,
-        O_TRANSFER
+        O_TRANSFER,
+        O_RPC,
+        O_RPC_KEY
     };
     static const struct option opts[] = {
         {"trials", required_argument, NULL, O_TRIALS},
@@ -117,6 +186,8 @@ static int tune(int argc, char **argv, const char **transfer)
         {"model-in", required_argument, NULL, O_MODEL_IN},
         {"model-out", required_argument, NULL, O_MODEL_OUT},
         {"transfer", required_argument, NULL, O_TRANSFER},
+        {"rpc", required_argument, NULL, O_RPC},
+        {"rpc-key-file", required_argument, NULL, O_RPC_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -125,6 +196,7 @@ static int tune(int argc, char **argv, const char **transfer)
     tt_tune_opts_default(&o);
     long long v = 0;
     bool trials_given = false;
+    const char *key_file = NULL;
     o.transfer = transfer;
     optind = 1;
     int c, rc;
@@ -194,6 +266,13 @@ static int tune(int argc, char **argv, const char **transfer)
         case O_TRANSFER:
             transfer[o.ntransfer++] = optarg;
             break;
+        case O_RPC:
+            if (add_rpc(l, optarg) != 0)
+                return TT_EXIT_FAILURE;
+            break;
+        case O_RPC_KEY:
+            key_file = optarg;
+            break;
         case 'h':
             fputs(tune_usage, stdout);
             return TT_EXIT_OK;
@@ -208,6 +287,15 @@ static int tune(int argc, char **argv, const char **transfer)
     }
     if (!trials_given) {
         fprintf(stderr, "tvm-tune: --trials N is required\n");
+        return TT_EXIT_USAGE;
+    }
+    for (int i = 0; i < l->n; i++)
+        l->keys[i] = key_file;
+    o.rpc = (const char *const *)l->addr;
+    o.rpc_key_files = l->keys;
+    o.nrpc = l->n;
+    if (key_file && l->n == 0) {
+        fprintf(stderr, "tvm-tune: --rpc-key-file needs --rpc HOST:PORT\n");
         return TT_EXIT_USAGE;
     }
     const char *op_path = argv[optind];

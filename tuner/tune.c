@@ -87,7 +87,8 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
         snprintf(why, whylen, "cannot lower the unscheduled nest: %.1000s", tt_get_last_error());
         return 1;
     }
-    tt_tune_build_item item = {.kernel = k, .target = t->target};
+    /* With devices, the reference runs here: built for this host. */
+    tt_tune_build_item item = {.kernel = k, .target = t->host_target ? t->host_target : t->target};
     tt_build_job job = {.build = tt_tune_build, .ctx = &item};
     tt_build_result br;
     /* The unscheduled nest is slow by nature: give it more than a candidate gets. */
@@ -107,7 +108,7 @@ static int task_reference(tuner *t, task_state *ts, char *why, size_t whylen)
                           .n_args = ts->nargs,
                           .seed = t->o->seed,
                           .timeout_s = limit,
-                          .num_threads = t->threads};
+                          .num_threads = t->ndev ? 0 : t->threads};
     tt_timing_opts_default(&req.timing);
     tt_run_result rr;
     rc = tt_runner_local_reference(&req, ts->ref, ts->ref_nbytes, &rr);
@@ -243,6 +244,44 @@ static int lower_batch(tuner *t, task_state *ts, tt_schedule **s, int n, candida
     return 0;
 }
 
+/* Candidate i's outcome without a run: invalid, or its build failed; 1 when it has a library to
+ * run. */
+static int unrun_outcome(const candidate *c, const tt_build_result *br, tt_tune_outcome *oc)
+{
+    *oc = (tt_tune_outcome){.trial = c->trial, .steps = c->steps};
+    if (c->invalid) {
+        oc->error = TT_OUTCOME_INVALID_SCHEDULE;
+        oc->msg = c->invalid;
+        return 0;
+    }
+    oc->build_s = br[c->build].build_s;
+    if (br[c->build].error != TT_OUTCOME_OK) {
+        oc->error = br[c->build].error;
+        oc->msg = br[c->build].error_msg;
+        return 0;
+    }
+    return 1;
+}
+
+static void take_run(tt_tune_outcome *oc, const tt_run_result *rr, const char *device)
+{
+    oc->error = rr->error;
+    oc->msg = rr->error_msg;
+    oc->costs = rr->timing.costs;
+    oc->n_costs = rr->error == TT_OUTCOME_OK ? rr->timing.n_costs : 0;
+    oc->device = device;
+}
+
+/* The record of a candidate and the bookkeeping after it. */
+static int finish_candidate(tuner *t, task_state *ts, const tt_tune_outcome *oc, double *cost)
+{
+    if (tt_tune_log(t, ts, oc) != 0)
+        return -1;
+    *cost = oc->error == 0 ? tt_cost_median(oc->costs, (size_t)oc->n_costs) : INFINITY;
+    tt_tune_after_candidate(t, ts, oc);
+    return 0;
+}
+
 /* Measures the batch's candidates one by one; *measured = how many got a record. */
 static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_result *br,
                      double *costs, int *measured)
@@ -251,31 +290,58 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
     for (int i = 0; i < n && ts->active; i++) {
         if (tt_tune_stopped(t))
             break;
-        tt_tune_outcome oc = {.trial = c[i].trial, .steps = c[i].steps};
+        tt_tune_outcome oc;
         tt_run_result rr;
-        if (c[i].invalid) {
-            oc.error = TT_OUTCOME_INVALID_SCHEDULE;
-            oc.msg = c[i].invalid;
-        } else if (br[c[i].build].error != TT_OUTCOME_OK) {
-            oc.error = br[c[i].build].error;
-            oc.msg = br[c[i].build].error_msg;
-            oc.build_s = br[c[i].build].build_s;
-        } else {
-            oc.build_s = br[c[i].build].build_s;
-            if (tt_tune_run_one(t, ts, br[c[i].build].path, true, &rr) != 0)
+        const char *device = NULL;
+        if (unrun_outcome(&c[i], br, &oc)) {
+            if (tt_tune_run_one(t, ts, br[c[i].build].path, true, &rr, &device) != 0)
                 return -1;
-            oc.error = rr.error;
-            oc.msg = rr.error_msg;
-            oc.costs = rr.timing.costs;
-            oc.n_costs = rr.error == TT_OUTCOME_OK ? rr.timing.n_costs : 0;
+            take_run(&oc, &rr, device);
         }
-        if (tt_tune_log(t, ts, &oc) != 0)
+        if (finish_candidate(t, ts, &oc, &costs[i]) != 0)
             return -1;
-        costs[i] = oc.error == 0 ? tt_cost_median(oc.costs, (size_t)oc.n_costs) : INFINITY;
         (*measured)++;
-        tt_tune_after_candidate(t, ts, &oc);
     }
     return 0;
+}
+
+typedef struct {
+    tuner *t;
+    task_state *ts;
+    candidate *c;
+    tt_build_result *br;
+    double *costs;
+} remote_batch;
+
+static int consume_remote(int i, const tt_run_result *rr, const char *device, void *ctx)
+{
+    remote_batch *rb = ctx;
+    if (!rb->ts->active || tt_tune_stopped(rb->t))
+        return 1;
+    tt_tune_outcome oc;
+    if (unrun_outcome(&rb->c[i], rb->br, &oc)) {
+        take_run(&oc, rr, device);
+        tt_tune_count_timed(rb->t, rr);
+    }
+    return finish_candidate(rb->t, rb->ts, &oc, &rb->costs[i]);
+}
+
+/* The batch on the --rpc devices, all at once; records still go out in trial order. */
+static int run_batch_remote(tuner *t, task_state *ts, candidate *c, int n, tt_build_result *br,
+                            double *costs, int *measured)
+{
+    tt_run_request *reqs = calloc(n > 0 ? (size_t)n : 1, sizeof *reqs);
+    if (!reqs)
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < n; i++) {
+        tt_tune_outcome oc;
+        if (unrun_outcome(&c[i], br, &oc))
+            tt_tune_request(t, ts, br[c[i].build].path, false, &reqs[i]);
+    }
+    remote_batch rb = {.t = t, .ts = ts, .c = c, .br = br, .costs = costs};
+    int rc = tt_tune_remote_batch(t, reqs, n, consume_remote, &rb, measured);
+    free(reqs);
+    return rc;
 }
 
 static int tune_batch(tuner *t, task_state *ts, int count)
@@ -306,7 +372,8 @@ static int tune_batch(tuner *t, task_state *ts, int count)
         jobs[i] = (tt_build_job){.build = tt_tune_build, .ctx = items};
     if (nb > 0 && tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br) != 0)
         goto done;
-    rc = run_batch(t, ts, c, n, br, costs, &measured);
+    rc = t->ndev ? run_batch_remote(t, ts, c, n, br, costs, &measured)
+                 : run_batch(t, ts, c, n, br, costs, &measured);
     /* Candidates left unmeasured (a stop rule, an interruption) give their numbers back, so the
      * trial numbers of a log have no gaps. */
     t->next_trial = c[0].trial + measured;
@@ -406,6 +473,19 @@ int tt_tune_opts_check(const tt_tune_opts *o)
     if (o->early_stopping < 0)
         return tt_error_setc(bad, "--early-stopping %lld: expected an integer >= 1 (0: off)",
                              (long long)o->early_stopping);
+    if (o->nrpc < 0 || (o->nrpc > 0 && (!o->rpc || !o->rpc_key_files)))
+        return tt_error_setc(bad, "--rpc: %d devices but no %s", o->nrpc,
+                             o->rpc ? "key files" : "addresses");
+    for (int i = 0; i < o->nrpc; i++) {
+        if (!o->rpc[i] || !*o->rpc[i])
+            return tt_error_setc(bad,
+                                 "--rpc: an empty address (expected HOST:PORT[,HOST:PORT...])");
+        if (!o->rpc_key_files[i] || !*o->rpc_key_files[i])
+            return tt_error_setc(bad,
+                                 "--rpc %s needs --rpc-key-file F (the device's key, written "
+                                 "by `tvm-tune rpc keygen`)",
+                                 o->rpc[i]);
+    }
     if (!(o->timeout_s >= 0 && o->timeout_s <= TT_TUNE_MAX_TIMEOUT_S))
         return tt_error_setc(bad, "--timeout %g: expected seconds > 0 and <= %g", o->timeout_s,
                              TT_TUNE_MAX_TIMEOUT_S);
@@ -437,14 +517,19 @@ static int read_inputs(tuner *t)
     }
     if (tt_tune_faults_parse(o->faults, &t->faults) != 0)
         return -1;
-    const char *ts = o->target ? o->target : t->file->target;
-    if (tt_target_parse(ts, &t->target) != 0)
-        return tt_error_wrap("target");
-    if (!tt_target_is_host(t->target))
-        return tt_error_setc(TT_ERR_UNSUPPORTED,
-                             "target '%s' does not run on this machine (measuring on another "
-                             "device over RPC is not supported yet)",
-                             tt_target_str(t->target));
+    if (o->nrpc > 0) {
+        if (tt_tune_remote_open(t) != 0)
+            return -1;
+    } else {
+        const char *ts = o->target ? o->target : t->file->target;
+        if (tt_target_parse(ts, &t->target) != 0)
+            return tt_error_wrap("target");
+        if (!tt_target_is_host(t->target))
+            return tt_error_setc(TT_ERR_UNSUPPORTED,
+                                 "target '%s' does not run on this machine: measure on a device "
+                                 "of it with --rpc HOST:PORT --rpc-key-file F",
+                                 tt_target_str(t->target));
+    }
     t->target_str = tt_target_str(t->target);
     return check_log(o);
 }
@@ -511,7 +596,9 @@ static int start_run(tuner *t)
 {
     const tt_tune_opts *o = t->o;
     t->timeout_s = o->timeout_s > 0 ? o->timeout_s : t->file->measure.timeout_s;
-    t->threads = t->file->measure.threads > 0 ? t->file->measure.threads : tt_backend_num_threads();
+    t->threads = t->file->measure.threads > 0 ? t->file->measure.threads
+                 : t->ndev                    ? tt_tune_remote_cores(t)
+                                              : tt_backend_num_threads();
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     t->jobs = o->jobs > 0 ? o->jobs : (cpus > 0 ? (int)cpus : 1);
     if (t->jobs > TT_TUNE_MAX_JOBS)
@@ -703,6 +790,7 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
     free(t.ts);
     tt_log_close(t.log);
     tt_db_close(t.db);
+    tt_tune_remote_close(&t);
     tt_target_free(t.target);
     tt_tune_faults_free(&t.faults);
     out->elapsed_s = tt_tune_now() - t.start;

@@ -25,30 +25,44 @@ void tt_tune_say(tuner *t, const char *fmt, ...)
         t->last_draw = -1; /* redraw the progress line below the message */
 }
 
-int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr)
+void tt_tune_request(tuner *t, task_state *ts, const char *path, bool prune, tt_run_request *req)
 {
     const tt_measure_opts *m = &t->file->measure;
-    tt_run_request req = {.lib_path = path,
-                          .func_name = ts->task->name,
-                          .args = ts->args,
-                          .n_args = ts->nargs,
-                          .seed = t->o->seed,
-                          .timeout_s = t->timeout_s,
-                          .num_threads = t->threads};
+    *req = (tt_run_request){.lib_path = path,
+                            .func_name = ts->task->name,
+                            .args = ts->args,
+                            .n_args = ts->nargs,
+                            .seed = t->o->seed,
+                            .timeout_s = t->timeout_s,
+                            .num_threads = t->ndev ? 0 : t->threads};
     if (ts->ref) {
-        req.ref_output = ts->ref;
-        req.ref_nbytes = ts->ref_nbytes;
+        req->ref_output = ts->ref;
+        req->ref_nbytes = ts->ref_nbytes;
     }
-    tt_timing_opts_default(&req.timing);
-    req.timing.repeat = m->repeat < TT_MEASURE_MAX_REPEAT ? m->repeat : TT_MEASURE_MAX_REPEAT;
-    req.timing.min_repeat_ms = m->min_repeat_ms;
-    req.timing.flush_cache = m->flush_cache;
-    req.timing.best_so_far = prune && isfinite(ts->best_cost) ? ts->best_cost : 0;
-    if (tt_runner_local_run(&req, rr) != 0)
-        return tt_error_wrap("measuring a candidate of %s", ts->task->name);
+    tt_timing_opts_default(&req->timing);
+    req->timing.repeat = m->repeat < TT_MEASURE_MAX_REPEAT ? m->repeat : TT_MEASURE_MAX_REPEAT;
+    req->timing.min_repeat_ms = m->min_repeat_ms;
+    req->timing.flush_cache = m->flush_cache;
+    req->timing.best_so_far = prune && isfinite(ts->best_cost) ? ts->best_cost : 0;
+}
+
+void tt_tune_count_timed(tuner *t, const tt_run_result *rr)
+{
     if (rr->error == TT_OUTCOME_OK)
         for (int i = 0; i < rr->timing.n_costs; i++)
             t->timed_s += rr->timing.costs[i] * rr->timing.number;
+}
+
+int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr,
+                    const char **device)
+{
+    tt_run_request req;
+    tt_tune_request(t, ts, path, prune, &req);
+    *device = NULL;
+    int rc = t->ndev ? tt_tune_remote_run(t, &req, rr, device) : tt_runner_local_run(&req, rr);
+    if (rc != 0)
+        return tt_error_wrap("measuring a candidate of %s", ts->task->name);
+    tt_tune_count_timed(t, rr);
     return 0;
 }
 
@@ -74,6 +88,7 @@ int tt_tune_log(tuner *t, task_state *ts, const tt_tune_outcome *oc)
         .tuner = t->o->tuner,
         .trial = oc->trial,
         .seed = (int64_t)t->o->seed,
+        .device = oc->device ? oc->device : "",
     };
     if (tt_log_append(t->log, &r) != 0)
         return -1;
@@ -88,6 +103,8 @@ int tt_tune_log(tuner *t, task_state *ts, const tt_tune_outcome *oc)
             t->db_warned = true;
         }
     }
+    if (t->o->on_record && t->o->on_record(&r, t->o->on_record_ctx) != 0)
+        return tt_error_wrap("trial %lld", (long long)oc->trial);
     return 0;
 }
 
@@ -304,10 +321,11 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
     int win = -1;
     double win_cost = INFINITY;
     tt_run_result rr, win_rr;
+    const char *device = NULL, *win_device = NULL;
     for (int b = 0; rc == 0 && b < nb && !tt_tune_stopped(t); b++) {
         if (br[b].error != TT_OUTCOME_OK)
             continue;
-        if (tt_tune_run_one(t, ts, br[b].path, false, &rr) != 0) {
+        if (tt_tune_run_one(t, ts, br[b].path, false, &rr, &device) != 0) {
             rc = -1;
             break;
         }
@@ -315,6 +333,7 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
             win = b;
             win_cost = rr.timing.cost;
             win_rr = rr;
+            win_device = device;
         }
     }
     if (rc == 0 && win >= 0 && !tt_tune_stopped(t)) {
@@ -323,7 +342,8 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
                               .steps = e->steps,
                               .costs = win_rr.timing.costs,
                               .n_costs = win_rr.timing.n_costs,
-                              .build_s = br[win].build_s};
+                              .build_s = br[win].build_s,
+                              .device = win_device};
         rc = tt_tune_log(t, ts, &oc);
         if (rc == 0) {
             char *copy = strdup(e->steps);

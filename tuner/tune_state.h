@@ -62,10 +62,16 @@ typedef struct {
     int64_t ncurve, capcurve;
 } task_state;
 
+/* A device of --rpc and its health (tuner/tune_remote.c). */
+typedef struct tt_tune_device tt_tune_device;
+
 typedef struct {
     const tt_opfile *file;
     const tt_tune_opts *o;
-    tt_target *target;
+    tt_target *target;      /* what candidates are built for */
+    tt_target *host_target; /* with devices: this host's, for the reference; else NULL */
+    tt_tune_device *dev;    /* the --rpc devices; NULL: measure here */
+    int ndev;
     const char *target_str;
     double timeout_s;
     int threads, jobs, max_errors, top;
@@ -98,6 +104,7 @@ typedef struct {
     const double *costs;
     int n_costs;
     double build_s;
+    const char *device; /* the RPC device that measured it; NULL: this machine */
 } tt_tune_outcome;
 
 double tt_tune_now(void);
@@ -106,8 +113,34 @@ int tt_tune_stopped(const tuner *t);
  * progress line drawn in place. */
 void tt_tune_say(tuner *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Runs the library at path for ts's task; prune: stop early when clearly slower than the best. */
-int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr);
+/* The request that runs the library at path for ts's task; prune: stop early when clearly
+ * slower than the best (local runs only). */
+void tt_tune_request(tuner *t, task_state *ts, const char *path, bool prune, tt_run_request *req);
+/* Runs the library at path for ts's task, here or on a device (*device: its name, NULL here). */
+int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr,
+                    const char **device);
+/* Adds a successful run's timed seconds to the run's total. */
+void tt_tune_count_timed(tuner *t, const tt_run_result *rr);
+
+/* ---- remote measurement (tune_remote.c) ---- */
+
+/* Opens the --rpc devices, asks each for its description and sets t->target (--target, else the
+ * first device's) and t->host_target; a device that does not answer rests. -1 when none answers
+ * (TT_ERR_IO) or one is of another architecture than the target (TT_ERR_INVALID_ARGUMENT). */
+int tt_tune_remote_open(tuner *t);
+void tt_tune_remote_close(tuner *t);
+/* The cores of the first device that answered (what a kernel's parallel loops get there). */
+int tt_tune_remote_cores(const tuner *t);
+/* One run on the first healthy device (the re-measurement). */
+int tt_tune_remote_run(tuner *t, const tt_run_request *req, tt_run_result *rr, const char **device);
+/* Takes candidate i's result (rr NULL: nothing was run for it) on the tuning thread; returns 0 to
+ * go on, 1 to stop the batch, -1 for an error. */
+typedef int (*tt_tune_consume_fn)(int i, const tt_run_result *rr, const char *device, void *ctx);
+/* Measures reqs[0..n-1] (lib_path NULL: nothing to run) on every device at once, one candidate
+ * per device at a time, and consumes the results in order of i as they arrive, until consume
+ * stops or every device has left the batch (all lost). *consumed counts consume's 0 returns. */
+int tt_tune_remote_batch(tuner *t, const tt_run_request *reqs, int n, tt_tune_consume_fn consume,
+                         void *ctx, int *consumed);
 /* Appends the record of oc to the log and the database. */
 int tt_tune_log(tuner *t, task_state *ts, const tt_tune_outcome *oc);
 /* Bookkeeping after a logged candidate of this run: counts, best, error streak, stop rules,

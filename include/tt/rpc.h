@@ -42,8 +42,10 @@ TT_API int tt_rpc_upload(tt_module session, const char *local_path, const char *
 /* Loads an uploaded shared library on the device; *out is a Module of format "rpc" whose
  * functions run there. Caller frees. */
 TT_API int tt_rpc_load_module(tt_module session, const char *remote_name, tt_module *out);
-/* *json = the device's description (caller frees with free()): {"triple", "cpu", "cores",
- * "cpus_online", "runtime_version", "protocol_version"}. */
+/* *json = the device's description (caller frees with free()): {"triple", "cpu" (the name
+ * /proc/cpuinfo gives), "target" (the target string to compile for it: "llvm -mtriple=T
+ * -mcpu=C" with an LLVM CPU name), "cores", "cpus_online", "runtime_version",
+ * "protocol_version"}. */
 TT_API int tt_rpc_device_info(tt_module session, char **json);
 
 /* Allocates a compact array on the device; *out is a remote object (caller frees with
@@ -57,10 +59,11 @@ TT_API int tt_rpc_array_copy_to(tt_object *remote, DLTensor *local);
 
 /* Times the remote function f (a proxy from a remote module) on the device: one warm-up run,
  * `number` grown until a repeat lasts min_repeat_ms, then `repeat` repeats (the cache flushed
- * before each when flush_cache); costs[repeat] = mean seconds per run of each repeat. */
+ * before each when flush_cache); costs[repeat] = mean seconds per run of each repeat, and
+ * *number_out (may be NULL) = the runs per repeat it grew to. */
 TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_repeat_ms,
                                 int flush_cache, const tt_value *args, const int *codes, int n,
-                                double *costs);
+                                double *costs, int64_t *number_out);
 
 /* ---- server ---- */
 

@@ -110,15 +110,19 @@ class RemoteModule:
 
     def time_evaluator(self, name, number=10, repeat=3, min_repeat_ms=0, flush_cache=False):
         """A callable: (args...) -> list of `repeat` costs in seconds per run, measured on the
-        device (warm-up, `number` grown until a repeat lasts min_repeat_ms)."""
+        device (warm-up, `number` grown until a repeat lasts min_repeat_ms). The callable's
+        `number` attribute holds the runs per repeat the last call grew to."""
         f = self.module[name]
         timer = self._sess.get_function("rpc.time_evaluate")
 
         def evaluate(*args):
             raw = timer(f, int(number), int(repeat), float(min_repeat_ms),
                         1 if flush_cache else 0, *args)
-            return list(struct.unpack("<%dd" % repeat, raw))
+            values = struct.unpack("<%dd" % (repeat + 1), raw)
+            evaluate.number = int(values[repeat])
+            return list(values[:repeat])
 
+        evaluate.number = int(number)
         return evaluate
 
 

@@ -189,7 +189,7 @@ TT_API int tt_rpc_array_copy_to(tt_object *remote, DLTensor *local)
 
 TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_repeat_ms,
                                 int flush_cache, const tt_value *args, const int *codes, int n,
-                                double *costs)
+                                double *costs, int64_t *number_out)
 {
     rpc_sess *s = tt_rpc_func_session(f);
     if (s == NULL)
@@ -226,16 +226,19 @@ TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_re
     if (rc != 0)
         return -1;
     const tt_bytes *b = vals.values[0].v_handle;
-    if (vals.codes[0] != TT_BYTES || b->size != (size_t)repeat * 8) {
+    if (vals.codes[0] != TT_BYTES || b->size != (size_t)(repeat + 1) * 8) {
         tt_rpc_values_free(&vals);
         return tt_error_set("tt_rpc_time_evaluate: expected %d costs from the device", repeat);
     }
-    for (int i = 0; i < repeat; i++) {
+    double number_used = 0;
+    for (int i = 0; i <= repeat; i++) {
         uint64_t bits = 0;
         for (int k = 7; k >= 0; k--)
             bits = bits << 8 | (uint8_t)b->data[i * 8 + k];
-        memcpy(&costs[i], &bits, 8);
+        memcpy(i < repeat ? &costs[i] : &number_used, &bits, 8);
     }
+    if (number_out != NULL)
+        *number_out = (int64_t)number_used;
     tt_rpc_values_free(&vals);
     return 0;
 }

@@ -363,6 +363,59 @@ static void cpu_name(char *out, size_t cap)
     }
 }
 
+/* The CPU name LLVM knows for this machine, so the host compiles for what the device has. x86:
+ * the micro-architecture level its features reach (x86-64-v4 has AVX-512, v3 AVX2 and FMA);
+ * Arm: the core named by /proc/cpuinfo's implementer and part (Arm Ltd's cores), else "generic". */
+static const char *llvm_cpu(void)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
+        return "x86-64-v4";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+        __builtin_cpu_supports("bmi2"))
+        return "x86-64-v3";
+    if (__builtin_cpu_supports("sse4.2") && __builtin_cpu_supports("popcnt"))
+        return "x86-64-v2";
+    return "x86-64";
+#elif defined(__aarch64__)
+    static const struct {
+        unsigned part;
+        const char *name;
+    } arm_cores[] = {
+        {0xd03, "cortex-a53"},  {0xd04, "cortex-a35"},  {0xd05, "cortex-a55"},
+        {0xd07, "cortex-a57"},  {0xd08, "cortex-a72"},  {0xd09, "cortex-a73"},
+        {0xd0a, "cortex-a75"},  {0xd0b, "cortex-a76"},  {0xd0c, "neoverse-n1"},
+        {0xd0d, "cortex-a77"},  {0xd40, "neoverse-v1"}, {0xd41, "cortex-a78"},
+        {0xd44, "cortex-x1"},   {0xd46, "cortex-a510"}, {0xd47, "cortex-a710"},
+        {0xd48, "cortex-x2"},   {0xd49, "neoverse-n2"}, {0xd4b, "cortex-a78c"},
+        {0xd4d, "cortex-a715"}, {0xd4e, "cortex-x3"},   {0xd4f, "neoverse-v2"},
+    };
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    unsigned impl = 0, part = 0;
+    int have_impl = 0, have_part = 0;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL && !(have_impl && have_part)) {
+        const char *colon = strchr(line, ':');
+        if (colon == NULL)
+            continue;
+        if (!have_impl && strncmp(line, "CPU implementer", 15) == 0)
+            have_impl = sscanf(colon + 1, "%x", &impl) == 1;
+        else if (!have_part && strncmp(line, "CPU part", 8) == 0)
+            have_part = sscanf(colon + 1, "%x", &part) == 1;
+    }
+    if (f != NULL)
+        fclose(f);
+    for (size_t i = 0; have_impl && impl == 0x41 && i < sizeof arm_cores / sizeof *arm_cores; i++)
+        if (arm_cores[i].part == part)
+            return arm_cores[i].name;
+    return "generic";
+#else
+    return "generic";
+#endif
+}
+
 char *tt_rpc_device_info_json(void)
 {
 #if defined(__x86_64__)
@@ -380,9 +433,10 @@ char *tt_rpc_device_info_json(void)
     if (out == NULL)
         return NULL;
     snprintf(out, 2048,
-             "{\"triple\": \"%s\", \"cpu\": \"%s\", \"cores\": %d, \"cpus_online\": %ld, "
-             "\"runtime_version\": \"%s\", \"protocol_version\": %d}",
-             triple, cpu_json, tt_backend_num_threads(), online, TT_VERSION,
+             "{\"triple\": \"%s\", \"cpu\": \"%s\", \"target\": \"llvm -mtriple=%s -mcpu=%s\", "
+             "\"cores\": %d, \"cpus_online\": %ld, \"runtime_version\": \"%s\", "
+             "\"protocol_version\": %d}",
+             triple, cpu_json, triple, llvm_cpu(), tt_backend_num_threads(), online, TT_VERSION,
              TT_RPC_PROTOCOL_VERSION);
     return out;
 }
@@ -437,8 +491,9 @@ static int run_n(tt_func f, const tt_value *args, const int *codes, int n, int64
     return 0;
 }
 
-/* rpc.time_evaluate(f, number, repeat, min_repeat_ms, flush_cache, args...) -> bytes: repeat
- * little-endian doubles, the mean seconds per run of each repeat. */
+/* rpc.time_evaluate(f, number, repeat, min_repeat_ms, flush_cache, args...) -> bytes: repeat + 1
+ * little-endian doubles: the mean seconds per run of each repeat, then the calibrated number of
+ * runs per repeat (so the caller knows how long the kernel ran). */
 static int time_evaluate(const tt_value *args, const int *codes, int n, tt_ret ret, void *res)
 {
     const char *fn = "rpc.time_evaluate";
@@ -479,8 +534,8 @@ static int time_evaluate(const tt_value *args, const int *codes, int n, tt_ret r
         if (number > 1000000000)
             number = 1000000000;
     }
-    double *costs = malloc((size_t)repeat * sizeof *costs);
-    uint8_t *le = malloc((size_t)repeat * 8);
+    double *costs = malloc((size_t)(repeat + 1) * sizeof *costs);
+    uint8_t *le = malloc((size_t)(repeat + 1) * 8);
     if (costs == NULL || le == NULL) {
         free(costs);
         free(le);
@@ -495,13 +550,14 @@ static int time_evaluate(const tt_value *args, const int *codes, int n, tt_ret r
         costs[r] = (now_s() - t0) / (double)number;
     }
     if (rc == 0) {
-        for (int64_t r = 0; r < repeat; r++) {
+        costs[repeat] = (double)number;
+        for (int64_t r = 0; r <= repeat; r++) {
             uint64_t bits;
             memcpy(&bits, &costs[r], 8);
             for (int i = 0; i < 8; i++)
                 le[r * 8 + i] = (uint8_t)(bits >> (8 * i));
         }
-        tt_bytes b = {(const char *)le, (size_t)repeat * 8};
+        tt_bytes b = {(const char *)le, (size_t)(repeat + 1) * 8};
         tt_value v = {.v_handle = &b};
         rc = ret_value(ret, v, TT_BYTES);
     }

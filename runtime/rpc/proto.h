@@ -12,7 +12,7 @@
 /* Bytes 'T' 'T' 'R' 'P' on the wire (read as a little-endian u32). */
 #define TT_RPC_MAGIC 0x50525454u
 /* Bumped on any incompatible change of frames, messages or the handshake. */
-#define TT_RPC_PROTOCOL_VERSION 1
+#define TT_RPC_PROTOCOL_VERSION 2
 #define TT_RPC_HEADER_SIZE 16
 /* Before authentication a peer may make us allocate this much and no more. */
 #define TT_RPC_MAX_HANDSHAKE_PAYLOAD 512

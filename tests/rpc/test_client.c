@@ -114,9 +114,14 @@ static void run_vadd(void **state)
         assert_true(((float *)z->data)[i] == 1.5f * (float)i); /* exact in float32 here */
 
     double costs[3];
-    assert_int_equal(tt_rpc_time_evaluate(vadd, 1, 3, 1.0, 1, args, codes, 3, costs), 0);
+    int64_t number = 0;
+    assert_int_equal(tt_rpc_time_evaluate(vadd, 1, 3, 1.0, 1, args, codes, 3, costs, &number), 0);
+    /* the grown number comes back: a repeat of `number` runs lasted about min_repeat_ms (the
+     * calibration batch at least that; half of it leaves room for a faster repeat) */
+    assert_true(number >= 1);
     for (int i = 0; i < 3; i++)
         assert_true(costs[i] > 0);
+    assert_true((double)number * costs[1] >= 0.5e-3);
 
     /* Local arrays cannot be passed to a device; the message says what to do. */
     tt_value local[3] = {{.v_handle = x}, {.v_handle = y}, {.v_handle = z}};

@@ -64,7 +64,9 @@ static void frame_check_errors(void **state)
     tt_rpc_header h = {TT_RPC_MAGIC, 7, TT_RPC_CLOSE, 0};
     uint8_t b[TT_RPC_HEADER_SIZE];
     tt_rpc_header_encode(&h, b);
-    expect_error(tt_rpc_frame_check(b, sizeof b, 1000), "protocol version 7, expected 1");
+    char want[64];
+    snprintf(want, sizeof want, "protocol version 7, expected %d", TT_RPC_PROTOCOL_VERSION);
+    expect_error(tt_rpc_frame_check(b, sizeof b, 1000), want);
     h.version = TT_RPC_PROTOCOL_VERSION;
     h.type = TT_RPC_GET_GLOBAL;
     h.length = 10;

@@ -31,7 +31,11 @@ TRIPLE = os.environ.get("TT_RPC_TRIPLE")
 QEMU = bool(os.environ.get("TT_RPC_QEMU"))
 
 
-def frame(ftype, payload, version=1):
+# The protocol version of runtime/rpc/proto.h (TT_RPC_PROTOCOL_VERSION).
+PROTOCOL = 2
+
+
+def frame(ftype, payload, version=PROTOCOL):
     return b"TTRP" + struct.pack("<HHQ", version, ftype, len(payload)) + payload
 
 
@@ -39,7 +43,7 @@ def s32(b):
     return struct.pack("<I", len(b)) + b
 
 
-def hello(version=1, runtime=b"0.1.0"):
+def hello(version=PROTOCOL, runtime=b"0.1.0"):
     return frame(1, s32(runtime) + struct.pack("<Q", 3) + os.urandom(64), version)
 
 
@@ -158,11 +162,14 @@ class RPCTest(unittest.TestCase):
         s = self.start()
         sess = self.connect(s)
         info = sess.device_info()
-        for field in ("triple", "cpu", "cores", "runtime_version", "protocol_version"):
+        for field in ("triple", "cpu", "target", "cores", "runtime_version", "protocol_version"):
             self.assertIn(field, info)
         self.assertEqual(info["runtime_version"], tt.__version__)
         if TRIPLE:
             self.assertEqual(info["triple"], TRIPLE)
+        # the target string the tuner builds for: this triple and an LLVM CPU name
+        self.assertTrue(info["target"].startswith("llvm -mtriple=%s -mcpu=" % info["triple"]),
+                        info["target"])
         self.assertEqual(sess.upload(KERNELS, "kernels.so"), "kernels.so")
         m = sess.load_module("kernels.so")
         self.assertEqual(m.module.format, "rpc")
@@ -259,19 +266,19 @@ class RPCTest(unittest.TestCase):
         self.assertEqual(ftype, 5)
         self.assertIn("bad magic", error_message(body))
         # Oversized: a header claiming 1 TB is refused from the header alone.
-        (ftype, body), _ = exchange(b"TTRP" + struct.pack("<HHQ", 1, 1, 1 << 40), False)
+        (ftype, body), _ = exchange(b"TTRP" + struct.pack("<HHQ", PROTOCOL, 1, 1 << 40), False)
         self.assertIn("exceeds the limit of 512 bytes", error_message(body))
         # A newer protocol: both versions named.
-        (ftype, body), _ = exchange(hello(version=2))
+        (ftype, body), _ = exchange(hello(version=PROTOCOL + 1))
         msg = error_message(body)
         self.assertIn("protocol version mismatch", msg)
-        self.assertIn("client speaks protocol 2", msg)
-        self.assertIn("server speaks protocol 1", msg)
+        self.assertIn("client speaks protocol %d" % (PROTOCOL + 1), msg)
+        self.assertIn("server speaks protocol %d" % PROTOCOL, msg)
         # An incompatible runtime.
         (ftype, body), _ = exchange(hello(runtime=b"7.0.0"))
         self.assertIn("runtime version mismatch", error_message(body))
         # Truncated: a header announcing 100 bytes, 10 sent, then the peer is gone.
-        reply, _ = exchange(b"TTRP" + struct.pack("<HHQ", 1, 1, 100) + b"x" * 10)
+        reply, _ = exchange(b"TTRP" + struct.pack("<HHQ", PROTOCOL, 1, 100) + b"x" * 10)
         self.assertIsNone(reply)
         # A call before authentication is refused as "expected HELLO first".
         (ftype, body), _ = exchange(frame(16, s32(b"rpc.upload")))
@@ -279,7 +286,7 @@ class RPCTest(unittest.TestCase):
         self.assertEqual(os.listdir(self.work), [])  # nothing on disk for any of them
         # And the server still serves.
         sess = self.connect(s)
-        self.assertEqual(sess.device_info()["protocol_version"], 1)
+        self.assertEqual(sess.device_info()["protocol_version"], PROTOCOL)
         sess.close()
         log = s.stderr()
         for needle in ("authentication failed", "bad magic", "exceeds the limit",
