@@ -187,6 +187,8 @@ TT_API const char *tt_rpc_device_cpu(const tt_rpc_device *d);
 TT_API const char *tt_rpc_device_target(const tt_rpc_device *d);
 /* The device's physical cores as its server reports them, 0 before the first connection. */
 TT_API int tt_rpc_device_cores(const tt_rpc_device *d);
+/* 1 while a session is open (it may have died since the last call). */
+TT_API int tt_rpc_device_connected(const tt_rpc_device *d);
 /* Sessions opened so far (1 after any number of healthy candidates; +1 per reconnection). */
 TT_API int tt_rpc_device_sessions(const tt_rpc_device *d);
 

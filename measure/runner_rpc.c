@@ -130,6 +130,10 @@ int tt_rpc_device_cores(const tt_rpc_device *d)
 {
     return d->cores;
 }
+int tt_rpc_device_connected(const tt_rpc_device *d)
+{
+    return d->session != NULL;
+}
 int tt_rpc_device_sessions(const tt_rpc_device *d)
 {
     return d->sessions;

@@ -1,8 +1,12 @@
-/* Remote measurement in the tuning loop (docs/ARCHITECTURE.md "RPC", "Tuning over RPC"): the
- * devices named by --rpc, the target they give, and a batch measured on all of them at once, one
- * candidate at a time per device, while the tuning thread logs the results in trial order. A
- * device that is lost rests (it gets no candidate while another one can take it) and is tried
- * again after its rest, which doubles up to a limit while it stays lost. */
+/* Remote measurement in the tuning loop (docs/ARCHITECTURE.md "Tuning over RPC"): the devices
+ * named by --rpc, the target they give, and a batch measured on all of them at once, one
+ * candidate at a time per device, while the tuning thread logs the results in trial order.
+ *
+ * A device is connected before it takes a candidate, so one that is down costs no record: it
+ * rests (5 s, doubled while it stays down, up to 2 min) while the others measure, and is tried
+ * again after its rest. One that dies during a candidate costs that candidate's error record.
+ * When every device is down the run waits for one, up to TT_TUNE_DEVICE_WAIT_S, then stops with
+ * an error (the log is complete: --resume continues it). */
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -14,12 +18,28 @@
 /* The first rest of a lost device and the longest one, in seconds. */
 #define REST_FIRST_S 5.0
 #define REST_MAX_S 120.0
+/* How long a run waits with every device down before it gives up, in seconds. */
+#define TT_TUNE_DEVICE_WAIT_S 600.0
 
 struct tt_tune_device {
     tt_rpc_device *d;
     double rest_until; /* tt_tune_now() before which it gets no candidate; 0: healthy */
     double rest_s;     /* the next rest */
 };
+
+static void rest(tuner *t, tt_tune_device *dv, const char *why)
+{
+    dv->rest_until = tt_tune_now() + dv->rest_s;
+    dv->rest_s = fmin(2 * dv->rest_s, REST_MAX_S);
+    snprintf(t->dev_lost_msg, sizeof t->dev_lost_msg, "%.1000s", why);
+}
+
+static void healthy(tuner *t, tt_tune_device *dv)
+{
+    dv->rest_until = 0;
+    dv->rest_s = REST_FIRST_S;
+    t->dev_all_lost_since = 0;
+}
 
 /* ---- opening the devices and choosing the target ---- */
 
@@ -29,9 +49,12 @@ int tt_tune_remote_open(tuner *t)
     t->dev = calloc((size_t)o->nrpc, sizeof *t->dev);
     if (!t->dev)
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
+    /* One connection try per call: the rests below pace a device that is down, so that a
+     * measuring thread never sits in a backoff while its batch waits for it. */
+    tt_rpc_device_opts dopts = {.max_tries = 1};
     for (int i = 0; i < o->nrpc; i++) {
         tt_tune_device *dv = &t->dev[i];
-        if (tt_rpc_device_new(o->rpc[i], o->rpc_key_files[i], NULL, &dv->d) != 0)
+        if (tt_rpc_device_new(o->rpc[i], o->rpc_key_files[i], &dopts, &dv->d) != 0)
             return tt_error_wrapc(TT_ERR_INVALID_ARGUMENT, "--rpc %s", o->rpc[i]);
         t->ndev++;
         dv->rest_s = REST_FIRST_S;
@@ -47,7 +70,7 @@ int tt_tune_remote_open(tuner *t)
             snprintf(why, sizeof why, "%s", tt_get_last_error());
             if (!o->quiet)
                 tt_tune_say(t, "tvm-tune: warning: %s; measuring on the other devices\n", why);
-            dv->rest_until = tt_tune_now() + dv->rest_s;
+            rest(t, dv, why);
             continue;
         }
         reachable++;
@@ -113,14 +136,47 @@ static bool lost(const tt_run_result *rr)
 }
 
 /* After a run on dv: a lost device rests, a healthy one is healthy again. */
-static void note_health(tt_tune_device *dv, const tt_run_result *rr)
+static void note_health(tuner *t, tt_tune_device *dv, const tt_run_result *rr)
 {
-    if (lost(rr)) {
-        dv->rest_until = tt_tune_now() + dv->rest_s;
-        dv->rest_s = fmin(2 * dv->rest_s, REST_MAX_S);
-    } else {
-        dv->rest_until = 0;
-        dv->rest_s = REST_FIRST_S;
+    if (lost(rr))
+        rest(t, dv, rr->error_msg);
+    else
+        healthy(t, dv);
+}
+
+static bool resting(const tt_tune_device *dv, double now)
+{
+    return dv->rest_until != 0 && now < dv->rest_until;
+}
+
+/* Returns once a device is not resting (or the run is stopped); -1 when every device has been
+ * down for TT_TUNE_DEVICE_WAIT_S. */
+static int wait_for_a_device(tuner *t)
+{
+    bool said = false;
+    for (;;) {
+        double now = tt_tune_now(), first = INFINITY;
+        for (int i = 0; i < t->ndev; i++) {
+            if (!resting(&t->dev[i], now))
+                return 0;
+            first = fmin(first, t->dev[i].rest_until);
+        }
+        if (tt_tune_stopped(t))
+            return 0;
+        if (t->dev_all_lost_since == 0)
+            t->dev_all_lost_since = now;
+        if (now - t->dev_all_lost_since > TT_TUNE_DEVICE_WAIT_S)
+            return tt_error_setc(TT_ERR_IO,
+                                 "every --rpc device has been down for %.0f s (last: %s); the log "
+                                 "is complete: continue with --resume once a device is back",
+                                 TT_TUNE_DEVICE_WAIT_S, t->dev_lost_msg);
+        if (!said && !t->o->quiet)
+            tt_tune_say(t, "tvm-tune: every device is down (%s); waiting for one\n",
+                        t->dev_lost_msg);
+        said = true;
+        double s = fmin(first - now, 0.5);
+        struct timespec ts = {0, (long)(fmax(s, 0.01) * 1e9)};
+        nanosleep(&ts, NULL);
     }
 }
 
@@ -141,10 +197,12 @@ static tt_tune_device *pick_device(tuner *t)
 
 int tt_tune_remote_run(tuner *t, const tt_run_request *req, tt_run_result *rr, const char **device)
 {
+    if (wait_for_a_device(t) != 0)
+        return -1;
     tt_tune_device *dv = pick_device(t);
     if (tt_runner_rpc_run(dv->d, req, rr) != 0)
         return -1;
-    note_health(dv, rr);
+    note_health(t, dv, rr);
     *device = tt_rpc_device_name(dv->d);
     return 0;
 }
@@ -172,18 +230,6 @@ typedef struct {
     tt_tune_device *dv;
 } worker;
 
-/* True when dv should leave the rest of the batch to the others: it rests, and another device
- * does not. */
-static bool should_rest(const batch *b, const tt_tune_device *dv)
-{
-    if (dv->rest_until == 0 || tt_tune_now() >= dv->rest_until)
-        return false;
-    for (int i = 0; i < b->t->ndev; i++)
-        if (&b->t->dev[i] != dv && b->t->dev[i].rest_until == 0)
-            return true;
-    return false;
-}
-
 static void *work(void *arg)
 {
     worker *w = arg;
@@ -192,8 +238,22 @@ static void *work(void *arg)
     for (;;) {
         while (b->next < b->n && !b->req[b->next].lib_path)
             b->next++; /* invalid or not built: nothing to measure */
-        if (b->cancel || b->next >= b->n || should_rest(b, w->dv))
+        if (b->cancel || b->next >= b->n)
             break;
+        if (!tt_rpc_device_connected(w->dv->d)) {
+            /* Down devices cost no candidate: the others take them. */
+            pthread_mutex_unlock(&b->mu);
+            int down = tt_rpc_device_connect(w->dv->d);
+            char why[TT_MEASURE_MSG_LEN];
+            snprintf(why, sizeof why, "%s", down ? tt_get_last_error() : "");
+            pthread_mutex_lock(&b->mu);
+            if (down) {
+                rest(b->t, w->dv, why);
+                break;
+            }
+            healthy(b->t, w->dv);
+            continue;
+        }
         int i = b->next++;
         pthread_mutex_unlock(&b->mu);
         tt_run_result rr;
@@ -206,7 +266,7 @@ static void *work(void *arg)
             b->cancel = true;
         } else {
             b->rr[i] = rr;
-            note_health(w->dv, &rr);
+            note_health(b->t, w->dv, &rr);
         }
         b->device[i] = tt_rpc_device_name(w->dv->d);
         b->done[i] = true;
@@ -222,6 +282,8 @@ int tt_tune_remote_batch(tuner *t, const tt_run_request *reqs, int n, tt_tune_co
                          void *ctx, int *consumed)
 {
     *consumed = 0;
+    if (wait_for_a_device(t) != 0)
+        return -1;
     batch b = {.t = t, .req = reqs, .n = n};
     size_t cap = (size_t)(n > 0 ? n : 1);
     b.rr = calloc(cap, sizeof *b.rr);
@@ -237,17 +299,17 @@ int tt_tune_remote_batch(tuner *t, const tt_run_request *reqs, int n, tt_tune_co
     }
     pthread_mutex_init(&b.mu, NULL);
     pthread_cond_init(&b.cv, NULL);
-    /* A resting device stays out while another one is healthy; when all rest, all are tried
-     * (each call reconnects with backoff, and the first back takes the candidates). */
+    /* A resting device sits the batch out. */
     pthread_mutex_lock(&b.mu);
+    double now = tt_tune_now();
     for (int d = 0; d < t->ndev; d++) {
         w[d] = (worker){.b = &b, .dv = &t->dev[d]};
-        if (should_rest(&b, &t->dev[d]))
+        if (resting(&t->dev[d], now))
             continue;
         joinable[d] = pthread_create(&th[d], NULL, work, &w[d]) == 0;
         b.running += joinable[d];
     }
-    if (b.running == 0)
+    if (b.running == 0 && !tt_tune_stopped(t))
         rc = tt_error_setc(TT_ERR_UNKNOWN, "cannot start a thread to measure on the devices");
     for (int i = 0; rc == 0 && i < n; i++) {
         const tt_run_result *rr = NULL;
@@ -260,7 +322,7 @@ int tt_tune_remote_batch(tuner *t, const tt_run_request *reqs, int n, tt_tune_co
                 break;
             }
             if (!b.done[i])
-                break; /* every device left the batch: the rest waits for the next one */
+                break; /* every device is down: the rest of the batch goes back */
             rr = &b.rr[i];
             device = b.device[i];
         }

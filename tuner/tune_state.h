@@ -72,6 +72,8 @@ typedef struct {
     tt_target *host_target; /* with devices: this host's, for the reference; else NULL */
     tt_tune_device *dev;    /* the --rpc devices; NULL: measure here */
     int ndev;
+    double dev_all_lost_since; /* tt_tune_now() since when every device is down; 0: one is up */
+    char dev_lost_msg[TT_MEASURE_MSG_LEN]; /* why the last device went down */
     const char *target_str;
     double timeout_s;
     int threads, jobs, max_errors, top;
