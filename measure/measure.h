@@ -200,8 +200,8 @@ TT_API void tt_runner_rpc_set_sleep(void (*sleep_s)(double));
  * device's triple), loads it, fills the inputs with tt_measure_fill_random(seed, index) on the
  * host and copies them over, runs once, copies the output back and compares it with ref_output
  * (ref_lib_path is refused: the reference is the host's), then times with the device's time
- * evaluator (repeat, number, min_repeat_ms, flush_cache; no early stop: best_so_far is ignored,
- * and number is the starting one, the device does not report the calibrated one). Remote arrays,
+ * evaluator with the same protocol and early stop (best_so_far x slow_factor) as here; the
+ * result's number is the device's calibrated one. Remote arrays,
  * the module and the uploaded file are freed on the device afterwards. req->timeout_s bounds the
  * run from the upload on (connecting is not counted); num_threads is not applied (the device's
  * default). Outcomes: a kernel error, or a crash that ends the session process while the device

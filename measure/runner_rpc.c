@@ -398,12 +398,15 @@ static void run_on_device(run_ctx *c, const char *remote_name, int *uploaded, tt
     if (begin(c, "timing") != 0)
         return;
     int64_t number = t->number;
-    if (tt_rpc_time_evaluate(*f, t->number, t->repeat, t->min_repeat_ms, t->flush_cache, args,
-                             codes, n, r->costs, &number) != 0) {
+    tt_rpc_timing rt = {.number = t->number,
+                        .repeat = t->repeat,
+                        .min_repeat_ms = t->min_repeat_ms,
+                        .flush_cache = t->flush_cache,
+                        .stop_above_s = t->best_so_far > 0 ? t->best_so_far * t->slow_factor : 0};
+    if (tt_rpc_time_evaluate(*f, &rt, args, codes, n, r->costs, &r->n_costs, &number) != 0) {
         failed(c, "timing");
         return;
     }
-    r->n_costs = t->repeat;
     r->number = number > INT_MAX ? INT_MAX : (int)number;
     r->cost = tt_cost_median(r->costs, (size_t)r->n_costs);
     double lo = r->costs[0], hi = r->costs[0];
@@ -412,7 +415,7 @@ static void run_on_device(run_ctx *c, const char *remote_name, int *uploaded, tt
         hi = fmax(hi, r->costs[i]);
     }
     r->spread = r->cost > 0 ? (hi - lo) / r->cost : 0;
-    r->pruned = 0;
+    r->pruned = r->n_costs < t->repeat;
 }
 
 /* Removes the uploaded library from the device (best effort): a long run must not fill it. */

@@ -336,7 +336,7 @@ static int run_batch_remote(tuner *t, task_state *ts, candidate *c, int n, tt_bu
     for (int i = 0; i < n; i++) {
         tt_tune_outcome oc;
         if (unrun_outcome(&c[i], br, &oc))
-            tt_tune_request(t, ts, br[c[i].build].path, false, &reqs[i]);
+            tt_tune_request(t, ts, br[c[i].build].path, true, &reqs[i]);
     }
     remote_batch rb = {.t = t, .ts = ts, .c = c, .br = br, .costs = costs};
     int rc = tt_tune_remote_batch(t, reqs, n, consume_remote, &rb, measured);

@@ -116,7 +116,7 @@ int tt_tune_stopped(const tuner *t);
 void tt_tune_say(tuner *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* The request that runs the library at path for ts's task; prune: stop early when clearly
- * slower than the best (local runs only). */
+ * slower than the best. */
 void tt_tune_request(tuner *t, task_state *ts, const char *path, bool prune, tt_run_request *req);
 /* Runs the library at path for ts's task, here or on a device (*device: its name, NULL here). */
 int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr,

@@ -57,13 +57,24 @@ TT_API int tt_rpc_array_copy_from(tt_object *remote, const DLTensor *local);
 /* Copies a remote array into a local compact array of the same byte size. */
 TT_API int tt_rpc_array_copy_to(tt_object *remote, DLTensor *local);
 
-/* Times the remote function f (a proxy from a remote module) on the device: one warm-up run,
- * `number` grown until a repeat lasts min_repeat_ms, then `repeat` repeats (the cache flushed
- * before each when flush_cache); costs[repeat] = mean seconds per run of each repeat, and
- * *number_out (may be NULL) = the runs per repeat it grew to. */
-TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_repeat_ms,
-                                int flush_cache, const tt_value *args, const int *codes, int n,
-                                double *costs, int64_t *number_out);
+/* The time evaluator's settings. */
+typedef struct {
+    int number;           /* runs per repeat to start calibration from, >= 1 */
+    int repeat;           /* repeats, >= 1 */
+    double min_repeat_ms; /* number grows until a batch lasts this long */
+    int flush_cache;      /* evict the caches before every batch */
+    double stop_above_s;  /* > 0: a batch whose mean per run is above this ends the timing with
+                           * that one cost (early stop of a slow candidate); 0: off */
+} tt_rpc_timing;
+
+/* Times the remote function f (a proxy from a remote module) on the device with the host's
+ * protocol (docs/ARCHITECTURE.md "Measurement"): one warm-up run, then batches with `number`
+ * grown until one lasts min_repeat_ms, which is the first repeat, then the others. costs (room
+ * for t->repeat) receives the mean seconds per run of each repeat, *n_costs how many (t->repeat,
+ * or 1 after an early stop), *number_out (may be NULL) the runs per repeat it grew to. */
+TT_API int tt_rpc_time_evaluate(tt_func f, const tt_rpc_timing *t, const tt_value *args,
+                                const int *codes, int n, double *costs, int *n_costs,
+                                int64_t *number_out);
 
 /* ---- server ---- */
 

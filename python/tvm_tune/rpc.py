@@ -108,19 +108,21 @@ class RemoteModule:
     def __contains__(self, name):
         return name in self.module
 
-    def time_evaluator(self, name, number=10, repeat=3, min_repeat_ms=0, flush_cache=False):
+    def time_evaluator(self, name, number=10, repeat=3, min_repeat_ms=0, flush_cache=False,
+                       stop_above=0.0):
         """A callable: (args...) -> list of `repeat` costs in seconds per run, measured on the
         device (warm-up, `number` grown until a repeat lasts min_repeat_ms). The callable's
-        `number` attribute holds the runs per repeat the last call grew to."""
+        `number` attribute holds the runs per repeat the last call grew to. stop_above > 0
+        (seconds per run): a batch slower than that ends the timing with its one cost."""
         f = self.module[name]
         timer = self._sess.get_function("rpc.time_evaluate")
 
         def evaluate(*args):
             raw = timer(f, int(number), int(repeat), float(min_repeat_ms),
-                        1 if flush_cache else 0, *args)
-            values = struct.unpack("<%dd" % (repeat + 1), raw)
-            evaluate.number = int(values[repeat])
-            return list(values[:repeat])
+                        1 if flush_cache else 0, float(stop_above), *args)
+            values = struct.unpack("<%dd" % (len(raw) // 8), raw)  # [k, number, costs...]
+            evaluate.number = int(values[1])
+            return list(values[2:2 + int(values[0])])
 
         evaluate.number = int(number)
         return evaluate

@@ -187,18 +187,29 @@ TT_API int tt_rpc_array_copy_to(tt_object *remote, DLTensor *local)
     return 0;
 }
 
-TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_repeat_ms,
-                                int flush_cache, const tt_value *args, const int *codes, int n,
-                                double *costs, int64_t *number_out)
+/* A little-endian double at p. */
+static double le_double(const char *p)
+{
+    uint64_t bits = 0;
+    for (int k = 7; k >= 0; k--)
+        bits = bits << 8 | (uint8_t)p[k];
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
+}
+
+TT_API int tt_rpc_time_evaluate(tt_func f, const tt_rpc_timing *t, const tt_value *args,
+                                const int *codes, int n, double *costs, int *n_costs,
+                                int64_t *number_out)
 {
     rpc_sess *s = tt_rpc_func_session(f);
     if (s == NULL)
         return tt_error_set("tt_rpc_time_evaluate: f is not a function of an RPC session");
-    if (n < 0 || n > TT_RPC_MAX_ARGS - 5)
+    if (n < 0 || n > TT_RPC_MAX_ARGS - 6)
         return tt_error_set("tt_rpc_time_evaluate: %d arguments, expected 0..%d", n,
-                            TT_RPC_MAX_ARGS - 5);
-    tt_value *a = malloc((size_t)(n + 5) * sizeof *a);
-    int *c = malloc((size_t)(n + 5) * sizeof *c);
+                            TT_RPC_MAX_ARGS - 6);
+    tt_value *a = malloc((size_t)(n + 6) * sizeof *a);
+    int *c = malloc((size_t)(n + 6) * sizeof *c);
     if (a == NULL || c == NULL) {
         free(a);
         free(c);
@@ -206,39 +217,47 @@ TT_API int tt_rpc_time_evaluate(tt_func f, int number, int repeat, double min_re
     }
     a[0].v_handle = f;
     c[0] = TT_FUNC;
-    a[1].v_int64 = number;
+    a[1].v_int64 = t->number;
     c[1] = TT_INT;
-    a[2].v_int64 = repeat;
+    a[2].v_int64 = t->repeat;
     c[2] = TT_INT;
-    a[3].v_float64 = min_repeat_ms;
+    a[3].v_float64 = t->min_repeat_ms;
     c[3] = TT_FLOAT;
-    a[4].v_int64 = flush_cache != 0;
+    a[4].v_int64 = t->flush_cache != 0;
     c[4] = TT_INT;
+    a[5].v_float64 = t->stop_above_s;
+    c[5] = TT_FLOAT;
     for (int i = 0; i < n; i++) {
-        a[i + 5] = args[i];
-        c[i + 5] = codes[i];
+        a[i + 6] = args[i];
+        c[i + 6] = codes[i];
     }
     tt_rpc_values vals;
     int rc =
-        tt_rpc_call_global_s(s, "tt_rpc_time_evaluate", "rpc.time_evaluate", a, c, n + 5, &vals);
+        tt_rpc_call_global_s(s, "tt_rpc_time_evaluate", "rpc.time_evaluate", a, c, n + 6, &vals);
     free(a);
     free(c);
     if (rc != 0)
         return -1;
+    /* [k, number, cost_1 .. cost_k] as little-endian doubles, 1 <= k <= repeat */
     const tt_bytes *b = vals.values[0].v_handle;
-    if (vals.codes[0] != TT_BYTES || b->size != (size_t)(repeat + 1) * 8) {
+    double head[2] = {0, 0};
+    size_t k = 0;
+    if (vals.codes[0] == TT_BYTES && b->size >= 16 && b->size % 8 == 0) {
+        for (int i = 0; i < 2; i++)
+            head[i] = le_double(b->data + i * 8);
+        k = b->size / 8 - 2;
+    }
+    if (vals.codes[0] != TT_BYTES || k < 1 || k > (size_t)t->repeat || head[0] != (double)k ||
+        !(head[1] >= 1)) {
         tt_rpc_values_free(&vals);
-        return tt_error_set("tt_rpc_time_evaluate: expected %d costs from the device", repeat);
+        return tt_error_set("tt_rpc_time_evaluate: the device's reply is not 1..%d costs",
+                            t->repeat);
     }
-    double number_used = 0;
-    for (int i = 0; i <= repeat; i++) {
-        uint64_t bits = 0;
-        for (int k = 7; k >= 0; k--)
-            bits = bits << 8 | (uint8_t)b->data[i * 8 + k];
-        memcpy(i < repeat ? &costs[i] : &number_used, &bits, 8);
-    }
+    for (size_t i = 0; i < k; i++)
+        costs[i] = le_double(b->data + (i + 2) * 8);
+    *n_costs = (int)k;
     if (number_out != NULL)
-        *number_out = (int64_t)number_used;
+        *number_out = (int64_t)head[1];
     tt_rpc_values_free(&vals);
     return 0;
 }

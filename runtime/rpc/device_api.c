@@ -491,38 +491,77 @@ static int run_n(tt_func f, const tt_value *args, const int *codes, int n, int64
     return 0;
 }
 
-/* rpc.time_evaluate(f, number, repeat, min_repeat_ms, flush_cache, args...) -> bytes: repeat + 1
- * little-endian doubles: the mean seconds per run of each repeat, then the calibrated number of
- * runs per repeat (so the caller knows how long the kernel ran). */
+/* One batch of `number` runs, the cache flushed before it when asked; *mean = seconds per run. */
+static int timed_batch(tt_func f, const tt_value *args, const int *codes, int n, int64_t number,
+                       int flush, double *mean)
+{
+    if (flush && flush_cache() != 0)
+        return -1;
+    double t0 = now_s();
+    if (run_n(f, args, codes, n, number) != 0)
+        return -1;
+    *mean = (now_s() - t0) / (double)number;
+    return 0;
+}
+
+/* rpc.time_evaluate(f, number, repeat, min_repeat_ms, flush_cache, stop_above_s, args...) ->
+ * bytes: little-endian doubles [k, number, cost_1 .. cost_k], the mean seconds per run of k
+ * repeats of `number` runs each. The protocol is the host's (docs/ARCHITECTURE.md
+ * "Measurement"): a warm-up run, then batches with `number` grown until one lasts min_repeat_ms;
+ * that batch is the first repeat. stop_above_s > 0: a batch whose mean is above it ends the
+ * timing at once (k = 1), a candidate far slower than the best not being worth its repeats. */
 static int time_evaluate(const tt_value *args, const int *codes, int n, tt_ret ret, void *res)
 {
     const char *fn = "rpc.time_evaluate";
-    if (want(fn, codes, n, 5, "(f, number, repeat, min_repeat_ms, flush_cache, args...)") ||
+    if (want(fn, codes, n, 6,
+             "(f, number, repeat, min_repeat_ms, flush_cache, stop_above_s, args...)") ||
         arg_code(fn, codes, 0, TT_FUNC, "f") || arg_code(fn, codes, 1, TT_INT, "number") ||
         arg_code(fn, codes, 2, TT_INT, "repeat") || arg_code(fn, codes, 4, TT_INT, "flush_cache"))
         return -1;
-    if (codes[3] != TT_FLOAT && codes[3] != TT_INT)
-        return tt_error_set("%s: min_repeat_ms has type code %d, expected a number", fn, codes[3]);
+    if ((codes[3] != TT_FLOAT && codes[3] != TT_INT) ||
+        (codes[5] != TT_FLOAT && codes[5] != TT_INT))
+        return tt_error_set("%s: min_repeat_ms and stop_above_s must be numbers (type codes %d, "
+                            "%d)",
+                            fn, codes[3], codes[5]);
     tt_func f = args[0].v_handle;
     int64_t number = args[1].v_int64, repeat = args[2].v_int64;
+    int flush = args[4].v_int64 != 0;
     double min_ms = codes[3] == TT_FLOAT ? args[3].v_float64 : (double)args[3].v_int64;
-    if (number < 1 || repeat < 1 || repeat > 100000 || min_ms < 0)
-        return tt_error_set("%s: number = %lld, repeat = %lld, min_repeat_ms = %g: expected "
-                            "number >= 1, 1 <= repeat <= 100000, min_repeat_ms >= 0",
-                            fn, (long long)number, (long long)repeat, min_ms);
-    const tt_value *kargs = args + 5;
-    const int *kcodes = codes + 5;
-    int kn = n - 5;
+    double stop_above = codes[5] == TT_FLOAT ? args[5].v_float64 : (double)args[5].v_int64;
+    if (number < 1 || repeat < 1 || repeat > 100000 || !(min_ms >= 0) || !(stop_above >= 0))
+        return tt_error_set("%s: number = %lld, repeat = %lld, min_repeat_ms = %g, stop_above_s = "
+                            "%g: expected number >= 1, 1 <= repeat <= 100000, min_repeat_ms >= 0, "
+                            "stop_above_s >= 0",
+                            fn, (long long)number, (long long)repeat, min_ms, stop_above);
+    const tt_value *kargs = args + 6;
+    const int *kcodes = codes + 6;
+    int kn = n - 6;
+    double *out = malloc((size_t)(repeat + 2) * sizeof *out);
+    uint8_t *le = malloc((size_t)(repeat + 2) * 8);
+    if (out == NULL || le == NULL) {
+        free(out);
+        free(le);
+        return tt_error_set("%s: out of memory", fn);
+    }
+    double *costs = out + 2;
+    int64_t k = 0;
+    int rc = 0;
     /* Warm-up: page faults, lazy binding, the thread pool's start. */
-    if (run_n(f, kargs, kcodes, kn, 1) != 0)
-        return tt_error_wrap("%s: warm-up run", fn);
-    /* Grow number until one repeat lasts min_repeat_ms, as TVM's time evaluator does: jump to
+    if (run_n(f, kargs, kcodes, kn, 1) != 0) {
+        rc = tt_error_wrap("%s: warm-up run", fn);
+        goto done;
+    }
+    /* Grow number until one batch lasts min_repeat_ms, as TVM's time evaluator does: jump to
      * the estimate (with 20% margin) rather than doubling, at most 1e9 runs. */
     for (;;) {
-        double t0 = now_s();
-        if (run_n(f, kargs, kcodes, kn, number) != 0)
-            return -1;
-        double ms = (now_s() - t0) * 1e3;
+        double mean;
+        if ((rc = timed_batch(f, kargs, kcodes, kn, number, flush, &mean)) != 0)
+            goto done;
+        costs[0] = mean;
+        k = 1;
+        if (stop_above > 0 && mean > stop_above)
+            goto reply;
+        double ms = mean * (double)number * 1e3;
         if (ms >= min_ms || number >= 1000000000)
             break;
         double grow = ms > 0 ? min_ms / ms * 1.2 : 1000;
@@ -530,38 +569,27 @@ static int time_evaluate(const tt_value *args, const int *codes, int n, tt_ret r
             grow = 2;
         if (grow > 1000)
             grow = 1000;
-        number = (int64_t)(number * grow);
+        number = (int64_t)((double)number * grow);
         if (number > 1000000000)
             number = 1000000000;
     }
-    double *costs = malloc((size_t)(repeat + 1) * sizeof *costs);
-    uint8_t *le = malloc((size_t)(repeat + 1) * 8);
-    if (costs == NULL || le == NULL) {
-        free(costs);
-        free(le);
-        return tt_error_set("%s: out of memory", fn);
+    for (; k < repeat; k++)
+        if ((rc = timed_batch(f, kargs, kcodes, kn, number, flush, &costs[k])) != 0)
+            goto done;
+reply:
+    out[0] = (double)k;
+    out[1] = (double)number;
+    for (int64_t r = 0; r < k + 2; r++) {
+        uint64_t bits;
+        memcpy(&bits, &out[r], 8);
+        for (int i = 0; i < 8; i++)
+            le[r * 8 + i] = (uint8_t)(bits >> (8 * i));
     }
-    int rc = 0;
-    for (int64_t r = 0; r < repeat && rc == 0; r++) {
-        if (args[4].v_int64 && (rc = flush_cache()) != 0)
-            break;
-        double t0 = now_s();
-        rc = run_n(f, kargs, kcodes, kn, number);
-        costs[r] = (now_s() - t0) / (double)number;
-    }
-    if (rc == 0) {
-        costs[repeat] = (double)number;
-        for (int64_t r = 0; r <= repeat; r++) {
-            uint64_t bits;
-            memcpy(&bits, &costs[r], 8);
-            for (int i = 0; i < 8; i++)
-                le[r * 8 + i] = (uint8_t)(bits >> (8 * i));
-        }
-        tt_bytes b = {(const char *)le, (size_t)(repeat + 1) * 8};
-        tt_value v = {.v_handle = &b};
-        rc = ret_value(ret, v, TT_BYTES);
-    }
-    free(costs);
+    tt_bytes b = {(const char *)le, (size_t)(k + 2) * 8};
+    tt_value v = {.v_handle = &b};
+    rc = ret_value(ret, v, TT_BYTES);
+done:
+    free(out);
     free(le);
     return rc;
 }

@@ -62,7 +62,9 @@ assert by[2]["error"] == 4 and "max relative error" in by[2]["error_msg"], by[2]
 assert by[4]["error"] == 3 and "ended the session process" in by[4]["error_msg"], by[4]
 assert by[6]["error"] == 6 and by[6]["error_msg"].startswith("timeout"), by[6]
 ok = [r for r in recs if r["error"] == 0]
-assert len(ok) >= 10 and all(len(r["costs"]) == 2 for r in ok), len(ok)
+# repeat 2, or 1 for a candidate stopped early (slower than 3x the best so far)
+assert len(ok) >= 10 and all(len(r["costs"]) in (1, 2) for r in ok), len(ok)
+assert sum(len(r["costs"]) == 2 for r in ok) >= 2
 PY
 check "both servers still serve after the crash and the hang" kill -0 "$a_pid" "$b_pid"
 

@@ -225,6 +225,33 @@ static void good_kernels_share_one_session(void **state)
     tt_rpc_device_free(d);
 }
 
+/* The device's timer follows the host's protocol: the grown number comes back, and a candidate
+ * slower than slow_factor x best_so_far stops after its first batch, as tt_measure_time does. */
+static void timing_number_and_early_stop(void **state)
+{
+    tt_rpc_device *d = device();
+    tt_run_request req = request(TT_FAULT_GOOD, "vadd");
+    tt_run_result r;
+    run(d, &req, TT_OUTCOME_OK, "", &r);
+    assert_int_equal(r.timing.n_costs, 3);
+    assert_false(r.timing.pruned);
+    assert_true(r.timing.number >= 1);
+    /* a batch of `number` runs lasted about min_repeat_ms (half of it: room for a faster one) */
+    assert_true((double)r.timing.number * r.timing.cost >= 0.5e-3 * req.timing.min_repeat_ms);
+    /* a best 1000 times faster than this kernel: one cost, pruned */
+    req.timing.best_so_far = r.timing.cost / 1000;
+    run(d, &req, TT_OUTCOME_OK, "", &r);
+    assert_int_equal(r.timing.n_costs, 1);
+    assert_true(r.timing.pruned);
+    assert_true(r.timing.costs[0] > req.timing.best_so_far * req.timing.slow_factor);
+    /* a best far slower than it: the full protocol */
+    req.timing.best_so_far = 1000;
+    run(d, &req, TT_OUTCOME_OK, "", &r);
+    assert_int_equal(r.timing.n_costs, 3);
+    assert_false(r.timing.pruned);
+    tt_rpc_device_free(d);
+}
+
 static void wrong_answers(void **state)
 {
     tt_rpc_device *d = device();
@@ -389,10 +416,15 @@ static void refused_requests(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(refused_requests), cmocka_unit_test(good_kernels_share_one_session),
-        cmocka_unit_test(wrong_answers),    cmocka_unit_test(crash_then_next_candidate),
-        cmocka_unit_test(hang_times_out),   cmocka_unit_test(backoff_then_lost),
-        cmocka_unit_test(wrong_key),        cmocka_unit_test(device_killed_and_restarted),
+        cmocka_unit_test(refused_requests),
+        cmocka_unit_test(good_kernels_share_one_session),
+        cmocka_unit_test(wrong_answers),
+        cmocka_unit_test(crash_then_next_candidate),
+        cmocka_unit_test(timing_number_and_early_stop),
+        cmocka_unit_test(hang_times_out),
+        cmocka_unit_test(backoff_then_lost),
+        cmocka_unit_test(wrong_key),
+        cmocka_unit_test(device_killed_and_restarted),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -115,7 +115,11 @@ static void run_vadd(void **state)
 
     double costs[3];
     int64_t number = 0;
-    assert_int_equal(tt_rpc_time_evaluate(vadd, 1, 3, 1.0, 1, args, codes, 3, costs, &number), 0);
+    int n_costs = 0;
+    tt_rpc_timing timing = {.number = 1, .repeat = 3, .min_repeat_ms = 1.0, .flush_cache = 1};
+    assert_int_equal(tt_rpc_time_evaluate(vadd, &timing, args, codes, 3, costs, &n_costs, &number),
+                     0);
+    assert_int_equal(n_costs, 3);
     /* the grown number comes back: a repeat of `number` runs lasted about min_repeat_ms (the
      * calibration batch at least that; half of it leaves room for a faster repeat) */
     assert_true(number >= 1);
