@@ -41,6 +41,39 @@ check() {
   fi
 }
 
+# start_server NAME CMD...: runs CMD --port 0 --key-file "$WORK/dev.key" (a tvm-tune-rpc server,
+# or scripts/run-aarch64-server.sh) in its own process group, reads the "listening on HOST:PORT"
+# line it prints first, and sets ${NAME}_port and ${NAME}_pid. Every server is killed, with its
+# sessions, when the test exits, passed or failed. Make the key first: "$TT" rpc keygen -o ...
+servers=()
+start_server() {
+  local name=$1
+  shift
+  mkfifo "$WORK/$name.fifo"
+  setsid "$@" --port 0 --key-file "$WORK/dev.key" >"$WORK/$name.fifo" 2>"$WORK/$name.err" &
+  local pid=$!
+  servers+=("$pid")
+  trap 'for p in "${servers[@]}"; do kill -9 -- "-$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
+  local line
+  read -r line <"$WORK/$name.fifo"
+  printf -v "${name}_port" '%s' "${line##*:}"
+  printf -v "${name}_pid" '%s' "$pid"
+}
+
+# need_aarch64_server: skips the test (exit 77) without qemu-aarch64-static or the aarch64 build
+# (scripts/build.sh aarch64), and in the sanitizer build (Python cannot load an ASan runtime).
+need_aarch64_server() {
+  if ! command -v qemu-aarch64-static >/dev/null 2>&1 ||
+    [ ! -x "$ROOT/build-aarch64/runtime/rpc/tvm-tune-rpc" ]; then
+    echo "SKIP: needs qemu-aarch64-static and the aarch64 build (scripts/build.sh aarch64)"
+    exit 77
+  fi
+  if ldd "$TT" | grep -q libasan; then
+    echo "SKIP: the Python client cannot load the sanitizer build's runtime"
+    exit 77
+  fi
+}
+
 finish() {
   echo "$((checks - failures)) passed, $failures failed"
   [ "$failures" -eq 0 ]

@@ -4,15 +4,7 @@
 # for this host. Skipped (exit 77) without qemu-aarch64-static or the aarch64 build
 # (scripts/build.sh aarch64), and in the sanitizer build (Python cannot load an ASan runtime).
 source "$(dirname "$0")/lib.sh"
-server="$ROOT/build-aarch64/runtime/rpc/tvm-tune-rpc"
-if ! command -v qemu-aarch64-static >/dev/null 2>&1 || [ ! -x "$server" ]; then
-  echo "SKIP: needs qemu-aarch64-static and $server (scripts/build.sh aarch64)"
-  exit 77
-fi
-if ldd "$TT" | grep -q libasan; then
-  echo "SKIP: the Python client cannot load the sanitizer build's runtime"
-  exit 77
-fi
+need_aarch64_server
 A64="llvm -mtriple=aarch64-linux-gnu"
 cat >"$WORK/ops.json" <<'JSON'
 {"tasks": [
@@ -32,11 +24,8 @@ check "the library is aarch64 code" sh -c "readelf -h '$WORK/a64/libops.so' | gr
 expect 0 "wrote" compile "$WORK/ops.json" --db "$WORK/empty.db" -o "$WORK/host/libops.so"
 
 "$TT" rpc keygen -o "$WORK/dev.key" 2>/dev/null
-coproc SERVER { exec "$ROOT/scripts/run-aarch64-server.sh" --port 0 --key-file "$WORK/dev.key" 2>"$WORK/server.err"; }
-server_pid=$SERVER_PID
-trap 'kill "$server_pid" 2>/dev/null; wait "$server_pid" 2>/dev/null; rm -rf "$WORK"' EXIT
-read -r line <&"${SERVER[0]}"
-port=${line##*:}
+start_server dev "$ROOT/scripts/run-aarch64-server.sh"
+port=$dev_port
 check "every kernel runs on the aarch64 device and matches the host's" \
   env PYTHONPATH="$ROOT/python" TT_BUILD_DIR="$(dirname "$(dirname "$TT")")" /usr/bin/python3 \
   "$ROOT/tests/cli/remote_kernels.py" "$port" "$WORK/dev.key" "$WORK/a64/libops.so" \

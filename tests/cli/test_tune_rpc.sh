@@ -8,24 +8,8 @@ source "$(dirname "$0")/lib.sh"
 
 "$TT" rpc keygen -o "$WORK/dev.key" 2>/dev/null
 "$TT" rpc keygen -o "$WORK/other.key" 2>/dev/null
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
-
-# start_server NAME: a server on a free port in its own process group; its port in ${NAME}_port.
-start_server() {
-  local name=$1
-  mkfifo "$WORK/$name.fifo"
-  setsid "$TT" rpc server --port 0 --key-file "$WORK/dev.key" --work-dir "$WORK" \
-    >"$WORK/$name.fifo" 2>"$WORK/$name.err" &
-  local pid=$!
-  pids+=("$pid")
-  local line
-  read -r line <"$WORK/$name.fifo"
-  printf -v "${name}_port" '%s' "${line##*:}"
-  printf -v "${name}_pid" '%s' "$pid"
-}
-start_server a
-start_server b
+start_server a "$TT" rpc server --work-dir "$WORK"
+start_server b "$TT" rpc server --work-dir "$WORK"
 
 cat >"$WORK/mm.json" <<'JSON'
 {"op": "matmul", "M": 48, "N": 40, "K": 33, "measure": {"repeat": 2, "min_repeat_ms": 5, "timeout_s": 10}}
@@ -38,7 +22,7 @@ expect 2 "--rpc 127.0.0.1:$a_port needs --rpc-key-file" "$WORK/mm.json" --trials
 expect 2 "--rpc-key-file needs --rpc" "$WORK/mm.json" --trials 4 --rpc-key-file "$WORK/dev.key" --log "$WORK/u2.log"
 expect 2 "--rpc nohost" "$WORK/mm.json" --trials 4 --rpc nohost --rpc-key-file "$WORK/dev.key" --log "$WORK/u3.log"
 # a port where nothing listens: the one of a server that was started and stopped
-start_server gone
+start_server gone "$TT" rpc server --work-dir "$WORK"
 kill -9 "$gone_pid"
 wait "$gone_pid" 2>/dev/null
 expect 1 "no --rpc device answered" "$WORK/mm.json" --trials 4 --rpc "127.0.0.1:$gone_port" --rpc-key-file "$WORK/dev.key" --log "$WORK/u4.log"
@@ -120,4 +104,11 @@ trials = [r["trial"] for r in recs]
 assert sorted(set(trials)) == list(range(20)), trials
 assert len(trials) - len(set(trials)) == 1, trials  # only the winner is logged twice
 PY
+# No process left behind: every session of server a (the crash, the hang, the tuners killed
+# mid-run) ends once its client is gone; polled, as the session notices the hang-up on its own.
+for _ in $(seq 300); do
+  [ -z "$(pgrep -P "$a_pid")" ] && break
+  sleep 0.1
+done
+check "no session process of a server outlives its client" test -z "$(pgrep -P "$a_pid")"
 finish
