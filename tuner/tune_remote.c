@@ -43,6 +43,25 @@ static void healthy(tuner *t, tt_tune_device *dv)
 
 /* ---- opening the devices and choosing the target ---- */
 
+/* -1 (TT_ERR_INVALID_ARGUMENT) when the connected device dv runs code of another architecture than
+ * the target. */
+static int check_arch(const tuner *t, const tt_tune_device *dv)
+{
+    char want[160], got[128];
+    snprintf(want, sizeof want, "llvm -mtriple=%s", tt_rpc_device_triple(dv->d));
+    tt_target *dt = NULL;
+    if (tt_target_parse(want, &dt) != 0)
+        return tt_error_wrapc(TT_ERR_INVALID_ARGUMENT, "device %s", tt_rpc_device_name(dv->d));
+    snprintf(got, sizeof got, "%s", tt_target_triple(dt));
+    tt_target_free(dt);
+    if (strcmp(got, tt_target_triple(t->target)) != 0)
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                             "device %s runs %s code, but the target is \"%s\" (give --rpc "
+                             "devices of one architecture, and a --target for it)",
+                             tt_rpc_device_name(dv->d), got, tt_target_str(t->target));
+    return 0;
+}
+
 int tt_tune_remote_open(tuner *t)
 {
     const tt_tune_opts *o = t->o;
@@ -79,18 +98,8 @@ int tt_tune_remote_open(tuner *t)
             if (tt_target_parse(ts, &t->target) != 0)
                 return tt_error_wrap("target of device %s", tt_rpc_device_name(dv->d));
         }
-        char want[128], got[128];
-        snprintf(want, sizeof want, "llvm -mtriple=%s", tt_rpc_device_triple(dv->d));
-        tt_target *dt = NULL;
-        if (tt_target_parse(want, &dt) != 0)
-            return tt_error_wrap("device %s", tt_rpc_device_name(dv->d));
-        snprintf(got, sizeof got, "%s", tt_target_triple(dt));
-        tt_target_free(dt);
-        if (strcmp(got, tt_target_triple(t->target)) != 0)
-            return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
-                                 "device %s runs %s code, but the target is \"%s\" (give --rpc "
-                                 "devices of one architecture, and a --target for it)",
-                                 tt_rpc_device_name(dv->d), got, tt_target_str(t->target));
+        if (check_arch(t, dv) != 0)
+            return -1;
     }
     if (reachable == 0)
         return tt_error_setc(TT_ERR_IO, "no --rpc device answered: %s", why);
@@ -244,11 +253,16 @@ static void *work(void *arg)
             /* Down devices cost no candidate: the others take them. */
             pthread_mutex_unlock(&b->mu);
             int down = tt_rpc_device_connect(w->dv->d);
+            /* A device that was down at the start has its architecture checked here; one of
+             * another architecture is out for the rest of the run. */
+            int foreign = !down && check_arch(b->t, w->dv) != 0;
             char why[TT_MEASURE_MSG_LEN];
-            snprintf(why, sizeof why, "%s", down ? tt_get_last_error() : "");
+            snprintf(why, sizeof why, "%s", down || foreign ? tt_get_last_error() : "");
             pthread_mutex_lock(&b->mu);
-            if (down) {
+            if (down || foreign) {
                 rest(b->t, w->dv, why);
+                if (foreign)
+                    w->dv->rest_until = INFINITY;
                 break;
             }
             healthy(b->t, w->dv);
