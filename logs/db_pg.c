@@ -89,14 +89,12 @@ static char *dollar_params(const char *sql)
     return out;
 }
 
-static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs,
-                    tt_db_rows **out)
+static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **out)
 {
     *out = NULL;
     enum { MAX_ARGS = 32 };
     if (nargs > MAX_ARGS)
-        return tt_error_set("database '%s': %d parameters, at most %d", db->path, nargs,
-                            MAX_ARGS);
+        return tt_error_set("database '%s': %d parameters, at most %d", db->path, nargs, MAX_ARGS);
     Oid types[MAX_ARGS];
     const char *values[MAX_ARGS];
     char numbers[MAX_ARGS][32];
@@ -246,9 +244,9 @@ static char *uri_password(const char *uri)
 
 /* What tt_meta says, or that it is absent; *tables counts our other table names present. */
 typedef struct {
-    int meta;    /* tt_meta exists */
-    int tables;  /* how many of workloads, runs, records exist */
-    int row;     /* tt_meta has a row */
+    int meta;   /* tt_meta exists */
+    int tables; /* how many of workloads, runs, records exist */
+    int row;    /* tt_meta has a row */
     char app[64], instance[64];
     int64_t version;
 } meta_state;
@@ -308,29 +306,37 @@ static int check_meta(tt_db *db, const meta_state *m)
     return 0;
 }
 
-/* Creates the schema and its tt_meta row in one transaction. The advisory lock makes a second
- * process wait, then find the schema made and leave it. */
+/* Creates the schema and its tt_meta row in one transaction. An advisory lock makes a second
+ * process wait, then find the schema made and leave it. The lock is the session's, taken before
+ * the transaction begins: a backend reads the catalog changes of others (here: the tables the
+ * first process made) when a transaction starts, not when an advisory lock is granted, so under
+ * pg_advisory_xact_lock the second one still saw no tables and failed creating them (4 processes
+ * opening one new database: 3 of them failed so in most rounds). */
 static int create_schema(tt_db *db)
 {
     char meta_sql[256];
-    snprintf(meta_sql, sizeof meta_sql,
-             "CREATE TABLE tt_meta(application TEXT NOT NULL, schema_version INTEGER NOT NULL,"
-             " instance TEXT NOT NULL);"
-             "INSERT INTO tt_meta VALUES ('%s', %d, md5(random()::text || clock_timestamp()::text))",
-             TT_DB_APPLICATION_NAME, TT_DB_SCHEMA_VERSION);
-    char lock_sql[64];
-    snprintf(lock_sql, sizeof lock_sql, "SELECT pg_advisory_xact_lock(%d)", SCHEMA_LOCK);
+    snprintf(
+        meta_sql, sizeof meta_sql,
+        "CREATE TABLE tt_meta(application TEXT NOT NULL, schema_version INTEGER NOT NULL,"
+        " instance TEXT NOT NULL);"
+        "INSERT INTO tt_meta VALUES ('%s', %d, md5(random()::text || clock_timestamp()::text))",
+        TT_DB_APPLICATION_NAME, TT_DB_SCHEMA_VERSION);
+    char lock_sql[64], unlock_sql[64];
+    snprintf(lock_sql, sizeof lock_sql, "SELECT pg_advisory_lock(%d)", SCHEMA_LOCK);
+    snprintf(unlock_sql, sizeof unlock_sql, "SELECT pg_advisory_unlock(%d)", SCHEMA_LOCK);
+    if (tt_db_exec(db, lock_sql))
+        return -1;
     meta_state m;
-    if (tt_db_begin(db) || tt_db_exec(db, lock_sql) || read_meta(db, &m) || check_meta(db, &m))
-        goto fail;
+    int rc = -1;
+    if (tt_db_begin(db) || read_meta(db, &m) || check_meta(db, &m))
+        goto done;
     if (!m.meta && (tt_db_exec(db, schema_sql) || tt_db_exec(db, meta_sql)))
-        goto fail;
-    if (tt_db_commit(db))
-        goto fail;
-    return 0;
-fail:
+        goto done;
+    rc = tt_db_commit(db);
+done:
     tt_db_rollback(db);
-    return -1;
+    tt_db_exec(db, unlock_sql); /* a failure here ends with the session, as the lock does */
+    return rc;
 }
 
 int tt_db_pg_open(const char *uri, int read_only, tt_db **out)
@@ -367,7 +373,9 @@ int tt_db_pg_open(const char *uri, int read_only, tt_db **out)
     }
     char server[512];
     snprintf(server, sizeof server, "%s:%s/%s", host ? host : "localhost", port ? port : "5432",
-             dbname ? dbname : user ? user : "(default)");
+             dbname ? dbname
+             : user ? user
+                    : "(default)");
     PQconninfoFree(opts);
     PGconn *c = PQconnectdb(uri);
     db->h = c;

@@ -21,7 +21,8 @@ _Static_assert(TT_OUTCOME_MAX == 7 && TT_DB_SCHEMA_VERSION == 2,
 
 #define BUSY_TIMEOUT_MS 10000
 
-static const char *const schema_sql = TT_DB_SCHEMA("INTEGER PRIMARY KEY", "REAL", "TEXT", "INTEGER");
+static const char *const schema_sql =
+    TT_DB_SCHEMA("INTEGER PRIMARY KEY", "REAL", "TEXT", "INTEGER");
 
 /* Prepared statements kept for the connection's life, by their SQL text: the writes of a tuner
  * are the same few. */
@@ -84,8 +85,8 @@ static int lite_query(tt_db *db, const char *sql, const tt_db_arg *args, int nar
             if (!(cache[i].sql = strdup(sql)))
                 return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory",
                                      db->path);
-            if (sqlite3_prepare_v3(H(db), sql, -1, SQLITE_PREPARE_PERSISTENT, &cache[i].st,
-                                   NULL) != SQLITE_OK) {
+            if (sqlite3_prepare_v3(H(db), sql, -1, SQLITE_PREPARE_PERSISTENT, &cache[i].st, NULL) !=
+                SQLITE_OK) {
                 free(cache[i].sql);
                 cache[i].sql = NULL;
                 return tt_db_fail(db, "cannot prepare a statement");
@@ -332,7 +333,8 @@ int tt_db_sqlite_open(const char *path, int read_only, tt_db **out)
     int rc = sqlite3_open_v2(path, &h, flags, NULL);
     db->h = h;
     if (rc != SQLITE_OK) {
-        tt_error_set("cannot open database '%s': %s", path, h ? sqlite3_errmsg(h) : "out of memory");
+        tt_error_set("cannot open database '%s': %s", path,
+                     h ? sqlite3_errmsg(h) : "out of memory");
         tt_db_close(db);
         return -1;
     }
