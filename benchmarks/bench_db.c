@@ -34,8 +34,8 @@ static int write_all(tt_db *db, int w, long n)
         snprintf(key, sizeof key, "matmul_%dx64x64_f32-%08x", m, 0xbe00 + (int)(i % 4));
         snprintf(workload, sizeof workload,
                  "{\"op\":\"matmul\",\"M\":%d,\"N\":64,\"K\":64,\"dtype\":\"float32\"}", m);
-        snprintf(steps, sizeof steps, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[%ld]}]",
-                 i + 1);
+        snprintf(steps, sizeof steps,
+                 "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[%ld]}]", i + 1);
         tt_record r = {.key = key,
                        .workload = workload,
                        .target = "llvm -mtriple=x86_64-linux-gnu",

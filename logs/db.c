@@ -78,6 +78,56 @@ TT_API char *tt_db_display_name(const char *path_or_uri)
     return out;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+TT_API char *tt_db_uri_password(const char *uri, int decode)
+{
+    if (!tt_db_is_uri(uri))
+        return NULL;
+    const char *auth = strstr(uri, "://") + 3;
+    size_t len = strcspn(auth, "/?");
+    const char *at = NULL, *from = NULL;
+    size_t n = 0;
+    for (const char *p = auth; p < auth + len; p++)
+        if (*p == '@')
+            at = p;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    const char *q = strchr(uri, '?');
+    if (colon && at > colon + 1) {
+        from = colon + 1;
+        n = (size_t)(at - from);
+    } else {
+        for (const char *p = q; p && *p; p = strchr(p + 1, '&'))
+            if (strncmp(p + 1, "password=", 9) == 0) {
+                from = p + 10;
+                n = strcspn(from, "&");
+            }
+    }
+    if (!from || n == 0)
+        return NULL;
+    char *out = strndup(from, n);
+    if (!out || !decode)
+        return out;
+    char *w = out;
+    for (const char *r = out; *r; r++) {
+        int hi, lo;
+        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
 TT_API int tt_db_is_postgres(const tt_db *db)
 {
     return db && db->engine == &tt_db_pg_engine;

@@ -44,6 +44,11 @@ TT_API int tt_db_is_uri(const char *path_or_uri);
 /* path_or_uri as messages may show it: a URI without its password (user:PASSWORD@ and any
  * password= parameter removed), a path as it is. Caller frees; NULL when out of memory. */
 TT_API char *tt_db_display_name(const char *path_or_uri);
+/* The password a URI carries (user:PASSWORD@ or password=PASSWORD), percent-decoded when decode
+ * is set (as libpq reads it); NULL when it has none or is not a URI. Caller frees. A program
+ * whose messages name the URI it was given can move the password to PGPASSWORD and use
+ * tt_db_display_name's URI instead (tvm-tune's tuning command does). */
+TT_API char *tt_db_uri_password(const char *uri, int decode);
 /* 1 when db is a PostgreSQL database. */
 TT_API int tt_db_is_postgres(const tt_db *db);
 

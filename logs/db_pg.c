@@ -218,30 +218,6 @@ static void quiet(void *arg, const char *message)
     (void)message; /* NOTICEs ("... already exists, skipping") are not the user's business */
 }
 
-/* The password as written in the URI (user:PASSWORD@ or password=PASSWORD), so that a libpq
- * message that quotes it is not shown; NULL when there is none. Caller frees. */
-static char *uri_password(const char *uri)
-{
-    const char *auth = strstr(uri, "://");
-    if (!auth)
-        return NULL;
-    auth += 3;
-    size_t len = strcspn(auth, "/?");
-    const char *at = NULL;
-    for (const char *p = auth; p < auth + len; p++)
-        if (*p == '@')
-            at = p;
-    if (at) {
-        const char *colon = memchr(auth, ':', (size_t)(at - auth));
-        if (colon && at > colon + 1)
-            return strndup(colon + 1, (size_t)(at - colon - 1));
-    }
-    const char *q = strstr(uri, "password=");
-    if (q && q[9])
-        return strndup(q + 9, strcspn(q + 9, "&"));
-    return NULL;
-}
-
 /* What tt_meta says, or that it is absent; *tables counts our other table names present. */
 typedef struct {
     int meta;   /* tt_meta exists */
@@ -348,7 +324,7 @@ int tt_db_pg_open(const char *uri, int read_only, tt_db **out)
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(uri, &err);
     if (!opts) {
-        char *pw = uri_password(uri);
+        char *pw = tt_db_uri_password(uri, 0);
         int shows_pw = err && pw && *pw && strstr(err, pw);
         keep_error(db, shows_pw ? "(libpq's reason quotes the password)" : err);
         tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database '%s': malformed URI: %s",

@@ -239,6 +239,16 @@ static int tune(int argc, char **argv, const char **transfer)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    /* The tuner's messages name --db: a URI's password moves to PGPASSWORD, where libpq finds it,
+     * and the tuner gets the URI without it (docs/ARCHITECTURE.md, "Logs and the database"). */
+    static char *db_shown; /* reachable until exit */
+    char *password = tt_db_uri_password(o.db_path, 1);
+    if (password && (db_shown = tt_db_display_name(o.db_path))) {
+        setenv("PGPASSWORD", password, 1);
+        o.db_path = db_shown;
+    }
+    free(password);
+
     tt_tune_result r;
     rc = tt_tune_run(file, &o, &r);
     sigaction(SIGINT, &old_int, NULL);

@@ -115,6 +115,15 @@ PGPASSFILE=/nonexistent expect 0 "database:  $U" db stats --db "$WITH_PW"
 check "db stats does not print the password" sh -c "! grep -qF '$PW' '$WORK/out'"
 PGPASSFILE=/nonexistent expect 0 "into $U" db merge --db "$WITH_PW" "$WORK/b.db"
 check "db merge does not print the password" sh -c "! grep -qF '$PW' '$WORK/out'"
+U4=$(fresh tunepw)
+WITH_PW4="${U4%%@*}:$PW@${U4#*@}"
+PGPASSFILE=/nonexistent expect 0 "database: $U4" "$WORK/mm.json" --trials 2 --db "$WITH_PW4" \
+  --log "$WORK/mm4.log" --jobs 1
+check "tuning does not print the password" sh -c "! grep -qF '$PW' '$WORK/out'"
+U5=$(fresh tunepw2) # --resume into a database that lacks the log's records: the tuner adds them
+PGPASSFILE=/nonexistent expect 0 "database $U5: added" "$WORK/mm.json" --trials 3 \
+  --db "${U5%%@*}:$PW@${U5#*@}" --log "$WORK/mm4.log" --jobs 1 --resume
+check "resuming does not print the password" sh -c "! grep -qF '$PW' '$WORK/out'"
 PGPASSFILE=/nonexistent expect 1 "password authentication failed" \
   db stats --db "${U%%@*}:wrong$PW@${U#*@}"
 check "a refused password is not printed" sh -c "! grep -qF '$PW' '$WORK/out'"
@@ -136,7 +145,7 @@ F=$(fresh foreign)
 expect 2 "not a tvm-tune database" db import "$WORK/a.log" --db "$F"
 check "foreign database untouched" test "$("$PSQL" -X -A -t "$F" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 1
 
-for db in main other tune foreign; do
+for db in main other tune tunepw tunepw2 foreign; do
   "$PSQL" -q -X "$BASE" -c "DROP DATABASE IF EXISTS tt_cli_$$_$db" >/dev/null 2>&1
 done
 finish

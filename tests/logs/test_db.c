@@ -754,6 +754,15 @@ static void test_display_name(void **state)
         assert_string_equal(got, cases[i][1]);
         free(got);
     }
+    /* the password itself, as libpq reads it, for PGPASSWORD */
+    char *pw = tt_db_uri_password("postgresql://tt:p%40ss%2Fw@host/db", 1);
+    assert_string_equal(pw, "p@ss/w");
+    free(pw);
+    pw = tt_db_uri_password("postgresql://host/db?sslmode=require&password=s3cret", 1);
+    assert_string_equal(pw, "s3cret");
+    free(pw);
+    assert_null(tt_db_uri_password("postgresql://tt@host/db", 1));
+    assert_null(tt_db_uri_password("tt:pw@file.db", 1));
     assert_true(tt_db_is_uri("postgres://x/y"));
     assert_true(tt_db_is_uri("postgresql://x/y"));
     assert_false(tt_db_is_uri("postgresql.db"));
