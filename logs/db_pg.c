@@ -101,14 +101,11 @@ static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs
     for (int i = 0; i < nargs; i++) {
         const tt_db_arg *a = &args[i];
         types[i] = a->type == 't' ? OID_TEXT : a->type == 'i' ? OID_INT8 : OID_FLOAT8;
-        if (a->null)
-            values[i] = NULL;
-        else if (a->type == 't')
-            values[i] = a->s;
-        else if (a->type == 'i')
-            values[i] = numbers[i], snprintf(numbers[i], 32, "%lld", (long long)a->i);
-        else
-            values[i] = numbers[i], snprintf(numbers[i], 32, "%.17g", a->f);
+        values[i] = a->null ? NULL : a->type == 't' ? a->s : numbers[i];
+        if (a->type == 'i')
+            snprintf(numbers[i], sizeof numbers[i], "%lld", (long long)a->i);
+        else if (a->type == 'f')
+            snprintf(numbers[i], sizeof numbers[i], "%.17g", a->f); /* round-trips exactly */
     }
     char *text = dollar_params(sql);
     tt_db_rows *rows = malloc(sizeof *rows);

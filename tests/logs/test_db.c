@@ -987,7 +987,7 @@ static void test_pg_password_never_shown(void **state)
 {
     (void)state;
     char *dir = scratch_dir();
-    char pw[128], uri[700], want[700];
+    char pw[128], uri[1400], want[700];
     fixture_password(pw, sizeof pw);
     assert_true(strlen(pw) >= 16);
     const char *plain = db_at(dir, "secret");
@@ -1009,7 +1009,7 @@ static void test_pg_password_never_shown(void **state)
     assert_int_equal(tt_db_export(db, path_in(dir, "nodir/x.log"), 0, NULL), -1);
     assert_null(strstr(tt_get_last_error(), pw));
     /* merging from a database that does not exist, named with the password */
-    char missing[700];
+    char missing[1400];
     snprintf(missing, sizeof missing, "%.*s:%s%.*s/no_such_db", (int)(at - plain), plain, pw,
              (int)(strrchr(at, '/') - at), at);
     assert_int_equal(tt_db_merge(db, missing, NULL), -1);
@@ -1018,7 +1018,7 @@ static void test_pg_password_never_shown(void **state)
     assert_ok(tt_db_close(db));
     /* no table holds it */
     setenv("PGPASSFILE", "", 1);
-    char sql[400];
+    char sql[700];
     snprintf(sql, sizeof sql,
              "SELECT (SELECT count(*) FROM runs WHERE concat_ws(' ', op_file, target, tuner)"
              " LIKE '%%%s%%') + (SELECT count(*) FROM records WHERE concat_ws(' ', key, target,"
