@@ -189,6 +189,14 @@ int tt_db_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt
     return db->engine->query(db, sql, args, nargs, rows);
 }
 
+int tt_db_query_stream(tt_db *db, const char *sql, const tt_db_arg *args, int nargs,
+                       tt_db_rows **rows)
+{
+    if (!db->engine->stream)
+        return db->engine->query(db, sql, args, nargs, rows);
+    return db->engine->stream(db, sql, args, nargs, rows);
+}
+
 int tt_db_next(tt_db *db, tt_db_rows *rows)
 {
     int rc = db->engine->next(rows);

@@ -37,7 +37,10 @@ typedef struct tt_db_engine {
     int (*exec)(tt_db *db, const char *sql);
     /* Runs one statement; *rows (freed with rows_free) reads its results. */
     int (*query)(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **rows);
-    /* 1: a row is current, 0: no more rows, -1: error (set). */
+    /* As query, for results that may be large (every record): rows may arrive one at a time and
+     * the connection runs nothing else until they are read or freed. NULL: query. */
+    int (*stream)(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **rows);
+    /* 1: a row is current, 0: no more rows, -1: error (the caller reports errmsg). */
     int (*next)(tt_db_rows *rows);
     const char *(*text)(tt_db_rows *rows, int col); /* "" for NULL */
     int64_t (*integer)(tt_db_rows *rows, int col);
@@ -86,6 +89,9 @@ int tt_db_write(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, in
 /* Runs a query; the rows are read with tt_db_next and the column readers, freed with
  * tt_db_rows_free. */
 int tt_db_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **rows);
+/* As tt_db_query for results that may be large (the engine's stream). */
+int tt_db_query_stream(tt_db *db, const char *sql, const tt_db_arg *args, int nargs,
+                       tt_db_rows **rows);
 int tt_db_next(tt_db *db, tt_db_rows *rows);
 const char *tt_db_col_text(tt_db *db, tt_db_rows *rows, int col);
 int64_t tt_db_col_int(tt_db *db, tt_db_rows *rows, int col);

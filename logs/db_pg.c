@@ -23,8 +23,10 @@ static const char *const schema_sql =
 #define OID_FLOAT8 701
 
 struct tt_db_rows {
-    PGresult *res;
+    tt_db *db;
+    PGresult *res; /* all rows, or the current one when streaming */
     int row, nrows;
+    int streaming; /* rows still arriving (pg_stream) */
 };
 
 static PGconn *C(tt_db *db)
@@ -89,33 +91,47 @@ static char *dollar_params(const char *sql)
     return out;
 }
 
-static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **out)
-{
-    *out = NULL;
-    enum { MAX_ARGS = 32 };
-    if (nargs > MAX_ARGS)
-        return tt_error_set("database '%s': %d parameters, at most %d", db->path, nargs, MAX_ARGS);
+enum { MAX_ARGS = 32 };
+
+/* The statement's text with $N and its parameters as libpq takes them (text format, typed). */
+typedef struct {
+    char *text;
     Oid types[MAX_ARGS];
     const char *values[MAX_ARGS];
     char numbers[MAX_ARGS][32];
+} statement;
+
+static int prepare(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, statement *s)
+{
+    if (nargs > MAX_ARGS)
+        return tt_error_set("database '%s': %d parameters, at most %d", db->path, nargs, MAX_ARGS);
     for (int i = 0; i < nargs; i++) {
         const tt_db_arg *a = &args[i];
-        types[i] = a->type == 't' ? OID_TEXT : a->type == 'i' ? OID_INT8 : OID_FLOAT8;
-        values[i] = a->null ? NULL : a->type == 't' ? a->s : numbers[i];
+        s->types[i] = a->type == 't' ? OID_TEXT : a->type == 'i' ? OID_INT8 : OID_FLOAT8;
+        s->values[i] = a->null ? NULL : a->type == 't' ? a->s : s->numbers[i];
         if (a->type == 'i')
-            snprintf(numbers[i], sizeof numbers[i], "%lld", (long long)a->i);
+            snprintf(s->numbers[i], sizeof s->numbers[i], "%lld", (long long)a->i);
         else if (a->type == 'f')
-            snprintf(numbers[i], sizeof numbers[i], "%.17g", a->f); /* round-trips exactly */
+            snprintf(s->numbers[i], sizeof s->numbers[i], "%.17g", a->f); /* round-trips */
     }
-    char *text = dollar_params(sql);
+    if (!(s->text = dollar_params(sql)))
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
+    return 0;
+}
+
+static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **out)
+{
+    *out = NULL;
+    statement st;
+    if (prepare(db, sql, args, nargs, &st))
+        return -1;
     tt_db_rows *rows = malloc(sizeof *rows);
-    if (!text || !rows) {
-        free(text);
-        free(rows);
+    if (!rows) {
+        free(st.text);
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     }
-    PGresult *res = PQexecParams(C(db), text, nargs, types, values, NULL, NULL, 0);
-    free(text);
+    PGresult *res = PQexecParams(C(db), st.text, nargs, st.types, st.values, NULL, NULL, 0);
+    free(st.text);
     if (result_ok(db, res)) {
         PQclear(res);
         free(rows);
@@ -123,14 +139,65 @@ static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs
     }
     const char *changed = PQcmdTuples(res);
     db->changed = changed && *changed ? strtoll(changed, NULL, 10) : 0;
-    *rows = (tt_db_rows){.res = res, .row = -1, .nrows = PQntuples(res)};
+    *rows = (tt_db_rows){.db = db, .res = res, .row = -1, .nrows = PQntuples(res)};
     *out = rows;
     return 0;
 }
 
+/* As pg_query, the rows arriving one at a time (libpq's single-row mode): reading every record
+ * of a farm's database (export, merge) holds one row in memory, not all of them. The
+ * connection runs nothing else until the rows are read or freed. */
+static int pg_stream(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **out)
+{
+    *out = NULL;
+    statement st;
+    if (prepare(db, sql, args, nargs, &st))
+        return -1;
+    tt_db_rows *rows = malloc(sizeof *rows);
+    int sent = rows && PQsendQueryParams(C(db), st.text, nargs, st.types, st.values, NULL, NULL, 0);
+    free(st.text);
+    if (!rows)
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
+    if (!sent) {
+        free(rows);
+        keep_error(db, PQerrorMessage(C(db)));
+        return fail(db, "statement failed");
+    }
+    PQsetSingleRowMode(C(db));
+    *rows = (tt_db_rows){.db = db, .streaming = 1};
+    *out = rows;
+    return 0;
+}
+
+/* Reads what is left of a streamed statement, so the connection can take the next one. */
+static void drain(tt_db_rows *rows)
+{
+    PGresult *r;
+    while ((r = PQgetResult(C(rows->db))))
+        PQclear(r);
+    rows->streaming = 0;
+}
+
 static int pg_next(tt_db_rows *rows)
 {
-    return ++rows->row < rows->nrows;
+    if (!rows->streaming)
+        return ++rows->row < rows->nrows;
+    PQclear(rows->res);
+    rows->row = 0;
+    rows->res = PQgetResult(C(rows->db));
+    ExecStatusType st = PQresultStatus(rows->res);
+    if (rows->res && st == PGRES_SINGLE_TUPLE)
+        return 1;
+    int rc = 0; /* PGRES_TUPLES_OK: the end; anything else (no result at all too) failed */
+    if (!rows->res || st != PGRES_TUPLES_OK) {
+        keep_error(rows->db,
+                   rows->res ? PQresultErrorMessage(rows->res) : PQerrorMessage(C(rows->db)));
+        rc = -1;
+    }
+    PQclear(rows->res);
+    rows->res = NULL;
+    drain(rows);
+    return rc;
 }
 
 static const char *pg_text(tt_db_rows *rows, int col)
@@ -160,6 +227,8 @@ static void pg_rows_free(tt_db_rows *rows)
     if (!rows)
         return;
     PQclear(rows->res);
+    if (rows->streaming)
+        drain(rows);
     free(rows);
 }
 
@@ -194,6 +263,7 @@ const tt_db_engine tt_db_pg_engine = {
     .close = pg_close,
     .exec = pg_exec,
     .query = pg_query,
+    .stream = pg_stream,
     .next = pg_next,
     .text = pg_text,
     .integer = pg_int,

@@ -101,8 +101,8 @@ static int query_best(tt_db *db, const char *key, const char *target, size_t k, 
     " ORDER BY r.key, r.target, r.cost, r.id"
     tt_db_arg args[] = {TT_DB_TEXT(key), TT_DB_TEXT(target),
                         TT_DB_INT(k > (size_t)INT64_MAX ? 0 : (int64_t)k)};
-    return tt_db_query(db, db->version < 2 ? BEST_SQL(RECORD_COLUMNS_V1) : BEST_SQL(RECORD_COLUMNS),
-                       args, 3, out);
+    return tt_db_query_stream(
+        db, db->version < 2 ? BEST_SQL(RECORD_COLUMNS_V1) : BEST_SQL(RECORD_COLUMNS), args, 3, out);
 #undef BEST_SQL
 }
 
@@ -111,8 +111,8 @@ static int query_all(tt_db *db, tt_db_rows **out)
 {
 #define ALL_SQL(columns)                                                                           \
     "SELECT " columns " FROM records r JOIN workloads w ON w.key = r.key ORDER BY r.id"
-    return tt_db_query(db, db->version < 2 ? ALL_SQL(RECORD_COLUMNS_V1) : ALL_SQL(RECORD_COLUMNS),
-                       NULL, 0, out);
+    return tt_db_query_stream(
+        db, db->version < 2 ? ALL_SQL(RECORD_COLUMNS_V1) : ALL_SQL(RECORD_COLUMNS), NULL, 0, out);
 #undef ALL_SQL
 }
 

@@ -241,6 +241,15 @@ static void test_best_k(void **state)
     e.r.trial = 777;
     assert_ok(tt_db_add_record(db, &e.r, 0, NULL));
     assert_best(db, all, NULL, 1);
+    /* A row that cannot be read stops the reading half-way (PostgreSQL: rows still arriving);
+     * the connection then takes the next statement. */
+    assert_ok(raw_exec(db_at(dir, "tuning.db"),
+                       "UPDATE records SET costs = 'not json' WHERE trial = 30"));
+    assert_fails_with(tt_db_best(db, NULL, NULL, 0, &best, &n), "costs column is not a JSON array");
+    assert_fails_with(tt_db_export(db, path_in(dir, "x.log"), 0, NULL), "not a JSON array");
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, N_RECORDS + 1);
     assert_ok(tt_db_close(db));
     remove_tree(dir);
 }
