@@ -54,7 +54,7 @@ static const char *pg_errmsg(tt_db *db)
     return db->last_err ? db->last_err : "unknown error";
 }
 
-/* Takes res; 0 when its status is a success, else keeps its message and returns -1. */
+/* 0 when res is a success, else keeps its message and returns -1 (res stays the caller's). */
 static int result_ok(tt_db *db, PGresult *res)
 {
     ExecStatusType st = PQresultStatus(res);
@@ -73,8 +73,21 @@ static int fail(tt_db *db, const char *what)
     return tt_db_fail(db, what);
 }
 
+/* A connection the server dropped (a restart, an idle timeout) is made again before the next
+ * statement that does not belong to an open transaction, so a tuner or farm worker goes on
+ * writing; inside a transaction the statement fails and the write is rolled back. */
+static void reconnect(tt_db *db)
+{
+    if (db->in_tx || PQstatus(C(db)) != CONNECTION_BAD)
+        return;
+    PQreset(C(db));
+    if (PQstatus(C(db)) == CONNECTION_OK)
+        PQsetClientEncoding(C(db), "UTF8");
+}
+
 static int pg_exec(tt_db *db, const char *sql)
 {
+    reconnect(db);
     PGresult *res = PQexec(C(db), sql);
     int rc = result_ok(db, res);
     PQclear(res);
@@ -123,6 +136,7 @@ static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs
 {
     *out = NULL;
     statement st;
+    reconnect(db);
     if (prepare(db, sql, args, nargs, &st))
         return -1;
     tt_db_rows *rows = malloc(sizeof *rows);
@@ -151,6 +165,7 @@ static int pg_stream(tt_db *db, const char *sql, const tt_db_arg *args, int narg
 {
     *out = NULL;
     statement st;
+    reconnect(db);
     if (prepare(db, sql, args, nargs, &st))
         return -1;
     tt_db_rows *rows = malloc(sizeof *rows);

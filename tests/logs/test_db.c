@@ -1071,6 +1071,36 @@ static void test_pg_connection_errors(void **state)
     assert_null(strstr(tt_get_last_error(), "hunter2"));
 }
 
+/* The server drops the connection (a restart): the next write fails or succeeds on a new
+ * connection, and the one after it succeeds; nothing is lost that was committed. */
+static void test_pg_reconnects(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *uri = db_at(dir, "tuning.db");
+    tt_db *db;
+    assert_ok(tt_db_open(uri, &db));
+    generated g;
+    make_generated(&g, 0);
+    assert_ok(tt_db_add_record(db, &g.r, 0, NULL));
+    /* ends every other session of this database, ours included */
+    assert_int_equal(raw_int(uri,
+                             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                             " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+                     1);
+    make_generated(&g, 1);
+    tt_db_add_record(db, &g.r, 0, NULL); /* may fail: the loss shows only when it is used */
+    make_generated(&g, 2);
+    assert_ok(tt_db_add_record(db, &g.r, 0, NULL));
+    make_generated(&g, 1);
+    assert_ok(tt_db_add_record(db, &g.r, 0, NULL));
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, 3);
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
 /* Merging across engines, both directions: a laptop's SQLite into PostgreSQL, PostgreSQL into a
  * release SQLite file; the best records are what one database of everything gives. */
 static void test_merge_across_engines(void **state)
@@ -1155,6 +1185,7 @@ int main(void)
         cmocka_unit_test(test_pg_password_never_shown),
         cmocka_unit_test(test_pg_connection_errors),
         cmocka_unit_test(test_merge_across_engines),
+        cmocka_unit_test(test_pg_reconnects),
 #else
         cmocka_unit_test(test_outcome_check_is_the_table),
         cmocka_unit_test(test_foreign_files_are_refused_untouched),
