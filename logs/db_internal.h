@@ -61,14 +61,15 @@ typedef struct tt_db_engine {
 
 struct tt_db {
     const tt_db_engine *engine;
-    char *path;      /* the file, or the URI without its password: what messages name */
-    int version;     /* the schema version read (1: an SQLite file opened read-only, unmigrated) */
-    int in_tx;       /* a transaction is open */
-    void *h;         /* sqlite3 * or PGconn * */
-    void *cache;     /* the engine's statement cache */
-    char *identity;  /* what makes two handles one database (merge into itself) */
-    char *last_err;  /* PostgreSQL: its last message */
-    int64_t changed; /* PostgreSQL: rows the last write changed */
+    char *path;       /* the file, or the URI without its password: what messages name */
+    int version;      /* the schema version read (1: an SQLite file opened read-only, unmigrated) */
+    int in_tx;        /* a transaction is open */
+    void *h;          /* sqlite3 * or PGconn * */
+    void *cache;      /* the engine's statement cache */
+    char *identity;   /* what makes two handles one database (merge into itself) */
+    char *last_err;   /* PostgreSQL: its last message */
+    int last_err_set; /* PostgreSQL: preparing a statement failed (last_err says why) */
+    int64_t changed;  /* PostgreSQL: rows the last write changed */
 };
 
 extern const tt_db_engine tt_db_sqlite_engine, tt_db_pg_engine;

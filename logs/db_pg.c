@@ -73,6 +73,23 @@ static int fail(tt_db *db, const char *what)
     return tt_db_fail(db, what);
 }
 
+/* Statements prepared on the connection, by their SQL text (as the SQLite engine caches them):
+ * a tuner's writes are the same few, parsed and planned once. Cleared when the connection is
+ * made again, which forgets them. */
+#define CACHE_SIZE 16
+typedef struct {
+    char *sql[CACHE_SIZE];
+} pg_cache;
+
+static void cache_clear(tt_db *db)
+{
+    pg_cache *c = db->cache;
+    for (int i = 0; c && i < CACHE_SIZE; i++) {
+        free(c->sql[i]);
+        c->sql[i] = NULL;
+    }
+}
+
 /* A connection the server dropped (a restart, an idle timeout) is made again before the next
  * statement that does not belong to an open transaction, so a tuner or farm worker goes on
  * writing; inside a transaction the statement fails and the write is rolled back. */
@@ -81,6 +98,7 @@ static void reconnect(tt_db *db)
     if (db->in_tx || PQstatus(C(db)) != CONNECTION_BAD)
         return;
     PQreset(C(db));
+    cache_clear(db);
     if (PQstatus(C(db)) == CONNECTION_OK)
         PQsetClientEncoding(C(db), "UTF8");
 }
@@ -132,6 +150,34 @@ static int prepare(tt_db *db, const char *sql, const tt_db_arg *args, int nargs,
     return 0;
 }
 
+/* The name of sql prepared on the connection ("tt3"), preparing it when there is room; NULL
+ * when the cache is full (run it unprepared) or preparing failed (db->last_err_set). */
+static const char *prepared(tt_db *db, const char *sql, const statement *st, int nargs)
+{
+    static const char *const names[CACHE_SIZE] = {"tt0",  "tt1",  "tt2",  "tt3", "tt4",  "tt5",
+                                                  "tt6",  "tt7",  "tt8",  "tt9", "tt10", "tt11",
+                                                  "tt12", "tt13", "tt14", "tt15"};
+    pg_cache *c = db->cache;
+    if (!c)
+        return NULL;
+    int i = 0;
+    for (; i < CACHE_SIZE && c->sql[i]; i++)
+        if (strcmp(c->sql[i], sql) == 0)
+            return names[i];
+    if (i == CACHE_SIZE || !(c->sql[i] = strdup(sql)))
+        return NULL;
+    PGresult *res = PQprepare(C(db), names[i], st->text, nargs, st->types);
+    if (result_ok(db, res)) {
+        free(c->sql[i]);
+        c->sql[i] = NULL;
+        db->last_err_set = 1;
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(res);
+    return names[i];
+}
+
 static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **out)
 {
     *out = NULL;
@@ -144,8 +190,14 @@ static int pg_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs
         free(st.text);
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     }
-    PGresult *res = PQexecParams(C(db), st.text, nargs, st.types, st.values, NULL, NULL, 0);
+    PGresult *res = NULL;
+    const char *name = prepared(db, sql, &st, nargs);
+    if (name)
+        res = PQexecPrepared(C(db), name, nargs, st.values, NULL, NULL, 0);
+    else if (!db->last_err_set)
+        res = PQexecParams(C(db), st.text, nargs, st.types, st.values, NULL, NULL, 0);
     free(st.text);
+    db->last_err_set = 0;
     if (result_ok(db, res)) {
         PQclear(res);
         free(rows);
@@ -255,6 +307,8 @@ static int64_t pg_changes(tt_db *db)
 static int pg_close(tt_db *db)
 {
     PQfinish(C(db));
+    cache_clear(db);
+    free(db->cache);
     return 0;
 }
 
@@ -370,7 +424,7 @@ static int check_meta(tt_db *db, const meta_state *m)
  * first process made) when a transaction starts, not when an advisory lock is granted, so under
  * pg_advisory_xact_lock the second one still saw no tables and failed creating them (4 processes
  * opening one new database: 3 of them failed so in most rounds). */
-static int create_schema(tt_db *db)
+static int create_schema(tt_db *db, int read_only)
 {
     char meta_sql[256];
     snprintf(
@@ -388,6 +442,11 @@ static int create_schema(tt_db *db)
     int rc = -1;
     if (tt_db_begin(db) || read_meta(db, &m) || check_meta(db, &m))
         goto done;
+    if (!m.meta && read_only) {
+        tt_error_setc(TT_ERR_PARSE, "database '%s' is not a tvm-tune database (it is empty)",
+                      db->path);
+        goto done;
+    }
     if (!m.meta && (tt_db_exec(db, schema_sql) || tt_db_exec(db, meta_sql)))
         goto done;
     rc = tt_db_commit(db);
@@ -403,6 +462,10 @@ int tt_db_pg_open(const char *uri, int read_only, tt_db **out)
     tt_db *db = tt_db_alloc(&tt_db_pg_engine, uri);
     if (!db)
         return -1;
+    if (!(db->cache = calloc(1, sizeof(pg_cache)))) {
+        tt_db_close(db);
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database: out of memory");
+    }
     char *err = NULL;
     PQconninfoOption *opts = PQconninfoParse(uri, &err);
     if (!opts) {
@@ -451,17 +514,18 @@ int tt_db_pg_open(const char *uri, int read_only, tt_db **out)
         tt_db_fail(db, "cannot set the client encoding to UTF8");
         goto fail;
     }
-    if (read_meta(db, &m) || check_meta(db, &m))
+    /* Without the lock, what read_meta sees may be half of another process's creation (no
+     * tt_meta yet, then its tables): only a database that is ours is taken on this first look;
+     * anything else is looked at again under the lock, where it is decided (4 processes opening
+     * one new database: one refused it as foreign in about 1 of 20 rounds before). */
+    if (read_meta(db, &m))
         goto fail;
-    if (!m.meta) {
-        if (read_only) {
-            tt_error_setc(TT_ERR_PARSE, "database '%s' is not a tvm-tune database (it is empty)",
-                          db->path);
-            goto fail;
-        }
-        if (create_schema(db) || read_meta(db, &m) || check_meta(db, &m))
+    if (!m.meta || !m.row) {
+        if (create_schema(db, read_only) || read_meta(db, &m))
             goto fail;
     }
+    if (check_meta(db, &m))
+        goto fail;
     db->version = (int)m.version;
     size_t n = strlen(m.instance) + 4;
     if (!(db->identity = malloc(n))) {

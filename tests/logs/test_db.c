@@ -937,7 +937,7 @@ static void test_pg_simultaneous_creation(void **state)
 {
     (void)state;
     char *dir = scratch_dir();
-    enum { ROUNDS = 4, KIDS = 4 };
+    enum { ROUNDS = 10, KIDS = 4 };
     int failed = 0;
     for (int round = 0; round < ROUNDS; round++) {
         char name[32];
