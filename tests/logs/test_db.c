@@ -1083,13 +1083,18 @@ static void test_pg_reconnects(void **state)
     generated g;
     make_generated(&g, 0);
     assert_ok(tt_db_add_record(db, &g.r, 0, NULL));
-    /* ends every other session of this database, ours included */
-    assert_int_equal(raw_int(uri,
-                             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                             " WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+    /* Ends every other session of this database, ours included; with a timeout the call returns
+     * once the backend is gone (true), so our next statement meets a closed connection. */
+    assert_int_equal(raw_int(uri, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                                  " current_database() AND pid <> pg_backend_pid()"),
+                     1);
+    assert_int_equal(raw_int(uri, "SELECT bool_and(pg_terminate_backend(pid, 600000))::int FROM"
+                                  " pg_stat_activity WHERE datname = current_database()"
+                                  " AND pid <> pg_backend_pid()"),
                      1);
     make_generated(&g, 1);
-    tt_db_add_record(db, &g.r, 0, NULL); /* may fail: the loss shows only when it is used */
+    assert_int_equal(tt_db_add_record(db, &g.r, 0, NULL), -1); /* the loss shows when used */
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_IO);
     make_generated(&g, 2);
     assert_ok(tt_db_add_record(db, &g.r, 0, NULL));
     make_generated(&g, 1);
