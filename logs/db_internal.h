@@ -122,19 +122,9 @@ int tt_db_put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added);
  * a text that orders bytewise (PostgreSQL's database collation might not). */
 #define TT_DB_STR_(x) #x
 #define TT_DB_STR(x) TT_DB_STR_(x)
-#define TT_DB_SCHEMA(ID, REAL, KEYTEXT, INT)                                                       \
-    "CREATE TABLE workloads("                                                                      \
-    "  key " KEYTEXT " PRIMARY KEY NOT NULL,"                                                      \
-    "  op TEXT NOT NULL,"                                                                          \
-    "  workload TEXT NOT NULL);" /* canonical task JSON */                                         \
-    "CREATE TABLE runs("                                                                           \
-    "  id " ID ","                                                                                 \
-    "  op_file TEXT NOT NULL, target TEXT NOT NULL, tuner TEXT NOT NULL,"                          \
-    "  trials_asked " INT " NOT NULL, trials_done " INT " NOT NULL DEFAULT 0,"                     \
-    "  start_time TEXT NOT NULL, end_time TEXT,"                                                   \
-    "  status TEXT NOT NULL DEFAULT 'running'"                                                     \
-    "    CHECK (status IN ('running', 'finished', 'interrupted')));"                               \
-    "CREATE TABLE records("                                                                        \
+/* The records table, named NAME (a migration builds it beside the old one). */
+#define TT_DB_RECORDS_TABLE(NAME, ID, REAL, KEYTEXT, INT)                                          \
+    "CREATE TABLE " NAME "("                                                                       \
     "  id " ID ","                                                                                 \
     "  key " KEYTEXT " NOT NULL REFERENCES workloads(key),"                                        \
     "  target " KEYTEXT " NOT NULL,"                                                               \
@@ -150,7 +140,21 @@ int tt_db_put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added);
                         "  run_id " INT " REFERENCES runs(id),"                                    \
                         "  hash TEXT NOT NULL UNIQUE," /* tt_record_hash: what makes imports       \
                                                           idempotent */                            \
-                        "  device TEXT NOT NULL DEFAULT '');" /* schema version 2 */               \
-                        "CREATE INDEX records_best ON records(key, target, cost);"
+                        "  device TEXT NOT NULL DEFAULT '');" /* schema version 2 */
+
+#define TT_DB_SCHEMA(ID, REAL, KEYTEXT, INT)                                                       \
+    "CREATE TABLE workloads("                                                                      \
+    "  key " KEYTEXT " PRIMARY KEY NOT NULL,"                                                      \
+    "  op TEXT NOT NULL,"                                                                          \
+    "  workload TEXT NOT NULL);" /* canonical task JSON */                                         \
+    "CREATE TABLE runs("                                                                           \
+    "  id " ID ","                                                                                 \
+    "  op_file TEXT NOT NULL, target TEXT NOT NULL, tuner TEXT NOT NULL,"                          \
+    "  trials_asked " INT " NOT NULL, trials_done " INT " NOT NULL DEFAULT 0,"                     \
+    "  start_time TEXT NOT NULL, end_time TEXT,"                                                   \
+    "  status TEXT NOT NULL DEFAULT 'running'"                                                     \
+    "    CHECK (status IN ('running', 'finished', 'interrupted')));" TT_DB_RECORDS_TABLE(          \
+        "records", ID, REAL, KEYTEXT,                                                              \
+        INT) "CREATE INDEX records_best ON records(key, target, cost);"
 
 #endif

@@ -14,9 +14,9 @@
 /* The records table's CHECK on "error" is made from the outcome table (tt/outcome.h), so a new
  * database always accepts exactly its codes. An existing database keeps the CHECK it was created
  * with, which SQLite cannot alter: a new outcome needs TT_DB_SCHEMA_VERSION raised and a
- * migration that rebuilds the records table, before this assert may change. (Version 2 only
- * added records.device, with ALTER TABLE: the CHECK of version 1 files is the same.) */
-_Static_assert(TT_OUTCOME_MAX == 7 && TT_DB_SCHEMA_VERSION == 2,
+ * migration that rebuilds the records table, before this assert may change. (Version 2 rebuilds
+ * it: records.device, and outcome 8, device error, which version 1's CHECK refuses.) */
+_Static_assert(TT_OUTCOME_MAX == 8 && TT_DB_SCHEMA_VERSION == 2,
                "the outcome codes changed: migrate the records table's CHECK (see above)");
 
 #define BUSY_TIMEOUT_MS 10000
@@ -253,7 +253,8 @@ static int check_ours(tt_db *db, int64_t *tables)
 
 /* Creates the schema (a new file) or migrates a version-1 file, in one write transaction that
  * reads the version again: another process may have done either between our check and the
- * lock. Version 1 -> 2: records.device. */
+ * lock. Version 1 -> 2: the records table rebuilt with records.device and the CHECK of today's
+ * outcome codes (ids, and so the export order, kept). */
 static int create_or_migrate(tt_db *db)
 {
     if (tt_db_begin(db))
@@ -269,8 +270,18 @@ static int create_or_migrate(tt_db *db)
         if (tt_db_exec(db, schema_sql) || tt_db_exec(db, pragmas))
             goto fail;
     } else if (version == 1) {
-        if (tt_db_exec(db, "ALTER TABLE records ADD COLUMN device TEXT NOT NULL DEFAULT ''") ||
-            tt_db_exec(db, pragmas))
+        static const char *const migrate_1_2 = TT_DB_RECORDS_TABLE(
+            "records_v2", "INTEGER PRIMARY KEY", "REAL", "TEXT",
+            "INTEGER") "INSERT INTO records_v2(id, key, target, steps, cost, costs, error, "
+                       "error_msg, build_s,"
+                       " gflops, time, tuner, trial, seed, run_id, hash)"
+                       " SELECT id, key, target, steps, cost, costs, error, error_msg, build_s, "
+                       "gflops, time,"
+                       " tuner, trial, seed, run_id, hash FROM records;"
+                       "DROP TABLE records;"
+                       "ALTER TABLE records_v2 RENAME TO records;"
+                       "CREATE INDEX records_best ON records(key, target, cost);";
+        if (tt_db_exec(db, migrate_1_2) || tt_db_exec(db, pragmas))
             goto fail;
     }
     if (tt_db_commit(db))

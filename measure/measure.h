@@ -207,7 +207,7 @@ TT_API void tt_runner_rpc_set_sleep(void (*sleep_s)(double));
  * default). Outcomes: a kernel error, or a crash that ends the session process while the device
  * still accepts a new session -> RUNTIME_ERROR with the device's message; past timeout_s ->
  * RUN_TIMEOUT ("timeout: ..."); a device that cannot be reached, or whose connection broke and
- * cannot be reopened -> RUNTIME_ERROR "device HOST:PORT lost: ...", and the next call reconnects
+ * cannot be reopened -> DEVICE_ERROR "device HOST:PORT lost: ...", and the next call reconnects
  * (with backoff); a mismatch -> WRONG_ANSWER with tt_measure_compare's message. Returns -1 only
  * for an invalid request. */
 TT_API int tt_runner_rpc_run(tt_rpc_device *d, const tt_run_request *req, tt_run_result *out);

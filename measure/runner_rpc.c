@@ -293,7 +293,7 @@ static int failed(run_ctx *c, const char *step)
                        "%s: the candidate ended the session process on the device (a crash; a "
                        "new session is open): %s",
                        step, msg);
-    return outcome(c, TT_OUTCOME_RUNTIME_ERROR,
+    return outcome(c, TT_OUTCOME_DEVICE_ERROR,
                    "device %s lost: %s: %s (reconnecting on the next "
                    "call)",
                    d->addr, step, msg);
@@ -450,7 +450,7 @@ int tt_runner_rpc_run(tt_rpc_device *d, const tt_run_request *req, tt_run_result
     double start = tt_proc_now();
     run_ctx c = {.d = d, .req = req, .out = out};
     if (tt_rpc_device_connect(d) != 0) {
-        outcome(&c, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
+        outcome(&c, TT_OUTCOME_DEVICE_ERROR, "%s", tt_get_last_error());
         out->elapsed_s = tt_proc_now() - start;
         return 0;
     }

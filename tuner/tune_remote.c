@@ -140,8 +140,7 @@ void tt_tune_remote_close(tuner *t)
 
 static bool lost(const tt_run_result *rr)
 {
-    return rr->error == TT_OUTCOME_RUNTIME_ERROR && strncmp(rr->error_msg, "device ", 7) == 0 &&
-           strstr(rr->error_msg, " lost: ") != NULL;
+    return rr->error == TT_OUTCOME_DEVICE_ERROR;
 }
 
 /* After a run on dv: a lost device rests, a healthy one is healthy again. */

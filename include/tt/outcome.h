@@ -7,7 +7,8 @@
 /* X(NAME, code, text): TT_OUTCOME_NAME = code, and the text logs, summaries and the CLI print.
  * INVALID_SCHEDULE: the schedule does not apply (lowering); COMPILE_ERROR: the build failed or
  * crashed; RUNTIME_ERROR: load failure, the kernel returned -1, or a signal; WRONG_ANSWER: the
- * output differs from the reference; the timeouts: killed at the limit. */
+ * output differs from the reference; the timeouts: killed at the limit; DEVICE_ERROR: the RPC
+ * device measuring it died or its connection broke during the candidate (no verdict on it). */
 #define TT_OUTCOME_MAP(X)                                                                          \
     X(OK, 0, "none")                                                                               \
     X(INVALID_SCHEDULE, 1, "invalid schedule")                                                     \
@@ -16,11 +17,12 @@
     X(WRONG_ANSWER, 4, "wrong answer")                                                             \
     X(BUILD_TIMEOUT, 5, "build timeout")                                                           \
     X(RUN_TIMEOUT, 6, "run timeout")                                                               \
-    X(UNKNOWN_ERROR, 7, "unknown")
+    X(UNKNOWN_ERROR, 7, "unknown")                                                                 \
+    X(DEVICE_ERROR, 8, "device error")
 
 /* The largest code, as a number the preprocessor can print (the database's CHECK is made from
  * it); a static_assert in logs/record.c keeps it equal to the table's last code. */
-#define TT_OUTCOME_MAX 7
+#define TT_OUTCOME_MAX 8
 
 typedef enum {
 #define TT_OUTCOME_ENUM_(name, code, text) TT_OUTCOME_##name = code,

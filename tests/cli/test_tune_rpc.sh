@@ -73,8 +73,8 @@ assert len(recs) == 31, len(recs)  # and the re-measured winner
 lost = [r for r in recs if r["error"] != 0]
 assert len(lost) <= 1, lost
 for r in lost:
-    assert r["error_msg"].startswith("device " + sys.argv[2] + " lost") or \
-        r["error_msg"].startswith("timeout"), r
+    assert (r["error"] == 8 and r["error_msg"].startswith("device " + sys.argv[2] + " lost")) or \
+        (r["error"] == 6 and r["error_msg"].startswith("timeout")), r
 print("%d record(s) lost with the device" % len(lost))
 PY
 sed 's/^/    /' "$WORK/check.out"

@@ -387,7 +387,7 @@ static void test_outcome_check_is_the_table(void **state)
                                         -1, &st, NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_contains((const char *)sqlite3_column_text(st, 0), "CHECK (error BETWEEN 0 AND 7)");
+    assert_contains((const char *)sqlite3_column_text(st, 0), "CHECK (error BETWEEN 0 AND 8)");
     sqlite3_finalize(st);
     char sql[96];
     for (int code = -1; code <= TT_OUTCOME_COUNT; code++) {
@@ -863,8 +863,22 @@ static void test_migrate_v1(void **state)
     r.device = "board:9090";
     assert_ok(tt_db_add_record(db, &r, 0, &was_added));
     assert_int_equal(was_added, 1);
+    /* the outcome version 1's CHECK refused: a device lost during the candidate */
+    tt_record lost = r;
+    lost.trial = 100;
+    lost.error = TT_OUTCOME_DEVICE_ERROR;
+    lost.error_msg = "device board:9090 lost: the connection broke";
+    lost.costs = NULL;
+    lost.n_costs = 0;
+    lost.gflops = 0;
+    assert_ok(tt_db_add_record(db, &lost, 0, &was_added));
+    assert_int_equal(was_added, 1);
     assert_ok(tt_db_close(db));
-    assert_int_equal(raw_int(v1, "SELECT count(*) FROM records WHERE device = 'board:9090'"), 1);
+    assert_int_equal(raw_int(v1, "SELECT count(*) FROM records WHERE device = 'board:9090'"), 2);
+    assert_int_equal(raw_int(v1, "SELECT count(*) FROM records WHERE error = 8"), 1);
+    /* the rebuilt table kept its index */
+    assert_int_equal(raw_int(v1, "SELECT count(*) FROM sqlite_master WHERE name = 'records_best'"),
+                     1);
     /* Opening again changes nothing. */
     assert_ok(tt_db_open(v1, &db));
     assert_ok(tt_db_close(db));

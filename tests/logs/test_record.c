@@ -236,8 +236,8 @@ static void test_malformed_lines(void **state)
         {"\"target\":\"llvm", "\"target\":null,\"x\":\"llvm", "unknown field \"x\""},
         {"\"target\":\"llvm -mtriple=x86_64-linux-gnu -mcpu=znver4\"", "\"target\":null",
          "field \"target\": expected a string, got null"},
-        {"\"error\":0", "\"error\":9", "field \"error\": expected an error code 0..7, got 9"},
-        {"\"error\":0", "\"error\":-1", "field \"error\": expected an error code 0..7, got -1"},
+        {"\"error\":0", "\"error\":9", "field \"error\": expected an error code 0..8, got 9"},
+        {"\"error\":0", "\"error\":-1", "field \"error\": expected an error code 0..8, got -1"},
         {"\"error\":0", "\"error\":false", "field \"error\": expected an integer, got false"},
         {"[0.0121,0.0123,", "[0.0121,-0.0123,",
          "field \"costs\"[1]: expected a finite non-negative number"},
@@ -410,14 +410,15 @@ static void test_error_names(void **state)
     (void)state;
     static const char *const names[] = {"none",          "invalid schedule", "compile error",
                                         "runtime error", "wrong answer",     "build timeout",
-                                        "run timeout",   "unknown"};
-    assert_int_equal(TT_OUTCOME_COUNT, 8);
+                                        "run timeout",   "unknown",          "device error"};
+    assert_int_equal(TT_OUTCOME_COUNT, 9);
     for (int i = 0; i < TT_OUTCOME_COUNT; i++)
         assert_string_equal(tt_record_error_name(i), names[i]);
     assert_null(tt_record_error_name(-1));
-    assert_null(tt_record_error_name(8));
+    assert_null(tt_record_error_name(9));
     assert_int_equal(TT_OUTCOME_WRONG_ANSWER, 4);
     assert_int_equal(TT_OUTCOME_UNKNOWN_ERROR, 7);
+    assert_int_equal(TT_OUTCOME_DEVICE_ERROR, 8);
 }
 
 static void test_hash(void **state)

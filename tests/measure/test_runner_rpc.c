@@ -317,7 +317,7 @@ static void device_killed_and_restarted(void **state)
     tt_run_request req = request(TT_FAULT_GOOD, "vadd");
     char lost[64];
     snprintf(lost, sizeof lost, "device 127.0.0.1:%d lost: ", port);
-    run(d, &req, TT_OUTCOME_RUNTIME_ERROR, lost, &r);
+    run(d, &req, TT_OUTCOME_DEVICE_ERROR, lost, &r);
     assert_int_equal(start_server(port), 0);
     run_ok(d);
     assert_int_equal(tt_rpc_device_sessions(d), 2);
@@ -354,7 +354,7 @@ static void backoff_then_lost(void **state)
     if (tt_runner_rpc_run(d, &req, &r) != 0)
         fail_msg("tt_runner_rpc_run: %s", tt_get_last_error());
     tt_runner_rpc_set_sleep(NULL);
-    assert_int_equal(r.error, TT_OUTCOME_RUNTIME_ERROR);
+    assert_int_equal(r.error, TT_OUTCOME_DEVICE_ERROR);
     expect_in(r.error_msg, "lost: no session after 8 tries");
     expect_in(r.error_msg, addr);
     const double want[7] = {0.2, 0.4, 0.8, 1.6, 3.2, 5, 5};
@@ -383,7 +383,7 @@ static void wrong_key(void **state)
     expect_in(tt_get_last_error(), "authentication failed");
     tt_run_result r;
     tt_run_request req = request(TT_FAULT_GOOD, "vadd");
-    run(d, &req, TT_OUTCOME_RUNTIME_ERROR, "authentication failed", &r);
+    run(d, &req, TT_OUTCOME_DEVICE_ERROR, "authentication failed", &r);
     tt_runner_rpc_set_sleep(NULL);
     assert_int_equal(n_waits, 2); /* one wait per call: between its two tries */
     assert_int_equal(tt_rpc_device_sessions(d), 0);
