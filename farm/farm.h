@@ -82,28 +82,28 @@ TT_API int tt_farm_device_release(tt_farm *f, const char *token);
  * is now); otherwise one more failure in a row, and at max_failures (<= 0: the default) the device
  * is quarantined with error as the reason and its lease ends. *quarantined (may be NULL): 1 when
  * this report quarantined it. */
-TT_API int tt_farm_device_report(tt_farm *f, const char *token, const char *error,
-                                 int max_failures, int *quarantined);
+TT_API int tt_farm_device_report(tt_farm *f, const char *token, const char *error, int max_failures,
+                                 int *quarantined);
 
 /* ---- job queue ---- */
 
 typedef struct {
     int64_t id;
-    char *key, *name;  /* the task's workload key and name */
-    char *workload;    /* the task's canonical JSON */
-    char *measure;     /* the op file's measure settings, JSON */
-    char *target;      /* canonical target; NULL: the device's own */
-    char *kind;        /* device kind */
-    int64_t trials;    /* budget */
+    char *key, *name; /* the task's workload key and name */
+    char *workload;   /* the task's canonical JSON */
+    char *measure;    /* the op file's measure settings, JSON */
+    char *target;     /* canonical target; NULL: the device's own */
+    char *kind;       /* device kind */
+    int64_t trials;   /* budget */
     int64_t trials_done;
-    double best_gflops; /* 0: none yet */
-    char *state;        /* "queued", "running", "done", "failed" */
-    char *worker;       /* "" when none */
-    char *devices;      /* addresses the job's worker leased, "" when none */
-    char *lease_until;  /* "" when none */
-    bool lease_expired; /* running, but its worker's lease is over */
-    int attempts;       /* claims so far */
-    char *error;        /* why it failed, or the summary of a finished job; "" */
+    double best_gflops;                /* 0: none yet */
+    char *state;                       /* "queued", "running", "done", "failed" */
+    char *worker;                      /* "" when none */
+    char *devices;                     /* addresses the job's worker leased, "" when none */
+    char *lease_until;                 /* "" when none */
+    bool lease_expired;                /* running, but its worker's lease is over */
+    int attempts;                      /* claims so far */
+    char *error;                       /* why it failed, or the summary of a finished job; "" */
     char token[TT_FARM_TOKEN_LEN + 1]; /* set by claim only */
 } tt_farm_job;
 
@@ -143,8 +143,8 @@ struct tt_record;
 TT_API int tt_farm_record_add(tt_farm *f, const char *token, const struct tt_record *r);
 /* Appends every stored record of workload key (target NULL: of any target) to the log at path,
  * in the order they were stored; *n (may be NULL) counts them. */
-TT_API int tt_farm_records_export(tt_farm *f, const char *key, const char *target,
-                                  const char *path, int64_t *n);
+TT_API int tt_farm_records_export(tt_farm *f, const char *key, const char *target, const char *path,
+                                  int64_t *n);
 
 /* ---- tokens ---- */
 

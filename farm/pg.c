@@ -175,9 +175,10 @@ static int ensure_schema(tt_farm *f)
                       f->server, version, FARM_SCHEMA_VERSION);
         goto fail;
     }
-    if (version < 1 && (tt_farm_exec(f, "create the farm tables", schema_v1, 0, NULL, NULL) ||
-                        tt_farm_exec(f, "schema version",
-                                     "INSERT INTO farm_schema (version) VALUES (1)", 0, NULL, NULL)))
+    if (version < 1 &&
+        (tt_farm_exec(f, "create the farm tables", schema_v1, 0, NULL, NULL) ||
+         tt_farm_exec(f, "schema version", "INSERT INTO farm_schema (version) VALUES (1)", 0, NULL,
+                      NULL)))
         goto fail;
     return tt_farm_commit(f, "create the farm tables");
 fail:

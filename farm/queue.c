@@ -58,8 +58,7 @@ int tt_farm_submit(tt_farm *f, const tt_opfile *file, int64_t trials, const char
             n_existing++;
         PQclear(r);
     }
-    if (n_added &&
-        tt_farm_exec(f, "wake the workers", "NOTIFY farm_jobs", 0, NULL, NULL) != 0) {
+    if (n_added && tt_farm_exec(f, "wake the workers", "NOTIFY farm_jobs", 0, NULL, NULL) != 0) {
         tt_farm_rollback(f);
         return -1;
     }
@@ -193,8 +192,7 @@ static int by_token(tt_farm *f, const char *what, const char *sql, int nparams,
     int n = atoi(PQcmdTuples(r));
     PQclear(r);
     if (n == 0) {
-        tt_error_setc(TT_ERR_NOT_FOUND, "%s: lease lost (the token no longer holds the job)",
-                      what);
+        tt_error_setc(TT_ERR_NOT_FOUND, "%s: lease lost (the token no longer holds the job)", what);
         return TT_FARM_LEASE_LOST;
     }
     return 0;
@@ -230,8 +228,7 @@ int tt_farm_job_progress(tt_farm *f, const char *token, int64_t trials_done, dou
 
 int tt_farm_job_finish(tt_farm *f, const char *token, const char *state, const char *summary)
 {
-    if (strcmp(state, "done") != 0 && strcmp(state, "failed") != 0 &&
-        strcmp(state, "queued") != 0)
+    if (strcmp(state, "done") != 0 && strcmp(state, "failed") != 0 && strcmp(state, "queued") != 0)
         return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
                              "job state '%s': expected done, failed or queued", state);
     const char *params[] = {token, state, summary};

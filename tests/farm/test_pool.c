@@ -187,8 +187,8 @@ static void test_concurrent_leases(void **state)
 static void wait_lease_over(PGconn *c, const char *addr)
 {
     char sql[200];
-    snprintf(sql, sizeof sql,
-             "SELECT lease_until <= now() FROM farm_devices WHERE addr = '%s'", addr);
+    snprintf(sql, sizeof sql, "SELECT lease_until <= now() FROM farm_devices WHERE addr = '%s'",
+             addr);
     for (;;) {
         PGresult *r = PQexec(c, sql);
         assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
