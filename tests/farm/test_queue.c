@@ -14,10 +14,9 @@
 #include "logs/log.h"
 #include "logs/record.h"
 
-static const char op_text[] =
-    "{\"measure\": {\"repeat\": 2},"
-    " \"tasks\": [{\"op\": \"matmul\", \"M\": 64, \"N\": 64, \"K\": 64},"
-    "            {\"op\": \"matmul\", \"M\": 32, \"N\": 32, \"K\": 32}]}";
+static const char op_text[] = "{\"measure\": {\"repeat\": 2},"
+                              " \"tasks\": [{\"op\": \"matmul\", \"M\": 64, \"N\": 64, \"K\": 64},"
+                              "            {\"op\": \"matmul\", \"M\": 32, \"N\": 32, \"K\": 32}]}";
 
 static tt_farm *open_new(const char **uri_out, tt_opfile **file)
 {
@@ -47,13 +46,11 @@ static void test_submit_is_idempotent(void **state)
     assert_int_equal(added, 2);
     assert_int_equal(tt_farm_submit(f, file, 100, "k2", NULL, &added, &existing), 0);
     assert_int_equal(added, 2);
-    assert_int_equal(tt_farm_submit(f, file, 100, "k", "llvm -mtriple=aarch64-linux-gnu", &added,
-                                    &existing),
-                     0);
+    assert_int_equal(
+        tt_farm_submit(f, file, 100, "k", "llvm -mtriple=aarch64-linux-gnu", &added, &existing), 0);
     assert_int_equal(added, 2);
-    assert_int_equal(tt_farm_submit(f, file, 100, "k", "llvm -mtriple=aarch64-linux-gnu", &added,
-                                    &existing),
-                     0);
+    assert_int_equal(
+        tt_farm_submit(f, file, 100, "k", "llvm -mtriple=aarch64-linux-gnu", &added, &existing), 0);
     assert_int_equal(added, 0);
     tt_farm_job *jobs = NULL;
     size_t n = 0;
@@ -201,9 +198,8 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_int_equal(recs[0]->trial, 0);
     assert_int_equal(recs[1]->trial, 1);
     tt_record_array_free(recs, nrec);
-    assert_int_equal(tt_farm_records_export(f, file->tasks[0].key, "another target", path,
-                                            &exported),
-                     0);
+    assert_int_equal(
+        tt_farm_records_export(f, file->tasks[0].key, "another target", path, &exported), 0);
     assert_int_equal(exported, 0);
     unlink(path);
 
