@@ -66,7 +66,8 @@ static const char schema_v1[] =
     " gflops double precision NOT NULL,"
     " line text NOT NULL,"
     " added timestamptz NOT NULL DEFAULT now());"
-    "CREATE INDEX farm_records_key ON farm_records (task_key, target, id);";
+    "CREATE INDEX farm_records_key ON farm_records (task_key, target, id);"
+    "CREATE UNIQUE INDEX farm_records_line ON farm_records (task_key, md5(line));";
 
 int tt_farm_uri_check(const char *uri)
 {

@@ -305,8 +305,10 @@ int tt_farm_job_pending(tt_farm *f, int64_t *open, int64_t *waiting, double *nex
     return 0;
 }
 
-int tt_farm_record_add(tt_farm *f, const char *token, const tt_record *r)
+int tt_farm_record_add(tt_farm *f, const char *token, const tt_record *r, int *added)
 {
+    if (added)
+        *added = 0;
     char *line = NULL;
     if (tt_record_encode(r, &line))
         return -1;
@@ -333,17 +335,22 @@ int tt_farm_record_add(tt_farm *f, const char *token, const tt_record *r)
         return TT_FARM_LEASE_LOST;
     }
     const char *params[] = {PQgetvalue(g, 0, 0), r->key, r->target, trial, err, gflops, line};
+    PGresult *ins = NULL;
     if (tt_farm_exec(f, "store a record",
                      "INSERT INTO farm_records (job_id, task_key, target, trial, error, gflops,"
                      " line) VALUES ($1::bigint, $2, $3, $4::bigint, $5::integer,"
-                     " $6::double precision, $7)",
-                     7, params, NULL))
+                     " $6::double precision, $7) ON CONFLICT DO NOTHING",
+                     7, params, &ins))
         goto fail;
+    int n = atoi(PQcmdTuples(ins));
+    PQclear(ins);
     PQclear(g);
     g = NULL;
     if (tt_farm_commit(f, "store a record"))
         goto fail;
     free(line);
+    if (added)
+        *added = n;
     return 0;
 fail:
     PQclear(g);

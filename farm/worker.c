@@ -62,11 +62,18 @@ typedef struct {
     volatile sig_atomic_t lost;      /* the job's lease was taken over */
     volatile sig_atomic_t no_device; /* every leased device was quarantined or lost */
     tt_farm *hb;                     /* the heartbeat thread's connection */
-    /* Records: how many this worker stored, the trial count and best so far. */
+    /* The tuner's log, followed from the heartbeat thread: byte offset of the first line not yet
+     * stored (0 before tuning starts). */
+    char log[PATH_MAX];
+    long log_offset;
+    bool following; /* the heartbeat thread follows the log (under mu) */
+    /* Records: how many this worker stored, the trial count and best so far (under mu). */
     int64_t stored, trials_done;
     double best_gflops;
-    int record_error; /* the store failed for another reason than a lost lease */
+    volatile sig_atomic_t record_error; /* a store failed for another reason than a lost lease */
 } job_run;
+
+static int follow_log(job_run *jr, tt_farm *conn);
 
 static bool user_stop(const tt_farm_worker_opts *o)
 {
@@ -94,7 +101,7 @@ static void *heartbeat(void *arg)
 {
     job_run *jr = arg;
     const tt_farm_worker_opts *o = jr->o;
-    double every = o->lease_s / 3, next = now_s() + every;
+    double every = o->lease_s / 3, next = now_s() + every, next_follow = now_s() + 0.2;
     pthread_mutex_lock(&jr->mu);
     while (!jr->ending) {
         if (user_stop(o))
@@ -125,6 +132,12 @@ static void *heartbeat(void *arg)
                 }
             }
         }
+        if (jr->following && !jr->halt && now_s() >= next_follow) {
+            next_follow = now_s() + 0.2;
+            pthread_mutex_unlock(&jr->mu);
+            follow_log(jr, jr->hb);
+            pthread_mutex_lock(&jr->mu);
+        }
         /* Wake often enough to pass a user's stop on to the tuner promptly. */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -154,33 +167,36 @@ static int device_of(const job_run *jr, const tt_record *r)
 }
 
 /* The one place a record goes to the shared database: in its own transaction, guarded by the
- * job's token. When the PostgreSQL tuning database lands in logs/, this becomes its guarded add
- * (docs/ARCHITECTURE.md, "Farms"). */
-static int store_record(job_run *jr, const tt_record *r)
+ * job's token; storing a record twice adds nothing. When the PostgreSQL tuning database lands in
+ * logs/, this becomes its guarded add (docs/ARCHITECTURE.md, "Farms"). */
+static int store_record(tt_farm *conn, const job_run *jr, const tt_record *r, int *added)
 {
-    return tt_farm_record_add(jr->db, jr->job->token, r);
+    return tt_farm_record_add(conn, jr->job->token, r, added);
 }
 
-/* After the record is stored: progress, and what the record says about its device. */
-static int account(job_run *jr, const tt_record *r)
+/* After a record is stored: progress, and what the record says about its device. conn is the
+ * calling thread's connection. */
+static int account(job_run *jr, tt_farm *conn, const tt_record *r)
 {
+    pthread_mutex_lock(&jr->mu);
     jr->stored++;
     if (r->trial + 1 > jr->trials_done)
         jr->trials_done = r->trial + 1;
     if (r->error == TT_RECORD_OK && r->gflops > jr->best_gflops)
         jr->best_gflops = r->gflops;
-    int rc = tt_farm_job_progress(jr->db, jr->job->token, jr->trials_done, jr->best_gflops, NULL);
-    if (rc == TT_FARM_LEASE_LOST) {
-        jr->lost = jr->halt = 1;
-        return -1;
-    }
-    pthread_mutex_lock(&jr->mu);
+    int64_t done = jr->trials_done;
+    double best = jr->best_gflops;
     int d = device_of(jr, r);
     bool live = d >= 0 && jr->live[d];
     char token[TT_FARM_TOKEN_LEN + 1] = "";
     if (live)
         memcpy(token, jr->leases[d].token, sizeof token);
     pthread_mutex_unlock(&jr->mu);
+    int rc = tt_farm_job_progress(conn, jr->job->token, done, best, NULL);
+    if (rc == TT_FARM_LEASE_LOST) {
+        jr->lost = jr->halt = 1;
+        return -1;
+    }
     if (!live)
         return 0;
     /* A device that went away ("device lost: ...") counts against it; any other outcome, even a
@@ -190,7 +206,7 @@ static int account(job_run *jr, const tt_record *r)
     if (!device_failed && !(r->device && r->device[0]))
         return 0; /* measured here: nothing to say about a device */
     int quarantined = 0;
-    rc = tt_farm_device_report(jr->db, token, device_failed ? r->error_msg : NULL,
+    rc = tt_farm_device_report(conn, token, device_failed ? r->error_msg : NULL,
                                jr->o->max_failures, &quarantined);
     if (rc == TT_FARM_LEASE_LOST || quarantined) {
         pthread_mutex_lock(&jr->mu);
@@ -209,45 +225,58 @@ static int account(job_run *jr, const tt_record *r)
     return 0;
 }
 
-/* tt_tune_opts.on_record: every new record, on the tuning thread. */
-static int on_record(const tt_record *r, void *ctx)
+static int store_and_account(job_run *jr, tt_farm *conn, const tt_record *r)
 {
-    job_run *jr = ctx;
-    int rc = store_record(jr, r);
+    int added = 0;
+    int rc = store_record(conn, jr, r, &added);
     if (rc == TT_FARM_LEASE_LOST) {
         jr->lost = jr->halt = 1;
         return -1;
     }
     if (rc != 0) {
-        jr->record_error = 1;
-        jr->halt = 1;
+        say(jr->o, "job %lld: %s", (long long)jr->job->id, tt_get_last_error());
+        jr->record_error = jr->halt = 1;
         return -1;
     }
-    return account(jr, r);
+    return added ? account(jr, conn, r) : 0;
 }
 
-/* The records appended to the log after its first `skip` lines that on_record did not store (a
- * tuner that does not call the hook, or the record whose store failed): stored now, in order. */
-typedef struct {
-    job_run *jr;
-    int64_t skip, seen;
-    int rc;
-} catch_up;
-
-static int catch_up_visit(const tt_record *r, size_t line, void *ctx)
+/* tt_tune_opts.on_record: every new record, on the tuning thread, stored at once. */
+static int on_record(const tt_record *r, void *ctx)
 {
-    (void)line;
-    catch_up *c = ctx;
-    if (c->seen++ < c->skip)
+    return store_and_account(ctx, ((job_run *)ctx)->db, r);
+}
+
+/* Stores the complete lines appended to the tuner's log since the last call (those on_record
+ * stored already add nothing): so a worker killed mid-job has lost at most the last 0.2 s of
+ * records even with a tuner that does not call on_record. The heartbeat thread calls it five
+ * times a second with its connection, the tuning thread once at the end with its own. */
+static int follow_log(job_run *jr, tt_farm *conn)
+{
+    FILE *in = fopen(jr->log, "r");
+    if (!in)
         return 0;
-    int rc = store_record(c->jr, r);
-    if (rc == 0)
-        rc = account(c->jr, r);
-    if (rc != 0) {
-        c->rc = rc;
-        return -1;
+    if (fseek(in, jr->log_offset, SEEK_SET) != 0) {
+        fclose(in);
+        return 0;
     }
-    return 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while ((len = getline(&line, &cap, in)) > 0 && line[len - 1] == '\n') {
+        tt_record *r = NULL;
+        if (tt_record_decode(line, (size_t)len, &r) == 0) {
+            rc = store_and_account(jr, conn, r);
+            tt_record_free(r);
+            if (rc != 0)
+                break;
+        }
+        jr->log_offset += len; /* a line that does not decode is skipped, as a tolerant read does */
+    }
+    free(line);
+    fclose(in);
+    return rc;
 }
 
 /* The job's task as an op file: its canonical task, its measure settings, its target (or this
@@ -363,6 +392,7 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     pthread_t hb;
     if (pthread_create(&hb, NULL, heartbeat, jr) != 0)
         return tt_error_setc(TT_ERR_UNKNOWN, "cannot start the heartbeat thread");
+    bool hb_joined = false;
     int result = 0;
     tt_opfile *file = NULL;
     char dir[PATH_MAX] = "", log[PATH_MAX] = "";
@@ -428,6 +458,12 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     }
     jr->trials_done = job->trials_done;
     jr->best_gflops = job->best_gflops;
+    struct stat st;
+    snprintf(jr->log, sizeof jr->log, "%s", log);
+    pthread_mutex_lock(&jr->mu);
+    jr->log_offset = stat(log, &st) == 0 && st.st_size > 0 ? (long)st.st_size : 0;
+    jr->following = true;
+    pthread_mutex_unlock(&jr->mu);
 
     tt_tune_opts opts;
     tt_tune_opts_default(&opts);
@@ -453,16 +489,16 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     char why[400];
     snprintf(why, sizeof why, "%s", rc ? tt_get_last_error() : "");
 
-    /* Records the hook did not store (see catch_up). */
-    if (!jr->lost && !jr->record_error) {
-        catch_up c = {.jr = jr, .skip = exported + jr->stored};
-        if (tt_log_read(log, TT_LOG_TOLERANT, catch_up_visit, &c, NULL) != 0 && c.rc == 0)
-            say(o, "job %lld: %s", (long long)job->id, tt_get_last_error());
-        if (c.rc == TT_FARM_LEASE_LOST)
-            jr->lost = 1;
-        else if (c.rc != 0)
-            jr->record_error = 1;
-    }
+    /* Records neither the hook nor the heartbeat stored yet: the heartbeat thread ends first
+     * (it may be storing), then this thread stores the rest of the log. */
+    pthread_mutex_lock(&jr->mu);
+    jr->ending = true;
+    pthread_cond_signal(&jr->wake);
+    pthread_mutex_unlock(&jr->mu);
+    pthread_join(hb, NULL);
+    hb_joined = true;
+    if (!jr->lost && !jr->record_error)
+        follow_log(jr, jr->db);
 
     if (jr->lost) {
         say(o, "job %lld: lease lost (another worker has it); stopped", (long long)job->id);
@@ -505,11 +541,13 @@ free_keys:
     for (int i = 0; i < MAX_DEVICES; i++)
         free(keys[i]);
 end:
-    pthread_mutex_lock(&jr->mu);
-    jr->ending = true;
-    pthread_cond_signal(&jr->wake);
-    pthread_mutex_unlock(&jr->mu);
-    pthread_join(hb, NULL);
+    if (!hb_joined) {
+        pthread_mutex_lock(&jr->mu);
+        jr->ending = true;
+        pthread_cond_signal(&jr->wake);
+        pthread_mutex_unlock(&jr->mu);
+        pthread_join(hb, NULL);
+    }
     char err[600];
     snprintf(err, sizeof err, "%s", result ? tt_get_last_error() : "");
     tt_error_category cat = result ? tt_get_last_error_category() : TT_ERR_OK;

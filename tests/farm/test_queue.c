@@ -143,7 +143,7 @@ static void test_expired_job_is_claimed_again(void **state)
     double costs[1];
     char time[TT_RECORD_TIME_LEN];
     make_record(file, 0, 1e-3, &r, costs, time);
-    assert_int_equal(tt_farm_record_add(f, dead->token, &r), 0);
+    assert_int_equal(tt_farm_record_add(f, dead->token, &r, NULL), 0);
     assert_int_equal(tt_farm_job_progress(f, dead->token, 1, 1.0, "a:1"), 0);
 
     PGconn *c = farm_test_conn(uri);
@@ -157,7 +157,7 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_true(next_expiry == 0);
     /* An expired lease refuses records at once, before anyone took the job over. */
     make_record(file, 1, 2e-3, &r, costs, time);
-    assert_int_equal(tt_farm_record_add(f, dead->token, &r), TT_FARM_LEASE_LOST);
+    assert_int_equal(tt_farm_record_add(f, dead->token, &r, NULL), TT_FARM_LEASE_LOST);
 
     assert_int_equal(tt_farm_job_claim(f, "alive", 60, &next), 0);
     assert_non_null(next);
@@ -168,10 +168,14 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_int_equal(tt_farm_job_renew(f, dead->token, 60), TT_FARM_LEASE_LOST);
     assert_non_null(strstr(tt_get_last_error(), "lease lost"));
     assert_int_equal(tt_farm_job_progress(f, dead->token, 9, 99.0, NULL), TT_FARM_LEASE_LOST);
-    assert_int_equal(tt_farm_record_add(f, dead->token, &r), TT_FARM_LEASE_LOST);
+    assert_int_equal(tt_farm_record_add(f, dead->token, &r, NULL), TT_FARM_LEASE_LOST);
     assert_int_equal(tt_farm_job_finish(f, dead->token, "done", NULL), TT_FARM_LEASE_LOST);
     assert_int_equal(tt_farm_job_renew(f, next->token, 60), 0);
-    assert_int_equal(tt_farm_record_add(f, next->token, &r), 0);
+    int added = -1;
+    assert_int_equal(tt_farm_record_add(f, next->token, &r, &added), 0);
+    assert_int_equal(added, 1);
+    assert_int_equal(tt_farm_record_add(f, next->token, &r, &added), 0); /* the same line */
+    assert_int_equal(added, 0);
     assert_int_equal(tt_farm_job_progress(f, next->token, 2, 0.5, NULL), 0);
 
     tt_farm_job *jobs = NULL;
