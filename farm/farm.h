@@ -142,8 +142,8 @@ TT_API int tt_farm_job_pending(tt_farm *f, int64_t *open, int64_t *waiting, doub
  * (the same line) of a workload again adds nothing; *added (may be NULL) says which. */
 struct tt_record;
 TT_API int tt_farm_record_add(tt_farm *f, const char *token, const struct tt_record *r, int *added);
-/* Appends every stored record of workload key (target NULL: of any target) to the log at path,
- * in the order they were stored; *n (may be NULL) counts them. */
+/* Appends every stored record of workload key (NULL: of every workload) for target (NULL: of any
+ * target) to the log at path, in the order they were stored; *n (may be NULL) counts them. */
 TT_API int tt_farm_records_export(tt_farm *f, const char *key, const char *target, const char *path,
                                   int64_t *n);
 

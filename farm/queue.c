@@ -367,7 +367,7 @@ int tt_farm_records_export(tt_farm *f, const char *key, const char *target, cons
     const char *params[] = {key, target};
     PGresult *r = NULL;
     if (tt_farm_exec(f, "read the records",
-                     "SELECT line FROM farm_records WHERE task_key = $1"
+                     "SELECT line FROM farm_records WHERE ($1::text IS NULL OR task_key = $1)"
                      " AND ($2::text IS NULL OR target = $2) ORDER BY id",
                      2, params, &r))
         return -1;

@@ -406,7 +406,10 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
             state = "queued";
         } else {
             state = jr->lost ? NULL : "queued";
-            result = user_stop(o) ? -1 : 0;
+            if (user_stop(o))
+                result = tt_error_setc(TT_ERR_INTERRUPTED,
+                                       "interrupted; job %lld given back to the queue",
+                                       (long long)job->id);
         }
         goto end;
     }
@@ -512,8 +515,12 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
         state = "queued";
         snprintf(summary, sizeof summary, "every device of the job was quarantined");
     } else if (jr->record_error) {
+        /* The database failed under this worker: give the job back and stop (a worker that
+         * cannot store records must not claim more). */
         state = "queued";
-        snprintf(summary, sizeof summary, "storing a record failed: %s", why);
+        snprintf(summary, sizeof summary, "a worker could not store a record");
+        result = tt_error_setc(TT_ERR_IO, "job %lld: storing a record failed; job given back",
+                               (long long)job->id);
     } else if (rc != 0) {
         state = "failed";
         snprintf(summary, sizeof summary, "%s", why);

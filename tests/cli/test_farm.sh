@@ -113,6 +113,14 @@ check "every trial 0..23 of both jobs is stored" test \
   "$(sql "SELECT count(DISTINCT (job_id, trial)) FROM farm_records WHERE trial < 24")" = 48
 check "no device still leased" test "$(sql "SELECT count(*) FROM farm_devices WHERE state <> 'free'")" = 0
 
+# The stored records as a log, into SQLite, applied: both tasks have a best schedule.
+nrec=$(sql "SELECT count(*) FROM farm_records")
+expect 0 "wrote $nrec records to farm.log" farm export --db "$URI" -o farm.log
+expect 2 "-o LOG is required" farm export --db "$URI"
+expect 0 "$nrec added" db import farm.log --db farm.db
+expect 0 "GFLOPS" best op.json --db farm.db
+check "best: both tasks tuned" test "$(grep -c GFLOPS "$WORK/out")" = 2
+
 # A job whose kind has no device: a worker with --until-empty says so (exit 1).
 expect 0 "submitted 2 jobs" farm submit op.json --db "$URI" --trials 4 --kind rk3399
 expect 1 "2 open jobs wait for devices of a kind that has none outside quarantine" farm work --db "$URI" --key-dir keys --until-empty
