@@ -395,7 +395,7 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     bool hb_joined = false;
     int result = 0;
     tt_opfile *file = NULL;
-    char dir[PATH_MAX] = "", log[PATH_MAX] = "";
+    char dir[PATH_MAX / 2] = "", log[PATH_MAX] = "";
     const char *state = NULL; /* how the job ends: "done", "failed", "queued"; NULL: lost */
     char summary[600] = "";
 
@@ -438,8 +438,8 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     /* The job's records so far, whoever measured them, become the log it resumes: the cost
      * model trains on them, the trial numbering continues, nothing is measured twice. */
     const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/tt-farm-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (!mkdtemp(dir)) {
+    int dlen = snprintf(dir, sizeof dir, "%s/tt-farm-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+    if (dlen < 0 || (size_t)dlen >= sizeof dir || !mkdtemp(dir)) {
         tt_error_setc(TT_ERR_IO, "cannot make a work directory in '%s': %s",
                       tmp && tmp[0] ? tmp : "/tmp", strerror(errno));
         dir[0] = '\0';
