@@ -125,6 +125,21 @@ check "best: both tasks tuned" test "$(grep -c GFLOPS "$WORK/out")" = 2
 expect 0 "submitted 2 jobs" farm submit op.json --db "$URI" --trials 4 --kind rk3399
 expect 1 "2 open jobs wait for devices of a kind that has none outside quarantine" farm work --db "$URI" --key-dir keys --until-empty
 
+# Ctrl-C: the worker stops (exit 130) and gives its job back to the queue, devices released.
+expect 0 "submitted 1 job" farm submit "$ROOT/examples/matmul.json" --db "$URI" --trials 8 --kind x86
+TT_FAULT_INJECT=hang@2 "$TT" farm work --db "$URI" --key-dir keys --quiet --tuner random --jobs 2 --name w3 >w3.out 2>&1 &
+w3=$!
+while kill -0 "$w3" 2>/dev/null &&
+  [ "$(sql "SELECT count(*) FROM farm_records r JOIN farm_jobs j ON j.id = r.job_id WHERE j.state = 'running'")" -lt 2 ]; do
+  sleep 0.1
+done
+kill -INT "$w3"
+wait "$w3"
+check "SIGINT: farm work exits 130" test $? = 130
+check "SIGINT: the job is back in the queue" test \
+  "$(sql "SELECT state || ' ' || coalesce(worker, '-') FROM farm_jobs WHERE task_name LIKE 'matmul_256%'")" = "queued -"
+check "SIGINT: its device is free again" test "$(sql "SELECT count(*) FROM farm_devices WHERE state <> 'free'")" = 0
+
 kill -TERM "${pids[@]}"
 wait "${pids[@]}" 2>/dev/null
 finish
