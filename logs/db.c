@@ -1,63 +1,20 @@
-/* The tuning database, part one: opening (schema, WAL, the checks that refuse a file that is not
- * ours), adding records one by one or from a log, and the runs table. Queries, export and merge
- * are in db_query.c. Every write is one BEGIN IMMEDIATE transaction, so concurrent tuners queue
- * on the lock instead of losing writes. */
-#include <errno.h>
+/* The tuning database, part one: opening either engine (docs/ARCHITECTURE.md, "Logs and the
+ * database"), the engine-neutral statement helpers, adding records one by one, guarded or from a
+ * log, and the runs table. Queries, export and merge are in db_query.c; the engines in
+ * db_sqlite.c and db_pg.c. Every write is one short transaction, so concurrent tuners queue on
+ * the lock (SQLite) or on rows (PostgreSQL) instead of losing writes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include <jansson.h>
 
 #include "logs/db_internal.h"
 
-/* A macro's value as a string literal: the schema prints the outcome table's largest code. */
-#define TT_DB_STR_(x) #x
-#define TT_DB_STR(x) TT_DB_STR_(x)
-
-/* The records table's CHECK on "error" is made from the outcome table (tt/outcome.h), so a new
- * database always accepts exactly its codes. An existing database keeps the CHECK it was created
- * with, which SQLite cannot alter: a new outcome needs TT_DB_SCHEMA_VERSION raised and a
- * migration that rebuilds the records table, before this assert may change. */
-_Static_assert(TT_OUTCOME_MAX == 7 && TT_DB_SCHEMA_VERSION == 1,
-               "the outcome codes changed: migrate the records table's CHECK (see above)");
-
-#define BUSY_TIMEOUT_MS 10000
 /* Records per transaction when importing: large enough to be fast, small enough that another
  * tuner waiting for the lock gets it well within the busy timeout. */
 #define IMPORT_BATCH 1000
-
-static const char *const schema_sql =
-    "CREATE TABLE workloads("
-    "  key TEXT PRIMARY KEY NOT NULL,"
-    "  op TEXT NOT NULL,"
-    "  workload TEXT NOT NULL);" /* canonical task JSON */
-    "CREATE TABLE runs("
-    "  id INTEGER PRIMARY KEY,"
-    "  op_file TEXT NOT NULL, target TEXT NOT NULL, tuner TEXT NOT NULL,"
-    "  trials_asked INTEGER NOT NULL, trials_done INTEGER NOT NULL DEFAULT 0,"
-    "  start_time TEXT NOT NULL, end_time TEXT,"
-    "  status TEXT NOT NULL DEFAULT 'running'"
-    "    CHECK (status IN ('running', 'finished', 'interrupted')));"
-    "CREATE TABLE records("
-    "  id INTEGER PRIMARY KEY,"
-    "  key TEXT NOT NULL REFERENCES workloads(key),"
-    "  target TEXT NOT NULL,"
-    "  steps TEXT NOT NULL," /* compact JSON array */
-    "  cost REAL,"           /* median of costs; NULL for errors */
-    "  costs TEXT NOT NULL," /* compact JSON array */
-    "  error INTEGER NOT NULL CHECK (error BETWEEN 0 AND " TT_DB_STR(
-        TT_OUTCOME_MAX) "),"
-                        "  error_msg TEXT NOT NULL,"
-                        "  build_s REAL NOT NULL, gflops REAL NOT NULL,"
-                        "  time TEXT NOT NULL, tuner TEXT NOT NULL,"
-                        "  trial INTEGER NOT NULL, seed INTEGER NOT NULL,"
-                        "  run_id INTEGER REFERENCES runs(id),"
-                        "  hash TEXT NOT NULL UNIQUE);" /* tt_record_hash: what makes imports
-                                                           idempotent */
-                        "CREATE INDEX records_best ON records(key, target, cost);";
 
 static const char *const status_names[] = {"running", "finished", "interrupted"};
 _Static_assert(sizeof status_names / sizeof status_names[0] == TT_RUN_STATUS_COUNT,
@@ -70,32 +27,268 @@ TT_API const char *tt_run_status_name(int status)
     return status_names[status];
 }
 
+/* ---- which engine, and what messages may show of a URI ---- */
+
+TT_API int tt_db_is_uri(const char *path_or_uri)
+{
+    return path_or_uri && (strncmp(path_or_uri, "postgresql://", 13) == 0 ||
+                           strncmp(path_or_uri, "postgres://", 11) == 0);
+}
+
+/* Drops the password of a URI: ":secret" of "user:secret@host", and any "password=" query
+ * parameter. Works on text alone, so a URI libpq refuses is redacted as well. */
+TT_API char *tt_db_display_name(const char *path_or_uri)
+{
+    if (!path_or_uri)
+        return NULL;
+    char *out = strdup(path_or_uri);
+    if (!out || !tt_db_is_uri(out))
+        return out;
+    char *auth = strstr(out, "://") + 3;
+    char *auth_end = auth + strcspn(auth, "/?");
+    char *at = NULL;
+    for (char *p = auth; p < auth_end; p++)
+        if (*p == '@')
+            at = p;
+    if (at) {
+        char *colon = memchr(auth, ':', (size_t)(at - auth));
+        if (colon)
+            memmove(colon, at, strlen(at) + 1);
+    }
+    char *q = strchr(out, '?');
+    if (q) {
+        char *p = q + 1, *dst = q + 1;
+        int kept = 0;
+        while (*p) {
+            size_t len = strcspn(p, "&");
+            if (strncmp(p, "password=", 9) != 0) {
+                if (kept++)
+                    *dst++ = '&';
+                memmove(dst, p, len);
+                dst += len;
+            }
+            p += len;
+            if (*p == '&')
+                p++;
+        }
+        *dst = '\0';
+        if (!kept)
+            *q = '\0';
+    }
+    return out;
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+TT_API char *tt_db_uri_password(const char *uri, int decode)
+{
+    if (!tt_db_is_uri(uri))
+        return NULL;
+    const char *auth = strstr(uri, "://") + 3;
+    size_t len = strcspn(auth, "/?");
+    const char *at = NULL, *from = NULL;
+    size_t n = 0;
+    for (const char *p = auth; p < auth + len; p++)
+        if (*p == '@')
+            at = p;
+    const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+    const char *q = strchr(uri, '?');
+    if (colon && at > colon + 1) {
+        from = colon + 1;
+        n = (size_t)(at - from);
+    } else {
+        for (const char *p = q; p && *p; p = strchr(p + 1, '&'))
+            if (strncmp(p + 1, "password=", 9) == 0) {
+                from = p + 10;
+                n = strcspn(from, "&");
+            }
+    }
+    if (!from || n == 0)
+        return NULL;
+    char *out = strndup(from, n);
+    if (!out || !decode)
+        return out;
+    char *w = out;
+    for (const char *r = out; *r; r++) {
+        int hi, lo;
+        if (*r == '%' && (hi = hex_digit(r[1])) >= 0 && (lo = hex_digit(r[2])) >= 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 2;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
+TT_API int tt_db_is_postgres(const tt_db *db)
+{
+    return db && db->engine == &tt_db_pg_engine;
+}
+
+tt_db *tt_db_alloc(const tt_db_engine *engine, const char *path)
+{
+    tt_db *db = calloc(1, sizeof *db);
+    if (!db || !(db->path = tt_db_display_name(path))) {
+        free(db);
+        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database: out of memory");
+        return NULL;
+    }
+    db->engine = engine;
+    db->version = TT_DB_SCHEMA_VERSION;
+    return db;
+}
+
+TT_API int tt_db_open(const char *path_or_uri, tt_db **out)
+{
+    if (tt_db_is_uri(path_or_uri))
+        return tt_db_pg_open(path_or_uri, 0, out);
+    return tt_db_sqlite_open(path_or_uri, 0, out);
+}
+
+TT_API int tt_db_close(tt_db *db)
+{
+    if (!db)
+        return 0;
+    if (db->in_tx)
+        tt_db_rollback(db);
+    int rc = db->engine->close(db); /* sets an error only when it fails */
+    free(db->path);
+    free(db->identity);
+    free(db->last_err);
+    free(db);
+    return rc;
+}
+
+TT_API const char *tt_db_path(const tt_db *db)
+{
+    return db->path;
+}
+
+/* ---- statements on either engine ---- */
+
 int tt_db_fail(tt_db *db, const char *what)
 {
-    return tt_error_set("database '%s': %s: %s", db->path, what, sqlite3_errmsg(db->h));
+    return tt_error_set("database '%s': %s: %s", db->path, what, db->engine->errmsg(db));
 }
 
 int tt_db_exec(tt_db *db, const char *sql)
 {
-    if (sqlite3_exec(db->h, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return tt_db_fail(db, sql);
+    return db->engine->exec(db, sql);
+}
+
+int tt_db_query(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, tt_db_rows **rows)
+{
+    return db->engine->query(db, sql, args, nargs, rows);
+}
+
+int tt_db_next(tt_db *db, tt_db_rows *rows)
+{
+    int rc = db->engine->next(rows);
+    if (rc < 0)
+        return tt_db_fail(db, "statement failed");
+    return rc;
+}
+
+const char *tt_db_col_text(tt_db *db, tt_db_rows *rows, int col)
+{
+    return db->engine->text(rows, col);
+}
+
+int64_t tt_db_col_int(tt_db *db, tt_db_rows *rows, int col)
+{
+    return db->engine->integer(rows, col);
+}
+
+double tt_db_col_real(tt_db *db, tt_db_rows *rows, int col)
+{
+    return db->engine->real(rows, col);
+}
+
+int tt_db_col_null(tt_db *db, tt_db_rows *rows, int col)
+{
+    return db->engine->is_null(rows, col);
+}
+
+void tt_db_rows_free(tt_db *db, tt_db_rows *rows)
+{
+    if (rows)
+        db->engine->rows_free(rows);
+}
+
+int tt_db_write(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, int64_t *changes)
+{
+    tt_db_rows *rows;
+    if (tt_db_query(db, sql, args, nargs, &rows))
+        return -1;
+    int rc = tt_db_next(db, rows);
+    tt_db_rows_free(db, rows);
+    if (rc < 0)
+        return -1;
+    if (changes)
+        *changes = db->engine->changes(db);
     return 0;
+}
+
+int tt_db_query_int(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, int64_t *out)
+{
+    tt_db_rows *rows;
+    if (tt_db_query(db, sql, args, nargs, &rows))
+        return -1;
+    int rc = tt_db_next(db, rows);
+    if (rc == 0)
+        rc = tt_error_set("database '%s': %s: no row", db->path, sql);
+    if (rc > 0) {
+        *out = tt_db_col_int(db, rows, 0);
+        rc = 0;
+    }
+    tt_db_rows_free(db, rows);
+    return rc;
 }
 
 int tt_db_begin(tt_db *db)
 {
-    return tt_db_exec(db, "BEGIN IMMEDIATE");
+    if (tt_db_exec(db, db->engine->begin_write))
+        return -1;
+    db->in_tx = 1;
+    return 0;
+}
+
+int tt_db_begin_read(tt_db *db)
+{
+    if (tt_db_exec(db, db->engine->begin_read))
+        return -1;
+    db->in_tx = 1;
+    return 0;
 }
 
 int tt_db_commit(tt_db *db)
 {
-    return tt_db_exec(db, "COMMIT");
+    if (tt_db_exec(db, "COMMIT"))
+        return -1;
+    db->in_tx = 0;
+    return 0;
 }
 
 void tt_db_rollback(tt_db *db)
 {
-    if (!sqlite3_get_autocommit(db->h))
-        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    if (!db->in_tx)
+        return;
+    /* keeps the error that made us roll back */
+    tt_error_category cat = tt_get_last_error_category();
+    char *msg = strdup(tt_get_last_error());
+    db->engine->exec(db, "ROLLBACK");
+    db->in_tx = 0;
+    if (msg)
+        tt_error_setc(cat, "%s", msg);
+    free(msg);
 }
 
 void tt_db_time_now(char out[32])
@@ -108,200 +301,9 @@ void tt_db_time_now(char out[32])
     snprintf(out + n, 32 - n, ".%03dZ", (int)(ts.tv_nsec / 1000000) % 1000);
 }
 
-/* One integer from a query (count(*), a pragma); the statement must return a row. */
-static int query_int(tt_db *db, const char *sql, int64_t *out)
-{
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h, sql, -1, &st, NULL) != SQLITE_OK)
-        return tt_db_fail(db, sql);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        tt_db_fail(db, sql);
-        sqlite3_finalize(st);
-        return -1;
-    }
-    *out = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return 0;
-}
-
-/* A missing directory would otherwise surface as SQLite's vague "unable to open database file". */
-static int check_parent_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return 0;
-    size_t n = slash == path ? 1 : (size_t)(slash - path);
-    char *dir = strndup(path, n);
-    if (!dir)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database '%s': out of memory",
-                             path);
-    struct stat st;
-    int rc = 0;
-    if (stat(dir, &st) != 0)
-        rc = tt_error_setc(tt_error_category_from_errno(errno), "cannot open database '%s': %s",
-                           path, strerror(errno));
-    else if (!S_ISDIR(st.st_mode))
-        rc = tt_error_setc(TT_ERR_INVALID_ARGUMENT,
-                           "cannot open database '%s': '%s' is not a directory", path, dir);
-    free(dir);
-    return rc;
-}
-
-/* Refuses files that are not SQLite or not ours before anything could write to them; fills
- * *tables with the number of schema objects (0 for a new database). */
-static int check_ours(tt_db *db, int64_t *tables)
-{
-    if (query_int(db, "SELECT count(*) FROM sqlite_master", tables)) {
-        int code = sqlite3_errcode(db->h) & 0xff;
-        if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT)
-            return tt_error_setc(TT_ERR_PARSE, "'%s' is not a tvm-tune database (%s)", db->path,
-                                 sqlite3_errmsg(db->h));
-        return -1;
-    }
-    if (*tables == 0)
-        return 0;
-    int64_t app_id, version;
-    if (query_int(db, "PRAGMA application_id", &app_id) ||
-        query_int(db, "PRAGMA user_version", &version))
-        return -1;
-    if (app_id != TT_DB_APPLICATION_ID)
-        return tt_error_setc(TT_ERR_PARSE,
-                             "'%s' is not a tvm-tune database (an SQLite database of another "
-                             "application)",
-                             db->path);
-    if (version > TT_DB_SCHEMA_VERSION)
-        return tt_error_setc(TT_ERR_UNSUPPORTED,
-                             "database '%s' has schema version %lld, newer than this tvm-tune "
-                             "reads (%d)",
-                             db->path, (long long)version, TT_DB_SCHEMA_VERSION);
-    return 0;
-}
-
-static int create_schema(tt_db *db)
-{
-    if (tt_db_begin(db))
-        return -1;
-    /* Another process may have created it between our check and the lock. */
-    int64_t tables;
-    if (query_int(db, "SELECT count(*) FROM sqlite_master", &tables))
-        goto fail;
-    if (tables == 0) {
-        char pragmas[96];
-        snprintf(pragmas, sizeof pragmas, "PRAGMA application_id = %d; PRAGMA user_version = %d",
-                 TT_DB_APPLICATION_ID, TT_DB_SCHEMA_VERSION);
-        if (tt_db_exec(db, schema_sql) || tt_db_exec(db, pragmas))
-            goto fail;
-    }
-    if (tt_db_commit(db))
-        goto fail;
-    return 0;
-fail:
-    tt_db_rollback(db);
-    return -1;
-}
-
-static int prepare(tt_db *db, const char *sql, sqlite3_stmt **out)
-{
-    if (sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK)
-        return tt_db_fail(db, "cannot prepare a statement");
-    return 0;
-}
-
-/* Switches the database to WAL. On a database still in rollback mode (one being created) the
- * switch upgrades a read lock to an exclusive one, and SQLite does not call the busy handler for
- * that upgrade (sqlite3BtreeSetVersion begins a read transaction, then a write one; the busy
- * handler runs only from no transaction): a second process opening the new database at the same
- * moment got SQLITE_BUSY at once (4-33 of 600 simultaneous opens). So retry here, within the same
- * busy timeout, as the busy handler would. */
-static int set_wal(tt_db *db)
-{
-    for (int waited_ms = 0;; waited_ms += 5) {
-        int rc = sqlite3_exec(db->h, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
-        if (rc == SQLITE_OK)
-            return 0;
-        if ((rc & 0xff) != SQLITE_BUSY || waited_ms >= BUSY_TIMEOUT_MS)
-            return tt_db_fail(db, "PRAGMA journal_mode = WAL");
-        sqlite3_sleep(5);
-    }
-}
-
-TT_API int tt_db_open(const char *path, tt_db **out)
-{
-    *out = NULL;
-    if (!path || !*path)
-        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database: empty path");
-    if (check_parent_dir(path))
-        return -1;
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return tt_error_setc(TT_ERR_INVALID_ARGUMENT, "cannot open database '%s': is a directory",
-                             path);
-    tt_db *db = calloc(1, sizeof *db);
-    if (!db || !(db->path = strdup(path))) {
-        free(db);
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "cannot open database '%s': out of memory",
-                             path);
-    }
-    if (sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
-        tt_error_set("cannot open database '%s': %s", path,
-                     db->h ? sqlite3_errmsg(db->h) : "out of memory");
-        tt_db_close(db);
-        return -1;
-    }
-    sqlite3_extended_result_codes(db->h, 1);
-    sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
-    int64_t tables;
-    if (check_ours(db, &tables))
-        goto fail;
-    /* WAL: readers never block the writer and commits need no fsync of the main file;
-     * synchronous=NORMAL keeps the database consistent across a crash (SQLite's WAL docs). */
-    if (set_wal(db) || tt_db_exec(db, "PRAGMA synchronous = NORMAL"))
-        goto fail;
-    if (tables == 0 && create_schema(db))
-        goto fail;
-    if (prepare(db, "SELECT workload FROM workloads WHERE key = ?1", &db->get_workload) ||
-        prepare(db, "INSERT INTO workloads(key, op, workload) VALUES (?1, ?2, ?3)",
-                &db->put_workload) ||
-        prepare(db,
-                "INSERT INTO records(key, target, steps, cost, costs, error, error_msg, build_s,"
-                " gflops, time, tuner, trial, seed, run_id, hash)"
-                " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
-                " ON CONFLICT(hash) DO NOTHING",
-                &db->put_record))
-        goto fail;
-    *out = db;
-    return 0;
-fail:
-    tt_db_close(db);
-    return -1;
-}
-
-TT_API int tt_db_close(tt_db *db)
-{
-    if (!db)
-        return 0;
-    sqlite3_finalize(db->get_workload);
-    sqlite3_finalize(db->put_workload);
-    sqlite3_finalize(db->put_record);
-    int rc = 0;
-    if (db->h && sqlite3_close(db->h) != SQLITE_OK)
-        rc = tt_error_set("database '%s': close failed: %s", db->path, sqlite3_errmsg(db->h));
-    free(db->path);
-    free(db);
-    return rc;
-}
-
-TT_API const char *tt_db_path(const tt_db *db)
-{
-    return db->path;
-}
-
 /* ---- records ---- */
 
-/* The op of a workload: its "op" field, else the key up to its last '-' (name-hash). */
-static char *workload_op(const char *key, const char *workload)
+char *tt_db_workload_op(const char *key, const char *workload)
 {
     json_t *w = json_loads(workload, 0, NULL);
     const char *op = json_string_value(json_object_get(w, "op"));
@@ -316,118 +318,155 @@ static char *workload_op(const char *key, const char *workload)
     return out;
 }
 
-static int put_workload(tt_db *db, const tt_record *r)
+static const char *const get_workload_sql = "SELECT workload FROM workloads WHERE key = ?1";
+
+/* Insert-or-nothing then compare, so two writers adding one new workload both succeed. */
+int tt_db_put_workload(tt_db *db, const char *key, const char *workload)
 {
-    sqlite3_stmt *st = db->get_workload;
-    sqlite3_reset(st);
-    if (sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK)
-        return tt_db_fail(db, "cannot bind a workload key");
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *known = (const char *)sqlite3_column_text(st, 0);
-        int same = known && strcmp(known, r->workload) == 0;
-        sqlite3_reset(st);
-        if (!same)
-            return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
-                                 "database '%s': key \"%s\" already names a different workload",
-                                 db->path, r->key);
-        return 0;
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return tt_db_fail(db, "cannot look up a workload");
-    char *op = workload_op(r->key, r->workload);
-    if (!op)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
-    st = db->put_workload;
-    sqlite3_reset(st);
-    int bad = 0;
-    bad |= sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 2, op, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 3, r->workload, -1, SQLITE_STATIC) != SQLITE_OK;
-    if (bad) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+        tt_db_rows *rows;
+        tt_db_arg arg = TT_DB_TEXT(key);
+        if (tt_db_query(db, get_workload_sql, &arg, 1, &rows))
+            return -1;
+        int rc = tt_db_next(db, rows);
+        int same = rc > 0 && strcmp(tt_db_col_text(db, rows, 0), workload) == 0;
+        tt_db_rows_free(db, rows);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            if (!same)
+                return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                                     "database '%s': key \"%s\" already names a different workload",
+                                     db->path, key);
+            return 0;
+        }
+        if (attempt > 0)
+            break;
+        char *op = tt_db_workload_op(key, workload);
+        if (!op)
+            return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
+        tt_db_arg args[] = {TT_DB_TEXT(key), TT_DB_TEXT(op), TT_DB_TEXT(workload)};
+        int64_t changes;
+        rc = tt_db_write(db,
+                         "INSERT INTO workloads(key, op, workload) VALUES (?1, ?2, ?3)"
+                         " ON CONFLICT(key) DO NOTHING",
+                         args, 3, &changes);
         free(op);
-        return tt_db_fail(db, "cannot bind a workload");
+        if (rc)
+            return -1;
+        if (changes > 0)
+            return 0;
+        /* another writer added it first: compare with theirs */
     }
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    free(op);
-    if (rc != SQLITE_DONE)
-        return tt_db_fail(db, "cannot add a workload");
-    return 0;
+    return tt_error_set("database '%s': workload \"%s\" vanished while adding it", db->path, key);
 }
 
-/* Inserts a canonical record (as tt_record_decode returns it) inside the caller's transaction. */
-static int put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
+int tt_db_put_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
 {
     char hash[TT_RECORD_HASH_LEN + 1];
     char *costs;
-    if (put_workload(db, r) || tt_record_hash(r, hash))
+    if (tt_db_put_workload(db, r->key, r->workload) || tt_record_hash(r, hash))
         return -1;
     if (tt_record_costs_json(r->costs, r->n_costs, &costs))
         return -1;
-    sqlite3_stmt *st = db->put_record;
-    sqlite3_reset(st);
-    int bad = 0;
-    bad |= sqlite3_bind_text(st, 1, r->key, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 3, r->steps, -1, SQLITE_STATIC) != SQLITE_OK;
-    if (r->error == TT_OUTCOME_OK)
-        bad |= sqlite3_bind_double(st, 4, tt_record_cost(r)) != SQLITE_OK;
-    else
-        bad |= sqlite3_bind_null(st, 4) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 5, costs, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_int(st, 6, r->error) != SQLITE_OK;
-    bad |=
-        sqlite3_bind_text(st, 7, r->error_msg ? r->error_msg : "", -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_double(st, 8, r->build_s) != SQLITE_OK;
-    bad |= sqlite3_bind_double(st, 9, r->gflops) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 10, r->time, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 11, r->tuner, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(st, 12, r->trial) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(st, 13, r->seed) != SQLITE_OK;
-    if (run_id > 0)
-        bad |= sqlite3_bind_int64(st, 14, run_id) != SQLITE_OK;
-    else
-        bad |= sqlite3_bind_null(st, 14) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 15, hash, -1, SQLITE_STATIC) != SQLITE_OK;
-    if (bad) {
-        free(costs);
-        return tt_db_fail(db, "cannot bind a record");
-    }
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st); /* they point at memory freed below */
+    tt_db_arg args[] = {
+        TT_DB_TEXT(r->key),
+        TT_DB_TEXT(r->target),
+        TT_DB_TEXT(r->steps),
+        r->error == TT_OUTCOME_OK ? TT_DB_REAL(tt_record_cost(r))
+                                  : (tt_db_arg){.type = 'f', .null = 1},
+        TT_DB_TEXT(costs),
+        TT_DB_INT(r->error),
+        TT_DB_TEXT(r->error_msg ? r->error_msg : ""),
+        TT_DB_REAL(r->build_s),
+        TT_DB_REAL(r->gflops),
+        TT_DB_TEXT(r->time),
+        TT_DB_TEXT(r->tuner),
+        TT_DB_INT(r->trial),
+        TT_DB_INT(r->seed),
+        run_id > 0 ? TT_DB_INT(run_id) : TT_DB_NULL_INT,
+        TT_DB_TEXT(hash),
+        TT_DB_TEXT(r->device ? r->device : ""),
+    };
+    int64_t changes = 0;
+    int rc = tt_db_write(db,
+                         "INSERT INTO records(key, target, steps, cost, costs, error, error_msg,"
+                         " build_s, gflops, time, tuner, trial, seed, run_id, hash, device)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                         " ?15, ?16) ON CONFLICT(hash) DO NOTHING",
+                         args, (int)(sizeof args / sizeof args[0]), &changes);
     free(costs);
-    if (rc != SQLITE_DONE)
-        return tt_db_fail(db, "cannot add a record");
-    *added = sqlite3_changes(db->h) > 0;
+    if (rc)
+        return -1;
+    *added = changes > 0;
     return 0;
 }
 
-TT_API int tt_db_add_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
+/* An encode-decode round trip checks r exactly as a log line is checked and brings workload and
+ * steps to the canonical text the database compares and hashes. */
+static int canonical(tt_db *db, const tt_record *r, tt_record **out)
 {
-    /* An encode-decode round trip checks r exactly as a log line is checked and brings workload
-     * and steps to the canonical text the database compares and hashes. */
     char *line;
-    tt_record *c;
     if (tt_record_encode(r, &line))
         return tt_error_wrap("database '%s': cannot add record", db->path);
-    int rc = tt_record_decode(line, strlen(line), &c);
+    int rc = tt_record_decode(line, strlen(line), out);
     free(line);
     if (rc)
         return tt_error_wrap("database '%s': cannot add record", db->path);
-    int was_added = 0;
-    if (tt_db_begin(db) || put_record(db, c, run_id, &was_added) || tt_db_commit(db)) {
-        tt_db_rollback(db);
-        tt_record_free(c);
+    return 0;
+}
+
+static int add_record(tt_db *db, const tt_record *r, int64_t run_id, const char *guard_sql,
+                      const char *const *params, int nparams, int *added)
+{
+    tt_record *c;
+    if (canonical(db, r, &c))
         return -1;
+    int was_added = 0, matched = 1;
+    if (tt_db_begin(db))
+        goto fail;
+    if (guard_sql && db->engine->guard(db, guard_sql, params, nparams, &matched))
+        goto fail;
+    if (!matched) {
+        tt_error_setc(TT_ERR_CONFLICT,
+                      "database '%s': write refused: the guard matched no row (the lease was "
+                      "taken over)",
+                      db->path);
+        goto fail;
     }
+    if (tt_db_put_record(db, c, run_id, &was_added) || tt_db_commit(db))
+        goto fail;
     tt_record_free(c);
     if (added)
         *added = was_added;
     return 0;
+fail:
+    tt_db_rollback(db);
+    tt_record_free(c);
+    return -1;
+}
+
+TT_API int tt_db_add_record(tt_db *db, const tt_record *r, int64_t run_id, int *added)
+{
+    return add_record(db, r, run_id, NULL, NULL, 0, added);
+}
+
+TT_API int tt_db_add_record_guarded(tt_db *db, const tt_record *r, int64_t run_id,
+                                    const char *guard_sql, const char *const *params, int nparams,
+                                    int *added)
+{
+    if (added)
+        *added = 0;
+    if (!db->engine->guard)
+        return tt_error_setc(TT_ERR_UNSUPPORTED,
+                             "database '%s': guarded writes need PostgreSQL, not %s", db->path,
+                             db->engine->name);
+    if (!guard_sql || nparams < 0 || (nparams > 0 && !params))
+        return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
+                             "database '%s': guarded write: a guard query and its %d parameters "
+                             "must be given",
+                             db->path, nparams);
+    return add_record(db, r, run_id, guard_sql, params, nparams, added);
 }
 
 typedef struct {
@@ -437,11 +476,12 @@ typedef struct {
 
 static int import_one(const tt_record *r, size_t line, void *ctx)
 {
+    (void)line;
     import_state *s = ctx;
     if (s->batch == 0 && tt_db_begin(s->db))
         return -1;
     int added;
-    if (put_record(s->db, r, 0, &added))
+    if (tt_db_put_record(s->db, r, 0, &added))
         return -1;
     s->batch++;
     s->batch_added += (size_t)added;
@@ -484,30 +524,15 @@ TT_API int tt_db_import_log(tt_db *db, const char *path, size_t *added, size_t *
 
 /* ---- runs ---- */
 
-/* Runs one write statement (with bound values set by the caller) in its own transaction;
- * *changes gets the number of rows it touched. */
-static int write_one(tt_db *db, sqlite3_stmt *st, int bad, const char *what, int *changes)
+/* Runs one write statement in its own transaction; *changes gets the rows it touched. */
+static int write_one(tt_db *db, const char *sql, const tt_db_arg *args, int nargs, const char *what,
+                     int64_t *changes)
 {
-    int rc = -1;
-    if (bad) {
-        tt_db_fail(db, what);
-        goto done;
-    }
-    if (tt_db_begin(db))
-        goto done;
-    if (sqlite3_step(st) != SQLITE_DONE) {
-        tt_db_fail(db, what);
-        goto done;
-    }
-    *changes = sqlite3_changes(db->h);
-    if (tt_db_commit(db))
-        goto done;
-    rc = 0;
-done:
-    sqlite3_finalize(st);
-    if (rc)
+    if (tt_db_begin(db) || tt_db_write(db, sql, args, nargs, changes) || tt_db_commit(db)) {
         tt_db_rollback(db);
-    return rc;
+        return tt_error_wrap("database '%s': %s", db->path, what);
+    }
+    return 0;
 }
 
 TT_API int tt_db_run_begin(tt_db *db, const char *op_file, const char *target, const char *tuner,
@@ -520,25 +545,21 @@ TT_API int tt_db_run_begin(tt_db *db, const char *op_file, const char *target, c
     if (trials_asked < 0)
         return tt_error_set("database '%s': run: trials asked must be >= 0, got %lld", db->path,
                             (long long)trials_asked);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h,
-                           "INSERT INTO runs(op_file, target, tuner, trials_asked, start_time)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5)",
-                           -1, &st, NULL) != SQLITE_OK)
-        return tt_db_fail(db, "cannot prepare run insert");
     char now[32];
     tt_db_time_now(now);
-    int bad = 0;
-    bad |= sqlite3_bind_text(st, 1, op_file, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 3, tuner, -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(st, 4, trials_asked) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 5, now, -1, SQLITE_TRANSIENT) != SQLITE_OK;
-    /* last_insert_rowid is per connection, so reading it after the commit is safe. */
-    int changes;
-    if (write_one(db, st, bad, "cannot start a run", &changes))
-        return -1;
-    *run_id = sqlite3_last_insert_rowid(db->h);
+    tt_db_arg args[] = {TT_DB_TEXT(op_file), TT_DB_TEXT(target), TT_DB_TEXT(tuner),
+                        TT_DB_INT(trials_asked), TT_DB_TEXT(now)};
+    /* RETURNING reads the new id in the same statement, on either engine. */
+    if (tt_db_begin(db) ||
+        tt_db_query_int(db,
+                        "INSERT INTO runs(op_file, target, tuner, trials_asked, start_time)"
+                        " VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                        args, 5, run_id) ||
+        tt_db_commit(db)) {
+        tt_db_rollback(db);
+        *run_id = 0;
+        return tt_error_wrap("database '%s': cannot start a run", db->path);
+    }
     return 0;
 }
 
@@ -547,15 +568,10 @@ TT_API int tt_db_run_update(tt_db *db, int64_t run_id, int64_t trials_done)
     if (trials_done < 0)
         return tt_error_set("database '%s': run %lld: trials done must be >= 0, got %lld", db->path,
                             (long long)run_id, (long long)trials_done);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h, "UPDATE runs SET trials_done = ?1 WHERE id = ?2", -1, &st,
-                           NULL) != SQLITE_OK)
-        return tt_db_fail(db, "cannot prepare run update");
-    int bad = 0;
-    bad |= sqlite3_bind_int64(st, 1, trials_done) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(st, 2, run_id) != SQLITE_OK;
-    int changes;
-    if (write_one(db, st, bad, "cannot update a run", &changes))
+    tt_db_arg args[] = {TT_DB_INT(trials_done), TT_DB_INT(run_id)};
+    int64_t changes;
+    if (write_one(db, "UPDATE runs SET trials_done = ?1 WHERE id = ?2", args, 2,
+                  "cannot update a run", &changes))
         return -1;
     if (changes == 0)
         return tt_error_set("database '%s': run %lld not found", db->path, (long long)run_id);
@@ -568,61 +584,45 @@ TT_API int tt_db_run_end(tt_db *db, int64_t run_id, tt_run_status status)
         return tt_error_set("database '%s': run %lld: a run ends finished or interrupted, not "
                             "status %d",
                             db->path, (long long)run_id, (int)status);
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h, "UPDATE runs SET status = ?1, end_time = ?2 WHERE id = ?3", -1,
-                           &st, NULL) != SQLITE_OK)
-        return tt_db_fail(db, "cannot prepare run end");
     char now[32];
     tt_db_time_now(now);
-    int bad = 0;
-    bad |= sqlite3_bind_text(st, 1, status_names[status], -1, SQLITE_STATIC) != SQLITE_OK;
-    bad |= sqlite3_bind_text(st, 2, now, -1, SQLITE_TRANSIENT) != SQLITE_OK;
-    bad |= sqlite3_bind_int64(st, 3, run_id) != SQLITE_OK;
-    int changes;
-    if (write_one(db, st, bad, "cannot end a run", &changes))
+    tt_db_arg args[] = {TT_DB_TEXT(status_names[status]), TT_DB_TEXT(now), TT_DB_INT(run_id)};
+    int64_t changes;
+    if (write_one(db, "UPDATE runs SET status = ?1, end_time = ?2 WHERE id = ?3", args, 3,
+                  "cannot end a run", &changes))
         return -1;
     if (changes == 0)
         return tt_error_set("database '%s': run %lld not found", db->path, (long long)run_id);
     return 0;
 }
 
-static const char *column_text(sqlite3_stmt *st, int i)
-{
-    const char *s = (const char *)sqlite3_column_text(st, i);
-    return s ? s : "";
-}
-
 TT_API int tt_db_run_get(tt_db *db, int64_t run_id, tt_db_run **out)
 {
     *out = NULL;
-    sqlite3_stmt *st;
-    if (sqlite3_prepare_v2(db->h,
-                           "SELECT op_file, target, tuner, trials_asked, trials_done, start_time,"
-                           " end_time, status FROM runs WHERE id = ?1",
-                           -1, &st, NULL) != SQLITE_OK)
-        return tt_db_fail(db, "cannot prepare run query");
-    if (sqlite3_bind_int64(st, 1, run_id) != SQLITE_OK) {
-        tt_db_fail(db, "cannot bind a run id");
-        sqlite3_finalize(st);
+    tt_db_rows *rows;
+    tt_db_arg id = TT_DB_INT(run_id);
+    if (tt_db_query(db,
+                    "SELECT op_file, target, tuner, trials_asked, trials_done, start_time,"
+                    " end_time, status FROM runs WHERE id = ?1",
+                    &id, 1, &rows))
         return -1;
-    }
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        if (rc == SQLITE_DONE)
+    int rc = tt_db_next(db, rows);
+    if (rc <= 0) {
+        if (rc == 0)
             tt_error_set("database '%s': run %lld not found", db->path, (long long)run_id);
-        else
-            tt_db_fail(db, "cannot read a run");
-        sqlite3_finalize(st);
+        tt_db_rows_free(db, rows);
         return -1;
     }
-    const char *texts[] = {column_text(st, 0), column_text(st, 1), column_text(st, 2),
-                           column_text(st, 5), column_text(st, 6)};
+    const char *texts[5];
+    const int cols[] = {0, 1, 2, 5, 6};
     size_t size = sizeof(tt_db_run);
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 5; i++) {
+        texts[i] = tt_db_col_text(db, rows, cols[i]);
         size += strlen(texts[i]) + 1;
+    }
     tt_db_run *run = malloc(size);
     if (!run) {
-        sqlite3_finalize(st);
+        tt_db_rows_free(db, rows);
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "database '%s': out of memory", db->path);
     }
     char *cursor = (char *)(run + 1);
@@ -635,14 +635,14 @@ TT_API int tt_db_run_get(tt_db *db, int64_t run_id, tt_db_run **out)
         cursor += n;
     }
     run->id = run_id;
-    run->trials_asked = sqlite3_column_int64(st, 3);
-    run->trials_done = sqlite3_column_int64(st, 4);
-    const char *status = column_text(st, 7);
+    run->trials_asked = tt_db_col_int(db, rows, 3);
+    run->trials_done = tt_db_col_int(db, rows, 4);
+    const char *status = tt_db_col_text(db, rows, 7);
     run->status = TT_RUN_RUNNING;
     for (int i = 0; i < TT_RUN_STATUS_COUNT; i++)
         if (strcmp(status, status_names[i]) == 0)
             run->status = i;
-    sqlite3_finalize(st);
+    tt_db_rows_free(db, rows);
     *out = run;
     return 0;
 }

@@ -1,6 +1,8 @@
-/* The tuning database: an SQLite file with the workloads, the records of every measured
- * candidate (indexed to find the best per workload and target) and one row per tuning run. Logs
- * are imported into it, databases merged, and `compile` reads the best schedules out of it. */
+/* The tuning database: the workloads, the records of every measured candidate (indexed to find
+ * the best per workload and target) and one row per tuning run, in an SQLite file (the embedded
+ * default) or a PostgreSQL database shared by a farm (docs/ARCHITECTURE.md, "Logs and the
+ * database"). Logs are imported into it, databases merged, and `compile` reads the best schedules
+ * out of it. Every function works on both engines unless it says otherwise. */
 #ifndef TT_LOGS_DB_H
 #define TT_LOGS_DB_H
 
@@ -24,20 +26,47 @@ typedef enum {
 /* "running", "finished", "interrupted"; NULL out of range. */
 TT_API const char *tt_run_status_name(int status);
 
-/* Opens the database at path, creating the file and its schema when they do not exist. Several
- * processes may open one database and write at once (WAL, 10 s busy timeout). A path in a missing
- * directory, a file that is not SQLite, or an SQLite file of another application is an error
- * ("... not a tvm-tune database") and the file is left untouched. */
-TT_API int tt_db_open(const char *path, tt_db **out);
+/* Opens the database: a libpq URI ("postgresql://USER@HOST:PORT/DBNAME" or "postgres://...")
+ * connects to PostgreSQL, anything else is the path of an SQLite file. Creates the file (SQLite)
+ * and the schema when they do not exist, and migrates an SQLite file of schema version 1. Several
+ * processes may open one database and write at once (SQLite: WAL, 10 s busy timeout). A path in
+ * a missing directory, a file that is not SQLite, an SQLite file or a PostgreSQL database of
+ * another application is an error ("... not a tvm-tune database"), as is a newer schema version,
+ * and nothing is touched. A malformed URI is TT_ERR_INVALID_ARGUMENT; a server that cannot be
+ * reached is TT_ERR_IO, its message naming host:port/dbname (never the password). */
+TT_API int tt_db_open(const char *path_or_uri, tt_db **out);
 /* Closes; NULL is a no-op. */
 TT_API int tt_db_close(tt_db *db);
+/* The file, or the URI without its password. */
 TT_API const char *tt_db_path(const tt_db *db);
+/* 1 when path_or_uri starts with postgresql:// or postgres:// (tt_db_open connects to a server). */
+TT_API int tt_db_is_uri(const char *path_or_uri);
+/* path_or_uri as messages may show it: a URI without its password (user:PASSWORD@ and any
+ * password= parameter removed), a path as it is. Caller frees; NULL when out of memory. */
+TT_API char *tt_db_display_name(const char *path_or_uri);
+/* The password a URI carries (user:PASSWORD@ or password=PASSWORD), percent-decoded when decode
+ * is set (as libpq reads it); NULL when it has none or is not a URI. Caller frees. A program
+ * whose messages name the URI it was given can move the password to PGPASSWORD and use
+ * tt_db_display_name's URI instead (tvm-tune's tuning command does). */
+TT_API char *tt_db_uri_password(const char *uri, int decode);
+/* 1 when db is a PostgreSQL database. */
+TT_API int tt_db_is_postgres(const tt_db *db);
 
 /* Adds r (checked as tt_record_encode checks it) in its own transaction, with the run that
  * measured it (run_id 0: none). A record already present (same key, target, steps, costs, time,
  * trial, seed) is not added again; *added (may be NULL) says whether this one was. A key that
  * already names a different workload is an error. */
 TT_API int tt_db_add_record(tt_db *db, const tt_record *r, int64_t run_id, int *added);
+
+/* As tt_db_add_record, for farm workers (PostgreSQL only): in the same transaction as the
+ * insert, first runs guard_sql with the text parameters params[0..nparams-1] as $1..$n (e.g.
+ * "SELECT 1 FROM farm_jobs WHERE id = $1 AND lease_token = $2 AND lease_until > now() FOR
+ * SHARE"). When it returns no row nothing is written and the call fails with TT_ERR_CONFLICT
+ * ("... write refused: the guard matched no row (the lease was taken over)"). SQLite:
+ * TT_ERR_UNSUPPORTED. */
+TT_API int tt_db_add_record_guarded(tt_db *db, const tt_record *r, int64_t run_id,
+                                    const char *guard_sql, const char *const *params, int nparams,
+                                    int *added);
 
 /* Imports the log at path (strict mode, see tt_log_read): *added new records, *skipped records
  * already present (both may be NULL). Importing a log twice adds nothing. Records are committed
@@ -87,9 +116,11 @@ typedef struct {
 /* Counts what the database holds, read in one snapshot. */
 TT_API int tt_db_stats(tt_db *db, tt_db_counts *out);
 
-/* Merges the database at other_path into db: its workloads, runs and records (records already
- * present are skipped, runs are matched by op file, target, tuner, trials asked and start time,
- * so merging twice adds nothing). *added (may be NULL) counts new records. other is only read. */
+/* Merges the database at other_path (an SQLite file or a URI, either engine into either) into
+ * db: its workloads, runs and records (records already present are skipped, runs are matched by
+ * op file, target, tuner, trials asked and start time, so merging twice adds nothing). Records
+ * are written in batches, each its own transaction: after an error, merging again adds the rest.
+ * *added (may be NULL) counts new records. other is only read, never created or migrated. */
 TT_API int tt_db_merge(tt_db *db, const char *other_path, size_t *added);
 
 #endif

@@ -27,6 +27,7 @@ int tt_cli_exit_code(tt_error_category c)
         return TT_EXIT_INTERRUPTED;
     case TT_ERR_UNKNOWN:
     case TT_ERR_IO:
+    case TT_ERR_CONFLICT: /* a farm worker's lease was taken over: a runtime failure */
     case TT_ERR_OUT_OF_MEMORY:
     case TT_ERR_CATEGORY_COUNT:
         break;
@@ -93,6 +94,8 @@ int tt_cli_check_out_dir(const char *cmd, const char *path)
 int tt_cli_check_db_exists(const char *cmd, const char *path)
 {
     struct stat st;
+    if (tt_db_is_uri(path)) /* a server's database: opening it tells */
+        return TT_EXIT_OK;
     if (stat(path, &st) == 0)
         return TT_EXIT_OK;
     if (errno == ENOENT)

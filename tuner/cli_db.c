@@ -14,7 +14,9 @@
 static const char db_usage[] =
     "usage: tvm-tune db <subcommand> [<args>]\n"
     "\n"
-    "The tuning database (SQLite): workloads, every measured record, one row per tuning run.\n"
+    "The tuning database: workloads, every measured record, one row per tuning run. FILE is an\n"
+    "SQLite file or a PostgreSQL database, postgresql://USER@HOST:PORT/DBNAME (any libpq URI;\n"
+    "the password from the URI, PGPASSWORD or PGPASSFILE, never printed).\n"
     "\n"
     "  import LOG... --db FILE           add the records of tuning logs (creates FILE if needed;\n"
     "                                    records already present are skipped)\n"
@@ -23,7 +25,8 @@ static const char db_usage[] =
     "  best --db FILE [--key K] [--target T] [-k N]  the best N records (default 1) of each\n"
     "                                    workload and target\n"
     "  stats --db FILE                   what the database holds\n"
-    "  merge --db FILE OTHER.db          add another database's workloads, runs and records\n"
+    "  merge --db FILE OTHER             add another database's workloads, runs and records\n"
+    "                                    (either may be a file or a URI)\n"
     "\n"
     "Run `tvm-tune db SUBCOMMAND --help` for details.\n"
     "Exit codes: 0 success, 1 database failure, 2 bad usage or bad input.\n";
@@ -83,10 +86,12 @@ static const char stats_usage[] =
     "Exit codes: 0 success, 1 database failure, 2 bad usage or database.\n";
 
 static const char merge_usage[] =
-    "usage: tvm-tune db merge --db FILE OTHER.db\n"
+    "usage: tvm-tune db merge --db FILE OTHER\n"
     "\n"
-    "Adds the workloads, runs and records of OTHER.db (only read) to FILE (created when it does\n"
-    "not exist) and prints how many records were new. Merging twice adds nothing.\n"
+    "Adds the workloads, runs and records of OTHER (only read) to FILE (created when it does\n"
+    "not exist) and prints how many records were new. Merging twice adds nothing. Either may be\n"
+    "an SQLite file or a PostgreSQL URI: a laptop's file into the farm's database, the farm's\n"
+    "database into a release file.\n"
     "\n"
     "  --db FILE     the database merged into\n"
     "  -h, --help    this text\n"
@@ -235,8 +240,8 @@ static int db_export(int argc, char **argv)
     if ((rc = tt_cli_check_out_dir("db export", a.out)) != 0)
         return rc;
     struct stat in, out;
-    if (stat(a.db, &in) == 0 && stat(a.out, &out) == 0 && in.st_dev == out.st_dev &&
-        in.st_ino == out.st_ino) {
+    if (!tt_db_is_uri(a.db) && stat(a.db, &in) == 0 && stat(a.out, &out) == 0 &&
+        in.st_dev == out.st_dev && in.st_ino == out.st_ino) {
         fprintf(stderr, "tvm-tune db export: -o %s is the database itself\n", a.out);
         return TT_EXIT_USAGE;
     }
@@ -294,7 +299,7 @@ static int db_stats(int argc, char **argv)
         tt_db_close(db);
         return rc;
     }
-    printf("database:  %s\n", a.db);
+    printf("database:  %s\n", tt_db_path(db)); /* a URI without its password */
     printf("workloads: %lld\n", (long long)n.workloads);
     printf("targets:   %lld\n", (long long)n.targets);
     printf("records:   %lld (%lld errors)\n", (long long)n.records, (long long)n.errors);
@@ -312,7 +317,7 @@ static int db_merge(int argc, char **argv)
     if (rc >= 0)
         return rc;
     if (optind != argc - 1) {
-        fprintf(stderr, "tvm-tune db merge: expected one OTHER.db\n%s", merge_usage);
+        fprintf(stderr, "tvm-tune db merge: expected one OTHER database\n%s", merge_usage);
         return TT_EXIT_USAGE;
     }
     const char *other = argv[optind];
@@ -326,7 +331,9 @@ static int db_merge(int argc, char **argv)
         /* not a database, itself, conflicting workloads: bad input, by category */
         rc = tt_cli_fail("db merge", TT_ERR_UNKNOWN);
     } else {
-        printf("merged %s into %s: %zu records added\n", other, a.db, added);
+        char *name = tt_db_display_name(other); /* URIs without their passwords */
+        printf("merged %s into %s: %zu records added\n", name ? name : "", tt_db_path(db), added);
+        free(name);
     }
     tt_db_close(db);
     return rc;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ir/opjson.h"
+#include "logs/db.h"
 #include "tt/tune.h"
 #include "tuner/cli.h"
 
@@ -38,8 +39,9 @@ static const char tune_usage[] =
     "                      records); repeat the flag for several logs\n"
     "  --log PATH          the log (default: OP.log in the current directory, named after\n"
     "                      OP.json); an existing non-empty log needs --resume\n"
-    "  --db PATH           also add every record to this SQLite database, with a row for the\n"
-    "                      run (status running / finished / interrupted); default: none\n"
+    "  --db PATH|URI       also add every record to this database, with a row for the run\n"
+    "                      (status running / finished / interrupted): an SQLite file, or\n"
+    "                      PostgreSQL as postgresql://USER@HOST:PORT/DBNAME; default: none\n"
     "  --target T          target string (default: the file's \"target\", else this host)\n"
     "  --seed S            seed of the search and of the random inputs (default 1)\n"
     "  --resume            continue the log: candidates it holds are not measured again and the\n"
@@ -237,6 +239,16 @@ static int tune(int argc, char **argv, const char **transfer)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    /* The tuner's messages name --db: a URI's password moves to PGPASSWORD, where libpq finds it,
+     * and the tuner gets the URI without it (docs/ARCHITECTURE.md, "Logs and the database"). */
+    static char *db_shown; /* reachable until exit */
+    char *password = tt_db_uri_password(o.db_path, 1);
+    if (password && (db_shown = tt_db_display_name(o.db_path))) {
+        setenv("PGPASSWORD", password, 1);
+        o.db_path = db_shown;
+    }
+    free(password);
+
     tt_tune_result r;
     rc = tt_tune_run(file, &o, &r);
     sigaction(SIGINT, &old_int, NULL);
@@ -248,8 +260,9 @@ static int tune(int argc, char **argv, const char **transfer)
             tt_tune_print_summary(&r, stdout);
     } else {
         tt_tune_print_summary(&r, stdout);
-        printf("log: %s%s%s\n", o.log_path, o.db_path ? "  database: " : "",
-               o.db_path ? o.db_path : "");
+        char *db_name = tt_db_display_name(o.db_path); /* a URI without its password */
+        printf("log: %s%s%s\n", o.log_path, db_name ? "  database: " : "", db_name ? db_name : "");
+        free(db_name);
         /* What tuning cost beyond the timed kernel runs the protocol asks for: builds,
          * reference, process start-up, search. */
         if (r.timed_s > 0)

@@ -203,7 +203,7 @@ static int pick(gather *g, tt_compile_records *recs)
 static int load_db(gather *g, const char *db_path)
 {
     struct stat st;
-    if (stat(db_path, &st) != 0) {
+    if (!tt_db_is_uri(db_path) && stat(db_path, &st) != 0) {
         if (errno == ENOENT)
             return tt_error_set("database '%s' does not exist", db_path);
         return tt_error_set("database '%s': %s", db_path, strerror(errno));

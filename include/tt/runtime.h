@@ -188,7 +188,8 @@ TT_API const char *tt_object_key(const tt_object *o);
     X(UNSUPPORTED, "not supported")                                                                \
     X(IO, "input/output error")                                                                    \
     X(OUT_OF_MEMORY, "out of memory")                                                              \
-    X(INTERRUPTED, "interrupted")
+    X(INTERRUPTED, "interrupted")                                                                  \
+    X(CONFLICT, "refused by a concurrent change")
 
 /* TT_ERR_OK, TT_ERR_UNKNOWN, ...: what kind of failure the last error is. */
 typedef enum {

@@ -111,7 +111,7 @@ expect 2 "expected -o LOG" db export --db "$D"
 expect 2 "is the database itself" db export --db "$D" -o "$D"
 expect 0 "records:   10 (1 errors)" db stats --db "$D"
 expect 2 "unexpected option" db stats --db "$D" --best 2
-expect 2 "expected one OTHER.db" db merge --db "$D"
+expect 2 "expected one OTHER database" db merge --db "$D"
 expect 2 "into itself" db merge --db "$D" "$D"
 
 # The exit code follows the error's category, not its text: a database that refuses the insert

@@ -1,16 +1,20 @@
-/* Tests logs/db.c and logs/db_query.c: idempotent import, best-k against a naive reference,
- * export, the runs lifecycle, refusing files that are not ours (byte for byte untouched), merge,
- * and two processes writing one database at once. */
+/* Tests the tuning database (logs/db*.c) on either engine (db_test.h: logs.test_db on SQLite
+ * files, logs.test_db_pg on the fixture's PostgreSQL): idempotent import, best-k against a naive
+ * reference, export, the runs lifecycle, merge (also across engines), devices, four processes
+ * writing one database at once, guarded writes; and per engine the refusal of databases that are
+ * not ours (untouched), the migration of a version-1 SQLite file, simultaneous creation,
+ * passwords that no message shows, connection failures and malformed URIs. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
+#include "db_test.h"
 #include "logs/db.h"
-#include "logs_test.h"
 
 /* A spread of records over 3 workloads x 2 targets with pseudo-random costs and some errors. */
 #define N_RECORDS 60
@@ -70,7 +74,7 @@ static void test_import_twice_adds_nothing(void **state)
     const char *log = path_in(dir, "tune.log");
     write_generated_log(log);
     tt_db *db;
-    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_open(db_at(dir, "tuning.db"), &db));
     size_t added = 99, skipped = 99;
     assert_ok(tt_db_import_log(db, log, &added, &skipped));
     assert_int_equal(added, N_RECORDS);
@@ -107,7 +111,7 @@ static void test_import_errors(void **state)
     write_file(log, "a", "{\"v\":1}\n");
     write_generated_log(log); /* same records again: duplicates after the bad line */
     tt_db *db;
-    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_open(db_at(dir, "tuning.db"), &db));
     size_t added, skipped;
     char where[700];
     snprintf(where, sizeof where, "%s:%d: missing field \"key\"", log, N_RECORDS + 1);
@@ -212,7 +216,7 @@ static void test_best_k(void **state)
     char *dir = scratch_dir();
     generated all[N_RECORDS];
     tt_db *db;
-    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_open(db_at(dir, "tuning.db"), &db));
     for (int i = 0; i < N_RECORDS; i++) {
         make_generated(&all[i], i);
         assert_ok(tt_db_add_record(db, &all[i].r, 0, NULL));
@@ -248,7 +252,7 @@ static void test_export_best(void **state)
     const char *log = path_in(dir, "tune.log");
     write_generated_log(log);
     tt_db *db;
-    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_open(db_at(dir, "tuning.db"), &db));
     assert_ok(tt_db_import_log(db, log, NULL, NULL));
     /* export --best 2: the file is exactly the best-2 records, line by line. */
     const char *out = path_in(dir, "best.log");
@@ -297,7 +301,7 @@ static void test_runs_lifecycle(void **state)
     (void)state;
     char *dir = scratch_dir();
     tt_db *db;
-    assert_ok(tt_db_open(path_in(dir, "tuning.db"), &db));
+    assert_ok(tt_db_open(db_at(dir, "tuning.db"), &db));
     int64_t id, id2;
     assert_ok(tt_db_run_begin(db, "op.json", "llvm -mcpu=znver4", "xgb", 2000, &id));
     assert_true(id >= 1);
@@ -348,16 +352,12 @@ static void test_runs_lifecycle(void **state)
     assert_string_equal(tt_run_status_name(TT_RUN_INTERRUPTED), "interrupted");
     assert_null(tt_run_status_name(3));
     /* The CHECK constraint guards the table against other writers too. */
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path_in(dir, "tuning.db"), &h), SQLITE_OK);
-    sqlite3_busy_timeout(h, 5000);
-    assert_int_not_equal(sqlite3_exec(h, "UPDATE runs SET status = 'done'", NULL, NULL, NULL),
-                         SQLITE_OK);
-    sqlite3_close(h);
+    assert_int_not_equal(raw_exec(db_at(dir, "tuning.db"), "UPDATE runs SET status = 'done'"), 0);
     assert_ok(tt_db_close(db));
     remove_tree(dir);
 }
 
+#if !DB_PG
 /* The records table's CHECK on "error" is the outcome table's range: a new database takes every
  * outcome and nothing else, and its text is the one databases were created with (BETWEEN 0 AND
  * 7), so the databases of earlier versions have the same schema. */
@@ -472,14 +472,15 @@ static void test_foreign_files_are_refused_untouched(void **state)
     assert_ok(tt_db_close(db));
     remove_tree(dir);
 }
+#endif
 
 static void test_merge(void **state)
 {
     (void)state;
     char *dir = scratch_dir();
     tt_db *a, *b;
-    assert_ok(tt_db_open(path_in(dir, "a.db"), &a));
-    assert_ok(tt_db_open(path_in(dir, "b.db"), &b));
+    assert_ok(tt_db_open(db_at(dir, "a.db"), &a));
+    assert_ok(tt_db_open(db_at(dir, "b.db"), &b));
     int64_t run_a, run_b;
     assert_ok(tt_db_run_begin(a, "op.json", "llvm", "xgb", 40, &run_a));
     assert_ok(tt_db_run_begin(b, "op.json", "llvm", "random", 40, &run_b));
@@ -495,9 +496,9 @@ static void test_merge(void **state)
     }
     assert_ok(tt_db_close(b));
     size_t added;
-    assert_ok(tt_db_merge(a, path_in(dir, "b.db"), &added));
+    assert_ok(tt_db_merge(a, db_at(dir, "b.db"), &added));
     assert_int_equal(added, 20);
-    assert_ok(tt_db_merge(a, path_in(dir, "b.db"), &added));
+    assert_ok(tt_db_merge(a, db_at(dir, "b.db"), &added));
     assert_int_equal(added, 0);
     tt_db_counts c;
     assert_ok(tt_db_stats(a, &c));
@@ -507,21 +508,12 @@ static void test_merge(void **state)
     assert_int_equal(c.runs[TT_RUN_FINISHED], 1); /* b's run, once */
     /* The merged records point at the merged run. */
     assert_ok(tt_db_close(a));
-    sqlite3 *h;
-    assert_int_equal(sqlite3_open(path_in(dir, "a.db"), &h), SQLITE_OK);
-    sqlite3_stmt *st;
-    assert_int_equal(sqlite3_prepare_v2(h,
-                                        "SELECT count(*) FROM records r JOIN runs u"
-                                        " ON u.id = r.run_id WHERE u.tuner = 'random'",
-                                        -1, &st, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-    assert_int_equal(sqlite3_column_int(st, 0), 20);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
+    assert_int_equal(raw_int(db_at(dir, "a.db"), "SELECT count(*) FROM records r JOIN runs u"
+                                                 " ON u.id = r.run_id WHERE u.tuner = 'random'"),
+                     20);
     /* Best over the merged database equals best over one built from everything. */
     tt_db *all;
-    assert_ok(tt_db_open(path_in(dir, "all.db"), &all));
+    assert_ok(tt_db_open(db_at(dir, "all.db"), &all));
     for (int i = 0; i < N_RECORDS; i++) {
         generated g;
         make_generated(&g, i);
@@ -529,7 +521,7 @@ static void test_merge(void **state)
     }
     assert_ok(tt_db_export(all, path_in(dir, "all.log"), 2, NULL));
     assert_ok(tt_db_close(all));
-    assert_ok(tt_db_open(path_in(dir, "a.db"), &a));
+    assert_ok(tt_db_open(db_at(dir, "a.db"), &a));
     assert_ok(tt_db_export(a, path_in(dir, "a.log"), 2, NULL));
     assert_ok(tt_db_close(a));
     char *x = slurp(path_in(dir, "all.log"), NULL), *y = slurp(path_in(dir, "a.log"), NULL);
@@ -539,17 +531,17 @@ static void test_merge(void **state)
     remove_tree(dir);
 }
 
-static void test_two_processes_lose_nothing(void **state)
+static void test_four_processes_lose_nothing(void **state)
 {
     (void)state;
     char *dir = scratch_dir();
-    const char *path = path_in(dir, "tuning.db");
+    const char *path = db_at(dir, "tuning.db");
     tt_db *db;
     assert_ok(tt_db_open(path, &db));
     assert_ok(tt_db_close(db));
-    enum { PER_CHILD = 500 };
-    pid_t kids[2];
-    for (int k = 0; k < 2; k++) {
+    enum { PER_CHILD = 300 };
+    pid_t kids[4];
+    for (int k = 0; k < 4; k++) {
         kids[k] = fork();
         assert_true(kids[k] >= 0);
         if (kids[k] == 0) {
@@ -579,7 +571,7 @@ static void test_two_processes_lose_nothing(void **state)
             _exit(0);
         }
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 4; k++) {
         int status;
         assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
         assert_true(WIFEXITED(status));
@@ -588,12 +580,13 @@ static void test_two_processes_lose_nothing(void **state)
     assert_ok(tt_db_open(path, &db));
     tt_db_counts c;
     assert_ok(tt_db_stats(db, &c));
-    assert_int_equal(c.records, 2 * PER_CHILD);
-    assert_int_equal(c.runs[TT_RUN_FINISHED], 2);
+    assert_int_equal(c.records, 4 * PER_CHILD);
+    assert_int_equal(c.runs[TT_RUN_FINISHED], 4);
     assert_ok(tt_db_close(db));
     remove_tree(dir);
 }
 
+#if !DB_PG
 /* Two processes create the same new database at the same moment: both opens succeed. Switching a
  * new database to WAL took an exclusive lock without SQLite's busy handler, and one of two opens
  * within about 1 ms failed at once with "database is locked" (the once-seen failure of
@@ -640,20 +633,525 @@ static void test_simultaneous_creation(void **state)
     assert_int_equal(failed, 0);
     remove_tree(dir);
 }
+#endif
+
+/* A record measured on an RPC device keeps its device through add, best, export and merge. */
+static void test_device_round_trip(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    tt_db *db;
+    assert_ok(tt_db_open(db_at(dir, "tuning.db"), &db));
+    generated g;
+    make_generated(&g, 0);
+    g.r.device = "board:9090 (cortex-a72, aarch64-linux-gnu)";
+    int added;
+    assert_ok(tt_db_add_record(db, &g.r, 0, &added));
+    assert_int_equal(added, 1);
+    make_generated(&g, 1); /* a local one: device "" */
+    assert_ok(tt_db_add_record(db, &g.r, 0, &added));
+    tt_record **best;
+    size_t n;
+    assert_ok(tt_db_best(db, NULL, NULL, 0, &best, &n));
+    assert_int_equal(n, 2);
+    int remote = strcmp(best[0]->device, "") == 0 ? 1 : 0;
+    assert_string_equal(best[remote]->device, "board:9090 (cortex-a72, aarch64-linux-gnu)");
+    assert_string_equal(best[1 - remote]->device, "");
+    tt_record_array_free(best, n);
+    const char *out = path_in(dir, "all.log");
+    assert_ok(tt_db_export(db, out, 0, NULL));
+    char *text = slurp(out, NULL);
+    assert_contains(text, "\"device\":\"board:9090 (cortex-a72, aarch64-linux-gnu)\"");
+    free(text);
+    tt_db *copy;
+    assert_ok(tt_db_open(path_in(dir, "copy.db"), &copy));
+    size_t merged;
+    assert_ok(tt_db_merge(copy, db_at(dir, "tuning.db"), &merged));
+    assert_int_equal(merged, 2);
+    assert_int_equal(raw_int(path_in(dir, "copy.db"),
+                             "SELECT count(*) FROM records WHERE device LIKE 'board:9090%'"),
+                     1);
+    assert_ok(tt_db_close(copy));
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+/* The guard of a farm worker's write runs in the insert's transaction: a row -> written; no row
+ * -> refused (TT_ERR_CONFLICT), nothing written, not even the new workload. SQLite has none. */
+static void test_guarded_write(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *target = db_at(dir, "tuning.db");
+    tt_db *db;
+    assert_ok(tt_db_open(target, &db));
+    const char *guard = "SELECT 1 FROM farm_jobs WHERE id = $1 AND lease_token = $2"
+                        " AND lease_until > now() FOR SHARE";
+    const char *mine[] = {"1", "token-a"}, *stolen[] = {"1", "token-b"};
+    generated g;
+    make_generated(&g, 0);
+    int added = -1;
+    if (!DB_PG) {
+        assert_int_equal(tt_db_is_postgres(db), 0);
+        assert_fails_with(tt_db_add_record_guarded(db, &g.r, 0, guard, mine, 2, &added),
+                          "guarded writes need PostgreSQL");
+        assert_int_equal(tt_get_last_error_category(), TT_ERR_UNSUPPORTED);
+        assert_ok(tt_db_close(db));
+        remove_tree(dir);
+        return;
+    }
+    assert_int_equal(tt_db_is_postgres(db), 1);
+    assert_ok(raw_exec(target,
+                       "CREATE TABLE farm_jobs(id BIGINT PRIMARY KEY, lease_token TEXT,"
+                       " lease_until TIMESTAMPTZ);"
+                       "INSERT INTO farm_jobs VALUES (1, 'token-a', now() + interval '1 hour')"));
+    assert_ok(tt_db_add_record_guarded(db, &g.r, 0, guard, mine, 2, &added));
+    assert_int_equal(added, 1);
+    /* The lease is someone else's now: refused, nothing written. */
+    make_generated(&g, 1); /* another workload, new to the database */
+    added = -1;
+    assert_fails_with(tt_db_add_record_guarded(db, &g.r, 0, guard, stolen, 2, &added),
+                      "write refused: the guard matched no row (the lease was taken over)");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_CONFLICT);
+    assert_int_equal(added, 0);
+    tt_db_counts c;
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, 1);
+    assert_int_equal(c.workloads, 1);
+    /* An expired lease is refused alike; a broken guard is an error, nothing written. */
+    assert_ok(raw_exec(target, "UPDATE farm_jobs SET lease_until = now() - interval '1 second'"));
+    assert_int_equal(tt_db_add_record_guarded(db, &g.r, 0, guard, mine, 2, NULL), -1);
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_CONFLICT);
+    assert_fails_with(
+        tt_db_add_record_guarded(db, &g.r, 0, "SELECT 1 FROM no_such_table", NULL, 0, NULL),
+        "guard query failed");
+    assert_ok(tt_db_stats(db, &c));
+    assert_int_equal(c.records, 1);
+    /* The connection is usable after the refusals (each rolled back). */
+    assert_ok(raw_exec(target, "UPDATE farm_jobs SET lease_until = now() + interval '1 hour'"));
+    assert_ok(tt_db_add_record_guarded(db, &g.r, 0, guard, mine, 2, &added));
+    assert_int_equal(added, 1);
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+/* What messages may show of a URI: never its password. */
+static void test_display_name(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"tuning.db", "tuning.db"},
+        {"postgresql://tt@host:5432/db", "postgresql://tt@host:5432/db"},
+        {"postgresql://tt:s3cret@host:5432/db", "postgresql://tt@host:5432/db"},
+        {"postgres://tt:s3:c@ret@host/db", "postgres://tt@host/db"},
+        {"postgresql://host/db?password=s3cret", "postgresql://host/db"},
+        {"postgresql://host/db?sslmode=require&password=s3cret&connect_timeout=5",
+         "postgresql://host/db?sslmode=require&connect_timeout=5"},
+        {"postgresql://tt:pw@[::1]:5432/db?password=pw", "postgresql://tt@[::1]:5432/db"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = tt_db_display_name(cases[i][0]);
+        assert_string_equal(got, cases[i][1]);
+        free(got);
+    }
+    /* the password itself, as libpq reads it, for PGPASSWORD */
+    char *pw = tt_db_uri_password("postgresql://tt:p%40ss%2Fw@host/db", 1);
+    assert_string_equal(pw, "p@ss/w");
+    free(pw);
+    pw = tt_db_uri_password("postgresql://host/db?sslmode=require&password=s3cret", 1);
+    assert_string_equal(pw, "s3cret");
+    free(pw);
+    assert_null(tt_db_uri_password("postgresql://tt@host/db", 1));
+    assert_null(tt_db_uri_password("tt:pw@file.db", 1));
+    assert_true(tt_db_is_uri("postgres://x/y"));
+    assert_true(tt_db_is_uri("postgresql://x/y"));
+    assert_false(tt_db_is_uri("postgresql.db"));
+}
+
+/* Schema version 1 (before records.device), as tvm-tune created it. */
+static const char *const v1_schema =
+    "CREATE TABLE workloads(key TEXT PRIMARY KEY NOT NULL, op TEXT NOT NULL,"
+    " workload TEXT NOT NULL);"
+    "CREATE TABLE runs(id INTEGER PRIMARY KEY, op_file TEXT NOT NULL, target TEXT NOT NULL,"
+    " tuner TEXT NOT NULL, trials_asked INTEGER NOT NULL, trials_done INTEGER NOT NULL DEFAULT 0,"
+    " start_time TEXT NOT NULL, end_time TEXT, status TEXT NOT NULL DEFAULT 'running'"
+    " CHECK (status IN ('running', 'finished', 'interrupted')));"
+    "CREATE TABLE records(id INTEGER PRIMARY KEY, key TEXT NOT NULL REFERENCES workloads(key),"
+    " target TEXT NOT NULL, steps TEXT NOT NULL, cost REAL, costs TEXT NOT NULL,"
+    " error INTEGER NOT NULL CHECK (error BETWEEN 0 AND 7), error_msg TEXT NOT NULL,"
+    " build_s REAL NOT NULL, gflops REAL NOT NULL, time TEXT NOT NULL, tuner TEXT NOT NULL,"
+    " trial INTEGER NOT NULL, seed INTEGER NOT NULL, run_id INTEGER REFERENCES runs(id),"
+    " hash TEXT NOT NULL UNIQUE);"
+    "CREATE INDEX records_best ON records(key, target, cost);"
+    "PRAGMA application_id = 1953776706; PRAGMA user_version = 1;";
+
+/* A version-1 file with the sample record, made by hand. */
+static void make_v1(const char *path)
+{
+    tt_record r = sample_record();
+    char hash[TT_RECORD_HASH_LEN + 1], *costs, sql[2048];
+    assert_ok(tt_record_hash(&r, hash));
+    assert_ok(tt_record_costs_json(r.costs, r.n_costs, &costs));
+    snprintf(sql, sizeof sql,
+             "%s INSERT INTO workloads VALUES ('%s', 'matmul', '%s');"
+             "INSERT INTO runs(op_file, target, tuner, trials_asked, start_time)"
+             " VALUES ('op.json', 'llvm', 'xgb', 10, '2026-11-23T18:00:00.000Z');"
+             "INSERT INTO records(key, target, steps, cost, costs, error, error_msg, build_s,"
+             " gflops, time, tuner, trial, seed, run_id, hash) VALUES ('%s', '%s', '%s', %.17g,"
+             " '%s', 0, '', %.17g, %.17g, '%s', '%s', %lld, %lld, 1, '%s')",
+             v1_schema, r.key, r.workload, r.key, r.target, r.steps, tt_record_cost(&r), costs,
+             r.build_s, r.gflops, r.time, r.tuner, (long long)r.trial, (long long)r.seed, hash);
+    free(costs);
+    assert_ok(raw_exec(path, sql));
+}
+
+/* A version-1 SQLite file: merged from as it is (only read, still version 1), and migrated to
+ * version 2 when opened, its record intact and still a duplicate of itself. */
+static void test_migrate_v1(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *v1 = path_in(dir, "v1.db");
+    make_v1(v1);
+    tt_record r = sample_record();
+    char *want;
+    assert_ok(tt_record_encode(&r, &want));
+    /* Merging reads it without migrating it (into this engine's database). */
+    tt_db *db;
+    assert_ok(tt_db_open(db_at(dir, "new.db"), &db));
+    size_t added;
+    assert_ok(tt_db_merge(db, v1, &added));
+    assert_int_equal(added, 1);
+    assert_ok(tt_db_merge(db, v1, &added));
+    assert_int_equal(added, 0);
+    tt_record **best;
+    size_t n;
+    assert_ok(tt_db_best(db, NULL, NULL, 0, &best, &n));
+    assert_int_equal(n, 1);
+    char *got;
+    assert_ok(tt_record_encode(best[0], &got));
+    assert_string_equal(got, want);
+    free(got);
+    tt_record_array_free(best, n);
+    assert_ok(tt_db_close(db));
+    assert_int_equal(raw_int(v1, "PRAGMA user_version"), 1);
+    /* Opening migrates it. */
+    assert_ok(tt_db_open(v1, &db));
+    assert_int_equal(raw_int(v1, "PRAGMA user_version"), 2);
+    assert_int_equal(
+        raw_int(v1, "SELECT count(*) FROM pragma_table_info('records') WHERE name = 'device'"), 1);
+    assert_ok(tt_db_best(db, NULL, NULL, 0, &best, &n));
+    assert_int_equal(n, 1);
+    assert_ok(tt_record_encode(best[0], &got));
+    assert_string_equal(got, want);
+    assert_string_equal(best[0]->device, "");
+    free(got);
+    tt_record_array_free(best, n);
+    int was_added;
+    assert_ok(tt_db_add_record(db, &r, 0, &was_added));
+    assert_int_equal(was_added, 0);
+    r.trial = 99;
+    r.device = "board:9090";
+    assert_ok(tt_db_add_record(db, &r, 0, &was_added));
+    assert_int_equal(was_added, 1);
+    assert_ok(tt_db_close(db));
+    assert_int_equal(raw_int(v1, "SELECT count(*) FROM records WHERE device = 'board:9090'"), 1);
+    /* Opening again changes nothing. */
+    assert_ok(tt_db_open(v1, &db));
+    assert_ok(tt_db_close(db));
+    assert_int_equal(raw_int(v1, "PRAGMA user_version"), 2);
+    free(want);
+    remove_tree(dir);
+}
+
+#if !DB_PG
+/* A file of a newer schema is refused, untouched. */
+static void test_newer_sqlite_refused(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *path = path_in(dir, "future.db");
+    tt_db *db;
+    assert_ok(tt_db_open(path, &db));
+    assert_ok(tt_db_close(db));
+    assert_ok(raw_exec(path, "PRAGMA journal_mode = DELETE; PRAGMA user_version = 3"));
+    assert_refused_untouched(path, "schema version 3 is newer than this build's 2");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_UNSUPPORTED);
+    remove_tree(dir);
+}
+#endif
+
+#if DB_PG
+/* PostgreSQL databases that are not ours, or of a newer schema, are refused, nothing touched;
+ * merging from an empty one creates nothing in it. */
+static void test_pg_foreign_refused(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    tt_db *db = (tt_db *)0x1;
+    const char *foreign = db_at(dir, "foreign");
+    assert_ok(raw_exec(foreign, "CREATE TABLE records(x INTEGER); INSERT INTO records VALUES (1)"));
+    assert_fails_with(tt_db_open(foreign, &db), "is not a tvm-tune database");
+    assert_null(db);
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_PARSE);
+    assert_int_equal(raw_int(foreign, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+                     1);
+    assert_int_equal(raw_int(foreign, "SELECT x FROM records"), 1);
+    const char *other_app = db_at(dir, "otherapp");
+    assert_ok(raw_exec(other_app, "CREATE TABLE tt_meta(application TEXT, schema_version INTEGER,"
+                                  " instance TEXT); INSERT INTO tt_meta VALUES ('other', 2, 'x')"));
+    assert_fails_with(tt_db_open(other_app, &db), "is not a tvm-tune database");
+    assert_int_equal(
+        raw_int(other_app, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), 1);
+    const char *future = db_at(dir, "future");
+    assert_ok(tt_db_open(future, &db));
+    assert_ok(tt_db_close(db));
+    assert_ok(raw_exec(future, "UPDATE tt_meta SET schema_version = 3"));
+    assert_fails_with(tt_db_open(future, &db), "schema version 3 is newer than this build's 2");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_UNSUPPORTED);
+    /* Merging: refused alike, and an empty database is not made ours. */
+    const char *empty = db_at(dir, "empty");
+    assert_ok(tt_db_open(db_at(dir, "mine"), &db));
+    assert_fails_with(tt_db_merge(db, foreign, NULL), "not a tvm-tune database");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_PARSE);
+    assert_fails_with(tt_db_merge(db, empty, NULL), "not a tvm-tune database");
+    assert_int_equal(raw_int(empty, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"),
+                     0);
+    assert_fails_with(tt_db_merge(db, db_at(dir, "mine"), NULL), "into itself");
+    assert_ok(tt_db_close(db));
+    remove_tree(dir);
+}
+
+/* Several processes open a new PostgreSQL database at the same moment: all succeed and the
+ * schema is made once (the advisory lock). Released together by closing a pipe. */
+static void test_pg_simultaneous_creation(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    enum { ROUNDS = 4, KIDS = 4 };
+    int failed = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        char name[32];
+        snprintf(name, sizeof name, "new%d", round);
+        const char *uri = db_at(dir, name);
+        int gate[2];
+        assert_int_equal(pipe(gate), 0);
+        pid_t kids[KIDS];
+        for (int k = 0; k < KIDS; k++) {
+            kids[k] = fork();
+            assert_true(kids[k] >= 0);
+            if (kids[k] == 0) {
+                close(gate[1]);
+                char c;
+                while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+                    ;
+                tt_db *mine;
+                if (tt_db_open(uri, &mine)) {
+                    fprintf(stderr, "round %d, child %d: %s\n", round, k, tt_get_last_error());
+                    _exit(1);
+                }
+                _exit(tt_db_close(mine) ? 2 : 0);
+            }
+        }
+        close(gate[0]);
+        close(gate[1]);
+        for (int k = 0; k < KIDS; k++) {
+            int status;
+            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                failed++;
+        }
+        assert_int_equal(raw_int(uri, "SELECT count(*) FROM tt_meta"), 1);
+    }
+    assert_int_equal(failed, 0);
+    remove_tree(dir);
+}
+
+/* The fixture's password (pgpass: host:port:db:user:password). */
+static void fixture_password(char *out, size_t n)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/pgpass", getenv("TT_PG_STATE"));
+    char *text = slurp(path, NULL);
+    assert_non_null(text);
+    char *p = text;
+    for (int colons = 0; colons < 4; p++)
+        if (*p == ':')
+            colons++;
+    snprintf(out, n, "%.*s", (int)strcspn(p, "\n"), p);
+    free(text);
+}
+
+/* A URI that carries the password: it works, and no path, message or table shows it. */
+static void test_pg_password_never_shown(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    char pw[128], uri[1400], want[700];
+    fixture_password(pw, sizeof pw);
+    assert_true(strlen(pw) >= 16);
+    const char *plain = db_at(dir, "secret");
+    const char *at = strchr(plain, '@'); /* postgresql://tt@... */
+    snprintf(uri, sizeof uri, "%.*s:%s%s", (int)(at - plain), plain, pw, at);
+    snprintf(want, sizeof want, "%s", plain);
+    setenv("PGPASSFILE", "/nonexistent", 1); /* only the URI's password can work now */
+    tt_db *db;
+    assert_ok(tt_db_open(uri, &db));
+    assert_string_equal(tt_db_path(db), want);
+    int64_t run;
+    assert_ok(tt_db_run_begin(db, "op.json", "llvm", "xgb", 10, &run));
+    generated g;
+    make_generated(&g, 0);
+    assert_ok(tt_db_add_record(db, &g.r, run, NULL));
+    assert_int_equal(tt_db_run_get(db, 999, &(tt_db_run *){0}), -1);
+    assert_null(strstr(tt_get_last_error(), pw));
+    assert_contains(tt_get_last_error(), want);
+    assert_int_equal(tt_db_export(db, path_in(dir, "nodir/x.log"), 0, NULL), -1);
+    assert_null(strstr(tt_get_last_error(), pw));
+    /* merging from a database that does not exist, named with the password */
+    char missing[1400];
+    snprintf(missing, sizeof missing, "%.*s:%s%.*s/no_such_db", (int)(at - plain), plain, pw,
+             (int)(strrchr(at, '/') - at), at);
+    assert_int_equal(tt_db_merge(db, missing, NULL), -1);
+    assert_null(strstr(tt_get_last_error(), pw));
+    assert_contains(tt_get_last_error(), "no_such_db");
+    assert_ok(tt_db_close(db));
+    /* no table holds it */
+    setenv("PGPASSFILE", "", 1);
+    char sql[700];
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM runs WHERE concat_ws(' ', op_file, target, tuner)"
+             " LIKE '%%%s%%') + (SELECT count(*) FROM records WHERE concat_ws(' ', key, target,"
+             " steps, device) LIKE '%%%s%%')",
+             pw, pw);
+    assert_int_equal(raw_int(uri, sql), 0);
+    /* a wrong password: refused, and the message does not show it */
+    snprintf(uri, sizeof uri, "%.*s:wrong-%s%s", (int)(at - plain), plain, pw, at);
+    assert_int_equal(tt_db_open(uri, &db), -1);
+    assert_null(strstr(tt_get_last_error(), pw));
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_IO);
+    char passfile[600];
+    snprintf(passfile, sizeof passfile, "%s/pgpass", getenv("TT_PG_STATE"));
+    setenv("PGPASSFILE", passfile, 1);
+    remove_tree(dir);
+}
+
+/* A server that does not answer: TT_ERR_IO naming host:port/dbname; a malformed URI:
+ * TT_ERR_INVALID_ARGUMENT. */
+static void test_pg_connection_errors(void **state)
+{
+    (void)state;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    int port = ntohs(a.sin_port);
+    close(fd); /* nothing listens there now */
+    char uri[200], where[100];
+    snprintf(uri, sizeof uri, "postgresql://tt:hunter2hunter2@127.0.0.1:%d/farm", port);
+    snprintf(where, sizeof where, "127.0.0.1:%d/farm", port);
+    tt_db *db;
+    assert_fails_with(tt_db_open(uri, &db), where);
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_IO);
+    assert_null(strstr(tt_get_last_error(), "hunter2"));
+    assert_null(db);
+    assert_fails_with(tt_db_open("postgresql://tt:hunter2hunter2@127.0.0.1/farm?bogus=1", &db),
+                      "malformed URI");
+    assert_int_equal(tt_get_last_error_category(), TT_ERR_INVALID_ARGUMENT);
+    assert_null(strstr(tt_get_last_error(), "hunter2"));
+}
+
+/* Merging across engines, both directions: a laptop's SQLite into PostgreSQL, PostgreSQL into a
+ * release SQLite file; the best records are what one database of everything gives. */
+static void test_merge_across_engines(void **state)
+{
+    (void)state;
+    char *dir = scratch_dir();
+    const char *lite = path_in(dir, "laptop.db"), *pg = db_at(dir, "farm");
+    tt_db *a, *b;
+    assert_ok(tt_db_open(lite, &a));
+    assert_ok(tt_db_open(pg, &b));
+    int64_t run_a, run_b;
+    assert_ok(tt_db_run_begin(a, "op.json", "llvm", "xgb", 40, &run_a));
+    assert_ok(tt_db_run_begin(b, "op.json", "llvm", "random", 40, &run_b));
+    for (int i = 0; i < N_RECORDS; i++) {
+        generated g;
+        make_generated(&g, i);
+        if (i < 40)
+            assert_ok(tt_db_add_record(a, &g.r, run_a, NULL));
+        if (i >= 20)
+            assert_ok(tt_db_add_record(b, &g.r, run_b, NULL));
+    }
+    assert_ok(tt_db_close(a));
+    size_t added;
+    assert_ok(tt_db_merge(b, lite, &added));
+    assert_int_equal(added, 20);
+    assert_ok(tt_db_merge(b, lite, &added));
+    assert_int_equal(added, 0);
+    assert_int_equal(raw_int(pg, "SELECT count(*) FROM records r JOIN runs u ON u.id = r.run_id"
+                                 " WHERE u.tuner = 'xgb'"),
+                     20);
+    tt_db *release;
+    assert_ok(tt_db_open(path_in(dir, "release.db"), &release));
+    assert_ok(tt_db_merge(release, pg, &added));
+    assert_int_equal(added, N_RECORDS);
+    assert_ok(tt_db_merge(release, pg, &added));
+    assert_int_equal(added, 0);
+    tt_db_counts c;
+    assert_ok(tt_db_stats(release, &c));
+    assert_int_equal(c.records, N_RECORDS);
+    assert_int_equal(c.runs[TT_RUN_RUNNING], 2);
+    assert_ok(tt_db_export(release, path_in(dir, "release.log"), 2, NULL));
+    assert_ok(tt_db_export(b, path_in(dir, "farm.log"), 2, NULL));
+    tt_db *all;
+    assert_ok(tt_db_open(path_in(dir, "all.db"), &all));
+    for (int i = 0; i < N_RECORDS; i++) {
+        generated g;
+        make_generated(&g, i);
+        assert_ok(tt_db_add_record(all, &g.r, 0, NULL));
+    }
+    assert_ok(tt_db_export(all, path_in(dir, "all.log"), 2, NULL));
+    char *x = slurp(path_in(dir, "all.log"), NULL), *y = slurp(path_in(dir, "release.log"), NULL),
+         *z = slurp(path_in(dir, "farm.log"), NULL);
+    assert_string_equal(x, y);
+    assert_string_equal(x, z);
+    free(x);
+    free(y);
+    free(z);
+    assert_ok(tt_db_close(all));
+    assert_ok(tt_db_close(release));
+    assert_ok(tt_db_close(b));
+    remove_tree(dir);
+}
+#endif
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_display_name),
         cmocka_unit_test(test_import_twice_adds_nothing),
         cmocka_unit_test(test_import_errors),
         cmocka_unit_test(test_best_k),
         cmocka_unit_test(test_export_best),
         cmocka_unit_test(test_runs_lifecycle),
+        cmocka_unit_test(test_merge),
+        cmocka_unit_test(test_device_round_trip),
+        cmocka_unit_test(test_guarded_write),
+        cmocka_unit_test(test_migrate_v1),
+        cmocka_unit_test(test_four_processes_lose_nothing),
+#if DB_PG
+        cmocka_unit_test(test_pg_foreign_refused),
+        cmocka_unit_test(test_pg_simultaneous_creation),
+        cmocka_unit_test(test_pg_password_never_shown),
+        cmocka_unit_test(test_pg_connection_errors),
+        cmocka_unit_test(test_merge_across_engines),
+#else
         cmocka_unit_test(test_outcome_check_is_the_table),
         cmocka_unit_test(test_foreign_files_are_refused_untouched),
-        cmocka_unit_test(test_merge),
-        cmocka_unit_test(test_two_processes_lose_nothing),
+        cmocka_unit_test(test_newer_sqlite_refused),
         cmocka_unit_test(test_simultaneous_creation),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
