@@ -137,15 +137,21 @@ TT_API int tt_farm_job_pending(tt_farm *f, int64_t *open, int64_t *waiting, doub
 
 /* ---- records of the jobs ---- */
 
-/* Stores record r of the job holding token, in one transaction that first checks the lease
- * (token, not expired; FOR SHARE): TT_FARM_LEASE_LOST writes nothing. Storing the same record
- * (the same line) of a workload again adds nothing; *added (may be NULL) says which. */
+/* A job's records live in the farm's tuning database, the tt_db that tt_db_open gives for the same
+ * URI (logs/db.h): the workloads, records and runs tables every tvm-tune command reads. */
+struct tt_db;
 struct tt_record;
-TT_API int tt_farm_record_add(tt_farm *f, const char *token, const struct tt_record *r, int *added);
-/* Appends every stored record of workload key (NULL: of every workload) for target (NULL: of any
- * target) to the log at path, in the order they were stored; *n (may be NULL) counts them. */
-TT_API int tt_farm_records_export(tt_farm *f, const char *key, const char *target, const char *path,
-                                  int64_t *n);
+/* Adds record r of the job holding token to db in one transaction that first checks, FOR SHARE,
+ * that the token still holds the job and its lease has not expired (tt_db_add_record_guarded):
+ * TT_FARM_LEASE_LOST writes nothing. A record already stored adds nothing; *added (may be NULL)
+ * says which. */
+TT_API int tt_farm_record_add(struct tt_db *db, const char *token, const struct tt_record *r,
+                              int *added);
+/* Appends every record of workload key (NULL: of every workload) for target (NULL: of any
+ * target) that db holds to the log at path, in the order they were stored; *n (may be NULL)
+ * counts them. */
+TT_API int tt_farm_records_export(struct tt_db *db, const char *key, const char *target,
+                                  const char *path, int64_t *n);
 
 /* ---- tokens ---- */
 

@@ -53,21 +53,7 @@ static const char schema_v1[] =
     " created timestamptz NOT NULL DEFAULT now(),"
     " updated timestamptz NOT NULL DEFAULT now(),"
     " UNIQUE NULLS NOT DISTINCT (task_key, kind, target, trials));"
-    "CREATE INDEX farm_jobs_state ON farm_jobs (state, id);"
-    /* The records the workers measured, until the shared records table of the PostgreSQL tuning
-     * database takes them (docs/ARCHITECTURE.md, "Farms"). */
-    "CREATE TABLE farm_records ("
-    " id bigserial PRIMARY KEY,"
-    " job_id bigint NOT NULL REFERENCES farm_jobs (id) ON DELETE CASCADE,"
-    " task_key text NOT NULL,"
-    " target text NOT NULL,"
-    " trial bigint NOT NULL,"
-    " error integer NOT NULL,"
-    " gflops double precision NOT NULL,"
-    " line text NOT NULL,"
-    " added timestamptz NOT NULL DEFAULT now());"
-    "CREATE INDEX farm_records_key ON farm_records (task_key, target, id);"
-    "CREATE UNIQUE INDEX farm_records_line ON farm_records (task_key, md5(line));";
+    "CREATE INDEX farm_jobs_state ON farm_jobs (state, id);";
 
 int tt_farm_uri_check(const char *uri)
 {
@@ -155,11 +141,18 @@ void tt_farm_secs(double s, char out[32])
     snprintf(out, 32, "%.3f", s > 0 ? s : 0);
 }
 
-/* Creates or migrates the farm's tables: one transaction under an advisory lock, so that workers
- * starting together neither race nor see half a schema. */
+/* Creates or migrates the farm's tables in one transaction, serialised between processes by an
+ * advisory lock so that workers starting together neither race nor see half a schema. The lock is
+ * the session's, taken before the transaction begins: a backend sees the catalog changes of others
+ * (the tables a first process made) from the start of a transaction, so one that began before the
+ * lock was granted would still find no table and fail creating them; the transaction-level lock
+ * is taken inside as well, so that the creation never runs outside the lock. */
 static int ensure_schema(tt_farm *f)
 {
     PGresult *r = NULL;
+    if (tt_farm_exec(f, "schema lock", "SELECT pg_advisory_lock(" FARM_SCHEMA_LOCK ")", 0, NULL,
+                     NULL))
+        return -1;
     if (tt_farm_begin(f) ||
         tt_farm_exec(f, "schema lock", "SELECT pg_advisory_xact_lock(" FARM_SCHEMA_LOCK ")", 0,
                      NULL, NULL) ||
@@ -181,9 +174,13 @@ static int ensure_schema(tt_farm *f)
          tt_farm_exec(f, "schema version", "INSERT INTO farm_schema (version) VALUES (1)", 0, NULL,
                       NULL)))
         goto fail;
-    return tt_farm_commit(f, "create the farm tables");
+    if (tt_farm_commit(f, "create the farm tables"))
+        goto fail;
+    return tt_farm_exec(f, "schema lock", "SELECT pg_advisory_unlock(" FARM_SCHEMA_LOCK ")", 0,
+                        NULL, NULL);
 fail:
     tt_farm_rollback(f);
+    PQclear(PQexec(f->conn, "SELECT pg_advisory_unlock(" FARM_SCHEMA_LOCK ")"));
     return -1;
 }
 

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "farm/farm_internal.h"
 #include "ir/opjson.h"
+#include "logs/db.h"
+#include "logs/log.h"
 #include "logs/record.h"
 
 /* The measure settings of an op file, as the JSON the worker rebuilds them from. */
@@ -305,84 +308,72 @@ int tt_farm_job_pending(tt_farm *f, int64_t *open, int64_t *waiting, double *nex
     return 0;
 }
 
-int tt_farm_record_add(tt_farm *f, const char *token, const tt_record *r, int *added)
+int tt_farm_record_add(tt_db *db, const char *token, const tt_record *r, int *added)
 {
-    if (added)
-        *added = 0;
-    char *line = NULL;
-    if (tt_record_encode(r, &line))
-        return -1;
-    char trial[24], err[16], gflops[40];
-    snprintf(trial, sizeof trial, "%lld", (long long)r->trial);
-    snprintf(err, sizeof err, "%d", r->error);
-    snprintf(gflops, sizeof gflops, "%.17g", r->gflops);
-    PGresult *g = NULL;
-    const char *guard[] = {token};
+    const char *params[] = {token};
     /* FOR SHARE holds the job row until the insert commits: a claim by another worker (which
      * updates the row) waits for it, then changes the token, so no write lands after a takeover. */
-    if (tt_farm_begin(f) ||
-        tt_farm_exec(f, "check the job lease",
-                     "SELECT id FROM farm_jobs WHERE lease_token = $1 AND state = 'running'"
-                     " AND lease_until > now() FOR SHARE",
-                     1, guard, &g))
-        goto fail;
-    if (PQntuples(g) == 0) {
-        PQclear(g);
-        tt_farm_rollback(f);
-        free(line);
-        tt_error_setc(TT_ERR_NOT_FOUND,
-                      "store a record: lease lost (the token no longer holds the job)");
-        return TT_FARM_LEASE_LOST;
-    }
-    const char *params[] = {PQgetvalue(g, 0, 0), r->key, r->target, trial, err, gflops, line};
-    PGresult *ins = NULL;
-    if (tt_farm_exec(f, "store a record",
-                     "INSERT INTO farm_records (job_id, task_key, target, trial, error, gflops,"
-                     " line) VALUES ($1::bigint, $2, $3, $4::bigint, $5::integer,"
-                     " $6::double precision, $7) ON CONFLICT DO NOTHING",
-                     7, params, &ins))
-        goto fail;
-    int n = atoi(PQcmdTuples(ins));
-    PQclear(ins);
-    PQclear(g);
-    g = NULL;
-    if (tt_farm_commit(f, "store a record"))
-        goto fail;
-    free(line);
-    if (added)
-        *added = n;
-    return 0;
-fail:
-    PQclear(g);
-    tt_farm_rollback(f);
-    free(line);
-    return -1;
+    if (tt_db_add_record_guarded(db, r, 0,
+                                 "SELECT 1 FROM farm_jobs WHERE lease_token = $1"
+                                 " AND state = 'running' AND lease_until > now() FOR SHARE",
+                                 params, 1, added) == 0)
+        return 0;
+    if (tt_get_last_error_category() != TT_ERR_CONFLICT)
+        return -1;
+    tt_error_setc(TT_ERR_NOT_FOUND,
+                  "store a record: lease lost (the token no longer holds the job)");
+    return TT_FARM_LEASE_LOST;
 }
 
-int tt_farm_records_export(tt_farm *f, const char *key, const char *target, const char *path,
+typedef struct {
+    const char *key, *target;
+    FILE *out;
+    int64_t n;
+} export_filter;
+
+static int export_visit(const tt_record *r, size_t line, void *ctx)
+{
+    (void)line;
+    export_filter *x = ctx;
+    if ((x->key && strcmp(r->key, x->key) != 0) || (x->target && strcmp(r->target, x->target) != 0))
+        return 0;
+    char *text = NULL;
+    if (tt_record_encode(r, &text))
+        return -1;
+    int bad = fputs(text, x->out) < 0;
+    free(text);
+    if (bad)
+        return tt_error_setc(TT_ERR_IO, "cannot write the exported records");
+    x->n++;
+    return 0;
+}
+
+int tt_farm_records_export(tt_db *db, const char *key, const char *target, const char *path,
                            int64_t *n)
 {
     if (n)
         *n = 0;
-    const char *params[] = {key, target};
-    PGresult *r = NULL;
-    if (tt_farm_exec(f, "read the records",
-                     "SELECT line FROM farm_records WHERE ($1::text IS NULL OR task_key = $1)"
-                     " AND ($2::text IS NULL OR target = $2) ORDER BY id",
-                     2, params, &r))
-        return -1;
-    FILE *out = fopen(path, "a");
-    if (!out) {
-        PQclear(r);
-        return tt_error_setc(TT_ERR_IO, "cannot write '%s'", path);
+    /* The database exports everything; the workload's lines are kept. */
+    size_t len = strlen(path) + 8;
+    char *all = malloc(len);
+    if (!all)
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
+    snprintf(all, len, "%s.all", path);
+    int rc = -1;
+    export_filter x = {.key = key, .target = target};
+    if (tt_db_export(db, all, 0, NULL) == 0) {
+        x.out = fopen(path, "a");
+        if (!x.out) {
+            tt_error_setc(TT_ERR_IO, "cannot write '%s'", path);
+        } else {
+            rc = tt_log_read(all, TT_LOG_TOLERANT, export_visit, &x, NULL);
+            if (fclose(x.out) != 0 && rc == 0)
+                rc = tt_error_setc(TT_ERR_IO, "cannot write '%s'", path);
+        }
     }
-    int rows = PQntuples(r);
-    for (int i = 0; i < rows; i++)
-        fputs(PQgetvalue(r, i, 0), out);
-    PQclear(r);
-    if (fclose(out) != 0)
-        return tt_error_setc(TT_ERR_IO, "cannot write '%s'", path);
-    if (n)
-        *n = rows;
-    return 0;
+    unlink(all);
+    free(all);
+    if (rc == 0 && n)
+        *n = x.n;
+    return rc;
 }

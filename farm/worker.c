@@ -18,6 +18,7 @@
 
 #include "farm/worker.h"
 #include "ir/opjson.h"
+#include "logs/db.h"
 #include "logs/log.h"
 #include "logs/record.h"
 #include "tt/tune.h"
@@ -62,6 +63,7 @@ typedef struct {
     volatile sig_atomic_t lost;      /* the job's lease was taken over */
     volatile sig_atomic_t no_device; /* every leased device was quarantined or lost */
     tt_farm *hb;                     /* the heartbeat thread's connection */
+    tt_db *rdb, *rdb_hb; /* the tuning database (records), for each of the two threads */
     /* The tuner's log, followed from the heartbeat thread: byte offset of the first line not yet
      * stored (0 before tuning starts). */
     char log[PATH_MAX];
@@ -73,7 +75,7 @@ typedef struct {
     volatile sig_atomic_t record_error; /* a store failed for another reason than a lost lease */
 } job_run;
 
-static int follow_log(job_run *jr, tt_farm *conn);
+static int follow_log(job_run *jr, tt_farm *conn, tt_db *rdb);
 
 static bool user_stop(const tt_farm_worker_opts *o)
 {
@@ -135,7 +137,7 @@ static void *heartbeat(void *arg)
         if (jr->following && !jr->halt && now_s() >= next_follow) {
             next_follow = now_s() + 0.2;
             pthread_mutex_unlock(&jr->mu);
-            follow_log(jr, jr->hb);
+            follow_log(jr, jr->hb, jr->rdb_hb);
             pthread_mutex_lock(&jr->mu);
         }
         /* Wake often enough to pass a user's stop on to the tuner promptly. */
@@ -169,9 +171,9 @@ static int device_of(const job_run *jr, const tt_record *r)
 /* The one place a record goes to the shared database: in its own transaction, guarded by the
  * job's token; storing a record twice adds nothing. When the PostgreSQL tuning database lands in
  * logs/, this becomes its guarded add (docs/ARCHITECTURE.md, "Farms"). */
-static int store_record(tt_farm *conn, const job_run *jr, const tt_record *r, int *added)
+static int store_record(tt_db *rdb, const job_run *jr, const tt_record *r, int *added)
 {
-    return tt_farm_record_add(conn, jr->job->token, r, added);
+    return tt_farm_record_add(rdb, jr->job->token, r, added);
 }
 
 /* After a record is stored: progress, and what the record says about its device. conn is the
@@ -225,10 +227,10 @@ static int account(job_run *jr, tt_farm *conn, const tt_record *r)
     return 0;
 }
 
-static int store_and_account(job_run *jr, tt_farm *conn, const tt_record *r)
+static int store_and_account(job_run *jr, tt_farm *conn, tt_db *rdb, const tt_record *r)
 {
     int added = 0;
-    int rc = store_record(conn, jr, r, &added);
+    int rc = store_record(rdb, jr, r, &added);
     if (rc == TT_FARM_LEASE_LOST) {
         jr->lost = jr->halt = 1;
         return -1;
@@ -244,14 +246,15 @@ static int store_and_account(job_run *jr, tt_farm *conn, const tt_record *r)
 /* tt_tune_opts.on_record: every new record, on the tuning thread, stored at once. */
 static int on_record(const tt_record *r, void *ctx)
 {
-    return store_and_account(ctx, ((job_run *)ctx)->db, r);
+    job_run *jr = ctx;
+    return store_and_account(jr, jr->db, jr->rdb, r);
 }
 
 /* Stores the complete lines appended to the tuner's log since the last call (those on_record
  * stored already add nothing): so a worker killed mid-job has lost at most the last 0.2 s of
  * records even with a tuner that does not call on_record. The heartbeat thread calls it five
  * times a second with its connection, the tuning thread once at the end with its own. */
-static int follow_log(job_run *jr, tt_farm *conn)
+static int follow_log(job_run *jr, tt_farm *conn, tt_db *rdb)
 {
     FILE *in = fopen(jr->log, "r");
     if (!in)
@@ -267,7 +270,7 @@ static int follow_log(job_run *jr, tt_farm *conn)
     while ((len = getline(&line, &cap, in)) > 0 && line[len - 1] == '\n') {
         tt_record *r = NULL;
         if (tt_record_decode(line, (size_t)len, &r) == 0) {
-            rc = store_and_account(jr, conn, r);
+            rc = store_and_account(jr, conn, rdb, r);
             tt_record_free(r);
             if (rc != 0)
                 break;
@@ -449,7 +452,7 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     }
     snprintf(log, sizeof log, "%s/job-%lld.log", dir, (long long)job->id);
     int64_t exported = 0;
-    if (tt_farm_records_export(jr->db, job->key, job->target, log, &exported)) {
+    if (tt_farm_records_export(jr->rdb, job->key, job->target, log, &exported)) {
         result = -1;
         state = "queued";
         goto free_keys;
@@ -501,7 +504,7 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     pthread_join(hb, NULL);
     hb_joined = true;
     if (!jr->lost && !jr->record_error)
-        follow_log(jr, jr->db);
+        follow_log(jr, jr->db, jr->rdb);
 
     if (jr->lost) {
         say(o, "job %lld: lease lost (another worker has it); stopped", (long long)job->id);
@@ -603,7 +606,11 @@ int tt_farm_work(const tt_farm_worker_opts *o, int64_t *done)
         snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
     }
     tt_farm *db = NULL, *hb = NULL;
-    if (tt_farm_open(o->uri, &db) || tt_farm_open(o->uri, &hb)) {
+    tt_db *rdb = NULL, *rdb_hb = NULL;
+    if (tt_farm_open(o->uri, &db) || tt_farm_open(o->uri, &hb) || tt_db_open(o->uri, &rdb) ||
+        tt_db_open(o->uri, &rdb_hb)) {
+        tt_db_close(rdb);
+        tt_farm_close(hb);
         tt_farm_close(db);
         return -1;
     }
@@ -622,7 +629,7 @@ int tt_farm_work(const tt_farm_worker_opts *o, int64_t *done)
         }
         if (job) {
             backoff = 0.1;
-            job_run jr = {.o = o, .db = db, .hb = hb, .job = job};
+            job_run jr = {.o = o, .db = db, .hb = hb, .rdb = rdb, .rdb_hb = rdb_hb, .job = job};
             pthread_mutex_init(&jr.mu, NULL);
             pthread_cond_init(&jr.wake, NULL);
             int jrc = run_job(&jr, holder, done);
@@ -661,6 +668,8 @@ int tt_farm_work(const tt_farm_worker_opts *o, int64_t *done)
         sleep_s(wait);
         backoff = backoff * 2 < 2 ? backoff * 2 : 2;
     }
+    tt_db_close(rdb_hb);
+    tt_db_close(rdb);
     tt_farm_close(hb);
     tt_farm_close(db);
     return rc;

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "farm/farm.h"
 #include "farm/worker.h"
@@ -18,7 +17,9 @@ static const char farm_usage[] =
     "\n"
     "A tuning farm: RPC devices, a queue of tuning jobs and any number of workers, sharing one\n"
     "PostgreSQL database (--db postgresql://USER@HOST:PORT/DBNAME; the password from PGPASSFILE,\n"
-    "~/.pgpass or PGPASSWORD, never a flag). The farm's tables are created on first use.\n"
+    "~/.pgpass or PGPASSWORD, never a flag). The farm's tables are created on first use; the\n"
+    "workers' records go to the same database's tuning tables, which compile, best and db read\n"
+    "with the same --db.\n"
     "\n"
     "  device add --db URL --kind KIND HOST:PORT [--key NAME]   add an RPC server to the pool (or\n"
     "                                 bring a quarantined one back)\n"
@@ -27,7 +28,7 @@ static const char farm_usage[] =
     "  submit OP.json --db URL --trials N --kind KIND [--target T]  one job per task\n"
     "  status --db URL                every job: trials done / asked, best GFLOPS, state, worker\n"
     "  work --db URL [--key-dir D] [--until-empty] [--lease-s S] [--devices N]  run jobs\n"
-    "  export --db URL -o LOG [--key K]  the records the workers stored, as a tuning log\n"
+
     "\n"
     "Run `tvm-tune farm SUBCOMMAND --help` for details.\n"
     "Exit codes: 0 success, 1 database failure (the server is named), 2 bad usage or bad input,\n"
@@ -358,71 +359,6 @@ static int cmd_status(int argc, char **argv)
     return TT_EXIT_OK;
 }
 
-static const char export_usage[] =
-    "usage: tvm-tune farm export --db URL -o LOG [--key K]\n"
-    "\n"
-    "Writes every record the farm's workers stored (or those of workload K) as a tuning log,\n"
-    "in the order they were stored; `tvm-tune db import LOG --db tuning.db` puts them into a\n"
-    "SQLite database for `compile` and `best`.\n"
-    "\n"
-    "  --db URL        the farm's database\n"
-    "  -o, --output LOG  the log to write (replaced)\n"
-    "  --key K         only the workload with this key\n"
-    "  -h, --help      this text\n";
-
-static int cmd_export(int argc, char **argv)
-{
-    const char *cmd = "farm export", *db = NULL, *out = NULL, *key = NULL, *pos[1];
-    const flag flags[] = {{"--db", &db, NULL},
-                          {"-o", &out, NULL},
-                          {"--output", &out, NULL},
-                          {"--key", &key, NULL},
-                          {NULL, NULL, NULL}};
-    int npos = 0;
-    bool help = false;
-    int rc = parse(cmd, argc, argv, flags, pos, 0, &npos, &help);
-    if (help) {
-        fputs(export_usage, stdout);
-        return TT_EXIT_OK;
-    }
-    if (rc || (rc = need(cmd, "--db URL", db)) || (rc = need(cmd, "-o LOG", out)) ||
-        (rc = tt_cli_check_out_dir(cmd, out)))
-        return rc;
-    if (tt_farm_uri_check(db))
-        return tt_cli_fail(cmd, TT_ERR_INVALID_ARGUMENT);
-    tt_farm *f = NULL;
-    if ((rc = open_farm(cmd, db, &f)))
-        return rc;
-    /* Into a temporary file renamed over LOG at the end: a failed export leaves LOG as it was. */
-    size_t len = strlen(out) + 8;
-    char *tmp = malloc(len);
-    int64_t n = 0;
-    if (!tmp) {
-        tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-        rc = tt_cli_fail(cmd, TT_ERR_UNKNOWN);
-    } else {
-        snprintf(tmp, len, "%s.tmp", out);
-        FILE *t = fopen(tmp, "w");
-        if (!t) {
-            tt_error_setc(TT_ERR_IO, "cannot write '%s'", tmp);
-            rc = tt_cli_fail(cmd, TT_ERR_UNKNOWN);
-        } else {
-            fclose(t);
-            if (tt_farm_records_export(f, key, NULL, tmp, &n) || rename(tmp, out) != 0) {
-                if (tt_get_last_error_category() == TT_ERR_OK)
-                    tt_error_setc(TT_ERR_IO, "cannot write '%s'", out);
-                rc = tt_cli_fail(cmd, TT_ERR_UNKNOWN);
-                unlink(tmp);
-            } else {
-                printf("wrote %lld record%s to %s\n", (long long)n, n == 1 ? "" : "s", out);
-            }
-        }
-    }
-    free(tmp);
-    tt_farm_close(f);
-    return rc;
-}
-
 static volatile sig_atomic_t stop_flag;
 
 static void on_signal(int sig)
@@ -517,8 +453,11 @@ int tt_cli_farm(int argc, char **argv)
     static const struct {
         const char *name;
         int (*run)(int argc, char **argv);
-    } subs[] = {{"device", cmd_device}, {"devices", cmd_devices}, {"submit", cmd_submit},
-                {"status", cmd_status}, {"work", cmd_work},       {"export", cmd_export}};
+    } subs[] = {{"device", cmd_device},
+                {"devices", cmd_devices},
+                {"submit", cmd_submit},
+                {"status", cmd_status},
+                {"work", cmd_work}};
     for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
         if (strcmp(argv[1], subs[i].name) == 0)
             return subs[i].run(argc - 1, argv + 1);

@@ -17,6 +17,12 @@ db=tt_cli_farm_$$
 psql -q "$base" -c "CREATE DATABASE $db" || exit 1
 URI=${base%/*}/$db
 sql() { psql -qAt "$URI" -c "$1"; }
+# A count, 0 while its table does not exist yet (a worker creates the tuning tables when it starts).
+count() {
+  local n
+  n=$(psql -qAt "$URI" -c "$1" 2>/dev/null)
+  echo "${n:-0}"
+}
 
 # ---- usage and connection errors ----
 expect 2 "usage: tvm-tune farm" farm
@@ -94,13 +100,13 @@ w1=$!
 # Until w1 stored a few records (no time limit: ctest's timeout ends a hang).
 # (A w1 that ended every job, which must not happen, fails the checks below rather than hangs.)
 while kill -0 "$w1" 2>/dev/null &&
-  [ "$(sql "SELECT count(*) FROM farm_records r JOIN farm_jobs j ON j.id = r.job_id WHERE j.state = 'running'")" -lt 4 ] &&
+  [ "$(count "SELECT count(*) FROM records r JOIN farm_jobs j ON j.task_key = r.key WHERE j.state = 'running'")" -lt 4 ] &&
   [ "$(sql "SELECT count(*) FROM farm_jobs WHERE state IN ('queued', 'running')")" -gt 0 ]; do
   sleep 0.1
 done
 kill -9 "$w1"
 wait "$w1" 2>/dev/null
-check "the killed worker stored records" test "$(sql 'SELECT count(*) FROM farm_records')" -ge 4
+check "the killed worker stored records" test "$(sql 'SELECT count(*) FROM records')" -ge 4
 expect 0 "leased by w1 until" farm devices --db "$URI"
 expect 0 "running" farm status --db "$URI"
 expect 0 "2 jobs ended by this worker; no open job" farm work --db "$URI" --key-dir keys --lease-s 3 --quiet --tuner random --jobs 2 --name w2 --until-empty
@@ -108,18 +114,16 @@ check "the second worker continued the killed worker's job" grep -q "attempt 2" 
 expect 0 "" farm status --db "$URI"
 check "farm status: both jobs done at 24/24 by w2" test "$(grep -c ' 24/24 .* done .* w2 ' "$WORK/out")" = 2
 check "no trial of a job stored twice (but the winner's re-measurement)" test \
-  "$(sql "SELECT count(*) FROM (SELECT job_id, trial FROM farm_records GROUP BY job_id, trial HAVING count(*) > 2) x")" = 0
+  "$(sql "SELECT count(*) FROM (SELECT key, trial FROM records GROUP BY key, trial HAVING count(*) > 2) x")" = 0
 check "every trial 0..23 of both jobs is stored" test \
-  "$(sql "SELECT count(DISTINCT (job_id, trial)) FROM farm_records WHERE trial < 24")" = 48
+  "$(sql "SELECT count(DISTINCT (key, trial)) FROM records WHERE trial < 24")" = 48
 check "no device still leased" test "$(sql "SELECT count(*) FROM farm_devices WHERE state <> 'free'")" = 0
 
-# The stored records as a log, into SQLite, applied: both tasks have a best schedule.
-nrec=$(sql "SELECT count(*) FROM farm_records")
-expect 0 "wrote $nrec records to farm.log" farm export --db "$URI" -o farm.log
-expect 2 "-o LOG is required" farm export --db "$URI"
-expect 0 "$nrec added" db import farm.log --db farm.db
-expect 0 "GFLOPS" best op.json --db farm.db
+# The records are in the same database's tuning tables: best and compile read them there.
+expect 0 "GFLOPS" best op.json --db "$URI"
 check "best: both tasks tuned" test "$(grep -c GFLOPS "$WORK/out")" = 2
+expect 0 "" compile op.json --db "$URI" -o libops.so
+check "compile: no task fell back to the default schedule" sh -c "! grep -q default '$WORK/out'"
 
 # A job whose kind has no device: a worker with --until-empty says so (exit 1).
 expect 0 "submitted 2 jobs" farm submit op.json --db "$URI" --trials 4 --kind rk3399
@@ -130,7 +134,7 @@ expect 0 "submitted 1 job" farm submit "$ROOT/examples/matmul.json" --db "$URI" 
 TT_FAULT_INJECT=hang@2 "$TT" farm work --db "$URI" --key-dir keys --quiet --tuner random --jobs 2 --name w3 >w3.out 2>&1 &
 w3=$!
 while kill -0 "$w3" 2>/dev/null &&
-  [ "$(sql "SELECT count(*) FROM farm_records r JOIN farm_jobs j ON j.id = r.job_id WHERE j.state = 'running'")" -lt 2 ]; do
+  [ "$(count "SELECT count(*) FROM records r JOIN farm_jobs j ON j.task_key = r.key WHERE j.state = 'running'")" -lt 2 ]; do
   sleep 0.1
 done
 kill -INT "$w3"

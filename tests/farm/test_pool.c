@@ -317,6 +317,50 @@ static void test_schema_once(void **state)
     tt_farm_close(f);
 }
 
+/* Processes opening a new database at once (released together by a pipe) all find the schema:
+ * one creates it, the others wait for it under the advisory lock. */
+static void test_schema_created_once_by_concurrent_opens(void **state)
+{
+    (void)state;
+    enum { OPENERS = 4 };
+    const char *uri = farm_test_db();
+    int start[2];
+    assert_int_equal(pipe(start), 0);
+    pid_t pids[OPENERS];
+    for (int i = 0; i < OPENERS; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            close(start[1]);
+            char go;
+            if (read(start[0], &go, 1) != 1)
+                _exit(4);
+            tt_farm *f = NULL;
+            if (tt_farm_open(uri, &f)) {
+                fprintf(stderr, "open %d: %s\n", i, tt_get_last_error());
+                _exit(3);
+            }
+            tt_farm_close(f);
+            _exit(0);
+        }
+    }
+    close(start[0]);
+    char go[OPENERS] = {0};
+    assert_int_equal(write(start[1], go, OPENERS), OPENERS);
+    close(start[1]);
+    for (int i = 0; i < OPENERS; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    PGconn *c = farm_test_conn(uri);
+    PGresult *r = PQexec(c, "SELECT count(*) FROM farm_schema");
+    assert_string_equal(PQgetvalue(r, 0, 0), "1");
+    PQclear(r);
+    PQfinish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_lease_expires_and_old_token_is_refused),
         cmocka_unit_test(test_quarantine_after_failures_cleared_by_add),
         cmocka_unit_test(test_schema_once),
+        cmocka_unit_test(test_schema_created_once_by_concurrent_opens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 
 #include "farm_test.h"
 #include "ir/opjson.h"
+#include "logs/db.h"
 #include "logs/log.h"
 #include "logs/record.h"
 
@@ -137,13 +138,15 @@ static void test_expired_job_is_claimed_again(void **state)
     tt_farm *f = open_new(&uri, &file);
     assert_int_equal(tt_farm_device_add(f, "k", "a:1", NULL, NULL), 0);
     assert_int_equal(tt_farm_submit(f, file, 10, "k", NULL, NULL, NULL), 0);
+    tt_db *db = NULL; /* the tuning database on the same server: where records go */
+    assert_int_equal(tt_db_open(uri, &db), 0);
     tt_farm_job *dead = NULL, *next = NULL;
     assert_int_equal(tt_farm_job_claim(f, "dead", 60, &dead), 0);
     tt_record r;
     double costs[1];
     char time[TT_RECORD_TIME_LEN];
     make_record(file, 0, 1e-3, &r, costs, time);
-    assert_int_equal(tt_farm_record_add(f, dead->token, &r, NULL), 0);
+    assert_int_equal(tt_farm_record_add(db, dead->token, &r, NULL), 0);
     assert_int_equal(tt_farm_job_progress(f, dead->token, 1, 1.0, "a:1"), 0);
 
     PGconn *c = farm_test_conn(uri);
@@ -157,7 +160,7 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_true(next_expiry == 0);
     /* An expired lease refuses records at once, before anyone took the job over. */
     make_record(file, 1, 2e-3, &r, costs, time);
-    assert_int_equal(tt_farm_record_add(f, dead->token, &r, NULL), TT_FARM_LEASE_LOST);
+    assert_int_equal(tt_farm_record_add(db, dead->token, &r, NULL), TT_FARM_LEASE_LOST);
 
     assert_int_equal(tt_farm_job_claim(f, "alive", 60, &next), 0);
     assert_non_null(next);
@@ -168,13 +171,13 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_int_equal(tt_farm_job_renew(f, dead->token, 60), TT_FARM_LEASE_LOST);
     assert_non_null(strstr(tt_get_last_error(), "lease lost"));
     assert_int_equal(tt_farm_job_progress(f, dead->token, 9, 99.0, NULL), TT_FARM_LEASE_LOST);
-    assert_int_equal(tt_farm_record_add(f, dead->token, &r, NULL), TT_FARM_LEASE_LOST);
+    assert_int_equal(tt_farm_record_add(db, dead->token, &r, NULL), TT_FARM_LEASE_LOST);
     assert_int_equal(tt_farm_job_finish(f, dead->token, "done", NULL), TT_FARM_LEASE_LOST);
     assert_int_equal(tt_farm_job_renew(f, next->token, 60), 0);
     int added = -1;
-    assert_int_equal(tt_farm_record_add(f, next->token, &r, &added), 0);
+    assert_int_equal(tt_farm_record_add(db, next->token, &r, &added), 0);
     assert_int_equal(added, 1);
-    assert_int_equal(tt_farm_record_add(f, next->token, &r, &added), 0); /* the same line */
+    assert_int_equal(tt_farm_record_add(db, next->token, &r, &added), 0); /* the same line */
     assert_int_equal(added, 0);
     assert_int_equal(tt_farm_job_progress(f, next->token, 2, 0.5, NULL), 0);
 
@@ -193,7 +196,7 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_true(fd >= 0);
     close(fd);
     int64_t exported = -1;
-    assert_int_equal(tt_farm_records_export(f, file->tasks[0].key, NULL, path, &exported), 0);
+    assert_int_equal(tt_farm_records_export(db, file->tasks[0].key, NULL, path, &exported), 0);
     assert_int_equal(exported, 2);
     tt_record **recs = NULL;
     size_t nrec = 0;
@@ -203,7 +206,7 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_int_equal(recs[1]->trial, 1);
     tt_record_array_free(recs, nrec);
     assert_int_equal(
-        tt_farm_records_export(f, file->tasks[0].key, "another target", path, &exported), 0);
+        tt_farm_records_export(db, file->tasks[0].key, "another target", path, &exported), 0);
     assert_int_equal(exported, 0);
     unlink(path);
 
@@ -216,6 +219,7 @@ static void test_expired_job_is_claimed_again(void **state)
     tt_farm_job_free(dead);
     tt_farm_job_free(next);
     PQfinish(c);
+    tt_db_close(db);
     tt_opfile_free(file);
     tt_farm_close(f);
 }
