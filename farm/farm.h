@@ -153,6 +153,14 @@ TT_API int tt_farm_record_add(struct tt_db *db, const char *token, const struct 
 TT_API int tt_farm_records_export(struct tt_db *db, const char *key, const char *target,
                                   const char *path, int64_t *n);
 
+/* ---- waiting ---- */
+
+/* Waits up to seconds for a change a worker may be waiting for (a job submitted or given back, a
+ * device added or released: NOTIFY farm) and returns 1 when one came, 0 when the time ran out or a
+ * signal came. The first call LISTENs; a notification sent before it is not seen, so callers poll
+ * the tables too (they are the truth). */
+TT_API int tt_farm_wait(tt_farm *f, double seconds);
+
 /* ---- tokens ---- */
 
 /* 128 random bits (getrandom) as hex. */

@@ -10,6 +10,7 @@
 struct tt_farm {
     PGconn *conn;
     char server[320]; /* HOST:PORT/DBNAME, never the password */
+    int listening;    /* LISTEN farm issued (tt_farm_wait) */
 };
 
 /* Runs sql with nparams text parameters (NULL ones are SQL NULL); 0 with *res (caller PQclears;

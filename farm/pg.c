@@ -2,6 +2,7 @@
  * the schema created on first use under an advisory lock, and the statement helpers the pool and
  * the queue use (docs/ARCHITECTURE.md, "Farms"). */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,4 +249,33 @@ int tt_farm_token_new(char out[TT_FARM_TOKEN_LEN + 1])
     for (size_t i = 0; i < sizeof bytes; i++)
         snprintf(out + 2 * i, 3, "%02x", bytes[i]);
     return 0;
+}
+
+/* Takes every notification libpq has read; 1 when there was one. */
+static int drain_notifies(tt_farm *f)
+{
+    int got = 0;
+    PGnotify *n;
+    PQconsumeInput(f->conn);
+    while ((n = PQnotifies(f->conn)) != NULL) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return got;
+}
+
+int tt_farm_wait(tt_farm *f, double seconds)
+{
+    if (!f->listening) {
+        if (tt_farm_exec(f, "listen", "LISTEN farm", 0, NULL, NULL))
+            return -1;
+        f->listening = 1;
+    }
+    if (drain_notifies(f))
+        return 1;
+    struct pollfd p = {.fd = PQsocket(f->conn), .events = POLLIN};
+    int ms = seconds > 0 ? (int)(seconds * 1000) : 0;
+    if (p.fd < 0 || poll(&p, 1, ms) <= 0)
+        return 0; /* time out, or a signal: the caller looks at its stop flag */
+    return drain_notifies(f);
 }

@@ -51,7 +51,7 @@ int tt_farm_device_add(tt_farm *f, const char *kind, const char *addr, const cha
                      "  failures_in_row = 0, quarantine_reason = NULL,"
                      "  state = CASE WHEN farm_devices.state = 'quarantined' THEN 'free'"
                      "               ELSE farm_devices.state END"
-                     " RETURNING (xmax = 0)",
+                     " RETURNING (xmax = 0), pg_notify('farm', 'device')",
                      3, params, &r))
         return -1;
     if (created)
@@ -220,9 +220,12 @@ int tt_farm_device_renew(tt_farm *f, const char *token, double ttl_s)
 int tt_farm_device_release(tt_farm *f, const char *token)
 {
     const char *params[] = {token};
+    /* pg_notify wakes a worker waiting for a device (delivered at the commit). */
     return by_token(f, "release a device",
-                    "UPDATE farm_devices SET state = 'free', holder = NULL, lease_until = NULL,"
-                    " lease_token = NULL WHERE lease_token = $1 AND state = 'leased'",
+                    "WITH freed AS (UPDATE farm_devices SET state = 'free', holder = NULL,"
+                    " lease_until = NULL, lease_token = NULL"
+                    " WHERE lease_token = $1 AND state = 'leased' RETURNING id)"
+                    " SELECT pg_notify('farm', 'device') FROM freed",
                     1, params);
 }
 

@@ -61,7 +61,7 @@ int tt_farm_submit(tt_farm *f, const tt_opfile *file, int64_t trials, const char
             n_existing++;
         PQclear(r);
     }
-    if (n_added && tt_farm_exec(f, "wake the workers", "NOTIFY farm_jobs", 0, NULL, NULL) != 0) {
+    if (n_added && tt_farm_exec(f, "wake the workers", "NOTIFY farm", 0, NULL, NULL) != 0) {
         tt_farm_rollback(f);
         return -1;
     }
@@ -235,6 +235,13 @@ int tt_farm_job_finish(tt_farm *f, const char *token, const char *state, const c
         return tt_error_setc(TT_ERR_INVALID_ARGUMENT,
                              "job state '%s': expected done, failed or queued", state);
     const char *params[] = {token, state, summary};
+    if (strcmp(state, "queued") == 0) /* given back: wake a waiting worker (at the commit) */
+        return by_token(f, "finish a job",
+                        "WITH given AS (UPDATE farm_jobs SET state = 'queued', error = $3,"
+                        " updated = now(), lease_until = NULL, lease_token = NULL, worker = NULL"
+                        " WHERE lease_token = $1 AND state = 'running' AND $2 = 'queued'"
+                        " RETURNING id) SELECT pg_notify('farm', 'job') FROM given",
+                        3, params);
     return by_token(f, "finish a job",
                     "UPDATE farm_jobs SET state = $2, error = $3, updated = now(),"
                     " lease_until = NULL, lease_token = NULL,"

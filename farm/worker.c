@@ -335,9 +335,9 @@ static int job_opfile(const tt_farm_job *job, tt_opfile **out)
     return 0;
 }
 
-/* Leases devices of the job's kind, waiting (polling with a capped backoff; the heartbeat keeps
- * the job meanwhile) while none is free. 0 with jr->nleases >= 1, 1 when stopped or the lease
- * was lost while waiting, -1 on error. */
+/* Leases devices of the job's kind, waiting (for a notification or a capped backoff, then polling
+ * the table again; the heartbeat keeps the job meanwhile) while none is free. 0 with jr->nleases >=
+ * 1, 1 when stopped or the lease was lost while waiting, -1 on error. */
 static int lease_devices(job_run *jr, const char *holder)
 {
     const tt_farm_worker_opts *o = jr->o;
@@ -365,8 +365,11 @@ static int lease_devices(job_run *jr, const char *holder)
             say(o, "job %lld: waiting for a free device of kind %s", (long long)jr->job->id,
                 jr->job->kind);
         told = true;
-        sleep_s(backoff);
-        backoff = backoff * 2 < 2 ? backoff * 2 : 2;
+        /* A released or added device wakes the wait (NOTIFY); the backoff bounds it anyway. */
+        int woke = tt_farm_wait(jr->db, backoff);
+        if (woke < 0)
+            sleep_s(backoff);
+        backoff = woke > 0 ? 0.1 : backoff * 2 < 2 ? backoff * 2 : 2;
     }
 }
 
@@ -665,8 +668,11 @@ int tt_farm_work(const tt_farm_worker_opts *o, int64_t *done)
             if (expiry > 0 && expiry + 0.05 < wait)
                 wait = expiry + 0.05;
         }
-        sleep_s(wait);
-        backoff = backoff * 2 < 2 ? backoff * 2 : 2;
+        /* A submitted or given-back job wakes the wait (NOTIFY); the tables decide. */
+        int woke = tt_farm_wait(db, wait);
+        if (woke < 0)
+            sleep_s(wait);
+        backoff = woke > 0 ? 0.1 : backoff * 2 < 2 ? backoff * 2 : 2;
     }
     tt_db_close(rdb_hb);
     tt_db_close(rdb);

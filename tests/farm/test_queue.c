@@ -289,6 +289,33 @@ static void test_concurrent_claims(void **state)
     tt_farm_close(f);
 }
 
+/* An idle worker's wait is woken by a submission on another connection (NOTIFY farm). No time
+ * bound on success: the wait's own limit (60 s) only makes a broken wake-up fail. */
+static void test_submit_wakes_a_waiting_worker(void **state)
+{
+    (void)state;
+    const char *uri = NULL;
+    tt_opfile *file = NULL;
+    tt_farm *f = open_new(&uri, &file);
+    tt_farm *worker = NULL;
+    assert_int_equal(tt_farm_open(uri, &worker), 0);
+    assert_int_equal(tt_farm_wait(worker, 0), 0); /* LISTENs; nothing yet */
+    assert_int_equal(tt_farm_submit(f, file, 5, "k", NULL, NULL, NULL), 0);
+    assert_int_equal(tt_farm_wait(worker, 60), 1);
+    assert_int_equal(tt_farm_wait(worker, 0), 0); /* taken */
+    /* A device added, or released, wakes it too. */
+    assert_int_equal(tt_farm_device_add(f, "k", "a:1", NULL, NULL), 0);
+    assert_int_equal(tt_farm_wait(worker, 60), 1);
+    tt_farm_lease l;
+    int got = 0;
+    assert_int_equal(tt_farm_device_lease(f, "k", 1, "w", 60, &l, &got), 0);
+    assert_int_equal(tt_farm_device_release(f, l.token), 0);
+    assert_int_equal(tt_farm_wait(worker, 60), 1);
+    tt_farm_close(worker);
+    tt_opfile_free(file);
+    tt_farm_close(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_claim_needs_a_device_of_the_kind),
         cmocka_unit_test(test_expired_job_is_claimed_again),
         cmocka_unit_test(test_concurrent_claims),
+        cmocka_unit_test(test_submit_wakes_a_waiting_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
