@@ -122,6 +122,9 @@ TT_API int tt_farm_job_renew(tt_farm *f, const char *token, double ttl_s);
  * names the devices measuring it. */
 TT_API int tt_farm_job_progress(tt_farm *f, const char *token, int64_t trials_done,
                                 double best_gflops, const char *devices);
+/* Sets the job's best GFLOPS to the tuner's verdict (its re-measured winner), which may be below
+ * a lucky first measurement that progress kept. */
+TT_API int tt_farm_job_set_best(tt_farm *f, const char *token, double best_gflops);
 /* Ends the job: state "done" or "failed" with summary (may be NULL), or "queued" to give it back
  * (another worker continues it). */
 TT_API int tt_farm_job_finish(tt_farm *f, const char *token, const char *state,

@@ -229,6 +229,17 @@ int tt_farm_job_progress(tt_farm *f, const char *token, int64_t trials_done, dou
                     4, params);
 }
 
+int tt_farm_job_set_best(tt_farm *f, const char *token, double best_gflops)
+{
+    char best[40];
+    snprintf(best, sizeof best, "%.17g", isfinite(best_gflops) ? best_gflops : 0);
+    const char *params[] = {token, best};
+    return by_token(f, "record a job's best",
+                    "UPDATE farm_jobs SET best_gflops = $2::double precision, updated = now()"
+                    " WHERE lease_token = $1 AND state = 'running'",
+                    2, params);
+}
+
 int tt_farm_job_finish(tt_farm *f, const char *token, const char *state, const char *summary)
 {
     if (strcmp(state, "done") != 0 && strcmp(state, "failed") != 0 && strcmp(state, "queued") != 0)

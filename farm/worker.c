@@ -547,6 +547,8 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
                      t && t->diagnosis && t->diagnosis[0] ? t->diagnosis : "no valid candidate");
         }
         tt_farm_job_progress(jr->db, job->token, jr->trials_done, jr->best_gflops, NULL);
+        if (t && t->best_gflops > 0)
+            tt_farm_job_set_best(jr->db, job->token, t->best_gflops);
     }
     tt_tune_result_free(&res);
 

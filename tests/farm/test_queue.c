@@ -189,6 +189,12 @@ static void test_expired_job_is_claimed_again(void **state)
     assert_int_equal(jobs[0].trials_done, 2);
     assert_true(jobs[0].best_gflops == 1.0); /* the best is kept */
     tt_farm_job_list_free(jobs, n);
+    /* The tuner's verdict (a re-measured winner) replaces it; a stale token cannot. */
+    assert_int_equal(tt_farm_job_set_best(f, dead->token, 50.0), TT_FARM_LEASE_LOST);
+    assert_int_equal(tt_farm_job_set_best(f, next->token, 0.75), 0);
+    assert_int_equal(tt_farm_job_list(f, &jobs, &n), 0);
+    assert_true(jobs[0].best_gflops == 0.75);
+    tt_farm_job_list_free(jobs, n);
 
     /* The records: the dead worker's first one and the new worker's, nothing else. */
     char path[] = "/tmp/tt_farm_export_XXXXXX";
