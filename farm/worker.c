@@ -154,18 +154,27 @@ static void *heartbeat(void *arg)
     return NULL;
 }
 
-/* The device lease that measured r: its address begins r->device ("HOST:PORT (cpu, triple)");
+/* The lease whose address begins text and ends at its end or a space; -1: none. */
+static int lease_named(const job_run *jr, const char *text)
+{
+    for (int i = 0; i < jr->nleases; i++) {
+        size_t len = strlen(jr->leases[i].addr);
+        if (strncmp(text, jr->leases[i].addr, len) == 0 && (text[len] == '\0' || text[len] == ' '))
+            return i;
+    }
+    return -1;
+}
+
+/* The device lease that measured r: its address begins r->device ("HOST:PORT (cpu, triple)"),
+ * or follows "device " in the error of a device that went away ("device HOST:PORT lost: ...");
  * with one device and no name, that one. -1: none. */
 static int device_of(const job_run *jr, const tt_record *r)
 {
     const char *name = r->device ? r->device : "";
-    for (int i = 0; i < jr->nleases; i++) {
-        size_t len = strlen(jr->leases[i].addr);
-        if (name[0] && strncmp(name, jr->leases[i].addr, len) == 0 &&
-            (name[len] == '\0' || name[len] == ' '))
-            return i;
-    }
-    return !name[0] && jr->nleases == 1 ? 0 : -1;
+    int d = name[0] ? lease_named(jr, name) : -1;
+    if (d < 0 && r->error_msg && strncmp(r->error_msg, "device ", 7) == 0)
+        d = lease_named(jr, r->error_msg + 7);
+    return d >= 0 || name[0] || jr->nleases != 1 ? d : 0;
 }
 
 /* The one place a record goes to the shared database: in its own transaction, guarded by the
