@@ -62,7 +62,10 @@ typedef struct {
     volatile sig_atomic_t halt;      /* tt_tune_run's stop flag: lost lease, user stop, no device */
     volatile sig_atomic_t lost;      /* the job's lease was taken over */
     volatile sig_atomic_t no_device; /* every leased device was quarantined or lost */
-    tt_farm *hb;                     /* the heartbeat thread's connection */
+    /* When the records last said a device went away, with no record since (0: none); under mu.
+     * A tuner may wait for a lost device to come back: after a lease period the job goes back. */
+    double down_since;
+    tt_farm *hb;         /* the heartbeat thread's connection */
     tt_db *rdb, *rdb_hb; /* the tuning database (records), for each of the two threads */
     /* The tuner's log, followed from the heartbeat thread: byte offset of the first line not yet
      * stored (0 before tuning starts). */
@@ -134,6 +137,11 @@ static void *heartbeat(void *arg)
                 }
             }
         }
+        if (jr->down_since > 0 && !jr->halt && now_s() - jr->down_since > o->lease_s) {
+            say(o, "job %lld: no record for %.0f s since a device went away; giving it back",
+                (long long)jr->job->id, now_s() - jr->down_since);
+            jr->no_device = jr->halt = 1;
+        }
         if (jr->following && !jr->halt && now_s() >= next_follow) {
             next_follow = now_s() + 0.2;
             pthread_mutex_unlock(&jr->mu);
@@ -197,6 +205,11 @@ static int account(job_run *jr, tt_farm *conn, const tt_record *r)
         jr->best_gflops = r->gflops;
     int64_t done = jr->trials_done;
     double best = jr->best_gflops;
+    /* A device that went away ("device HOST:PORT lost: ...") counts against it; any other
+     * outcome, even a failed candidate, shows the device answering. */
+    bool device_failed =
+        r->error != TT_RECORD_OK && r->error_msg && strncmp(r->error_msg, "device ", 7) == 0;
+    jr->down_since = device_failed ? (jr->down_since > 0 ? jr->down_since : now_s()) : 0;
     int d = device_of(jr, r);
     bool live = d >= 0 && jr->live[d];
     char token[TT_FARM_TOKEN_LEN + 1] = "";
@@ -210,10 +223,6 @@ static int account(job_run *jr, tt_farm *conn, const tt_record *r)
     }
     if (!live)
         return 0;
-    /* A device that went away ("device lost: ...") counts against it; any other outcome, even a
-     * failed candidate, shows the device answering. */
-    bool device_failed =
-        r->error != TT_RECORD_OK && r->error_msg && strncmp(r->error_msg, "device ", 7) == 0;
     if (!device_failed && !(r->device && r->device[0]))
         return 0; /* measured here: nothing to say about a device */
     int quarantined = 0;
@@ -506,6 +515,7 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
     int rc = tt_tune_run(file, &opts, &res);
     char why[400];
     snprintf(why, sizeof why, "%s", rc ? tt_get_last_error() : "");
+    tt_error_category why_cat = rc ? tt_get_last_error_category() : TT_ERR_OK;
 
     /* Records neither the hook nor the heartbeat stored yet: the heartbeat thread ends first
      * (it may be storing), then this thread stores the rest of the log. */
@@ -536,6 +546,15 @@ static int run_job(job_run *jr, const char *holder, int64_t *done)
         snprintf(summary, sizeof summary, "a worker could not store a record");
         result = tt_error_setc(TT_ERR_IO, "job %lld: storing a record failed; job given back",
                                (long long)job->id);
+    } else if (rc != 0 && why_cat == TT_ERR_IO && jr->nleases > 0) {
+        /* The tuner could not start on the devices (none answered): a failure of each, and the
+         * job goes back; K such rounds quarantine them. */
+        for (int i = 0; i < jr->nleases; i++)
+            if (jr->live[i] && tt_farm_device_report(jr->db, jr->leases[i].token, why,
+                                                     o->max_failures, NULL) == -1)
+                say(o, "device %s: %s", jr->leases[i].addr, tt_get_last_error());
+        state = "queued";
+        snprintf(summary, sizeof summary, "%s", why);
     } else if (rc != 0) {
         state = "failed";
         snprintf(summary, sizeof summary, "%s", why);
