@@ -186,8 +186,8 @@ kill -INT "$w3"
 wait "$w3"
 check "SIGINT: farm work exits 130" test $? = 130
 check "SIGINT: the job is back in the queue" test \
-  "$(sql "SELECT state || ' ' || coalesce(worker, '-') FROM farm_jobs WHERE task_name LIKE 'matmul_256%'")" = "queued -"
-check "SIGINT: its device is free again" test "$(sql "SELECT count(*) FROM farm_devices WHERE state <> 'free'")" = 0
+  "$(sql "SELECT state || ' ' || coalesce(worker, '-') FROM farm_jobs WHERE task_name LIKE 'matmul_256%' AND kind = 'x86'")" = "queued -"
+check "SIGINT: its device is free again" test "$(sql "SELECT count(*) FROM farm_devices WHERE kind = 'x86' AND state <> 'free'")" = 0
 
 kill -TERM "${pids[@]}"
 wait "${pids[@]}" 2>/dev/null
