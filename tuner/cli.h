@@ -24,6 +24,8 @@ int tt_cli_db(int argc, char **argv);
 /* tvm-tune model eval LOG [--train-fraction F] ... (tuner/cli_model.c) */
 int tt_cli_model(int argc, char **argv);
 int tt_cli_rpc(int argc, char **argv);
+/* tvm-tune farm device|devices|submit|status|work ... (tuner/cli_farm.c) */
+int tt_cli_farm(int argc, char **argv);
 
 /* ---- shared by the commands (cli.c) ---- */
 

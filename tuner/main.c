@@ -17,6 +17,7 @@ static const char usage[] =
     "  compile OP.json  apply the database: every task's best schedule into one .so and a .h\n"
     "  best [OP.json]   the best record per task (or per workload of the database)\n"
     "  db SUBCOMMAND    the database: import, export, best, stats, merge\n"
+    "  farm SUBCOMMAND  a tuning farm on PostgreSQL: devices, job queue, workers\n"
     "  model eval LOG   how well the cost model ranks a log's candidates it was not trained on\n"
     "  rpc server|keygen  the device runtime's RPC server here, or a new pre-shared key\n"
     "  show OP.json     print the compute, loop IR, C, LLVM IR or assembly of a schedule\n"
@@ -40,9 +41,9 @@ static int cmd_version(int argc, char **argv)
 }
 
 static const command commands[] = {
-    {"compile", tt_cli_compile}, {"best", tt_cli_best},    {"db", tt_cli_db},
-    {"model", tt_cli_model},     {"rpc", tt_cli_rpc},      {"show", tt_cli_show},
-    {"tune", tt_cli_tune},       {"version", cmd_version},
+    {"compile", tt_cli_compile}, {"best", tt_cli_best},   {"db", tt_cli_db},
+    {"farm", tt_cli_farm},       {"model", tt_cli_model}, {"rpc", tt_cli_rpc},
+    {"show", tt_cli_show},       {"tune", tt_cli_tune},   {"version", cmd_version},
 };
 
 int main(int argc, char **argv)
