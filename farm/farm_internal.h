@@ -18,6 +18,11 @@ struct tt_farm {
  * TT_ERR_IO and "database SERVER: what: MESSAGE". */
 int tt_farm_exec(tt_farm *f, const char *what, const char *sql, int nparams,
                  const char *const *params, PGresult **res);
+/* Runs a statement that changes the row whose lease token is a parameter (the token column is
+ * unique): TT_FARM_LEASE_LOST ("what: lease lost ...") when no row changed, the token no longer
+ * holding its device or job. */
+int tt_farm_by_token(tt_farm *f, const char *what, const char *sql, int nparams,
+                     const char *const *params);
 /* BEGIN, COMMIT and ROLLBACK (the last never fails: an error is already being reported). */
 int tt_farm_begin(tt_farm *f);
 int tt_farm_commit(tt_farm *f, const char *what);

@@ -114,6 +114,21 @@ int tt_farm_exec(tt_farm *f, const char *what, const char *sql, int nparams,
     return 0;
 }
 
+int tt_farm_by_token(tt_farm *f, const char *what, const char *sql, int nparams,
+                     const char *const *params)
+{
+    PGresult *r = NULL;
+    if (tt_farm_exec(f, what, sql, nparams, params, &r))
+        return -1;
+    int n = atoi(PQcmdTuples(r));
+    PQclear(r);
+    if (n == 0) {
+        tt_error_setc(TT_ERR_NOT_FOUND, "%s: lease lost (the token no longer holds it)", what);
+        return TT_FARM_LEASE_LOST;
+    }
+    return 0;
+}
+
 int tt_farm_begin(tt_farm *f)
 {
     return tt_farm_exec(f, "BEGIN", "BEGIN", 0, NULL, NULL);

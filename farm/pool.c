@@ -188,45 +188,28 @@ fail:
     return -1;
 }
 
-/* Runs a statement that touches the lease of token (its only match: the token column is unique);
- * no row changed means the lease is gone. */
-static int by_token(tt_farm *f, const char *what, const char *sql, int nparams,
-                    const char *const *params)
-{
-    PGresult *r = NULL;
-    if (tt_farm_exec(f, what, sql, nparams, params, &r))
-        return -1;
-    int n = atoi(PQcmdTuples(r));
-    PQclear(r);
-    if (n == 0) {
-        tt_error_setc(TT_ERR_NOT_FOUND, "%s: lease lost (the token no longer holds it)", what);
-        return TT_FARM_LEASE_LOST;
-    }
-    return 0;
-}
-
 int tt_farm_device_renew(tt_farm *f, const char *token, double ttl_s)
 {
     char secs[32];
     tt_farm_secs(ttl_s, secs);
     const char *params[] = {token, secs};
-    return by_token(f, "renew a device lease",
-                    "UPDATE farm_devices SET"
-                    " lease_until = now() + make_interval(secs => $2::double precision)"
-                    " WHERE lease_token = $1 AND state = 'leased'",
-                    2, params);
+    return tt_farm_by_token(f, "renew a device lease",
+                            "UPDATE farm_devices SET"
+                            " lease_until = now() + make_interval(secs => $2::double precision)"
+                            " WHERE lease_token = $1 AND state = 'leased'",
+                            2, params);
 }
 
 int tt_farm_device_release(tt_farm *f, const char *token)
 {
     const char *params[] = {token};
     /* pg_notify wakes a worker waiting for a device (delivered at the commit). */
-    return by_token(f, "release a device",
-                    "WITH freed AS (UPDATE farm_devices SET state = 'free', holder = NULL,"
-                    " lease_until = NULL, lease_token = NULL"
-                    " WHERE lease_token = $1 AND state = 'leased' RETURNING id)"
-                    " SELECT pg_notify('farm', 'device') FROM freed",
-                    1, params);
+    return tt_farm_by_token(f, "release a device",
+                            "WITH freed AS (UPDATE farm_devices SET state = 'free', holder = NULL,"
+                            " lease_until = NULL, lease_token = NULL"
+                            " WHERE lease_token = $1 AND state = 'leased' RETURNING id)"
+                            " SELECT pg_notify('farm', 'device') FROM freed",
+                            1, params);
 }
 
 int tt_farm_device_report(tt_farm *f, const char *token, const char *error, int max_failures,
@@ -236,10 +219,10 @@ int tt_farm_device_report(tt_farm *f, const char *token, const char *error, int 
         *quarantined = 0;
     if (!error) {
         const char *params[] = {token};
-        return by_token(f, "report on a device",
-                        "UPDATE farm_devices SET failures_in_row = 0, last_seen = now()"
-                        " WHERE lease_token = $1 AND state = 'leased'",
-                        1, params);
+        return tt_farm_by_token(f, "report on a device",
+                                "UPDATE farm_devices SET failures_in_row = 0, last_seen = now()"
+                                " WHERE lease_token = $1 AND state = 'leased'",
+                                1, params);
     }
     char k[24];
     snprintf(k, sizeof k, "%d", max_failures > 0 ? max_failures : TT_FARM_DEFAULT_MAX_FAILURES);

@@ -185,32 +185,16 @@ fail:
     return -1;
 }
 
-/* A statement on the running job of token; no row changed: the lease is gone. */
-static int by_token(tt_farm *f, const char *what, const char *sql, int nparams,
-                    const char *const *params)
-{
-    PGresult *r = NULL;
-    if (tt_farm_exec(f, what, sql, nparams, params, &r))
-        return -1;
-    int n = atoi(PQcmdTuples(r));
-    PQclear(r);
-    if (n == 0) {
-        tt_error_setc(TT_ERR_NOT_FOUND, "%s: lease lost (the token no longer holds the job)", what);
-        return TT_FARM_LEASE_LOST;
-    }
-    return 0;
-}
-
 int tt_farm_job_renew(tt_farm *f, const char *token, double ttl_s)
 {
     char secs[32];
     tt_farm_secs(ttl_s, secs);
     const char *params[] = {token, secs};
-    return by_token(f, "renew a job lease",
-                    "UPDATE farm_jobs SET updated = now(),"
-                    " lease_until = now() + make_interval(secs => $2::double precision)"
-                    " WHERE lease_token = $1 AND state = 'running'",
-                    2, params);
+    return tt_farm_by_token(f, "renew a job lease",
+                            "UPDATE farm_jobs SET updated = now(),"
+                            " lease_until = now() + make_interval(secs => $2::double precision)"
+                            " WHERE lease_token = $1 AND state = 'running'",
+                            2, params);
 }
 
 int tt_farm_job_progress(tt_farm *f, const char *token, int64_t trials_done, double best_gflops,
@@ -220,13 +204,13 @@ int tt_farm_job_progress(tt_farm *f, const char *token, int64_t trials_done, dou
     snprintf(done, sizeof done, "%lld", (long long)trials_done);
     snprintf(best, sizeof best, "%.17g", isfinite(best_gflops) ? best_gflops : 0);
     const char *params[] = {token, done, best, devices};
-    return by_token(f, "record a job's progress",
-                    "UPDATE farm_jobs SET updated = now(),"
-                    " trials_done = GREATEST(trials_done, $2::bigint),"
-                    " best_gflops = GREATEST(best_gflops, $3::double precision),"
-                    " devices = coalesce($4, devices)"
-                    " WHERE lease_token = $1 AND state = 'running'",
-                    4, params);
+    return tt_farm_by_token(f, "record a job's progress",
+                            "UPDATE farm_jobs SET updated = now(),"
+                            " trials_done = GREATEST(trials_done, $2::bigint),"
+                            " best_gflops = GREATEST(best_gflops, $3::double precision),"
+                            " devices = coalesce($4, devices)"
+                            " WHERE lease_token = $1 AND state = 'running'",
+                            4, params);
 }
 
 int tt_farm_job_set_best(tt_farm *f, const char *token, double best_gflops)
@@ -234,10 +218,11 @@ int tt_farm_job_set_best(tt_farm *f, const char *token, double best_gflops)
     char best[40];
     snprintf(best, sizeof best, "%.17g", isfinite(best_gflops) ? best_gflops : 0);
     const char *params[] = {token, best};
-    return by_token(f, "record a job's best",
-                    "UPDATE farm_jobs SET best_gflops = $2::double precision, updated = now()"
-                    " WHERE lease_token = $1 AND state = 'running'",
-                    2, params);
+    return tt_farm_by_token(
+        f, "record a job's best",
+        "UPDATE farm_jobs SET best_gflops = $2::double precision, updated = now()"
+        " WHERE lease_token = $1 AND state = 'running'",
+        2, params);
 }
 
 int tt_farm_job_finish(tt_farm *f, const char *token, const char *state, const char *summary)
@@ -247,18 +232,19 @@ int tt_farm_job_finish(tt_farm *f, const char *token, const char *state, const c
                              "job state '%s': expected done, failed or queued", state);
     const char *params[] = {token, state, summary};
     if (strcmp(state, "queued") == 0) /* given back: wake a waiting worker (at the commit) */
-        return by_token(f, "finish a job",
-                        "WITH given AS (UPDATE farm_jobs SET state = 'queued', error = $3,"
-                        " updated = now(), lease_until = NULL, lease_token = NULL, worker = NULL"
-                        " WHERE lease_token = $1 AND state = 'running' AND $2 = 'queued'"
-                        " RETURNING id) SELECT pg_notify('farm', 'job') FROM given",
-                        3, params);
-    return by_token(f, "finish a job",
-                    "UPDATE farm_jobs SET state = $2, error = $3, updated = now(),"
-                    " lease_until = NULL, lease_token = NULL,"
-                    " worker = CASE WHEN $2 = 'queued' THEN NULL ELSE worker END"
-                    " WHERE lease_token = $1 AND state = 'running'",
-                    3, params);
+        return tt_farm_by_token(
+            f, "finish a job",
+            "WITH given AS (UPDATE farm_jobs SET state = 'queued', error = $3,"
+            " updated = now(), lease_until = NULL, lease_token = NULL, worker = NULL"
+            " WHERE lease_token = $1 AND state = 'running' AND $2 = 'queued'"
+            " RETURNING id) SELECT pg_notify('farm', 'job') FROM given",
+            3, params);
+    return tt_farm_by_token(f, "finish a job",
+                            "UPDATE farm_jobs SET state = $2, error = $3, updated = now(),"
+                            " lease_until = NULL, lease_token = NULL,"
+                            " worker = CASE WHEN $2 = 'queued' THEN NULL ELSE worker END"
+                            " WHERE lease_token = $1 AND state = 'running'",
+                            3, params);
 }
 
 int tt_farm_job_list(tt_farm *f, tt_farm_job **out, size_t *n)

@@ -216,21 +216,31 @@ static int cmd_device(int argc, char **argv)
     return rc;
 }
 
-static int cmd_devices(int argc, char **argv)
+/* The commands that take only --db: their flags read, the farm opened. *f NULL: done already
+ * (the help printed, or a usage or connection error), return the code. */
+static int open_listing(const char *cmd, const char *usage, int argc, char **argv, tt_farm **f)
 {
-    const char *cmd = "farm devices", *db = NULL, *pos[1];
+    const char *db = NULL, *pos[1];
     const flag flags[] = {{"--db", &db, NULL}, {NULL, NULL, NULL}};
     int npos = 0;
     bool help = false;
+    *f = NULL;
     int rc = parse(cmd, argc, argv, flags, pos, 0, &npos, &help);
     if (help) {
-        fputs(devices_usage, stdout);
+        fputs(usage, stdout);
         return TT_EXIT_OK;
     }
     if (rc || (rc = need(cmd, "--db URL", db)))
         return rc;
+    return open_farm(cmd, db, f);
+}
+
+static int cmd_devices(int argc, char **argv)
+{
+    const char *cmd = "farm devices";
     tt_farm *f = NULL;
-    if ((rc = open_farm(cmd, db, &f)))
+    int rc = open_listing(cmd, devices_usage, argc, argv, &f);
+    if (!f)
         return rc;
     tt_farm_device *d = NULL;
     size_t n = 0;
@@ -313,19 +323,10 @@ static int cmd_submit(int argc, char **argv)
 
 static int cmd_status(int argc, char **argv)
 {
-    const char *cmd = "farm status", *db = NULL, *pos[1];
-    const flag flags[] = {{"--db", &db, NULL}, {NULL, NULL, NULL}};
-    int npos = 0;
-    bool help = false;
-    int rc = parse(cmd, argc, argv, flags, pos, 0, &npos, &help);
-    if (help) {
-        fputs(status_usage, stdout);
-        return TT_EXIT_OK;
-    }
-    if (rc || (rc = need(cmd, "--db URL", db)))
-        return rc;
+    const char *cmd = "farm status";
     tt_farm *f = NULL;
-    if ((rc = open_farm(cmd, db, &f)))
+    int rc = open_listing(cmd, status_usage, argc, argv, &f);
+    if (!f)
         return rc;
     tt_farm_job *jobs = NULL;
     size_t n = 0;
