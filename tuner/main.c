@@ -10,8 +10,8 @@
 static const char usage[] =
     "usage: tvm-tune [--version] [--help] <command> [<args>]\n"
     "\n"
-    "tvm-tune tunes tensor operators (matmul, conv2d, any tensor expression) for a CPU and\n"
-    "compiles the best schedules into plain C functions.\n"
+    "tvm-tune tunes tensor operators (matmul, conv2d, any tensor expression) for this CPU or for\n"
+    "devices over RPC (tune --rpc), and compiles the best schedules into plain C functions.\n"
     "\n"
     "commands:\n"
     "  compile OP.json  apply the database: every task's best schedule into one .so and a .h\n"
