@@ -595,6 +595,42 @@ static void test_four_processes_lose_nothing(void **state)
     remove_tree(dir);
 }
 
+/* kids processes open the new database at target at the same moment (released together by
+ * closing a pipe they block on); returns how many failed. */
+static int open_at_once(const char *target, int kids, int round)
+{
+    int gate[2];
+    assert_int_equal(pipe(gate), 0);
+    pid_t pids[8];
+    assert_true(kids <= 8);
+    for (int k = 0; k < kids; k++) {
+        pids[k] = fork();
+        assert_true(pids[k] >= 0);
+        if (pids[k] == 0) {
+            close(gate[1]);
+            char c;
+            while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            tt_db *mine;
+            if (tt_db_open(target, &mine)) {
+                fprintf(stderr, "round %d, child %d: %s\n", round, k, tt_get_last_error());
+                _exit(1);
+            }
+            _exit(tt_db_close(mine) ? 2 : 0);
+        }
+    }
+    close(gate[0]);
+    close(gate[1]); /* every child reads end of file now */
+    int failed = 0;
+    for (int k = 0; k < kids; k++) {
+        int status;
+        assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            failed++;
+    }
+    return failed;
+}
+
 #if !DB_PG
 /* Two processes create the same new database at the same moment: both opens succeed. Switching a
  * new database to WAL took an exclusive lock without SQLite's busy handler, and one of two opens
@@ -610,34 +646,7 @@ static void test_simultaneous_creation(void **state)
     for (int round = 0; round < ROUNDS; round++) {
         char name[32];
         snprintf(name, sizeof name, "new%d.db", round);
-        const char *path = path_in(dir, name);
-        int gate[2];
-        assert_int_equal(pipe(gate), 0);
-        pid_t kids[2];
-        for (int k = 0; k < 2; k++) {
-            kids[k] = fork();
-            assert_true(kids[k] >= 0);
-            if (kids[k] == 0) {
-                close(gate[1]);
-                char c;
-                while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-                    ;
-                tt_db *mine;
-                if (tt_db_open(path, &mine)) {
-                    fprintf(stderr, "round %d, child %d: %s\n", round, k, tt_get_last_error());
-                    _exit(1);
-                }
-                _exit(tt_db_close(mine) ? 2 : 0);
-            }
-        }
-        close(gate[0]);
-        close(gate[1]); /* both children read end of file now */
-        for (int k = 0; k < 2; k++) {
-            int status;
-            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                failed++;
-        }
+        failed += open_at_once(path_in(dir, name), 2, round);
     }
     assert_int_equal(failed, 0);
     remove_tree(dir);
@@ -957,33 +966,7 @@ static void test_pg_simultaneous_creation(void **state)
         char name[32];
         snprintf(name, sizeof name, "new%d", round);
         const char *uri = db_at(dir, name);
-        int gate[2];
-        assert_int_equal(pipe(gate), 0);
-        pid_t kids[KIDS];
-        for (int k = 0; k < KIDS; k++) {
-            kids[k] = fork();
-            assert_true(kids[k] >= 0);
-            if (kids[k] == 0) {
-                close(gate[1]);
-                char c;
-                while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-                    ;
-                tt_db *mine;
-                if (tt_db_open(uri, &mine)) {
-                    fprintf(stderr, "round %d, child %d: %s\n", round, k, tt_get_last_error());
-                    _exit(1);
-                }
-                _exit(tt_db_close(mine) ? 2 : 0);
-            }
-        }
-        close(gate[0]);
-        close(gate[1]);
-        for (int k = 0; k < KIDS; k++) {
-            int status;
-            assert_int_equal(waitpid(kids[k], &status, 0), kids[k]);
-            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                failed++;
-        }
+        failed += open_at_once(uri, KIDS, round);
         assert_int_equal(raw_int(uri, "SELECT count(*) FROM tt_meta"), 1);
     }
     assert_int_equal(failed, 0);
