@@ -179,6 +179,26 @@ typedef struct {
     uint8_t kx_pk[crypto_kx_PUBLICKEYBYTES];
 } hello_fields;
 
+/* The handshake succeeded: the channel is secure and knows its peer's runtime and capabilities. */
+static void established(tt_rpc_channel *c, const hello_fields *peer)
+{
+    snprintf(c->peer_runtime, sizeof c->peer_runtime, "%s", peer->runtime);
+    c->peer_caps = peer->caps;
+    c->secure = 1;
+}
+
+/* Erases the session keys of a handshake from the stack, whatever its outcome. */
+static void wipe_session_keys(uint8_t rx[crypto_kx_SESSIONKEYBYTES],
+                              uint8_t tx[crypto_kx_SESSIONKEYBYTES],
+                              uint8_t k_rx[crypto_secretstream_xchacha20poly1305_KEYBYTES],
+                              uint8_t k_tx[crypto_secretstream_xchacha20poly1305_KEYBYTES])
+{
+    sodium_memzero(rx, crypto_kx_SESSIONKEYBYTES);
+    sodium_memzero(tx, crypto_kx_SESSIONKEYBYTES);
+    sodium_memzero(k_rx, crypto_secretstream_xchacha20poly1305_KEYBYTES);
+    sodium_memzero(k_tx, crypto_secretstream_xchacha20poly1305_KEYBYTES);
+}
+
 static void put_hello(tt_rpc_buf *b, const char *runtime, const uint8_t *nonce,
                       const uint8_t *kx_pk)
 {
@@ -378,15 +398,10 @@ TT_API int tt_rpc_handshake_client(tt_rpc_channel *c, int fd, const uint8_t key[
         tt_error_set("rpc: handshake: invalid stream header from the server");
         goto wipe;
     }
-    snprintf(c->peer_runtime, sizeof c->peer_runtime, "%s", sf.runtime);
-    c->peer_caps = sf.caps;
-    c->secure = 1;
+    established(c, &sf);
     rc = 0;
 wipe:
-    sodium_memzero(k_tx, sizeof k_tx);
-    sodium_memzero(k_rx, sizeof k_rx);
-    sodium_memzero(rx, sizeof rx);
-    sodium_memzero(tx, sizeof tx);
+    wipe_session_keys(rx, tx, k_rx, k_tx);
 out:
     sodium_memzero(sk, sizeof sk);
     tt_rpc_buf_free(&t);
@@ -533,15 +548,10 @@ TT_API int tt_rpc_handshake_server(tt_rpc_channel *c, int fd, const uint8_t key[
     tt_rpc_buf_free(&ok);
     if (sent != 0)
         goto wipe;
-    snprintf(c->peer_runtime, sizeof c->peer_runtime, "%s", cf.runtime);
-    c->peer_caps = cf.caps;
-    c->secure = 1;
+    established(c, &cf);
     rc = 0;
 wipe:
-    sodium_memzero(k_tx, sizeof k_tx);
-    sodium_memzero(k_rx, sizeof k_rx);
-    sodium_memzero(rx, sizeof rx);
-    sodium_memzero(tx, sizeof tx);
+    wipe_session_keys(rx, tx, k_rx, k_tx);
 out:
     sodium_memzero(sk, sizeof sk);
     tt_rpc_buf_free(&t);

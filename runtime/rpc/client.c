@@ -385,9 +385,10 @@ static int forward(const tt_value *args, const int *codes, int n, tt_ret ret, vo
     return rc;
 }
 
-static int get_global(rpc_sess *s, const char *name, tt_func *out)
+/* Asks the device for its global name: *code is TT_FUNC and *id its remote handle when it has
+ * one (anything else: it has none). The one GET_GLOBAL exchange; no proxy is made here. */
+static int ask_global(rpc_sess *s, const char *name, int *code, uint64_t *id)
 {
-    *out = NULL;
     tt_rpc_buf b = {0};
     tt_rpc_put_str(&b, name);
     uint8_t *reply;
@@ -396,17 +397,27 @@ static int get_global(rpc_sess *s, const char *name, tt_func *out)
     tt_rpc_buf_free(&b);
     if (rc != 0)
         return -1;
+    tt_rpc_reader r = {reply, len, 0};
     tt_rpc_values vals;
-    rc = decode_return(s, reply, len, &vals);
+    rc = tt_rpc_values_decode(&r, 1, &vals);
     free(reply);
     if (rc != 0)
-        return -1;
-    if (vals.codes[0] == TT_FUNC)
-        *out = vals.values[0].v_handle;
-    else
-        tt_value_release(vals.values[0], vals.codes[0]);
+        return tt_error_wrap("rpc: malformed answer from %s", s->addr);
+    *code = vals.codes[0];
+    *id = (uint64_t)vals.values[0].v_int64;
     tt_rpc_values_free(&vals);
     return 0;
+}
+
+/* *out = a proxy of the device's global name, NULL when it has none. */
+static int get_global(rpc_sess *s, const char *name, tt_func *out)
+{
+    *out = NULL;
+    int code;
+    uint64_t id;
+    if (ask_global(s, name, &code, &id) != 0)
+        return -1;
+    return code == TT_FUNC ? make_fn(s, id, out) : 0;
 }
 
 static int rpc_get_function(void *self, const char *name, tt_func *out)
@@ -599,23 +610,9 @@ static int global_id(rpc_sess *s, const char *name, uint64_t *id, int *cached)
         }
     }
     pthread_mutex_unlock(&s->lock);
-    tt_rpc_buf b = {0};
-    tt_rpc_put_str(&b, name);
-    uint8_t *reply;
-    size_t len;
-    int rc = roundtrip(s, TT_RPC_GET_GLOBAL, &b, &reply, &len);
-    tt_rpc_buf_free(&b);
-    if (rc != 0)
+    int code;
+    if (ask_global(s, name, &code, id) != 0)
         return -1;
-    tt_rpc_reader r = {reply, len, 0};
-    tt_rpc_values vals;
-    rc = tt_rpc_values_decode(&r, 1, &vals);
-    free(reply);
-    if (rc != 0)
-        return tt_error_wrap("rpc: malformed answer from %s", s->addr);
-    int code = vals.codes[0];
-    *id = (uint64_t)vals.values[0].v_int64;
-    tt_rpc_values_free(&vals);
     if (code != TT_FUNC)
         return tt_error_set("rpc: the server at %s has no function %s", s->addr, name);
     *cached = 0;
