@@ -84,6 +84,9 @@ find_program(TT_LLD NAMES ld.lld-19 ld.lld PATHS /usr/lib/llvm-19/bin)
 if(NOT TT_LLD)
   tt_missing("lld 19 (ld.lld-19)" lld-19)
 endif()
+# GNU ld links a kernel library for this machine in a tenth of lld's time (lld loads all of
+# libLLVM at each start, ~20 ms): optional, lld does it otherwise (codegen/emit.c).
+find_program(TT_LD_BFD NAMES ld.bfd)
 
 find_path(TT_XGBOOST_INCLUDE xgboost/c_api.h)
 find_library(TT_XGBOOST_LIB xgboost)

@@ -130,10 +130,14 @@ static int runtime_path(char path[PATH_MAX])
     return realpath(info.dli_fname, path) != NULL;
 }
 
-/* Runs `ld.lld -shared -o so obj [runtime -rpath DIR]`; the linker's messages go into the error on
- * failure. */
-static int link_shared(const char *obj, const char *so, bool with_runtime)
+/* Runs `LINKER -shared -o so obj [runtime -rpath DIR]` and waits; *spawn_errno: why it could not
+ * start (0 when it ran). The linker's messages go into the error on failure. A library for this
+ * machine is linked by GNU ld when the build found it: its start costs 3 ms against lld's 20 ms
+ * (lld relocates all of libLLVM at each start), a tenth of a tuning candidate's build. */
+static int run_linker(const char *linker, bool lld, const char *obj, const char *so,
+                      bool with_runtime, int *spawn_errno)
 {
+    *spawn_errno = 0;
     char log_path[] = "/tmp/tt-lld-XXXXXX";
     int log_fd = mkstemp(log_path);
     if (log_fd < 0)
@@ -143,26 +147,28 @@ static int link_shared(const char *obj, const char *so, bool with_runtime)
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, log_fd, 1);
     posix_spawn_file_actions_adddup2(&fa, log_fd, 2);
-    /* one thread: kernel objects are small; a thread pool costs more than it saves */
-    char *argv[] = {(char *)TT_LLD, "-shared",  "--threads=1", "--hash-style=gnu",
-                    "-o",           (char *)so, (char *)obj,   NULL,
-                    NULL,           NULL,       NULL,          NULL};
+    char *argv[13] = {(char *)linker, "-shared",  "--hash-style=gnu", "--enable-new-dtags",
+                      "-o",           (char *)so, (char *)obj};
+    int n = 7;
+    if (lld) /* one thread: kernel objects are small; a thread pool costs more than it saves */
+        argv[n++] = "--threads=1";
     char rt[PATH_MAX], dir[PATH_MAX];
     if (with_runtime && runtime_path(rt)) {
         strcpy(dir, rt);
         *strrchr(dir, '/') = 0;
         /* --no-as-needed: the dependency is the point, even if the kernels call nothing of it */
-        argv[7] = "--no-as-needed";
-        argv[8] = rt;
-        argv[9] = "-rpath";
-        argv[10] = dir;
+        argv[n++] = "--no-as-needed";
+        argv[n++] = rt;
+        argv[n++] = "-rpath";
+        argv[n++] = dir;
     }
     pid_t pid;
-    int rc = posix_spawn(&pid, TT_LLD, &fa, NULL, argv, environ);
+    int rc = posix_spawn(&pid, linker, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
         close(log_fd);
-        return tt_error_set("codegen emit: cannot run %s: %s", TT_LLD, strerror(rc));
+        *spawn_errno = rc;
+        return tt_error_set("codegen emit: cannot run %s: %s", linker, strerror(rc));
     }
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -176,7 +182,22 @@ static int link_shared(const char *obj, const char *so, bool with_runtime)
     msg[got > 0 ? got : 0] = 0;
     close(log_fd);
     return tt_error_set("codegen emit: linking %s failed (%s exited with status %d): %s", so,
-                        TT_LLD, WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+                        linker, WIFEXITED(status) ? WEXITSTATUS(status) : -1, msg);
+}
+
+/* A library for this machine: GNU ld if it is there (else lld); for another, lld (it links any
+ * target). */
+static int link_shared(const char *obj, const char *so, bool host)
+{
+    int spawn_errno = 0;
+#ifdef TT_LD_HOST
+    if (host) {
+        int rc = run_linker(TT_LD_HOST, false, obj, so, true, &spawn_errno);
+        if (rc == 0 || spawn_errno == 0)
+            return rc;
+    }
+#endif
+    return run_linker(TT_LLD, true, obj, so, host, &spawn_errno);
 }
 
 static int emit_so(build *b, const tt_target *t, const char *path)
