@@ -62,7 +62,8 @@ static const char tune_usage[] =
     "  --early-stopping N  end a task after N trials without a better candidate (default: off)\n"
     "  --timeout S         seconds a build or a run may take (default: measure.timeout_s)\n"
     "  --quiet             no progress display\n"
-    "  --verbose           print every failed candidate as it happens\n"
+    "  --verbose           print every failed candidate as it happens, and where the time\n"
+    "                      went (search, lowering, builds, measurement, records)\n"
     "  -h, --help          this text\n"
     "\n"
     "Progress goes to stderr, the summary table to stdout. After 20 failed candidates in a row\n"
@@ -356,6 +357,11 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
         if (r.timed_s > 0)
             printf("time: %.1f s, of which timed kernel runs %.1f s (overhead %.2fx)\n",
                    r.elapsed_s, r.timed_s, r.elapsed_s / r.timed_s);
+        if (o.verbose)
+            printf("time by phase: search %.1f s, lowering %.1f s, builds %.1f s, measurement "
+                   "%.1f s (timed runs %.1f s), records %.1f s, re-measurement %.1f s\n",
+                   r.search_s, r.lower_s, r.build_s, r.measure_s, r.timed_s, r.record_s,
+                   r.remeasure_s);
         for (int i = 0; i < r.ntasks; i++)
             if (r.tasks[i].diagnosis && r.tasks[i].diagnosis[0])
                 fprintf(stderr, "tvm-tune: task %s: %s\n", r.tasks[i].name, r.tasks[i].diagnosis);

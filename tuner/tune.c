@@ -275,7 +275,10 @@ static void take_run(tt_tune_outcome *oc, const tt_run_result *rr, const char *d
 /* The record of a candidate and the bookkeeping after it. */
 static int finish_candidate(tuner *t, task_state *ts, const tt_tune_outcome *oc, double *cost)
 {
-    if (tt_tune_log(t, ts, oc) != 0)
+    double t0 = tt_tune_now();
+    int rc = tt_tune_log(t, ts, oc);
+    t->record_s += tt_tune_now() - t0;
+    if (rc != 0)
         return -1;
     *cost = oc->error == 0 ? tt_cost_median(oc->costs, (size_t)oc->n_costs) : INFINITY;
     tt_tune_after_candidate(t, ts, oc);
@@ -348,7 +351,10 @@ static int tune_batch(tuner *t, task_state *ts, int count)
 {
     tt_schedule **s = NULL;
     int n = 0;
-    if (tt_strategy_next(ts->strategy, count, &s, &n) != 0)
+    double t0 = tt_tune_now();
+    int next = tt_strategy_next(ts->strategy, count, &s, &n);
+    t->search_s += tt_tune_now() - t0;
+    if (next != 0)
         return tt_error_wrap("search: task %s", ts->task->name);
     if (n == 0) {
         free(s);
@@ -366,20 +372,28 @@ static int tune_batch(tuner *t, task_state *ts, int count)
         tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
         goto done;
     }
+    t0 = tt_tune_now();
     if (lower_batch(t, ts, s, n, c, items, &nb) != 0)
         goto done;
+    double t1 = tt_tune_now();
+    t->lower_s += t1 - t0;
     for (int i = 0; i < nb; i++)
         jobs[i] = (tt_build_job){.build = tt_tune_build, .ctx = items};
     if (nb > 0 && tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br) != 0)
         goto done;
+    double t2 = tt_tune_now(), record_before = t->record_s;
+    t->build_s += t2 - t1;
     rc = t->ndev ? run_batch_remote(t, ts, c, n, br, costs, &measured)
                  : run_batch(t, ts, c, n, br, costs, &measured);
+    t->measure_s += tt_tune_now() - t2 - (t->record_s - record_before);
     /* Candidates left unmeasured (a stop rule, an interruption) give their numbers back, so the
      * trial numbers of a log have no gaps. */
     t->next_trial = c[0].trial + measured;
     tt_builder_cleanup(br, nb);
+    t0 = tt_tune_now();
     if (rc == 0 && measured > 0 && tt_strategy_update(ts->strategy, s, costs, measured) != 0)
         rc = tt_error_wrap("search: task %s", ts->task->name);
+    t->search_s += tt_tune_now() - t0;
 done:
     free_candidates(c, n, items, nb);
     free(jobs);
@@ -641,7 +655,10 @@ static int task_end(tuner *t, task_state *ts, tt_tune_task_end why)
     tt_tune_progress_draw(t, true);
     if (ts->run_trials == 0 && ts->hist.winner_logged)
         return 0;
-    return tt_tune_remeasure(t, ts);
+    double t0 = tt_tune_now();
+    int rc = tt_tune_remeasure(t, ts);
+    t->remeasure_s += tt_tune_now() - t0;
+    return rc;
 }
 
 static int loop(tuner *t)
@@ -795,6 +812,12 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
     tt_tune_faults_free(&t.faults);
     out->elapsed_s = tt_tune_now() - t.start;
     out->timed_s = t.timed_s;
+    out->search_s = t.search_s;
+    out->lower_s = t.lower_s;
+    out->build_s = t.build_s;
+    out->measure_s = t.measure_s;
+    out->record_s = t.record_s;
+    out->remeasure_s = t.remeasure_s;
     if (rc)
         tt_error_setc(category, "%s", err);
     return rc;

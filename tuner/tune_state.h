@@ -91,6 +91,8 @@ typedef struct {
     bool tty, line_open;
     double start, last_draw;
     double timed_s; /* kernel time inside timed repeats, all candidates (costs x number) */
+    /* wall time by phase (tt_tune_result's fields of the same names) */
+    double search_s, lower_s, build_s, measure_s, record_s, remeasure_s;
     int64_t last_drawn;
     bool gradient;       /* the gradient task scheduler, else weighted round robin */
     uint64_t sched_rng;  /* its exploration draws */

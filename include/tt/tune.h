@@ -102,6 +102,12 @@ typedef struct {
     /* Seconds the kernels ran inside timed repeats (every repeat's mean x its number of runs,
      * over all candidates): the part of elapsed_s the measurement protocol must spend. */
     double timed_s;
+    /* Where elapsed_s went, by phase of the loop (the remainder is setup and the progress
+     * display): proposing candidates (the search, with the cost model's training and scoring),
+     * lowering them, building them (parallel builds, wall time), measuring them (wall time of
+     * the runs: process start, reference check, warm-up, calibration and timed repeats), writing
+     * the records (log, database) and the end-of-task re-measurement. */
+    double search_s, lower_s, build_s, measure_s, record_s, remeasure_s;
 } tt_tune_result;
 
 TT_API void tt_tune_opts_default(tt_tune_opts *o);

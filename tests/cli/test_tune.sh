@@ -44,6 +44,22 @@ check "progress on stderr" grep -qF "task 1/1 matmul_24x20x16_f32 | trials" out
 check "time line: wall, timed kernel runs, overhead" grep -qE "^time: [0-9.]+ s, of which timed kernel runs [0-9.]+ s \(overhead [0-9.]+x\)$" out
 check "matmul log (mm.log, default name)" valid_log mm.log matmul_24x20x16_f32- 12
 check "seed in the log" grep -q '"seed":7' mm.log
+expect 0 "time by phase" tune mm.json --trials 6 --log mm_verbose.log --verbose --quiet
+# The phases are parts of the wall time: together at most the total, each one non-negative.
+check "phase times add up to at most the wall time" python3 - "$WORK/out" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+wall = float(re.search(r"^time: ([0-9.]+) s", text, re.M).group(1))
+m = re.search(r"^time by phase: search ([0-9.]+) s, lowering ([0-9.]+) s, builds ([0-9.]+) s, "
+              r"measurement ([0-9.]+) s \(timed runs ([0-9.]+) s\), records ([0-9.]+) s, "
+              r"re-measurement ([0-9.]+) s$", text, re.M)
+assert m, "no phase line"
+v = [float(x) for x in m.groups()]
+phases = v[0] + v[1] + v[2] + v[3] + v[5] + v[6]
+assert v[4] <= v[3] + 0.05, f"timed {v[4]} > measurement {v[3]}"
+assert v[2] > 0 and v[3] > 0, f"builds and measurement took time: {v}"
+assert phases <= wall + 0.15, f"phases {phases} > wall {wall}"  # each printed to 0.1 s
+PY
 check "database run row" test "$(sqlite3 tune.db "select status || ' ' || trials_asked || ' ' || trials_done || ' ' || tuner from runs")" = "finished 12 12 xgb"
 check "database records" test "$(sqlite3 tune.db 'select count(*) from records')" = 13
 
@@ -54,6 +70,7 @@ cat >conv.json <<'JSON'
 JSON
 expect 0 "conv2d_nchw" tune conv.json --trials 12 --log conv.tlog --db tune.db --tuner random --quiet
 check "quiet: no progress" sh -c "! grep -q 'trials/s' $WORK/out"
+check "no phase times without --verbose" sh -c "! grep -q '^time by phase' $WORK/out"
 check "conv2d log" valid_log conv.tlog conv2d_nchw_n1_c3_h9_w9_k4 12
 check "random tuner named" grep -q '"tuner":"random"' conv.tlog
 
