@@ -1,4 +1,4 @@
-/* The expression and index analyses every pass shares (STYLE.md "One fact in one place"): floor
+/* The expression and index analyses every pass shares (one fact in one place): floor
  * division on int64, interval arithmetic and the range of an integer expression, which variables
  * and tensors an expression uses, rebuilding a tree, and the linear form of an index. Lowering,
  * the simplifier, codegen/, cost_model/ and search/ all call these; none keeps a copy. */

@@ -32,6 +32,8 @@ typedef struct {
     double best_so_far;   /* seconds; > 0 enables the early stop below, 0 disables it */
     double slow_factor;   /* early stop: a timed batch (calibration or first repeat) has a mean
                            * > slow_factor * best_so_far; the warm-up call does not count */
+    int warm;             /* 1: f has just run on these arguments in this process (the runner's
+                           * correctness check), which was the warm-up: no call of its own */
 } tt_timing_opts;
 
 typedef struct {
@@ -47,7 +49,7 @@ typedef struct {
  * slow_factor 3. */
 TT_API void tt_timing_opts_default(tt_timing_opts *o);
 
-/* Times f(args): one warm-up call, then `number` is raised (by estimate, at least doubling) until
+/* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at least doubling) until
  * a batch of `number` calls lasts min_repeat_ms; that batch is the first repeat. The cost is the
  * median over `repeat` batches of the mean call time. With flush_cache, the cache is flushed before
  * every batch. -1 when f fails (its message, prefixed) or the options are out of range. */

@@ -1,6 +1,6 @@
 /* The timing protocol: how a compiled kernel's cost is measured once it runs and is correct
- * (runner_local.c calls this in its child process; the RPC server will too). See DESIGN.md,
- * "Measurement". */
+ * (runner_local.c calls this in its child process, the RPC server in its session process). See
+ * docs/ARCHITECTURE.md, "Measurement". */
 #include <hwloc.h>
 #include <math.h>
 #include <pthread.h>
@@ -164,7 +164,7 @@ int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
     /* Warm-up: page faults, lazy binding, the OpenMP pool and cold instruction caches are paid
      * here, not in the first repeat. */
     double t;
-    if (run_batch(f, args, codes, n, 1, 0, &t) != 0)
+    if (!o->warm && run_batch(f, args, codes, n, 1, 0, &t) != 0)
         return -1;
 
     double target = o->min_repeat_ms * 1e-3;

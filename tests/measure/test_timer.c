@@ -146,6 +146,21 @@ static void test_number_at_least_doubles(void **state)
     assert_int_equal(calls, 1 + 5 + 10);
 }
 
+/* warm: the caller's own call (the runner's correctness check) was the warm-up, so the protocol
+ * starts with the 1-call calibration batch: the calls of test_known_duration less one. */
+static void test_warm_skips_the_warm_up(void **state)
+{
+    busy b = {.durations = {1e-3}, .n_durations = 1};
+    tt_timing_opts o = opts(3, 10);
+    o.warm = 1;
+    tt_timing_result r;
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(r.number, 12);
+    assert_int_equal(r.n_costs, 3);
+    assert_near(r.cost, 1e-3);
+    assert_int_equal(calls, 1 + 3 * 12);
+}
+
 /* Without a minimum, number stays as given: 1 warm-up call + repeat * number calls exactly. */
 static void test_fixed_number(void **state)
 {
@@ -287,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         FAKE(test_known_duration),
+        FAKE(test_warm_skips_the_warm_up),
         FAKE(test_number_rises),
         FAKE(test_number_at_least_doubles),
         FAKE(test_fixed_number),
