@@ -49,10 +49,11 @@ typedef struct {
  * slow_factor 3. */
 TT_API void tt_timing_opts_default(tt_timing_opts *o);
 
-/* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at least doubling) until
- * a batch of `number` calls lasts min_repeat_ms; that batch is the first repeat. The cost is the
- * median over `repeat` batches of the mean call time. With flush_cache, the cache is flushed before
- * every batch. -1 when f fails (its message, prefixed) or the options are out of range. */
+/* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at
+ * least doubling) until a batch of `number` calls lasts min_repeat_ms; that batch is the first
+ * repeat. The cost is the median over `repeat` batches of the mean call time. With flush_cache, the
+ * cache is flushed before every batch. -1 when f fails (its message, prefixed) or the options are
+ * out of range. */
 TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
                            const tt_timing_opts *o, tt_timing_result *out);
 

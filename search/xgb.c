@@ -26,6 +26,8 @@
 #define MIN_ROWS 16      /* measured candidates before the model guides */
 #define EPSILON 0.2      /* share of each batch picked at random */
 #define TRANSFER_ROWS 64 /* what the --transfer rows weigh in all, in rows of our own */
+#define RETRAIN_MIN 8    /* new rows that make the model retrain and choose afresh ... */
+#define RETRAIN_SHARE 8  /* ... or 1/8 of the rows it was trained on, when that is more */
 
 typedef struct {
     int *v;
@@ -44,8 +46,9 @@ typedef struct {
 struct xgb_state {
     tt_model *model;
     tt_dataset data;
-    int valid;  /* measured rows with a finite cost */
-    bool dirty; /* rows arrived since the last training */
+    int valid;        /* measured rows with a finite cost */
+    bool dirty;       /* rows arrived since the last training */
+    int rows_trained; /* rows of our own (failed ones too) the last training saw */
     parent best[TOP_PARENTS];
     int nbest;
     /* Decision vectors chosen, not yet proposed (nqueue * ndec): [0, ntop) the best predicted,
@@ -309,6 +312,7 @@ static int refill(tt_strategy *st)
         if (!keep && train(x) != 0)
             return -1;
         x->dirty = false;
+        x->rows_trained = (int)(x->data.nrows - x->transfer);
     }
     pool_drop_seen(st, p);
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
@@ -408,8 +412,15 @@ int xgb_propose(tt_strategy *st, tt_schedule **out)
     xgb_state *x = st->xgb;
     if (x->valid < MIN_ROWS && !x->loaded && x->transfer == 0)
         return st_propose_random(st, out);
-    /* a retrained model chooses afresh: measured results arrived since the queue was made */
-    if (x->dirty)
+    /* A retrained model chooses afresh once enough results arrived since the queue was made:
+     * RETRAIN_MIN rows, or a share of what it learnt from. Each refill lowers and featurises
+     * hundreds of new candidates and retrains, so retraining after every batch of a few (the
+     * tuner's batches follow the parallel builds) made the search a fifth of a tuning run's
+     * time; the share keeps early batches (where each row moves the model most) responsive. */
+    int fresh = (int)(x->data.nrows - x->transfer) - x->rows_trained;
+    int gap = x->rows_trained / RETRAIN_SHARE > RETRAIN_MIN ? x->rows_trained / RETRAIN_SHARE
+                                                            : RETRAIN_MIN;
+    if (x->dirty && fresh >= gap)
         x->nqueue = x->ntop = x->head_top = x->head_exp = 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         const int *v;

@@ -663,7 +663,9 @@ static int task_end(tuner *t, task_state *ts, tt_tune_task_end why)
 
 static int loop(tuner *t)
 {
-    int batch = t->jobs * 2;
+    /* At least 8 a batch: the builds of a batch end with its slowest, so with two builds per
+     * worker a quarter of the build time was one idle worker waiting. */
+    int batch = t->jobs * 2 > 8 ? t->jobs * 2 : 8;
     tt_tune_share *share = calloc((size_t)t->nt, sizeof *share);
     if (!share)
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");

@@ -1,7 +1,8 @@
 /* The rpc.* functions a session offers the client, registered as globals in the session process
  * only: uploads into the session's work directory (names sanitised, total size capped), loading
  * them as "so" modules, remote arrays, device info, and the time evaluator that measures on the
- * device (docs/ARCHITECTURE.md "Measurement": warm-up, `number` grown to min_repeat_ms, raw repeats). */
+ * device (docs/ARCHITECTURE.md "Measurement": warm-up, `number` grown to min_repeat_ms, raw
+ * repeats). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
