@@ -228,6 +228,26 @@ static void test_wrong_answers(void **state)
     assert_int_equal(r.timing.n_costs, 3);
 }
 
+/* The inputs are made once by the runner and shared read-only with every child: a kernel that
+ * writes into an input faults (a runtime error) instead of passing its check, and the candidates
+ * after it still read the seeded values (a correct kernel passes its check after it). */
+static void test_input_written(void **state)
+{
+    vadd_case c;
+    vadd_request(&c, TT_FAULT_WRONG, "vadd_scribble");
+    tt_run_result r;
+    run(&c.req, &r);
+    expect_error(&r, TT_OUTCOME_RUNTIME_ERROR, "");
+    assert_string_equal(r.error_msg, "killed by signal 11 (Segmentation fault)");
+    vadd_request(&c, TT_FAULT_GOOD, "vadd");
+    run(&c.req, &r);
+    expect_error(&r, TT_OUTCOME_OK, "");
+    /* Another seed: other inputs, the expected values computed for them. */
+    c.req.seed = 99;
+    run(&c.req, &r);
+    expect_error(&r, TT_OUTCOME_WRONG_ANSWER, "max relative error ");
+}
+
 static void test_timeout(void **state)
 {
     vadd_case c;
@@ -388,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_segfault),
         cmocka_unit_test(test_kernel_error),
         cmocka_unit_test(test_wrong_answers),
+        cmocka_unit_test(test_input_written),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_slow_and_pruned),
         cmocka_unit_test(test_bad_libraries),
