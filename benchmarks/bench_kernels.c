@@ -3,6 +3,7 @@
  * process, so the ratios are measured side by side on the same inputs, with 1 and 2 threads.
  *   usage: bench_kernels [--schedules DIR] [--runs N] [--min-ms MS] [--threads 1,2] [--only OP]
  * Prints a table: op, threads, ours GFLOPS, peer, peer GFLOPS, ratio, compile ms, max rel err. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
