@@ -136,8 +136,6 @@ static void bench_matmul(int64_t M, int64_t N, int64_t K, const char *sched_file
     bench_fill(g.B, (size_t)(K * N), 2);
     o.in0 = g.A, o.in1 = g.B, o.out = bench_alloc_floats((size_t)(M * N));
     double flops = 2.0 * (double)M * (double)N * (double)K;
-    size_t nc = (size_t)(M * N);
-    (void)nc; /* unused when no peer library was found */
     for (int ti = 0; ti < opt.nthreads; ti++) {
         int nt = opt.threads[ti];
         bench_set_threads(nt);
@@ -145,26 +143,10 @@ static void bench_matmul(int64_t M, int64_t N, int64_t K, const char *sched_file
         int ne = 1;
         run_ours(&o);
         bench_check_matmul_sampled(g.A, g.B, o.out, M, N, K);
-#ifdef BENCH_HAVE_OPENBLAS
-        bench_run_openblas(&g);
-        e[ne++] = (bench_entrant){
-            "OpenBLAS", bench_run_openblas, &g, bench_max_rel_err(o.out, g.C, nc), 0, {0}};
-#endif
-#ifdef BENCH_HAVE_BLIS
-        bench_run_blis(&g);
-        e[ne++] =
-            (bench_entrant){"BLIS", bench_run_blis, &g, bench_max_rel_err(o.out, g.C, nc), 0, {0}};
-#endif
-#ifdef BENCH_HAVE_DNNL
-        bench_dnnl *r = bench_dnnl_matmul(&g);
-        bench_run_dnnl(r);
-        e[ne++] =
-            (bench_entrant){"oneDNN", bench_run_dnnl, r, bench_max_rel_err(o.out, g.C, nc), 0, {0}};
-#endif
+        bench_dnnl *r;
+        ne += bench_gemm_peers(&g, o.out, true, e + ne, &r);
         contest(op, nt, flops, o.compile_ms, e, ne);
-#ifdef BENCH_HAVE_DNNL
         bench_dnnl_free(r);
-#endif
     }
     tt_mod_free(o.mod);
     free(g.A), free(g.B), free(g.C), free(o.out);

@@ -119,22 +119,10 @@ static void bench_matmul(kernel3 fn, const char *name, char **a)
     run_ours(&o);
     bench_check_matmul_sampled(g.A, g.B, o.out, M, N, K);
     bench_entrant e[3] = {{"ours", run_ours, &o, 0, 0, {0}}};
-    int n = 1;
-#ifdef BENCH_HAVE_DNNL
-    bench_dnnl *r = bench_dnnl_matmul(&g);
-    bench_run_dnnl(r);
-    e[n++] =
-        (bench_entrant){"oneDNN", bench_run_dnnl, r, bench_max_rel_err(o.out, g.C, nc), 0, {0}};
-#endif
-#ifdef BENCH_HAVE_OPENBLAS
-    bench_run_openblas(&g);
-    e[n++] = (bench_entrant){
-        "OpenBLAS", bench_run_openblas, &g, bench_max_rel_err(o.out, g.C, nc), 0, {0}};
-#endif
+    bench_dnnl *r;
+    int n = 1 + bench_gemm_peers(&g, o.out, false, e + 1, &r);
     report(name, 2.0 * (double)M * (double)N * (double)K, e, n);
-#ifdef BENCH_HAVE_DNNL
     bench_dnnl_free(r);
-#endif
     free(g.A), free(g.B), free(g.C), free(o.out);
 }
 

@@ -350,6 +350,8 @@ void bench_run_dnnl(void *ctx)
 
 void bench_dnnl_free(bench_dnnl *r)
 {
+    if (!r)
+        return;
     for (int i = 0; i < 3; i++)
         if (r->mem[i])
             dnnl_memory_destroy(r->mem[i]);
@@ -472,3 +474,38 @@ void bench_dnnl_conv_output(bench_dnnl *r, float *y)
     memcpy(y, p, dnnl_memory_desc_get_size(md));
 }
 #endif
+
+#ifndef BENCH_HAVE_DNNL
+void bench_dnnl_free(bench_dnnl *d)
+{
+    (void)d;
+}
+#endif
+
+int bench_gemm_peers(bench_gemm *g, const float *ours, bool with_blis, bench_entrant *e,
+                     bench_dnnl **dnnl)
+{
+    size_t nc = (size_t)(g->M * g->N);
+    int n = 0;
+    (void)ours, (void)with_blis, (void)nc, (void)e; /* unused when no peer library was found */
+    *dnnl = NULL;
+#ifdef BENCH_HAVE_OPENBLAS
+    bench_run_openblas(g);
+    e[n++] = (bench_entrant){
+        "OpenBLAS", bench_run_openblas, g, bench_max_rel_err(ours, g->C, nc), 0, {0}};
+#endif
+#ifdef BENCH_HAVE_BLIS
+    if (with_blis) {
+        bench_run_blis(g);
+        e[n++] =
+            (bench_entrant){"BLIS", bench_run_blis, g, bench_max_rel_err(ours, g->C, nc), 0, {0}};
+    }
+#endif
+#ifdef BENCH_HAVE_DNNL
+    *dnnl = bench_dnnl_matmul(g);
+    bench_run_dnnl(*dnnl);
+    e[n++] =
+        (bench_entrant){"oneDNN", bench_run_dnnl, *dnnl, bench_max_rel_err(ours, g->C, nc), 0, {0}};
+#endif
+    return n;
+}

@@ -70,6 +70,15 @@ void bench_run_openblas(void *gemm);
 void bench_run_blis(void *gemm);
 #endif
 
+typedef struct bench_dnnl bench_dnnl; /* a oneDNN primitive with its memories (below) */
+
+/* Appends to e the sgemm peers of g found at configure time (OpenBLAS, BLIS if with_blis,
+ * oneDNN), each run once with its err: max rel err of ours (our C) against its output.
+ * Returns how many; *dnnl is the oneDNN matmul (NULL without oneDNN), for bench_dnnl_free. */
+int bench_gemm_peers(bench_gemm *g, const float *ours, bool with_blis, bench_entrant *e,
+                     bench_dnnl **dnnl);
+void bench_dnnl_free(bench_dnnl *d); /* NULL: nothing */
+
 /* ---- convolution (batch 1, fp32) ---- */
 
 /* A conv2d, or with depthwise a depthwise conv2d (K = C, one filter per channel). The user
@@ -96,7 +105,6 @@ void bench_conv_y_to_nchw(const bench_conv_shape *c, const float *yh, float *y);
 /* ---- oneDNN ---- */
 
 #ifdef BENCH_HAVE_DNNL
-typedef struct bench_dnnl bench_dnnl;
 /* The matmul primitive on g's plain row-major A, B, C (the sgemm interface), for the threads
  * set last by bench_set_threads (oneDNN reads them when a primitive is created). */
 bench_dnnl *bench_dnnl_matmul(const bench_gemm *g);
@@ -106,7 +114,6 @@ bench_dnnl *bench_dnnl_conv(const bench_conv_shape *c, const float *x, const flo
 /* The conv's output reordered into y (NKPQ). */
 void bench_dnnl_conv_output(bench_dnnl *d, float *y);
 void bench_run_dnnl(void *dnnl);
-void bench_dnnl_free(bench_dnnl *d);
 #endif
 
 #endif
