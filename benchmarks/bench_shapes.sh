@@ -110,17 +110,17 @@ while read -r name kind args; do
         tload=$(load)
         # a failed tuning run still leaves its records; compile says when there are none
         "$tt" tune "$op" --trials "$trials" --tuner "$tuner" --seed "$seed" --quiet \
-            --log "$base.log" --db "$base.db" >"$base.txt" 2>&1 || true
+            --log "$base.log" --db "$base.db" </dev/null >"$base.txt" 2>&1 || true
         overhead=$(sed -n 's/.*(overhead \([0-9.]*\)x).*/\1/p' "$base.txt" | tail -1)
         # distinct trial numbers (the re-measurement of the winner repeats one)
         ntrials=$(grep -o '"trial": *[0-9]*' "$base.log" 2>/dev/null | sort -u | wc -l)
         lib=$work/libs/${name}_t$t.so
-        if ! "$tt" compile "$op" --db "$base.db" -o "$lib" >>"$base.txt" 2>&1; then
+        if ! "$tt" compile "$op" --db "$base.db" -o "$lib" </dev/null >>"$base.txt" 2>&1; then
             echo "$name, $t threads: compile failed ($base.txt)" >&2
             continue
         fi
         bload=$(load)
-        row=$("$bt" --lib "$lib" --func "$name" --threads "$t" --runs "$runs" "$kind" $args) ||
+        row=$("$bt" --lib "$lib" --func "$name" --threads "$t" --runs "$runs" "$kind" $args </dev/null) ||
             { echo "$name, $t threads: bench_tuned failed" >&2; continue; }
         echo "$row ${overhead:--} | $ntrials | $tload / $bload |" | tee -a "$rows" >&2
     done
