@@ -24,7 +24,8 @@ out=$root/benchmarks/results
 curves=all
 ctrials=200
 runs=7
-cmdline="benchmarks/bench_shapes.sh $*"
+cmdline=benchmarks/bench_shapes.sh
+for a in "$@"; do [[ $a == *" "* ]] && cmdline+=" \"$a\"" || cmdline+=" $a"; done
 fail() { echo "bench_shapes.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     [ $# -ge 2 ] || { sed -n '2,14p' "$0" >&2; exit 2; }
