@@ -6,7 +6,10 @@
 # on a new matmul shape with --transfer from logs of other matmul shapes, against without).
 #   usage: benchmarks/bench_curves.sh [--build DIR] [--trials N] [--seeds "1 2 3"]
 #          [--tuners "xgb ga random"] [--ops "matmul conv expr"] [--mm N] [--out DIR]
-#          [--no-transfer] [--transfer-trials N (default 200)] [--reuse]
+#          [--no-transfer] [--transfer-trials N (default 200)] [--reuse] [--opdir DIR]
+#          [--no-peers]
+# --opdir: an op NAME of --ops with a file DIR/NAME.json is tuned from that file (any op.json,
+# e.g. bench_shapes.sh's sets); --no-peers skips the bench_kernels peer rows.
 # --reuse keeps the runs whose log is already in OUT/logs (add seeds to an earlier run; with
 # every log kept it only rebuilds the tables, the plot and summary.md).
 # Defaults are the issue's full run (500 trials, seeds 1-3, matmul 1024^3): hours on 2 cores.
@@ -24,6 +27,8 @@ transfer=1
 ttrials=""
 reuse=0
 ran=0
+opdir=""
+nopeers=0
 while [ $# -gt 0 ]; do
     case $1 in
     --build) build=$2; shift 2 ;;
@@ -36,7 +41,9 @@ while [ $# -gt 0 ]; do
     --no-transfer) transfer=0; shift ;;
     --reuse) reuse=1; shift ;;
     --transfer-trials) ttrials=$2; shift 2 ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    --opdir) opdir=$2; shift 2 ;;
+    --no-peers) nopeers=1; shift ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
     esac
 done
 ttrials=${ttrials:-200}
@@ -48,6 +55,10 @@ measure='"measure": {"repeat": 3, "min_repeat_ms": 20, "timeout_s": 20}'
 
 opfile() { # opfile NAME -> path of its op.json
     local f=$logs/$1.json
+    if [ -n "$opdir" ] && [ -f "$opdir/$1.json" ]; then
+        echo "$opdir/$1.json"
+        return
+    fi
     case $1 in
     matmul) echo "{$measure, \"op\": \"matmul\", \"M\": $mm, \"N\": $mm, \"K\": $mm}" >"$f" ;;
     conv) echo "{$measure, \"op\": \"conv2d\", \"layout\": \"NHWC\", \"N\": 1, \"C\": 128, \"H\": 28,
@@ -84,7 +95,7 @@ echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //
 # OpenBLAS/BLIS/oneDNN sgemm at 1024^3 and 512^3, oneDNN on the conv. peers.txt keeps the rows.
 bk=$build/benchmarks/bench_kernels
 peers() { # peers LABEL
-    if [ -x "$bk" ]; then
+    if [ -x "$bk" ] && [ "$nopeers" = 0 ]; then
         for o in matmul conv; do
             "$bk" --threads 2 --only "$o" 2>/dev/null | grep '^| [mc]' | grep -v ' ours ' |
                 sed "s/^/$1 /" >>"$out/peers.txt" || true
@@ -219,6 +230,38 @@ for (op, tuner), v in sorted(by.items()):
 PY
 }
 summary "$out/curves.csv" | tee "$out/summary.md"
+
+# xgb against random (issue 13): random's best after 200 trials (or all it ran, if fewer), and
+# the trial at which xgb first reaches it (goal <= 100); per op, each seed and the mean.
+reach() { # reach CSV -> table
+    python3 - "$1" <<'PY'
+import csv, sys, collections, statistics
+rows = list(csv.DictReader(open(sys.argv[1])))
+cur = collections.defaultdict(list)
+for r in rows:
+    cur[(r["op"], r["tuner"], r["seed"])].append(float(r["best_gflops"]))
+ops = sorted({o for o, t, _ in cur if t == "random" and (o, "xgb", _) in cur})
+print("| op | seeds | random best after N trials (GFLOPS, each seed) | N | xgb reaches it at trial (each seed) | mean | goal <= 100 |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for op in ops:
+    seeds = sorted(s for o, t, s in cur if o == op and t == "random" and (op, "xgb", s) in cur)
+    goals, hits = [], []
+    for s in seeds:
+        rnd, xgb = cur[(op, "random", s)], cur[(op, "xgb", s)]
+        n = min(200, len(rnd))
+        goals.append(rnd[n - 1])
+        hits.append(next((i + 1 for i, g in enumerate(xgb) if g >= goals[-1]), None))
+    # a seed whose xgb never got there counts as one trial more than xgb ran
+    mean = statistics.mean(h if h else len(cur[(op, "xgb", s)]) + 1 for h, s in zip(hits, seeds))
+    miss = any(h is None for h in hits)
+    print(f"| {op} | {len(seeds)} | {' '.join(f'{g:.1f}' for g in goals)} | {n} | "
+          f"{' '.join(str(h) if h else '-' for h in hits)} | {'>' if miss else ''}{mean:.0f} | "
+          f"{'yes' if not miss and mean <= 100 else 'no'} |")
+PY
+}
+if [[ " $tuners " == *" xgb "* && " $tuners " == *" random "* ]]; then
+    reach "$out/curves.csv" | tee "$out/reach.md"
+fi
 
 if command -v gnuplot >/dev/null; then
     gnuplot -e "csv='$out/curves.csv'; png='$out/curves.png'; ops='$ops'; tuners='$tuners'; seeds='$seeds'" \

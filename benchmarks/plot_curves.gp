@@ -12,7 +12,7 @@ set multiplot layout 1, nops title "best GFLOPS found against trials measured (s
 colour(t) = t eq "xgb" ? "#d62728" : t eq "ga" ? "#1f77b4" : "#2ca02c"
 do for [o = 1:nops] {
     op = word(ops, o)
-    set title op
+    set title op noenhanced
     plot for [t = 1:words(tuners)] for [s = 1:words(seeds)] \
         csv using ((strcol(1) eq word(tuners, t) && strcol(2) eq op && strcol(3) eq word(seeds, s)) ? $4 : 1/0):5 \
         with lines lw 2 dt s lc rgb colour(word(tuners, t)) \
