@@ -1,12 +1,15 @@
 /* The builder: a batch of candidate libraries compiled in parallel, each by a caller's callback in
  * its own forked process with a time limit, so a crashing or hanging compiler costs one error
  * record. First stage of measurement; runner_local.c then runs what was built, one at a time. */
+#define _GNU_SOURCE /* sched_setaffinity */
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +76,35 @@ static void child_main(const tt_build_job *job, int index, const char *path, int
     _exit(0);
 }
 
+/* A batch being built: the jobs, their results, the worker slots and how far it got. */
+struct tt_build_batch {
+    const tt_build_job *jobs;
+    int n, n_workers;
+    double timeout_s;
+    tt_build_result *results;
+    slot *slots;
+    int next, running;
+    bool *done;
+    bool lock_forks; /* take tt_proc_lock around each fork (the incremental API) */
+    int ncpus;
+    int cpus[MAX_WORKERS];
+};
+
+/* Keeps a build child off the CPUs a measurement uses (best effort). */
+static void bind_child(const int *cpus, int ncpus)
+{
+    if (ncpus <= 0)
+        return;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < ncpus; i++)
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE)
+            CPU_SET(cpus[i], &set);
+    sched_setaffinity(0, sizeof set, &set);
+}
+
 static int start(slot *slots, int n_workers, slot *s, const tt_build_job *jobs, int index,
-                 tt_build_result *r)
+                 tt_build_result *r, const int *cpus, int ncpus)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -93,6 +123,7 @@ static int start(slot *slots, int n_workers, slot *s, const tt_build_job *jobs, 
             if (slots[w].pid > 0)
                 close(slots[w].fd);
         close(fds[0]);
+        bind_child(cpus, ncpus);
         child_main(&jobs[index], index, r->path, fds[1]);
     }
     close(fds[1]);
@@ -175,48 +206,63 @@ static int poll_ms(const slot *slots, int n_workers, double timeout_s)
     return left > 1e6 ? 1000000000 : (int)ceil(left * 1e3);
 }
 
-static int run(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
-               tt_build_result *results, slot *slots)
+/* Starts the next builds in the free slots. */
+static int start_free(tt_build_batch *b)
 {
+    slot *slots = b->slots;
+    for (int w = 0; w < b->n_workers && b->next < b->n; w++) {
+        if (slots[w].pid != 0)
+            continue;
+        if (b->lock_forks)
+            tt_proc_lock();
+        int rc = start(slots, b->n_workers, &slots[w], b->jobs, b->next, &b->results[b->next],
+                       b->cpus, b->ncpus);
+        if (b->lock_forks)
+            tt_proc_unlock();
+        if (rc != 0)
+            return -1;
+        b->next++;
+        b->running++;
+    }
+    return 0;
+}
+
+/* Starts builds in free slots, waits for one to end (or a deadline), and finishes those that
+ * ended. */
+static int step(tt_build_batch *b)
+{
+    slot *slots = b->slots;
+    if (start_free(b) != 0)
+        return -1;
     struct pollfd pfds[MAX_WORKERS];
     int who[MAX_WORKERS];
-    int next = 0, running = 0;
-    while (next < n || running > 0) {
-        for (int w = 0; w < n_workers && next < n; w++) {
-            if (slots[w].pid != 0)
-                continue;
-            if (start(slots, n_workers, &slots[w], jobs, next, &results[next]) != 0)
-                return -1;
-            next++;
-            running++;
+    int np = 0;
+    for (int w = 0; w < b->n_workers; w++) {
+        if (slots[w].pid > 0) {
+            pfds[np] = (struct pollfd){.fd = slots[w].fd, .events = POLLIN};
+            who[np++] = w;
         }
-        int np = 0;
-        for (int w = 0; w < n_workers; w++) {
-            if (slots[w].pid > 0) {
-                pfds[np] = (struct pollfd){.fd = slots[w].fd, .events = POLLIN};
-                who[np++] = w;
-            }
-        }
-        int r = poll(pfds, (nfds_t)np, poll_ms(slots, n_workers, timeout_s));
-        if (r < 0 && errno != EINTR)
-            return tt_error_set("tt_builder_run: poll failed: %s", strerror(errno));
-        double now = tt_proc_now();
-        for (int i = 0; i < np; i++) {
-            slot *s = &slots[who[i]];
-            int ended = r > 0 && pfds[i].revents != 0 &&
-                        tt_proc_read_some(s->fd, s->buf, sizeof s->buf, &s->len);
-            int late = !ended && now >= s->start + timeout_s;
-            if (ended || late) {
-                finish(s, late, timeout_s, &results[s->job]);
-                running--;
-            }
+    }
+    int r = poll(pfds, (nfds_t)np, poll_ms(slots, b->n_workers, b->timeout_s));
+    if (r < 0 && errno != EINTR)
+        return tt_error_set("tt_builder_run: poll failed: %s", strerror(errno));
+    double now = tt_proc_now();
+    for (int i = 0; i < np; i++) {
+        slot *sl = &slots[who[i]];
+        int ended = r > 0 && pfds[i].revents != 0 &&
+                    tt_proc_read_some(sl->fd, sl->buf, sizeof sl->buf, &sl->len);
+        int late = !ended && now >= sl->start + b->timeout_s;
+        if (ended || late) {
+            b->done[sl->job] = true;
+            finish(sl, late, b->timeout_s, &b->results[sl->job]);
+            b->running--;
         }
     }
     return 0;
 }
 
-int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
-                   tt_build_result *results)
+static int check_args(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
+                      tt_build_result *results)
 {
     if (n < 0 || (n > 0 && (jobs == NULL || results == NULL)))
         return tt_error_set("tt_builder_run: n = %d jobs, expected >= 0 with jobs and results", n);
@@ -228,35 +274,138 @@ int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeou
     for (int i = 0; i < n; i++)
         if (jobs[i].build == NULL)
             return tt_error_set("tt_builder_run: job %d has no build callback", i);
-    if (n == 0)
-        return 0;
-    char dir[4000]; /* leaves room in results[i].path for the file name */
-    if (make_dir(dir, sizeof dir) != 0)
+    return 0;
+}
+
+static int batch_new(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
+                     const int *cpus, int ncpus, tt_build_result *results, tt_build_batch **out)
+{
+    *out = NULL;
+    if (check_args(jobs, n, n_workers, timeout_s, results) != 0)
         return -1;
-    for (int i = 0; i < n; i++) {
-        memset(&results[i], 0, sizeof results[i]);
-        snprintf(results[i].path, sizeof results[i].path, "%s/cand_%d.so", dir, i);
-    }
-    slot *slots = calloc((size_t)n_workers, sizeof *slots);
-    if (slots == NULL) {
-        rmdir(dir);
+    if (ncpus < 0 || ncpus > MAX_WORKERS || (ncpus > 0 && cpus == NULL))
+        return tt_error_set("tt_builder_begin: ncpus = %d, expected 0..%d", ncpus, MAX_WORKERS);
+    tt_build_batch *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_builder_run: out of memory");
+    b->jobs = jobs;
+    b->n = n;
+    b->n_workers = n_workers;
+    b->timeout_s = timeout_s;
+    b->results = results;
+    b->ncpus = ncpus;
+    if (ncpus > 0)
+        memcpy(b->cpus, cpus, (size_t)ncpus * sizeof *cpus);
+    b->slots = calloc((size_t)n_workers, sizeof *b->slots);
+    b->done = calloc((size_t)n + 1, sizeof *b->done);
+    if (b->slots == NULL || b->done == NULL) {
+        free(b->slots);
+        free(b->done);
+        free(b);
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "tt_builder_run: out of memory for %d workers",
                              n_workers);
     }
-    tt_proc_lock();
-    int rc = run(jobs, n, n_workers, timeout_s, results, slots);
-    if (rc != 0) {
+    if (n > 0) {
+        char dir[4000]; /* leaves room in results[i].path for the file name */
+        if (make_dir(dir, sizeof dir) != 0) {
+            free(b->slots);
+            free(b->done);
+            free(b);
+            return -1;
+        }
+        for (int i = 0; i < n; i++) {
+            memset(&results[i], 0, sizeof results[i]);
+            snprintf(results[i].path, sizeof results[i].path, "%s/cand_%d.so", dir, i);
+        }
+    }
+    *out = b;
+    return 0;
+}
+
+/* Frees b; after a failure, kills what still runs and removes the libraries. */
+static void batch_free(tt_build_batch *b, int failed)
+{
+    if (failed) {
         /* A system failure midway: nothing may be left running. */
-        for (int w = 0; w < n_workers; w++) {
-            if (slots[w].pid > 0) {
-                tt_proc_kill(slots[w].pid);
-                close(slots[w].fd);
+        for (int w = 0; w < b->n_workers; w++) {
+            if (b->slots[w].pid > 0) {
+                tt_proc_kill(b->slots[w].pid);
+                close(b->slots[w].fd);
             }
         }
-        tt_builder_cleanup(results, n);
+        tt_builder_cleanup(b->results, b->n);
     }
+    free(b->slots);
+    free(b->done);
+    free(b);
+}
+
+int tt_builder_begin(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
+                     const int *cpus, int ncpus, tt_build_result *results, tt_build_batch **out)
+{
+    tt_build_batch *b;
+    if (batch_new(jobs, n, n_workers, timeout_s, cpus, ncpus, results, &b) != 0)
+        return -1;
+    b->lock_forks = true;
+    if (start_free(b) != 0) { /* the first builds run while the caller goes on */
+        batch_free(b, 1);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+int tt_builder_await(tt_build_batch *b, int index)
+{
+    if (b == NULL)
+        return tt_error_set("tt_builder_await: no batch");
+    if (index < 0 || index >= b->n)
+        return tt_error_set("tt_builder_await: job %d of a batch of %d", index, b->n);
+    while (!b->done[index])
+        if (step(b) != 0)
+            return -1;
+    /* The freed workers take the next builds now, to run while the caller measures. */
+    return start_free(b);
+}
+
+int tt_builder_end(tt_build_batch *b, int cancel)
+{
+    if (b == NULL)
+        return 0;
+    int rc = 0;
+    if (cancel) {
+        for (int w = 0; w < b->n_workers; w++) {
+            if (b->slots[w].pid > 0) {
+                tt_proc_kill(b->slots[w].pid);
+                close(b->slots[w].fd);
+                b->slots[w].pid = 0;
+            }
+        }
+    } else {
+        while (rc == 0 && (b->next < b->n || b->running > 0))
+            rc = step(b);
+    }
+    batch_free(b, rc != 0);
+    return rc;
+}
+
+int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
+                   tt_build_result *results)
+{
+    if (check_args(jobs, n, n_workers, timeout_s, results) != 0)
+        return -1;
+    if (n == 0)
+        return 0;
+    tt_build_batch *b;
+    if (batch_new(jobs, n, n_workers, timeout_s, NULL, 0, results, &b) != 0)
+        return -1;
+    /* the whole batch under the lock: no measurement of another thread beside it */
+    tt_proc_lock();
+    int rc = 0;
+    while (rc == 0 && (b->next < b->n || b->running > 0))
+        rc = step(b);
+    batch_free(b, rc != 0);
     tt_proc_unlock();
-    free(slots);
     return rc;
 }
 

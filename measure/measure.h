@@ -121,6 +121,9 @@ typedef struct {
     double timeout_s; /* wall-clock limit for the whole child (load, check, timing), > 0 */
     int num_threads;  /* threads of the kernel's parallel loops; 0: the backend's default */
     tt_timing_opts timing;
+    int pin_cpu; /* 1: the measuring thread runs on CPU `cpu` (builds run on others); 0: on
+                  * the CPU it starts on */
+    int cpu;
 } tt_run_request;
 
 typedef struct {
@@ -243,6 +246,20 @@ typedef struct {
  * build disturbs a measurement. */
 TT_API int tt_builder_run(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
                           tt_build_result *results);
+
+/* The same, incrementally, for a caller that measures while the batch builds (on CPUs a
+ * measurement does not use): tt_builder_begin starts the first builds and returns; each build
+ * child is bound to cpus[0..ncpus) (ncpus 0: anywhere). tt_builder_await(b, i) returns once
+ * results[i] is final, starting queued builds as workers free up (builds progress only inside
+ * these calls and in their own processes). tt_builder_end waits for the rest (cancel: kills it)
+ * and frees b; results stay for tt_builder_cleanup. The tuner process's mutex is taken around
+ * each fork only, so the caller may run tt_runner_local_run between the calls. */
+typedef struct tt_build_batch tt_build_batch;
+TT_API int tt_builder_begin(const tt_build_job *jobs, int n, int n_workers, double timeout_s,
+                            const int *cpus, int ncpus, tt_build_result *results,
+                            tt_build_batch **out);
+TT_API int tt_builder_await(tt_build_batch *b, int index);
+TT_API int tt_builder_end(tt_build_batch *b, int cancel);
 
 /* Removes the libraries of a batch and its temporary directory. */
 TT_API void tt_builder_cleanup(tt_build_result *results, int n);

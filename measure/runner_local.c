@@ -333,8 +333,9 @@ static void *work_thread(void *p)
     /* The measuring thread stays on the core it starts on. Kernel calls leave their caller's
      * affinity alone (runtime/parallel.c) and bind only the workers, to the other cores; a
      * measuring thread that migrated onto a worker's core mid-repeat would time the contention. */
-    int cpu = sched_getcpu();
-    if (cpu >= 0) {
+    const child_job *job = p;
+    int cpu = job->req->pin_cpu ? job->req->cpu : sched_getcpu();
+    if (cpu >= 0 && cpu < CPU_SETSIZE) {
         cpu_set_t one;
         CPU_ZERO(&one);
         CPU_SET(cpu, &one);

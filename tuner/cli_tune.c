@@ -59,6 +59,10 @@ static const char tune_usage[] =
     "  --resume            continue the log: candidates it holds are not measured again and the\n"
     "                      trial numbers go on from the largest one logged\n"
     "  --jobs N            parallel builds (default: the number of CPUs)\n"
+    "  --serial-builds     build each batch before measuring it even when the kernels leave\n"
+    "                      CPUs free (\"measure\": {\"threads\": T} below the CPUs); by default\n"
+    "                      the builds then run on those CPUs while the batch is measured, the\n"
+    "                      measuring thread pinned to a CPU of its own\n"
     "  --early-stopping N  end a task after N trials without a better candidate (default: off)\n"
     "  --timeout S         seconds a build or a run may take (default: measure.timeout_s)\n"
     "  --quiet             no progress display\n"
@@ -170,7 +174,8 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
         O_MODEL_OUT,
         O_TRANSFER,
         O_RPC,
-        O_RPC_KEY
+        O_RPC_KEY,
+        O_SERIAL_BUILDS
     };
     static const struct option opts[] = {
         {"trials", required_argument, NULL, O_TRIALS},
@@ -191,6 +196,7 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
         {"transfer", required_argument, NULL, O_TRANSFER},
         {"rpc", required_argument, NULL, O_RPC},
         {"rpc-key-file", required_argument, NULL, O_RPC_KEY},
+        {"serial-builds", no_argument, NULL, O_SERIAL_BUILDS},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -256,6 +262,9 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
             break;
         case O_VERBOSE:
             o.verbose = 1;
+            break;
+        case O_SERIAL_BUILDS:
+            o.serial_builds = true;
             break;
         case O_SCHED:
             o.task_scheduler = optarg;

@@ -3,8 +3,11 @@
  * built in parallel worker processes and then run one candidate at a time, and every candidate
  * becomes a log record before the next starts. Top of the data flow: op.json -> search -> lower ->
  * codegen -> measure -> logs. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <math.h>
+#include <sched.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -285,14 +288,23 @@ static int finish_candidate(tuner *t, task_state *ts, const tt_tune_outcome *oc,
     return 0;
 }
 
-/* Measures the batch's candidates one by one; *measured = how many got a record. */
+/* Measures the batch's candidates one by one; *measured = how many got a record. bb: the batch
+ * is still building beside the measurements (each candidate waits for its own build), else
+ * NULL. */
 static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_result *br,
-                     double *costs, int *measured)
+                     tt_build_batch *bb, double *costs, int *measured)
 {
     *measured = 0;
     for (int i = 0; i < n && ts->active; i++) {
         if (tt_tune_stopped(t))
             break;
+        if (bb && c[i].build >= 0) {
+            double t0 = tt_tune_now();
+            int rc = tt_builder_await(bb, c[i].build);
+            t->build_s += tt_tune_now() - t0;
+            if (rc != 0)
+                return -1;
+        }
         tt_tune_outcome oc;
         tt_run_result rr;
         const char *device = NULL;
@@ -379,13 +391,20 @@ static int tune_batch(tuner *t, task_state *ts, int count)
     t->lower_s += t1 - t0;
     for (int i = 0; i < nb; i++)
         jobs[i] = (tt_build_job){.build = tt_tune_build, .ctx = items};
-    if (nb > 0 && tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br) != 0)
+    tt_build_batch *bb = NULL;
+    if (nb > 0 && (t->overlap ? tt_builder_begin(jobs, nb, t->overlap_jobs, t->timeout_s,
+                                                 t->build_cpus, t->nbuild_cpus, br, &bb)
+                              : tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br)) != 0)
         goto done;
-    double t2 = tt_tune_now(), record_before = t->record_s;
+    double t2 = tt_tune_now(), record_before = t->record_s, build_before = t->build_s;
     t->build_s += t2 - t1;
     rc = t->ndev ? run_batch_remote(t, ts, c, n, br, costs, &measured)
-                 : run_batch(t, ts, c, n, br, costs, &measured);
-    t->measure_s += tt_tune_now() - t2 - (t->record_s - record_before);
+                 : run_batch(t, ts, c, n, br, bb, costs, &measured);
+    /* What was not measured (a stop rule, an interruption) is not waited for. */
+    if (tt_builder_end(bb, measured < n) != 0)
+        rc = -1;
+    t->measure_s += tt_tune_now() - t2 - (t->record_s - record_before) -
+                    (t->build_s - build_before - (t2 - t1));
     /* Candidates left unmeasured (a stop rule, an interruption) give their numbers back, so the
      * trial numbers of a log have no gaps. */
     t->next_trial = c[0].trial + measured;
@@ -605,6 +624,48 @@ static int open_outputs(tuner *t)
     return tt_log_open_append(o->log_path, &t->log);
 }
 
+/* Whether CPU cpu shares its core with another CPU (SMT), from sysfs; true when unknown. */
+static bool shares_core(int cpu)
+{
+    char path[96], list[64] = "";
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", cpu);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return true;
+    bool ok = fgets(list, sizeof list, f) != NULL;
+    fclose(f);
+    return !ok || strpbrk(list, ",-") != NULL;
+}
+
+/* Builds beside measurements where a core is free: when the kernels run on fewer threads than
+ * the CPUs this process may use (each a core of its own), the measuring thread is pinned to the
+ * first of them (the runtime binds a kernel's other threads to the next cores) and the builds of
+ * a batch run on the rest while its candidates are measured one by one, each waiting only for
+ * its own build. Otherwise (a kernel on every core, SMT, RPC devices) builds and measurements
+ * alternate, so that no build disturbs a timing. */
+static void plan_overlap(tuner *t)
+{
+    t->overlap = false;
+    cpu_set_t set;
+    if (t->o->serial_builds || t->ndev || sched_getaffinity(0, sizeof set, &set) != 0)
+        return;
+    int allowed[CPU_SETSIZE], n = 0;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) {
+            if (shares_core(c))
+                return;
+            allowed[n++] = c;
+        }
+    if (t->threads < 1 || t->threads >= n)
+        return;
+    t->measure_cpu = allowed[0];
+    t->nbuild_cpus = 0;
+    for (int i = t->threads; i < n && t->nbuild_cpus < TT_TUNE_MAX_JOBS; i++)
+        t->build_cpus[t->nbuild_cpus++] = allowed[i];
+    t->overlap_jobs = t->o->jobs > 0 && t->o->jobs < t->nbuild_cpus ? t->o->jobs : t->nbuild_cpus;
+    t->overlap = true;
+}
+
 /* Setup, phase 4: the machine's share (limits, threads, parallel builds) and the run's row. */
 static int start_run(tuner *t)
 {
@@ -617,6 +678,7 @@ static int start_run(tuner *t)
     t->jobs = o->jobs > 0 ? o->jobs : (cpus > 0 ? (int)cpus : 1);
     if (t->jobs > TT_TUNE_MAX_JOBS)
         t->jobs = TT_TUNE_MAX_JOBS;
+    plan_overlap(t);
     if (t->db &&
         tt_db_run_begin(t->db, t->file->path, t->target_str, o->tuner, o->trials, &t->run_id) != 0)
         return tt_error_wrap("--db %s", o->db_path);

@@ -34,7 +34,9 @@ void tt_tune_request(tuner *t, task_state *ts, const char *path, bool prune, tt_
                             .n_args = ts->nargs,
                             .seed = t->o->seed,
                             .timeout_s = t->timeout_s,
-                            .num_threads = t->ndev ? 0 : t->threads};
+                            .num_threads = t->ndev ? 0 : t->threads,
+                            .pin_cpu = t->overlap,
+                            .cpu = t->measure_cpu};
     if (ts->ref) {
         req->ref_output = ts->ref;
         req->ref_nbytes = ts->ref_nbytes;

@@ -77,6 +77,11 @@ typedef struct {
     const char *target_str;
     double timeout_s;
     int threads, jobs, max_errors, top;
+    /* Builds beside measurements (start_run): the measuring thread on measure_cpu, overlap_jobs
+     * builds at a time on build_cpus, the CPUs the kernel's threads leave free. */
+    bool overlap;
+    int measure_cpu, overlap_jobs, nbuild_cpus;
+    int build_cpus[TT_TUNE_MAX_JOBS];
     tt_tune_faults faults;
     tt_log *log;
     tt_db *db;

@@ -60,6 +60,9 @@ typedef struct {
      * (a farm worker whose lease was taken over). NULL: none. */
     int (*on_record)(const struct tt_record *r, void *ctx);
     void *on_record_ctx;
+    /* true: build each batch before measuring it even when the kernels leave CPUs free (by
+     * default the builds then run on those CPUs while the batch is measured). */
+    bool serial_builds;
 } tt_tune_opts;
 
 /* How a task's tuning ended. */

@@ -44,6 +44,23 @@ check "progress on stderr" grep -qF "task 1/1 matmul_24x20x16_f32 | trials" out
 check "time line: wall, timed kernel runs, overhead" grep -qE "^time: [0-9.]+ s, of which timed kernel runs [0-9.]+ s \(overhead [0-9.]+x\)$" out
 check "matmul log (mm.log, default name)" valid_log mm.log matmul_24x20x16_f32- 12
 check "seed in the log" grep -q '"seed":7' mm.log
+# One kernel thread: on a machine with a CPU to spare the builds run beside the measurements
+# (else as always); either way every candidate is built, checked and logged once, and a run
+# with --serial-builds measures the same candidates.
+cat >mm1t.json <<'JSON'
+{"measure": {"repeat": 2, "min_repeat_ms": 1, "timeout_s": 10, "threads": 1},
+ "op": "matmul", "M": 24, "N": 20, "K": 16}
+JSON
+expect 0 "matmul_24x20x16_f32" mm1t.json --trials 20 --tuner random --log mm1t.log --seed 3 --quiet
+check "one kernel thread: log" valid_log mm1t.log matmul_24x20x16_f32- 20
+expect 0 "matmul_24x20x16_f32" mm1t.json --trials 20 --tuner random --log mm1t_serial.log --seed 3 --quiet --serial-builds
+check "--serial-builds: log" valid_log mm1t_serial.log matmul_24x20x16_f32- 20
+check "the same candidates with and without --serial-builds" python3 - mm1t.log mm1t_serial.log <<'PY'
+import json, sys
+a, b = ([(r["trial"], json.dumps(r["steps"])) for r in map(json.loads, open(f))][:20]
+        for f in sys.argv[1:3])
+assert a == b, "different candidates"
+PY
 expect 0 "time by phase" tune mm.json --trials 6 --log mm_verbose.log --verbose --quiet
 # The phases are parts of the wall time: together at most the total, each one non-negative.
 check "phase times add up to at most the wall time" python3 - "$WORK/out" <<'PY'

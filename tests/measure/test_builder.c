@@ -3,8 +3,10 @@
  * (counted in memory the build processes share, never by timing them); the temporary directory
  * is cleaned up. No check depends on how fast the machine is: durations are compared with each
  * other or bounded below, and a hang is known to be killed because it ended at all. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -339,6 +341,106 @@ static void test_build_then_run(void **state)
     tt_builder_cleanup(res, 3);
 }
 
+/* A build that writes the CPUs it may run on into its library ("cpus 1,3"). */
+static int affinity_library(void *ctx, int index, const char *out_path, char *err, size_t errlen)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) {
+        snprintf(err, errlen, "sched_getaffinity: %s", strerror(errno));
+        return 1;
+    }
+    FILE *f = fopen(out_path, "w");
+    if (f == NULL)
+        return 1;
+    fprintf(f, "cpus");
+    for (int c = 0, first = 1; c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &set)) {
+            fprintf(f, "%s%d", first ? " " : ",", c);
+            first = 0;
+        }
+    fprintf(f, "\n");
+    fclose(f);
+    return 0;
+}
+
+static void read_line(const char *path, char *line, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(line, (int)len, f));
+    fclose(f);
+    line[strcspn(line, "\n")] = 0;
+}
+
+/* The incremental builder (the tuner measures while a batch builds): results come whenever asked,
+ * in any order, candidates run between the calls (the mutex is not held across them), every
+ * build child is bound to the CPUs given, and ending early kills what runs and leaves no process
+ * behind. */
+static void test_begin_await_end(void **state)
+{
+    cpu_set_t mine;
+    assert_int_equal(sched_getaffinity(0, sizeof mine, &mine), 0);
+    int cpu = 0;
+    while (!CPU_ISSET(cpu, &mine))
+        cpu++;
+    char want[32];
+    snprintf(want, sizeof want, "cpus %d", cpu);
+
+    enum { n = 5 };
+    tt_build_job jobs[n];
+    for (int i = 0; i < n; i++)
+        jobs[i] = (tt_build_job){affinity_library, NULL};
+    jobs[3] = (tt_build_job){copy_library, TT_FAULT_GOOD};
+    tt_build_result res[n];
+    tt_build_batch *b = NULL;
+    assert_int_equal(tt_builder_begin(jobs, n, 2, 10, &cpu, 1, res, &b), 0);
+    static const int order[n] = {2, 0, 3, 4, 1};
+    char line[256];
+    for (int k = 0; k < n; k++) {
+        int i = order[k];
+        assert_int_equal(tt_builder_await(b, i), 0);
+        assert_int_equal(res[i].error, TT_OUTCOME_OK);
+        if (i == 3) { /* a measurement between the calls */
+            tt_measure_tensor args[3];
+            for (int a = 0; a < 3; a++)
+                args[a] = (tt_measure_tensor){.ndim = 1, .shape = {64}, .dtype = {kDLFloat, 32, 1}};
+            tt_run_request req = {.lib_path = res[3].path,
+                                  .func_name = "vadd",
+                                  .args = args,
+                                  .n_args = 3,
+                                  .seed = 3,
+                                  .timeout_s = 10,
+                                  .pin_cpu = 1,
+                                  .cpu = cpu};
+            tt_timing_opts_default(&req.timing);
+            req.timing.min_repeat_ms = 1;
+            tt_run_result r;
+            assert_int_equal(tt_runner_local_run(&req, &r), 0);
+            assert_int_equal(r.error, TT_OUTCOME_OK);
+            continue;
+        }
+        read_line(res[i].path, line, sizeof line);
+        assert_string_equal(line, want);
+    }
+    assert_int_equal(tt_builder_end(b, 0), 0);
+    tt_builder_cleanup(res, n);
+    assert_int_equal(tt_builder_await(NULL, 0), -1);
+
+    /* Ending early: the hanging builds are killed, none is waited for. */
+    static const int modes[] = {OK, HANG, HANG};
+    plan p = {.modes = modes};
+    tt_build_job hang[3];
+    for (int i = 0; i < 3; i++)
+        hang[i] = (tt_build_job){build, &p};
+    assert_int_equal(tt_builder_begin(hang, 3, 3, 1000, NULL, 0, res, &b), 0);
+    assert_int_equal(tt_builder_await(b, 0), 0);
+    assert_int_equal(res[0].error, TT_OUTCOME_OK);
+    assert_int_equal(tt_builder_end(b, 1), 0);
+    tt_builder_cleanup(res, 3);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left, not even a zombie */
+    assert_int_equal(errno, ECHILD);
+}
+
 static void test_bad_arguments(void **state)
 {
     static const int modes[] = {OK};
@@ -362,6 +464,7 @@ int main(void)
         cmocka_unit_test(test_pool_one_worker),
         cmocka_unit_test(test_timeout_kills_tools),
         cmocka_unit_test(test_build_then_run),
+        cmocka_unit_test(test_begin_await_end),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
