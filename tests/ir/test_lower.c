@@ -310,6 +310,41 @@ static void test_pack(void **state)
     tt_compute_release(c);
 }
 
+/* cache_write below a reduce loop (k blocking): partial sums go through T between blocks, the
+ * tile starts from the identity only in the first block, the epilogue runs only in the last. */
+static const char *blocked_schedules[] = {
+    "[{\"s\":\"inline\",\"stage\":\"C\"},"
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4]},"
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[8]},"
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[4]},"
+    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k.0\",\"i.0\",\"j.0\",\"k.1\",\"i.1\","
+    "\"j.1\"]},"
+    "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"j.0\"},"
+    "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"}]",
+    /* no epilogue; two reduce blocks above the tile, a spatial loop between them */
+    "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[2,2]},"
+    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k.0\",\"i\",\"k.1\",\"j\",\"k.2\"]},"
+    "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"k.1\"}]",
+};
+
+static void test_blocked_tile(void **state)
+{
+    (void)state;
+    check_all(MM_RELU, "A:10x7,B:7x13,b:13", blocked_schedules, 2);
+    check_all(MM_RELU, "A:8x8,B:8x16,b:16", blocked_schedules, 2);
+    check_all(MM_RELU, "A:1x1,B:1x1,b:1", blocked_schedules, 2);
+    tt_compute *c = tt_test_parse(MM_RELU, "A:8x8,B:8x16,b:16");
+    tt_kernel *k = lower_json(c, blocked_schedules[0]);
+    /* alloc T { for k.0 ... alloc T.local { if first {init} else {reload}; main;
+     * if last {C = epilogue} else {T = tile} } }: T only carries the partial sums */
+    assert_int_equal(k->body->kind, TT_STMT_ALLOC);
+    assert_string_equal(k->body->buffer->name, "T");
+    assert_int_equal(count_stmts(k->body, TT_STMT_IF), 2); /* everything divides */
+    assert_int_equal(count_stmt_loads(k->body, "T"), 1);   /* the reload */
+    tt_kernel_release(k);
+    tt_compute_release(c);
+}
+
 static void test_lower_loops(void **state)
 {
     (void)state;
@@ -370,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_matmul_schedules),
         cmocka_unit_test(test_epilogue_and_tiles),
         cmocka_unit_test(test_epilogue_is_one_nest),
+        cmocka_unit_test(test_blocked_tile),
         cmocka_unit_test(test_guards_removed_when_dividing),
         cmocka_unit_test(test_compute_at_region),
         cmocka_unit_test(test_inline_intermediate),
