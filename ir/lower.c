@@ -684,8 +684,10 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
     /* hoisting works on simplified (canonical affine) conditions; its checks are then folded */
     tt_stmt *hoisted = simple ? lw_hoist_selects(simple) : NULL;
     tt_stmt_release(simple);
-    simple = hoisted ? tt_simplify_stmt(hoisted) : NULL;
+    tt_stmt *peeled = hoisted ? lw_peel_tails(hoisted) : NULL;
     tt_stmt_release(hoisted);
+    simple = peeled ? tt_simplify_stmt(peeled) : NULL;
+    tt_stmt_release(peeled);
     if (simple) {
         tt_buffer **params = calloc((size_t)c->ninputs + 1, sizeof *params);
         if (params) {
