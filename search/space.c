@@ -474,7 +474,11 @@ static int build_decisions(tt_space *sp)
         rc = add_decision(sp, D_UNROLL_R, sp->nreduce > 0 ? 2 : 1, 0);
     sp->d_cache = sp->ndec;
     if (rc == 0)
-        rc = add_decision(sp, D_CACHE, sp->reduction ? 2 : 1, 0);
+        rc = add_decision(sp, D_CACHE,
+                          !sp->reduction                        ? 1
+                          : sp->nreduce > 0 && sp->nspatial > 0 ? D_CACHE_KBLOCK + 1
+                                                                : 2,
+                          0);
     sp->d_pack = sp->ndec;
     for (int p = 0; rc == 0 && p < sp->npack; p++)
         rc = add_decision(sp, D_PACK, 2, p);
@@ -666,7 +670,7 @@ int tt_space_default(tt_space *sp, tt_schedule **out)
     v[sp->d_vec] = sp->dec[sp->d_vec].n - 1;
     v[sp->d_unroll_s] = sp->reduction ? sp->dec[sp->d_unroll_s].n - 1 : 0;
     v[sp->d_unroll_r] = sp->dec[sp->d_unroll_r].n - 1;
-    v[sp->d_cache] = sp->dec[sp->d_cache].n - 1;
+    v[sp->d_cache] = sp->reduction ? 1 : 0; /* a tile over the whole reduction */
     for (int p = 0; p < sp->npre; p++)
         v[sp->d_pre + p] = 0;
     for (int p = 0; p < sp->naux; p++)

@@ -633,6 +633,59 @@ static void test_sizes_and_rate(void **state)
     tt_compute_release(conv);
 }
 
+/* k blocking: the space offers R0 outside S1 with the accumulator tile (BLIS's loop order),
+ * for an odd matmul and a dense with a fused bias+relu epilogue; such points lower, compute
+ * the reference result (interpreter, one through the JIT) and decode back. */
+static bool kblocked(const tt_schedule *s)
+{
+    const tt_step *r = find_step(s, TT_STEP_REORDER);
+    int pk = -1, pi = -1;
+    for (int i = 0; r && i < r->nloops; i++) {
+        pk = strcmp(r->loops[i], "k.0") == 0 ? i : pk;
+        pi = strcmp(r->loops[i], "i.1") == 0 ? i : pi;
+    }
+    return pk >= 0 && pi >= 0 && pk < pi;
+}
+
+static void test_kblock_points(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_MATMUL);
+    d.M = 13, d.N = 17, d.K = 67;
+    tt_compute *mm = st_op(&d);
+    tt_op_desc_init(&d, TT_OP_DENSE);
+    d.M = 7, d.N = 10, d.K = 61, d.bias = d.relu = true;
+    tt_compute *dense = st_op(&d);
+    tt_compute *cs[2] = {mm, dense};
+    for (int i = 0; i < 2; i++) {
+        tt_space_opts opts = {256, 2};
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(cs[i], &opts, &sp), 0);
+        uint64_t rng = 99;
+        int found = 0;
+        for (int t = 0; t < 400 && found < 6; t++) {
+            tt_schedule *s = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            if (kblocked(s)) {
+                assert_non_null(find_step(s, TT_STEP_CACHE_WRITE));
+                char label[64];
+                snprintf(label, sizeof label, "k-blocked %d #%d", i, found);
+                assert_int_equal(st_check(cs[i], s, found == 0 ? host : NULL, label), 0);
+                int *v = NULL, nv = 0;
+                assert_int_equal(tt_space_decode(sp, s, &v, &nv), 0);
+                free(v);
+                found++;
+            }
+            tt_schedule_free(s);
+        }
+        assert_int_equal(found, 6);
+        tt_space_free(sp);
+    }
+    tt_compute_release(mm);
+    tt_compute_release(dense);
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -698,6 +751,7 @@ int main(void)
         cmocka_unit_test(test_hash_and_json_round_trip),
         cmocka_unit_test(test_default_structure),
         cmocka_unit_test(test_sizes_and_rate),
+        cmocka_unit_test(test_kblock_points),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
