@@ -289,6 +289,23 @@ static int count_stmt_loads(const tt_stmt *s, const char *buffer)
 }
 
 /* pack: B[K,N] into panels [ceil(N/f)][K][f], zero padded; the matmul reads only the panels. */
+/* Stores to buffer inside vectorized loops (one per loop that holds some). */
+static int vector_stores(const tt_stmt *s, const char *buffer, bool in_vector)
+{
+    if (!s)
+        return 0;
+    if (s->kind == TT_STMT_STORE)
+        return in_vector && strcmp(s->buffer->name, buffer) == 0;
+    if (s->kind == TT_STMT_FOR && s->for_kind == TT_FOR_VECTORIZED)
+        return vector_stores(s->body, buffer, true) > 0;
+    int n = vector_stores(s->body, buffer, in_vector) +
+            vector_stores(s->then_s, buffer, in_vector) +
+            vector_stores(s->else_s, buffer, in_vector);
+    for (int i = 0; i < s->nstmts; i++)
+        n += vector_stores(s->stmts[i], buffer, in_vector);
+    return n;
+}
+
 static void test_pack(void **state)
 {
     (void)state;
@@ -310,6 +327,13 @@ static void test_pack(void **state)
     assert_int_equal(k->body->kind, TT_STMT_ALLOC);
     assert_int_equal(k->body->buffer->ndim, 3);
     assert_int_equal(k->body->buffer->shape[0], 3); /* A: ceil(8/3) panels of 3 rows */
+    tt_kernel_release(k);
+    tt_compute_release(c);
+    /* B[7,13] into panels of 4 columns: the panel row is a vector loop in every panel, the
+     * full ones (peeled) and the last, zero-padded one (guarded there: masked) */
+    c = tt_test_parse(MM, "A:10x7,B:7x13");
+    k = lower_json(c, scheds[0]);
+    assert_int_equal(vector_stores(k->body, "B.packed", false), 2);
     tt_kernel_release(k);
     tt_compute_release(c);
 }
