@@ -96,11 +96,20 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
     int64_t vals[SP_MAX_INNER][MAX_VALUES];
     int nv[SP_MAX_INNER];
     int64_t e = ax->extent;
+    /* The register tile's rows (the innermost level of a weighed axis that is not the vector
+     * axis) also take the heights BLIS's micro-kernels use, whether or not they divide: 6 rows
+     * of 2 vectors (or 3 of 4) fill 12 of 16 registers with accumulators, where 4 leaves
+     * registers idle and 8 spills; a prime M (127) has no such divisor. */
+    static const int64_t rows[] = {3, 5, 6, 7};
+    bool row_level = weigh && !vec && ninner >= 2;
     for (int l = 0; l < ninner; l++) {
         if (vec && l == ninner - 1)
             vector_values(e, lanes, vals[l], &nv[l]);
         else
             level_values(e, caps[l], vals[l], &nv[l]);
+        for (int r = 0; row_level && l == ninner - 1 && r < 4; r++)
+            if (rows[r] <= e && rows[r] <= caps[l])
+                add_value(vals[l], &nv[l], MAX_VALUES, rows[r]);
     }
     int cap = 1;
     for (int l = 0; l < ninner; l++)
@@ -124,8 +133,8 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
             t.f[l] = vals[l][idx[l]];
             if (__builtin_mul_overflow(prod, t.f[l], &prod) || prod > 2 * e)
                 over = true;
-            bool vec_level = vec && l == ninner - 1;
-            nice &= is_pow2(t.f[l]) || vec_level;
+            bool free_level = (vec || row_level) && l == ninner - 1;
+            nice &= is_pow2(t.f[l]) || free_level;
         }
         if (over)
             continue;

@@ -686,6 +686,63 @@ static void test_kblock_points(void **state)
     tt_compute_release(dense);
 }
 
+/* Odd extents (issue 13's shapes): the space offers the register tiles they need, and
+ * every sample lowers. found[] counts samples with: a 6-row tile (prime M), the whole 7 rows,
+ * a vector tile past N = 10 (masked tail) or of its width, a parallel GEMV. */
+static const tt_step *split_of(const tt_schedule *s, const char *loop)
+{
+    for (int i = 0; i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        if (st->kind == TT_STEP_SPLIT && strcmp(st->loops[0], loop) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+static void test_odd_extent_tiles(void **state)
+{
+    (void)state;
+    static const int64_t shapes[4][3] = {
+        {127, 131, 257}, {7, 513, 1023}, {2000, 10, 256}, {1, 4096, 4096}};
+    for (int c = 0; c < 4; c++) {
+        tt_op_desc d;
+        tt_op_desc_init(&d, TT_OP_MATMUL);
+        d.M = shapes[c][0], d.N = shapes[c][1], d.K = shapes[c][2];
+        tt_compute *mm = st_op(&d);
+        tt_space_opts opts = {256, 2};
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(mm, &opts, &sp), 0);
+        uint64_t rng = 7;
+        int found = 0;
+        for (int t = 0; t < 600; t++) {
+            tt_schedule *s = NULL;
+            tt_kernel *k = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            if (tt_lower(mm, s, "k", &k) != 0)
+                fail_msg("%lldx%lldx%lld: %s", (long long)d.M, (long long)d.N, (long long)d.K,
+                         tt_get_last_error());
+            tt_kernel_release(k);
+            const tt_step *si = split_of(s, "i"), *sj = split_of(s, "j");
+            const tt_step *vec = find_step(s, TT_STEP_VECTORIZE);
+            const tt_step *par = find_step(s, TT_STEP_PARALLEL);
+            if (c == 0)
+                found += si && si->factors[2] == 6;
+            else if (c == 1)
+                found += si && si->factors[2] == 7;
+            else if (c == 2)
+                found += vec && sj && (sj->factors[2] == 16 || sj->factors[2] == 10);
+            else
+                found += !si && vec && par && strcmp(par->loops[0], "j.0") == 0;
+            tt_schedule_free(s);
+        }
+        printf("matmul %lldx%lldx%lld: %d of 600 samples with the tile wanted\n", (long long)d.M,
+               (long long)d.N, (long long)d.K, found);
+        assert_true(found >= 5);
+        tt_space_free(sp);
+        tt_compute_release(mm);
+    }
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -752,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_default_structure),
         cmocka_unit_test(test_sizes_and_rate),
         cmocka_unit_test(test_kblock_points),
+        cmocka_unit_test(test_odd_extent_tiles),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
