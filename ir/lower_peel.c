@@ -101,16 +101,32 @@ static bool peel_helps(const tt_stmt *s, ranges *rs, int last, bool *err)
     }
 }
 
-/* s with the variable var replaced by value everywhere. New reference. */
-static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
+/* How rebuild maps a statement's parts: stmt (never NULL) takes each child statement, expr
+ * (NULL: kept) each expression; both return a new reference or NULL with the error set. */
+typedef struct {
+    tt_stmt *(*stmt)(const tt_stmt *s, void *ctx);
+    tt_expr *(*expr)(const tt_expr *e, void *ctx);
+    void *ctx;
+} mapper;
+
+static tt_expr *map_expr(const mapper *m, const tt_expr *e)
 {
-    if (!s)
-        return NULL;
+    return m->expr ? m->expr(e, m->ctx) : tt_expr_retain((tt_expr *)e);
+}
+
+static tt_stmt *map_stmt(const mapper *m, const tt_stmt *s)
+{
+    return m->stmt(s, m->ctx);
+}
+
+/* s of the same kind over its mapped parts. New reference. */
+static tt_stmt *rebuild(const tt_stmt *s, const mapper *m)
+{
     tt_stmt *r = NULL;
     switch (s->kind) {
     case TT_STMT_FOR: {
-        tt_expr *e = tt_expr_substitute(s->extent, 1, &var, &value);
-        tt_stmt *b = e ? subst_stmt(s->body, var, value) : NULL;
+        tt_expr *e = map_expr(m, s->extent);
+        tt_stmt *b = e ? map_stmt(m, s->body) : NULL;
         r = b ? tt_stmt_for(s->var, e, s->for_kind, b) : NULL;
         tt_expr_release(e);
         tt_stmt_release(b);
@@ -120,7 +136,7 @@ static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
         tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
         bool ok = parts != NULL;
         for (int i = 0; ok && i < s->nstmts; i++)
-            ok = (parts[i] = subst_stmt(s->stmts[i], var, value)) != NULL;
+            ok = (parts[i] = map_stmt(m, s->stmts[i])) != NULL;
         r = ok ? tt_stmt_seq(s->nstmts, parts) : NULL;
         for (int i = 0; parts && i < s->nstmts; i++)
             tt_stmt_release(parts[i]);
@@ -130,17 +146,16 @@ static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
         return r;
     }
     case TT_STMT_STORE: {
-        tt_expr *i = tt_expr_substitute(s->index, 1, &var, &value);
-        tt_expr *v = i ? tt_expr_substitute(s->value, 1, &var, &value) : NULL;
+        tt_expr *i = map_expr(m, s->index), *v = i ? map_expr(m, s->value) : NULL;
         r = v ? tt_stmt_store(s->buffer, i, v) : NULL;
         tt_expr_release(i);
         tt_expr_release(v);
         return r;
     }
     case TT_STMT_IF: {
-        tt_expr *c = tt_expr_substitute(s->cond, 1, &var, &value);
-        tt_stmt *t = c ? subst_stmt(s->then_s, var, value) : NULL;
-        tt_stmt *e = t && s->else_s ? subst_stmt(s->else_s, var, value) : NULL;
+        tt_expr *c = map_expr(m, s->cond);
+        tt_stmt *t = c ? map_stmt(m, s->then_s) : NULL;
+        tt_stmt *e = t && s->else_s ? map_stmt(m, s->else_s) : NULL;
         r = t && (!s->else_s || e) ? tt_stmt_if(c, t, e) : NULL;
         tt_expr_release(c);
         tt_stmt_release(t);
@@ -148,7 +163,7 @@ static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
         return r;
     }
     case TT_STMT_ALLOC: {
-        tt_stmt *b = subst_stmt(s->body, var, value);
+        tt_stmt *b = map_stmt(m, s->body);
         r = b ? tt_stmt_alloc(s->buffer, b) : NULL;
         tt_stmt_release(b);
         return r;
@@ -157,6 +172,26 @@ static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
         tt_error_set("lower: unknown statement kind %d", (int)s->kind);
         return NULL;
     }
+}
+
+/* Substitution of one variable (args[0]) by a value (args[1]). */
+static tt_expr *subst_expr(const tt_expr *e, void *ctx)
+{
+    tt_expr **args = ctx;
+    return tt_expr_substitute(e, 1, &args[0], &args[1]);
+}
+
+static tt_stmt *subst_cb(const tt_stmt *s, void *ctx)
+{
+    const mapper m = {subst_cb, subst_expr, ctx};
+    return rebuild(s, &m);
+}
+
+/* s with the variable var replaced by value everywhere. New reference. */
+static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
+{
+    tt_expr *args[2] = {var, value};
+    return subst_cb(s, args);
 }
 
 static tt_stmt *peel(const tt_stmt *s, ranges *rs);
@@ -215,96 +250,36 @@ static tt_stmt *peel_for(const tt_stmt *s, ranges *rs)
     return r;
 }
 
+static tt_stmt *peel_cb(const tt_stmt *s, void *ctx)
+{
+    return peel(s, ctx);
+}
+
 static tt_stmt *peel(const tt_stmt *s, ranges *rs)
 {
-    switch (s->kind) {
-    case TT_STMT_FOR:
+    if (s->kind == TT_STMT_FOR)
         return peel_for(s, rs);
-    case TT_STMT_SEQ: {
-        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
-        bool ok = parts != NULL;
-        for (int i = 0; ok && i < s->nstmts; i++)
-            ok = (parts[i] = peel(s->stmts[i], rs)) != NULL;
-        tt_stmt *r = ok ? tt_stmt_seq(s->nstmts, parts) : NULL;
-        for (int i = 0; parts && i < s->nstmts; i++)
-            tt_stmt_release(parts[i]);
-        free(parts);
-        if (!parts)
-            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-        return r;
-    }
-    case TT_STMT_IF: {
-        tt_stmt *t = peel(s->then_s, rs), *e = t && s->else_s ? peel(s->else_s, rs) : NULL;
-        tt_stmt *r = t && (!s->else_s || e) ? tt_stmt_if(s->cond, t, e) : NULL;
-        tt_stmt_release(t);
-        tt_stmt_release(e);
-        return r;
-    }
-    case TT_STMT_ALLOC: {
-        tt_stmt *b = peel(s->body, rs);
-        tt_stmt *r = b ? tt_stmt_alloc(s->buffer, b) : NULL;
-        tt_stmt_release(b);
-        return r;
-    }
-    default:
-        return tt_stmt_retain((tt_stmt *)s);
-    }
+    const mapper m = {peel_cb, NULL, rs};
+    return rebuild(s, &m);
 }
 
 /* for (q, 0, n) { if (q < m) B } becomes for (q, 0, m) B, what a peeled tail of a split
  * usually is once simplified; a vector loop keeps its width (the guard becomes its mask). */
-static tt_stmt *tighten(const tt_stmt *s)
+static tt_stmt *tighten(const tt_stmt *s, void *ctx)
 {
-    tt_stmt *r = NULL;
-    switch (s->kind) {
-    case TT_STMT_FOR: {
-        const tt_stmt *body = s->body;
-        const tt_expr *c = body->kind == TT_STMT_IF && !body->else_s ? body->cond : NULL;
-        int64_t n, m;
-        tt_expr *ext = NULL;
-        if (c && s->for_kind != TT_FOR_VECTORIZED && c->kind == TT_EXPR_LT &&
-            c->args[0] == s->var && tt_expr_is_const(c->args[1], &m) &&
-            tt_expr_is_const(s->extent, &n) && m >= 1 && m < n) {
-            ext = tt_expr_int(m);
-            body = body->then_s;
-        } else {
-            ext = tt_expr_retain(s->extent);
-        }
-        tt_stmt *b = ext ? tighten(body) : NULL;
-        r = b ? tt_stmt_for(s->var, ext, s->for_kind, b) : NULL;
-        tt_expr_release(ext);
-        tt_stmt_release(b);
-        return r;
-    }
-    case TT_STMT_SEQ: {
-        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
-        bool ok = parts != NULL;
-        for (int i = 0; ok && i < s->nstmts; i++)
-            ok = (parts[i] = tighten(s->stmts[i])) != NULL;
-        r = ok ? tt_stmt_seq(s->nstmts, parts) : NULL;
-        for (int i = 0; parts && i < s->nstmts; i++)
-            tt_stmt_release(parts[i]);
-        free(parts);
-        if (!parts)
-            tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-        return r;
-    }
-    case TT_STMT_IF: {
-        tt_stmt *t = tighten(s->then_s), *e = t && s->else_s ? tighten(s->else_s) : NULL;
-        r = t && (!s->else_s || e) ? tt_stmt_if(s->cond, t, e) : NULL;
-        tt_stmt_release(t);
-        tt_stmt_release(e);
-        return r;
-    }
-    case TT_STMT_ALLOC: {
-        tt_stmt *b = tighten(s->body);
-        r = b ? tt_stmt_alloc(s->buffer, b) : NULL;
-        tt_stmt_release(b);
-        return r;
-    }
-    default:
-        return tt_stmt_retain((tt_stmt *)s);
-    }
+    const mapper m = {tighten, NULL, ctx};
+    const tt_stmt *body = s->kind == TT_STMT_FOR ? s->body : NULL;
+    const tt_expr *c = body && body->kind == TT_STMT_IF && !body->else_s ? body->cond : NULL;
+    int64_t n, k;
+    if (!c || s->for_kind == TT_FOR_VECTORIZED || c->kind != TT_EXPR_LT || c->args[0] != s->var ||
+        !tt_expr_is_const(c->args[1], &k) || !tt_expr_is_const(s->extent, &n) || k < 1 || k >= n)
+        return rebuild(s, &m);
+    tt_expr *ext = tt_expr_int(k);
+    tt_stmt *f = ext ? tt_stmt_for(s->var, ext, s->for_kind, body->then_s) : NULL;
+    tt_stmt *r = f ? rebuild(f, &m) : NULL;
+    tt_expr_release(ext);
+    tt_stmt_release(f);
+    return r;
 }
 
 tt_stmt *lw_peel_tails(const tt_stmt *s)
@@ -313,7 +288,7 @@ tt_stmt *lw_peel_tails(const tt_stmt *s)
     tt_stmt *p = peel(s, &rs);
     free(rs.r);
     tt_stmt *simple = p ? tt_simplify_stmt(p) : NULL;
-    tt_stmt *r = simple ? tighten(simple) : NULL;
+    tt_stmt *r = simple ? tighten(simple, NULL) : NULL;
     tt_stmt_release(p);
     tt_stmt_release(simple);
     return r;
