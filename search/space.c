@@ -97,22 +97,23 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
     int nv[SP_MAX_INNER];
     int64_t e = ax->extent;
     /* The register tile's rows (the innermost level of a weighed axis that is not the vector
-     * axis) also take the heights BLIS's micro-kernels use when the extent has no divisor
-     * between 3 and 8 (a prime or near-prime M: 127, 251, 253), guarded: 6 rows of 2 vectors
-     * (3 of 4) fill 12 of 16 registers with accumulators, where 4 leaves registers idle and 8
-     * spills, and powers of two were all such an extent had. */
-    static const int64_t rows[] = {3, 6};
-    bool row_level = weigh && !vec && ninner >= 2;
-    for (int64_t d = 3; row_level && d <= 8; d++)
-        row_level = e % d != 0;
+     * axis) also take 6, the height of BLIS's AVX2 micro-kernel, dividing or guarded: 6 rows of
+     * 2 vectors fill 12 of 16 registers with accumulators, where 4 leaves registers idle and 8
+     * spills (matmul 1024^3, one thread: 6x16 0.95x the peers, 8x32 0.37x). 3 (3 rows of 4
+     * vectors) too when the extent has no divisor in 3..8 (a prime M: 127, 251), which had
+     * only guarded powers of two. */
+    bool row_level = weigh && !vec && ninner >= 2, odd = row_level;
+    for (int64_t d = 3; odd && d <= 8; d++)
+        odd = e % d != 0;
     for (int l = 0; l < ninner; l++) {
         if (vec && l == ninner - 1)
             vector_values(e, lanes, vals[l], &nv[l]);
         else
             level_values(e, caps[l], vals[l], &nv[l]);
-        for (int r = 0; row_level && l == ninner - 1 && r < 2; r++)
-            if (rows[r] <= e && rows[r] <= caps[l])
-                add_value(vals[l], &nv[l], MAX_VALUES, rows[r]);
+        if (row_level && l == ninner - 1 && 6 <= e && 6 <= caps[l])
+            add_value(vals[l], &nv[l], MAX_VALUES, 6);
+        if (odd && l == ninner - 1 && 3 <= e && 3 <= caps[l])
+            add_value(vals[l], &nv[l], MAX_VALUES, 3);
     }
     int cap = 1;
     for (int l = 0; l < ninner; l++)
