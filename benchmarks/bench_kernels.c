@@ -276,6 +276,7 @@ int main(int argc, char **argv)
         bench_matmul(1024, 1024, 1024, "matmul_1024.json");
         bench_matmul(512, 512, 512, "matmul_512.json");
         bench_matmul(128, 768, 3072, "matmul_128x768x3072.json");
+        bench_matmul(127, 131, 257, "matmul_127x131x257.json");
     }
     if (!opt.only || !strcmp(opt.only, "conv"))
         bench_conv("conv2d_nhwc_128_28.json", false);

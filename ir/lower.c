@@ -558,12 +558,14 @@ static int make_buffers(lw_ctx *x)
         } else if (s->place == LW_ATTACHED) {
             s->buf = scratch(t->name, t->dtype, t->ndim, s->region_ext);
         } else if (s->place == LW_ROOT) {
-            /* A cached stage needs its tensor only when someone reads it from memory. */
+            /* A cached stage needs its tensor only when someone reads it from memory, or for
+             * the partial sums of reduce blocks. */
             bool needed = !s->cache_loop;
             for (int j = 0; !needed && j < x->n; j++)
                 needed = j != s->epilogue && x->st[j].place != LW_INLINED && j != i &&
                          tt_expr_reads(x->st[j].body, t);
-            if (needed)
+            s->buf_for_blocks = !needed && lw_cache_blocked(s);
+            if (needed || s->buf_for_blocks)
                 s->buf = scratch(t->name, t->dtype, t->ndim, t->shape);
             else
                 continue;
@@ -682,8 +684,10 @@ int tt_lower(const tt_compute *c, const tt_schedule *s, const char *kernel_name,
     /* hoisting works on simplified (canonical affine) conditions; its checks are then folded */
     tt_stmt *hoisted = simple ? lw_hoist_selects(simple) : NULL;
     tt_stmt_release(simple);
-    simple = hoisted ? tt_simplify_stmt(hoisted) : NULL;
+    tt_stmt *peeled = hoisted ? lw_peel_tails(hoisted) : NULL;
     tt_stmt_release(hoisted);
+    simple = peeled ? tt_simplify_stmt(peeled) : NULL;
+    tt_stmt_release(peeled);
     if (simple) {
         tt_buffer **params = calloc((size_t)c->ninputs + 1, sizeof *params);
         if (params) {

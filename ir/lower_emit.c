@@ -7,7 +7,11 @@
  *         init:  for spatial loops of LT..: tile[idx] = identity      (reductions)
  *         main:  for LT..Ln-1:              tile[idx] = tile[idx] op value
  *         write: for spatial loops of LT..: out[idx] = tile[idx]; epilogue[idx] = f(tile[idx])
- * Without a tile, "tile" is the stage's own buffer and the write nest only runs the epilogue. */
+ * Without a tile, "tile" is the stage's own buffer and the write nest only runs the epilogue.
+ * A tile below reduce loops (k blocking, the BLIS loop order) carries its partial sums in the
+ * stage's buffer from one reduce block to the next: init is "first block ? identity : out[idx]"
+ * and write is "last block ? epilogue : out[idx] = tile", each branch its own nest, so the
+ * epilogue sees only final values and the tile loops keep no condition inside. */
 #include "ir/lower_internal.h"
 
 #include <math.h>
@@ -30,6 +34,7 @@ typedef struct {
     int tile;       /* T */
     int *gpos;      /* per guard: innermost loop position it needs, -1 for none */
     tt_buffer *acc; /* where the main nest accumulates: the tile or the stage's buffer */
+    bool blocked;   /* cache_write tile below reduce loops: partial sums go through s->buf */
 } emitter;
 
 static void nest_free(nest *n)
@@ -173,6 +178,13 @@ static void release_all(int n, tt_expr **v)
         tt_expr_release(v[i]);
 }
 
+/* Index into the stage's own buffer (region-relative when attached). New reference. */
+static tt_expr *out_index(const lw_stage *s, tt_expr *const *vals)
+{
+    const tt_tensor *t = s->stage->output;
+    return lw_flat(t->ndim, vals, s->place == LW_ATTACHED ? s->region_ext : t->shape);
+}
+
 /* Index into the accumulation target at the nest's values: the tile is indexed by the tile's
  * spatial loops, the stage's buffer by the output index (region-relative when attached). */
 static tt_expr *acc_index(const emitter *em, const nest *n, tt_expr *const *vals)
@@ -188,8 +200,7 @@ static tt_expr *acc_index(const emitter *em, const nest *n, tt_expr *const *vals
         }
         return acc;
     }
-    const tt_tensor *t = s->stage->output;
-    return lw_flat(t->ndim, vals, s->place == LW_ATTACHED ? s->region_ext : t->shape);
+    return out_index(s, vals);
 }
 
 static tt_expr *identity(tt_reduce_op op, DLDataType t)
@@ -203,8 +214,9 @@ static tt_expr *identity(tt_reduce_op op, DLDataType t)
     return tt_expr_int_typed(op == TT_REDUCE_SUM ? 0 : op == TT_REDUCE_MAX ? -big - 1 : big, t);
 }
 
-/* One store of the stage at the nest's values: init (identity), update, or plain. */
-typedef enum { LEAF_INIT, LEAF_MAIN } leaf_kind;
+/* One store of the stage at the nest's values: init (identity), the partial sums of the
+ * previous reduce blocks into the tile (blocked), update, or plain. */
+typedef enum { LEAF_INIT, LEAF_RELOAD, LEAF_MAIN } leaf_kind;
 
 static tt_stmt *stage_leaf(const emitter *em, const nest *n, leaf_kind kind)
 {
@@ -226,6 +238,13 @@ static tt_stmt *stage_leaf(const emitter *em, const nest *n, leaf_kind kind)
     const tt_expr *b = s->body;
     if (kind == LEAF_INIT) {
         value = identity(b->reduce_op, s->stage->output->dtype);
+        st = value ? tt_stmt_store(em->acc, idx, value) : NULL;
+        goto out;
+    }
+    if (kind == LEAF_RELOAD) {
+        tt_expr *oi = out_index(s, vals);
+        value = oi ? tt_expr_load(s->buf, oi) : NULL;
+        tt_expr_release(oi);
         st = value ? tt_stmt_store(em->acc, idx, value) : NULL;
         goto out;
     }
@@ -254,8 +273,8 @@ out:
     return st;
 }
 
-/* The write-back of a tile and the epilogue, at the nest's values. */
-static tt_stmt *write_leaf(const emitter *em, const nest *n)
+/* The write-back of a tile (store) and the epilogue (epi), at the nest's values. */
+static tt_stmt *write_leaf(const emitter *em, const nest *n, bool store, bool epi)
 {
     const lw_stage *s = em->s;
     lw_ctx *x = em->x;
@@ -266,15 +285,17 @@ static tt_stmt *write_leaf(const emitter *em, const nest *n)
     }
     const tt_tensor *t = s->stage->output;
     tt_stmt *parts[2] = {NULL, NULL};
+    if (!store && !epi)
+        return tt_stmt_seq(0, parts);
     int np = 0;
     bool ok = true;
     tt_expr *ai = acc_index(em, n, vals);
     tt_expr *cur = ai ? tt_expr_load(em->acc, ai) : NULL;
-    tt_expr *out_idx = lw_flat(t->ndim, vals, s->place == LW_ATTACHED ? s->region_ext : t->shape);
+    tt_expr *out_idx = out_index(s, vals);
     ok = cur && out_idx;
-    if (ok && s->cache_loop && s->buf)
+    if (ok && store)
         ok = (parts[np++] = tt_stmt_store(s->buf, out_idx, cur)) != NULL;
-    if (ok && s->epilogue >= 0) {
+    if (ok && epi) {
         const lw_stage *X = &x->st[s->epilogue];
         tt_expr *v = lw_lower_expr(x, X->body, X->stage->naxes, X->stage->axes, vals, t, cur);
         ok = v && (parts[np++] = tt_stmt_store(X->buf, out_idx, v)) != NULL;
@@ -291,6 +312,61 @@ static tt_stmt *write_leaf(const emitter *em, const nest *n)
     return r;
 }
 
+/* kind's nest over the tile's spatial loops (fresh variables): init or reload. */
+static tt_stmt *fill_nest(emitter *em, leaf_kind kind)
+{
+    nest n;
+    if (nest_make(em->s, em->tile, em->s->nloops, true, true, &n) != 0)
+        return NULL;
+    tt_stmt *leaf = stage_leaf(em, &n, kind);
+    tt_stmt *r = leaf ? wrap_nest(em, &n, leaf, false, false) : NULL;
+    nest_free(&n);
+    return r;
+}
+
+/* The write-back nest over the tile's spatial loops: a store to the stage's buffer, the
+ * epilogue, or both. */
+static tt_stmt *write_nest(emitter *em, bool store, bool epi)
+{
+    nest n;
+    if (nest_make(em->s, em->tile, em->s->nloops, true, true, &n) != 0)
+        return NULL;
+    tt_stmt *leaf = write_leaf(em, &n, store, epi);
+    tt_stmt *r = leaf ? wrap_nest(em, &n, leaf, false, false) : NULL;
+    nest_free(&n);
+    return r;
+}
+
+/* "every reduce loop above the tile is at its first (last) iteration". New reference. */
+static tt_expr *block_cond(const emitter *em, bool last)
+{
+    tt_expr *c = NULL;
+    for (int p = 0; p < em->tile; p++) {
+        const lw_loop *l = &em->s->loops[p];
+        if (!l->reduce)
+            continue;
+        tt_expr *v = tt_expr_int(last ? l->extent - 1 : 0);
+        tt_expr *eq = v ? tt_expr_binary(TT_EXPR_EQ, l->var, v) : NULL;
+        tt_expr *both = eq && c ? tt_expr_binary(TT_EXPR_AND, c, eq) : tt_expr_retain(eq);
+        tt_expr_release(v);
+        tt_expr_release(eq);
+        tt_expr_release(c);
+        if (!(c = both))
+            return NULL;
+    }
+    return c;
+}
+
+/* if (cond) a else b; takes a and b. */
+static tt_stmt *branch(tt_expr *cond, tt_stmt *a, tt_stmt *b)
+{
+    tt_stmt *r = cond && a && b ? tt_stmt_if(cond, a, b) : NULL;
+    tt_expr_release(cond);
+    tt_stmt_release(a);
+    tt_stmt_release(b);
+    return r;
+}
+
 /* init; main; write-back/epilogue, at the tile root. */
 static tt_stmt *tile_block(emitter *em)
 {
@@ -300,25 +376,22 @@ static tt_stmt *tile_block(emitter *em)
     int np = 0;
     bool ok = true;
     nest n;
-    if (red) {
-        ok = nest_make(s, em->tile, s->nloops, true, true, &n) == 0;
-        if (ok) {
-            tt_stmt *leaf = stage_leaf(em, &n, LEAF_INIT);
-            ok = leaf && (parts[np++] = wrap_nest(em, &n, leaf, false, false)) != NULL;
-            nest_free(&n);
-        }
-    }
+    if (red && em->blocked)
+        ok = (parts[np++] = branch(block_cond(em, false), fill_nest(em, LEAF_INIT),
+                                   fill_nest(em, LEAF_RELOAD))) != NULL;
+    else if (red)
+        ok = (parts[np++] = fill_nest(em, LEAF_INIT)) != NULL;
     if (ok && (ok = nest_make(s, em->tile, s->nloops, false, false, &n) == 0)) {
         tt_stmt *leaf = stage_leaf(em, &n, LEAF_MAIN);
         ok = leaf && (parts[np++] = wrap_nest(em, &n, leaf, true, true)) != NULL;
         nest_free(&n);
     }
-    bool write = (s->cache_loop && s->buf) || s->epilogue >= 0;
-    if (ok && write && (ok = nest_make(s, em->tile, s->nloops, true, true, &n) == 0)) {
-        tt_stmt *leaf = write_leaf(em, &n);
-        ok = leaf && (parts[np++] = wrap_nest(em, &n, leaf, false, false)) != NULL;
-        nest_free(&n);
-    }
+    bool store = s->cache_loop && s->buf, epi = s->epilogue >= 0;
+    if (ok && em->blocked && epi) /* the buffer keeps partial sums; the last block is final */
+        ok = (parts[np++] = branch(block_cond(em, true), write_nest(em, !s->buf_for_blocks, true),
+                                   write_nest(em, true, false))) != NULL;
+    else if (ok && (store || epi))
+        ok = (parts[np++] = write_nest(em, store, epi)) != NULL;
     tt_stmt *r = ok ? tt_stmt_seq(np, parts) : NULL;
     for (int i = 0; i < np; i++)
         tt_stmt_release(parts[i]);
@@ -328,6 +401,17 @@ static tt_stmt *tile_block(emitter *em)
         r = a;
     }
     return r;
+}
+
+bool lw_cache_blocked(const lw_stage *s)
+{
+    if (!s->cache_loop || s->body->kind != TT_EXPR_REDUCE)
+        return false;
+    int p = *s->cache_loop ? lw_loop_index(s, s->cache_loop) : -1;
+    for (int q = 0; q <= p; q++)
+        if (s->loops[q].reduce)
+            return true;
+    return false;
 }
 
 /* The tile root and the tile buffer; checks cache_write's constraints. */
@@ -349,9 +433,15 @@ static int plan_tile(emitter *em)
     if (p >= 0 && s->loops[p].kind == TT_FOR_VECTORIZED)
         return lw_step_error(em->x, s->cache_step, "loop %s is vectorized", s->cache_loop);
     em->tile = p + 1;
-    if (em->tile > r)
-        return lw_step_error(em->x, s->cache_step, "reduce loop %s lies outside the tile",
-                             s->loops[r].name);
+    em->blocked = lw_cache_blocked(s);
+    /* The epilogue runs at the last reduce block: a guard skipping that block (a reduce axis
+     * whose split parts all lie above the tile) would skip it too. */
+    for (int g = 0; em->blocked && s->epilogue >= 0 && g < s->nguards; g++)
+        if (s->guards[g].reduce && em->gpos[g] >= 0 && em->gpos[g] < em->tile)
+            return lw_step_error(em->x, s->cache_step,
+                                 "the guard of reduce loop %s lies outside the tile, where the "
+                                 "epilogue needs every last reduce block",
+                                 s->loops[em->gpos[g]].name);
     int nd = 0;
     int64_t shape[64];
     for (int q = em->tile; q < s->nloops; q++) {

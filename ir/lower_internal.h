@@ -53,7 +53,8 @@ typedef struct {
     tt_buffer *buf;      /* where the stage's tensor lives: NULL if nowhere */
     tt_expr **region_lo; /* LW_ATTACHED: per output dim, in the consumer's variables */
     int64_t *region_ext;
-    bool needs_buffer; /* someone reads the tensor (or it is the output) */
+    bool needs_buffer;   /* someone reads the tensor (or it is the output) */
+    bool buf_for_blocks; /* buf holds only the partial sums of a blocked cache_write tile */
 } lw_stage;
 
 typedef struct {
@@ -103,6 +104,15 @@ tt_stmt *lw_pack_wrap(const lw_ctx *x, tt_stmt *body);
  * behind one check (padding guards leave the inner loops). New reference, s unchanged. */
 tt_stmt *lw_hoist_selects(tt_stmt *s);
 
+/* Tail peeling (ir/lower_peel.c): serial and parallel loops whose last iteration alone needs
+ * some guard run the others in a copy without it (a branch in a parallel loop's body), and
+ * loops guarded by "q < m" run m iterations. Run on a simplified kernel; the result is
+ * simplified. New reference, s unchanged. */
+tt_stmt *lw_peel_tails(const tt_stmt *s);
+
+/* Whether s's cache_write tile lies below one of its reduce loops (k blocking): the partial
+ * sums of each reduce block then go through the stage's buffer. */
+bool lw_cache_blocked(const lw_stage *s);
 /* Emits the full nest of root stage i (with what is attached or fused into it). */
 tt_stmt *lw_emit_stage(lw_ctx *x, int i);
 

@@ -136,14 +136,14 @@ static tt_stmt *pack_nest(const lw_ctx *x, int k)
         }
     }
     /* Large copies run their panel loop in parallel; the panel row is contiguous on both sides
-     * when the packed dim is the last one, and then vectorises (no padding guard inside). */
-    bool guarded = t->shape[dim] % x->pack_factor[k] != 0;
+     * when the packed dim is the last one, and then is a vector loop. The padding guard needs
+     * only the last panel: tail peeling (ir/lower_peel.c) gives the others a copy without it,
+     * and in the last one the guard masks the vector loop (no scalar fallback). */
     for (int d = n - 1; body && d >= 0; d--) {
         tt_for_kind kind = TT_FOR_SERIAL;
         if (d == 0 && p->numel >= ((int64_t)1 << 16) && p->shape[0] > 1)
             kind = TT_FOR_PARALLEL;
-        else if (d == n - 1 && dim == t->ndim - 1 && !guarded && p->shape[d] > 1 &&
-                 p->shape[d] <= 64)
+        else if (d == n - 1 && dim == t->ndim - 1 && p->shape[d] > 1 && p->shape[d] <= 64)
             kind = TT_FOR_VECTORIZED;
         ext = tt_expr_int(p->shape[d]);
         tt_stmt *l = ext ? tt_stmt_for(vars[d], ext, kind, body) : NULL;

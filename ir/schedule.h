@@ -25,8 +25,12 @@
  *          at most 64
  *   {"s":"unroll","stage":"C","loop":"k.1"}          extent at most 64
  *   {"s":"cache_write","stage":"C","loop":"j.0"}   the stage accumulates the tile of the loops
- *          below "j.0" in a LOCAL buffer and writes it back once ("" = the whole stage); every
- *          reduce loop lies below the loop, no parallel loop inside the tile
+ *          below "j.0" in a LOCAL buffer and writes it back once ("" = the whole stage); no
+ *          parallel loop inside the tile. Reduce loops may lie above the loop (k blocking: the
+ *          loop order of BLIS, a block of B reused across the tiles of A): the tile then starts
+ *          from the identity in the first reduce block and from the partial sums in C
+ *          otherwise, is stored back to C after each block, and a fused epilogue runs on the
+ *          last block only (a guard of a reduce axis may then not lie above the tile)
  *   {"s":"compute_at","stage":"P","target":"C","loop":"j.0"}  P computed at the start of C's
  *          loop "j.0" over the region C's body reads below it (affine reads give a box of
  *          constant size, others the whole dimension); C comes after P and is P's only reader;

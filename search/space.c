@@ -96,11 +96,24 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
     int64_t vals[SP_MAX_INNER][MAX_VALUES];
     int nv[SP_MAX_INNER];
     int64_t e = ax->extent;
+    /* The register tile's rows (the innermost level of a weighed axis that is not the vector
+     * axis) also take 6, the height of BLIS's AVX2 micro-kernel, dividing or guarded: 6 rows of
+     * 2 vectors fill 12 of 16 registers with accumulators, where 4 leaves registers idle and 8
+     * spills (matmul 1024^3, one thread: 6x16 0.95x the peers, 8x32 0.37x). 3 (3 rows of 4
+     * vectors) too when the extent has no divisor in 3..8 (a prime M: 127, 251), which had
+     * only guarded powers of two. */
+    bool row_level = weigh && !vec && ninner >= 2, odd = row_level;
+    for (int64_t d = 3; odd && d <= 8; d++)
+        odd = e % d != 0;
     for (int l = 0; l < ninner; l++) {
         if (vec && l == ninner - 1)
             vector_values(e, lanes, vals[l], &nv[l]);
         else
             level_values(e, caps[l], vals[l], &nv[l]);
+        if (row_level && l == ninner - 1 && 6 <= e && 6 <= caps[l])
+            add_value(vals[l], &nv[l], MAX_VALUES, 6);
+        if (odd && l == ninner - 1 && 3 <= e && 3 <= caps[l])
+            add_value(vals[l], &nv[l], MAX_VALUES, 3);
     }
     int cap = 1;
     for (int l = 0; l < ninner; l++)
@@ -124,8 +137,8 @@ static int make_tuples(sp_axis *ax, int ninner, const int64_t *caps, bool vec, i
             t.f[l] = vals[l][idx[l]];
             if (__builtin_mul_overflow(prod, t.f[l], &prod) || prod > 2 * e)
                 over = true;
-            bool vec_level = vec && l == ninner - 1;
-            nice &= is_pow2(t.f[l]) || vec_level;
+            bool free_level = (vec || row_level) && l == ninner - 1;
+            nice &= is_pow2(t.f[l]) || free_level;
         }
         if (over)
             continue;
@@ -474,7 +487,11 @@ static int build_decisions(tt_space *sp)
         rc = add_decision(sp, D_UNROLL_R, sp->nreduce > 0 ? 2 : 1, 0);
     sp->d_cache = sp->ndec;
     if (rc == 0)
-        rc = add_decision(sp, D_CACHE, sp->reduction ? 2 : 1, 0);
+        rc = add_decision(sp, D_CACHE,
+                          !sp->reduction                        ? 1
+                          : sp->nreduce > 0 && sp->nspatial > 0 ? D_CACHE_KBLOCK + 1
+                                                                : 2,
+                          0);
     sp->d_pack = sp->ndec;
     for (int p = 0; rc == 0 && p < sp->npack; p++)
         rc = add_decision(sp, D_PACK, 2, p);
@@ -666,7 +683,7 @@ int tt_space_default(tt_space *sp, tt_schedule **out)
     v[sp->d_vec] = sp->dec[sp->d_vec].n - 1;
     v[sp->d_unroll_s] = sp->reduction ? sp->dec[sp->d_unroll_s].n - 1 : 0;
     v[sp->d_unroll_r] = sp->dec[sp->d_unroll_r].n - 1;
-    v[sp->d_cache] = sp->dec[sp->d_cache].n - 1;
+    v[sp->d_cache] = sp->reduction ? 1 : 0; /* a tile over the whole reduction */
     for (int p = 0; p < sp->npre; p++)
         v[sp->d_pre + p] = 0;
     for (int p = 0; p < sp->naux; p++)

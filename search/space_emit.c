@@ -46,20 +46,29 @@ static char *loop_name(const char *axis, int level)
 }
 
 /* The nest order: S0 S1 R0 S2 R1 S3 (vector axis innermost), or S0 S1 for an elementwise main;
- * axes of extent 1 stay unsplit at the front of their block. */
-static int main_order(const tt_space *sp, names *l)
+ * axes of extent 1 stay unsplit at the front of their block. k blocking (D_CACHE_KBLOCK) moves
+ * R0 out: S0 R0 S1 S2 R1 S3, the loop order of BLIS, where the R1 x S1*S2*S3 block of a packed
+ * panel stays in cache across the S1 tiles and the accumulator tile carries partial sums. */
+static int main_order(const tt_space *sp, bool kblock, names *l)
 {
     int rc = 0;
     for (int a = 0; rc == 0 && a < sp->ntriv_s; a++)
         rc = push(l, sp->triv_s[a], -1);
-    for (int lev = 0; rc == 0 && lev <= 1; lev++)
+    for (int lev = 0; rc == 0 && lev <= 1; lev++) {
+        if (lev == 1 && kblock) {
+            for (int a = 0; rc == 0 && a < sp->ntriv_r; a++)
+                rc = push(l, sp->triv_r[a], -1);
+            for (int a = 0; rc == 0 && a < sp->nreduce; a++)
+                rc = push(l, sp->reduce[a].name, 0);
+        }
         for (int a = 0; rc == 0 && a < sp->nspatial; a++)
             rc = push(l, sp->spatial[a].name, lev);
+    }
     if (!sp->reduction)
         return rc;
-    for (int a = 0; rc == 0 && a < sp->ntriv_r; a++)
+    for (int a = 0; rc == 0 && !kblock && a < sp->ntriv_r; a++)
         rc = push(l, sp->triv_r[a], -1);
-    for (int a = 0; rc == 0 && a < sp->nreduce; a++)
+    for (int a = 0; rc == 0 && !kblock && a < sp->nreduce; a++)
         rc = push(l, sp->reduce[a].name, 0);
     for (int a = 0; rc == 0 && a < sp->nspatial; a++)
         rc = push(l, sp->spatial[a].name, 2);
@@ -129,7 +138,7 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
     }
     names order = {0};
     if (rc == 0)
-        rc = main_order(sp, &order);
+        rc = main_order(sp, v[sp->d_cache] == D_CACHE_KBLOCK, &order);
     if (rc == 0 && order.n >= 2)
         rc = tt_schedule_reorder(s, M, order.n, (const char *const *)order.names);
     names_free(&order);
@@ -194,7 +203,7 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
         free(l);
     }
     if (rc == 0 && v[sp->d_cache]) {
-        /* the tile: everything below the last S1 loop (the reduce loops all lie below it) */
+        /* the tile: everything below the last S1 loop (S2 R1 S3; R0 too unless k blocked) */
         char *l = sp->nspatial > 0  ? loop_name(sp->spatial[sp->nspatial - 1].name, 1)
                   : sp->ntriv_s > 0 ? strdup(sp->triv_s[sp->ntriv_s - 1])
                                     : strdup("");
@@ -311,7 +320,8 @@ static int decode_main(const tt_space *sp, const tt_step *st, int *v)
         v[reduce_loop(sp, st->loops[0]) ? sp->d_unroll_r : sp->d_unroll_s] = 1;
         return 0;
     case TT_STEP_CACHE_WRITE:
-        v[sp->d_cache] = 1;
+        if (v[sp->d_cache] == 0)
+            v[sp->d_cache] = 1;
         return 0;
     case TT_STEP_PACK:
         for (int p = 0; p < sp->npack; p++)
@@ -321,6 +331,23 @@ static int decode_main(const tt_space *sp, const tt_step *st, int *v)
             }
         return -1;
     case TT_STEP_REORDER:
+        /* fixed by the structure but for k blocking: an R0 loop before the S1 loops */
+        if (sp->nreduce > 0 && sp->nspatial > 0) {
+            char *r0 = loop_name(sp->reduce[0].name, 0), *s1 = loop_name(sp->spatial[0].name, 1);
+            int pr = -1, ps = -1;
+            for (int i = 0; r0 && s1 && i < st->nloops; i++) {
+                pr = strcmp(st->loops[i], r0) == 0 ? i : pr;
+                ps = strcmp(st->loops[i], s1) == 0 ? i : ps;
+            }
+            bool ok = r0 && s1;
+            free(r0);
+            free(s1);
+            if (!ok)
+                return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
+            if (pr >= 0 && ps >= 0 && pr < ps)
+                v[sp->d_cache] = D_CACHE_KBLOCK;
+        }
+        return 0;
     case TT_STEP_INLINE:
         return 0; /* fixed by the structure; checked by re-emitting */
     default:

@@ -38,11 +38,14 @@ typedef enum {
     D_VEC,      /* vectorise the innermost tile of the vector axis */
     D_UNROLL_S, /* unroll the innermost tiles of the spatial axes besides the vector axis */
     D_UNROLL_R, /* unroll the inner reduce tiles */
-    D_CACHE,    /* accumulate the register tile in a local buffer (cache_write) */
+    D_CACHE,    /* accumulate the register tile in a local buffer (cache_write); value
+                 * D_CACHE_KBLOCK: with R0 outside S1 (k blocking) */
     D_PACK,     /* ref: pack candidate; pack it into panels of the vector tile */
     D_PRE,      /* ref: stage before main: 0 inlined, k > 0 root with option k - 1 */
     D_AUX,      /* ref: other root stage: root with option k */
 } sp_dkind;
+
+#define D_CACHE_KBLOCK 2
 
 typedef struct {
     sp_dkind kind;

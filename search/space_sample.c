@@ -96,6 +96,9 @@ void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v)
     v[sp->d_unroll_s] = sp->dec[sp->d_unroll_s].n > 1 ? bernoulli(rng, 0.5) : 0;
     v[sp->d_unroll_r] = sp->dec[sp->d_unroll_r].n > 1 ? bernoulli(rng, 0.5) : 0;
     v[sp->d_cache] = sp->dec[sp->d_cache].n > 1 ? bernoulli(rng, 0.75) : 0;
+    /* k blocking pays when the reduction is long; a third of the tiles try it */
+    if (v[sp->d_cache] && sp->dec[sp->d_cache].n > D_CACHE_KBLOCK && bernoulli(rng, 0.33))
+        v[sp->d_cache] = D_CACHE_KBLOCK;
     for (int k = 0; k < sp->npack; k++)
         v[sp->d_pack + k] = bernoulli(rng, 0.4);
     /* other stages: mostly inlined (before main) or with every option they allow */

@@ -204,7 +204,9 @@ static void test_sampled_schedules(void **state)
     assert_non_null(f);
     for (int i = 0; i < N; i++) {
         assert_int_equal(tt_features_extract(ks[i], f + i * TT_FEATURE_COUNT), 0);
-        assert_true(f[i * TT_FEATURE_COUNT + TT_F_FLOAT_OPS] == 2.0f * 256 * 256 * 256);
+        /* exact without guards; a guarded tail (a 6-row tile of 256 rows) counts as taken */
+        float ops = f[i * TT_FEATURE_COUNT + TT_F_FLOAT_OPS], exact = 2.0f * 256 * 256 * 256;
+        assert_true(f[i * TT_FEATURE_COUNT + TT_F_N_IFS] > 0 ? ops >= exact : ops == exact);
     }
     double t2 = now_s();
     int reps = 20;

@@ -157,8 +157,9 @@ static void test_epilogue_is_one_nest(void **state)
     assert_int_equal(k->body->kind, TT_STMT_FOR); /* no alloc of T around two nests */
     assert_int_equal(k->body->for_kind, TT_FOR_PARALLEL);
     assert_int_equal(count_stmts(k->body, TT_STMT_ALLOC), 1); /* the T.local tile only */
-    /* 16 = 4*4 and 16 = 2*4*2, 8 = 3*3 - 1: only the k guard remains. */
-    assert_int_equal(count_stmts(k->body, TT_STMT_IF), 1);
+    /* 16 = 4*4 and 16 = 2*4*2, 8 = 3*3 - 1: only the k guard remains, and the last k.0 is
+     * peeled, where the guard cuts the unrolled k.1 loop short: no IF is left. */
+    assert_int_equal(count_stmts(k->body, TT_STMT_IF), 0);
     tt_kernel_release(k);
     /* Without a tile the epilogue still sits in T's nest, after each point's reduction. */
     k = lower_json(c, epilogue_schedules[0]);
@@ -178,8 +179,10 @@ static void test_guards_removed_when_dividing(void **state)
     assert_int_equal(count_stmts(k->body, TT_STMT_IF), 0);
     tt_kernel_release(k);
     k = lower_json(c, "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[5]}]");
-    /* One guard, above the init and the reduction: i.1 lies outside the reduce loop. */
-    assert_int_equal(count_stmts(k->body, TT_STMT_IF), 1);
+    /* One guard, above the init and the reduction (i.1 lies outside the reduce loop), only
+     * in the peeled last i.0, where it shortens the i.1 loop: no IF is left. */
+    assert_int_equal(count_stmts(k->body, TT_STMT_IF), 0);
+    assert_int_equal(k->body->kind, TT_STMT_SEQ);
     tt_kernel_release(k);
     tt_compute_release(c);
 }
@@ -195,8 +198,9 @@ static void test_compute_at_region(void **state)
                      "{\"s\":\"compute_at\",\"stage\":\"T\",\"target\":\"C\",\"loop\":\"j.0\"}]";
     tt_kernel *k = lower_json(c, js);
     const tt_stmt *s = k->body;
+    /* (the last j.0 reads past the row's end: peeled, it comes second) */
     while (s && s->kind != TT_STMT_ALLOC)
-        s = s->kind == TT_STMT_FOR ? s->body : NULL;
+        s = s->kind == TT_STMT_FOR ? s->body : s->kind == TT_STMT_SEQ ? s->stmts[0] : NULL;
     assert_non_null(s);
     assert_int_equal(s->buffer->ndim, 2);
     assert_int_equal(s->buffer->shape[0], 1); /* one row: i is outside j.0 */
@@ -285,6 +289,23 @@ static int count_stmt_loads(const tt_stmt *s, const char *buffer)
 }
 
 /* pack: B[K,N] into panels [ceil(N/f)][K][f], zero padded; the matmul reads only the panels. */
+/* Stores to buffer inside vectorized loops (one per loop that holds some). */
+static int vector_stores(const tt_stmt *s, const char *buffer, bool in_vector)
+{
+    if (!s)
+        return 0;
+    if (s->kind == TT_STMT_STORE)
+        return in_vector && strcmp(s->buffer->name, buffer) == 0;
+    if (s->kind == TT_STMT_FOR && s->for_kind == TT_FOR_VECTORIZED)
+        return vector_stores(s->body, buffer, true) > 0;
+    int n = vector_stores(s->body, buffer, in_vector) +
+            vector_stores(s->then_s, buffer, in_vector) +
+            vector_stores(s->else_s, buffer, in_vector);
+    for (int i = 0; i < s->nstmts; i++)
+        n += vector_stores(s->stmts[i], buffer, in_vector);
+    return n;
+}
+
 static void test_pack(void **state)
 {
     (void)state;
@@ -306,6 +327,84 @@ static void test_pack(void **state)
     assert_int_equal(k->body->kind, TT_STMT_ALLOC);
     assert_int_equal(k->body->buffer->ndim, 3);
     assert_int_equal(k->body->buffer->shape[0], 3); /* A: ceil(8/3) panels of 3 rows */
+    tt_kernel_release(k);
+    tt_compute_release(c);
+    /* B[7,13] into panels of 4 columns: the panel row is a vector loop in every panel, the
+     * full ones (peeled) and the last, zero-padded one (guarded there: masked) */
+    c = tt_test_parse(MM, "A:10x7,B:7x13");
+    k = lower_json(c, scheds[0]);
+    assert_int_equal(vector_stores(k->body, "B.packed", false), 2);
+    tt_kernel_release(k);
+    tt_compute_release(c);
+}
+
+/* cache_write below a reduce loop (k blocking): partial sums go through T between blocks, the
+ * tile starts from the identity only in the first block, the epilogue runs only in the last. */
+static const char *blocked_schedules[] = {
+    "[{\"s\":\"inline\",\"stage\":\"C\"},"
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"i\",\"factors\":[4]},"
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"j\",\"factors\":[8]},"
+    "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[4]},"
+    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k.0\",\"i.0\",\"j.0\",\"k.1\",\"i.1\","
+    "\"j.1\"]},"
+    "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"j.0\"},"
+    "{\"s\":\"vectorize\",\"stage\":\"T\",\"loop\":\"j.1\"}]",
+    /* no epilogue; two reduce blocks above the tile, a spatial loop between them */
+    "[{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[2,2]},"
+    "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k.0\",\"i\",\"k.1\",\"j\",\"k.2\"]},"
+    "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"k.1\"}]",
+};
+
+static void test_blocked_tile(void **state)
+{
+    (void)state;
+    check_all(MM_RELU, "A:10x7,B:7x13,b:13", blocked_schedules, 2);
+    check_all(MM_RELU, "A:8x8,B:8x16,b:16", blocked_schedules, 2);
+    check_all(MM_RELU, "A:1x1,B:1x1,b:1", blocked_schedules, 2);
+    tt_compute *c = tt_test_parse(MM_RELU, "A:8x12,B:12x16,b:16");
+    tt_kernel *k = lower_json(c, blocked_schedules[0]);
+    /* alloc T { for k.0 in 0..1: alloc T.local { if first {init} else {reload}; main;
+     * T = tile }; k.0 = 2: alloc T.local {reload; main; C = epilogue} }: the last reduce block
+     * is peeled, T only carries the partial sums */
+    assert_int_equal(k->body->kind, TT_STMT_ALLOC);
+    assert_string_equal(k->body->buffer->name, "T");
+    assert_int_equal(count_stmts(k->body, TT_STMT_IF), 1); /* everything divides */
+    assert_int_equal(count_stmt_loads(k->body, "T"), 2);   /* the reloads */
+    tt_kernel_release(k);
+    tt_compute_release(c);
+}
+
+/* Non-dividing splits: the last iteration of the outer loops is peeled, so the full tiles run
+ * without guards and the vector loop is masked only in the tail copies. */
+static void test_peeled_tails(void **state)
+{
+    (void)state;
+    const char *js =
+        "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[4]},"
+        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[8]},"
+        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"k\",\"factors\":[4]},"
+        "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"j.0\",\"i.0\",\"k.0\",\"k.1\","
+        "\"i.1\",\"j.1\"]},"
+        "{\"s\":\"cache_write\",\"stage\":\"C\",\"loop\":\"i.0\"},"
+        "{\"s\":\"parallel\",\"stage\":\"C\",\"loop\":\"j.0\"},"
+        "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"}]";
+    const char *one[] = {js};
+    check_all(MM, "A:13x9,B:9x19", one, 1);
+    check_all(MM, "A:1x1,B:1x1", one, 1);
+    tt_compute *c = tt_test_parse(MM, "A:13x9,B:9x19");
+    tt_kernel *k = lower_json(c, js);
+    /* parallel j.0 { if (j.0 < 2) {full columns: i.0 loop; its tail} else {column tail} } */
+    const tt_stmt *par = k->body;
+    assert_int_equal(par->kind, TT_STMT_FOR);
+    assert_int_equal(par->for_kind, TT_FOR_PARALLEL);
+    assert_int_equal(par->body->kind, TT_STMT_IF);
+    const tt_stmt *full = par->body->then_s;
+    assert_int_equal(full->kind, TT_STMT_SEQ);
+    assert_int_equal(full->stmts[0]->kind, TT_STMT_FOR); /* i.0 over 3 full row tiles */
+    /* the k tail and the row past 12 run shorter loops, not guards */
+    assert_int_equal(count_stmts(full, TT_STMT_IF), 0);
+    /* columns 16..18: the vector loop is guarded (masked) there only */
+    assert_true(count_stmts(par->body->else_s, TT_STMT_IF) > 0);
     tt_kernel_release(k);
     tt_compute_release(c);
 }
@@ -370,6 +469,8 @@ int main(void)
         cmocka_unit_test(test_matmul_schedules),
         cmocka_unit_test(test_epilogue_and_tiles),
         cmocka_unit_test(test_epilogue_is_one_nest),
+        cmocka_unit_test(test_blocked_tile),
+        cmocka_unit_test(test_peeled_tails),
         cmocka_unit_test(test_guards_removed_when_dividing),
         cmocka_unit_test(test_compute_at_region),
         cmocka_unit_test(test_inline_intermediate),

@@ -1,8 +1,9 @@
 /* Random schedules over many ops (matmul, matmul+bias+relu, conv2d, depthwise conv, pool, batch
  * matmul, dense, multi-axis reductions, a three-stage chain): random splits (dividing or not),
- * permutations with reduce loops interleaved, fusion, annotations, accumulator tiles, inlining,
- * epilogue fusion and compute_at. Each schedule is lowered, run in the interpreter and compared
- * with the reference evaluation; its JSON must replay to the same kernel. */
+ * permutations with reduce loops interleaved, fusion, annotations, accumulator tiles (also below
+ * reduce loops: k blocking), inlining, epilogue fusion, packing and compute_at. Each schedule is
+ * lowered, run in the interpreter and compared with the reference evaluation; its JSON must replay
+ * to the same kernel. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -42,8 +43,11 @@ static void sim_init(sim *m, const tt_stage *st)
         }
 }
 
-/* Counts of what happened, to show the generator covers the steps. */
-static int n_valid, n_rejected, n_kind[TT_STEP_COUNT];
+/* Counts of what happened, to show the generator covers the steps: blocked accumulator tiles
+ * (reduce loops above the cache_write loop), with a fused epilogue or not. */
+static int n_valid, n_rejected, n_kind[TT_STEP_COUNT], n_blocked, n_blocked_epi;
+/* The stage being scheduled has the output fused into it as an epilogue. */
+static bool with_epilogue;
 
 /* Keeps the last step if the schedule still lowers, else drops it. */
 static bool keep(const tt_compute *c, tt_schedule *s)
@@ -163,14 +167,19 @@ static void random_stage_steps(const tt_compute *c, tt_schedule *s, const char *
             keep(c, s);
         }
     }
-    /* an accumulator tile below a loop outside every reduce loop */
+    /* an accumulator tile below a loop outside every reduce loop, or (k blocking) below a
+     * loop with reduce loops above it: the tile then carries partial sums between blocks */
     int r = 0;
     while (r < m->n && !m->red[r])
         r++;
-    if (r < m->n && lc_rand() < 0.5) {
-        int p = (int)rnd(r + 1) - 1;
+    if (r < m->n && lc_rand() < 0.6) {
+        bool blocked = lc_rand() < 0.5;
+        int p = blocked ? r + (int)rnd(m->n - r) : (int)rnd(r + 1) - 1;
         tt_schedule_cache_write(s, stage, p < 0 ? "" : m->name[p]);
-        keep(c, s);
+        if (keep(c, s) && blocked) {
+            n_blocked++;
+            n_blocked_epi += with_epilogue;
+        }
     }
 }
 
@@ -226,6 +235,7 @@ static tt_schedule *random_schedule(const tt_compute *c)
         if (gone[i])
             continue;
         sim_init(&m[i], c->stages[i]);
+        with_epilogue = gone[ns - 1] && i == ns - 2;
         random_stage_steps(c, s, c->stages[i]->output->name, &m[i]);
     }
     /* layout packing of a random input dimension */
@@ -442,8 +452,9 @@ static void test_coverage(void **state)
     printf("random schedules: %d valid, %d steps dropped;", n_valid, n_rejected);
     for (int k = 0; k < TT_STEP_COUNT; k++)
         printf(" %s %d", tt_step_kind_name(k), n_kind[k]);
-    printf("\n");
+    printf("; blocked tiles %d (%d with an epilogue)\n", n_blocked, n_blocked_epi);
     assert_true(n_valid >= 200);
+    assert_true(n_blocked > 10 && n_blocked_epi > 3);
     for (int k = 0; k < TT_STEP_COUNT; k++)
         assert_true(n_kind[k] > 0);
 }

@@ -178,8 +178,12 @@ static const struct {
      "step 1 (fuse T.i,j): loop i is already parallel: annotate after fusing"},
     {"[{\"s\":\"unroll\",\"stage\":\"T\",\"loop\":\"i\"}]",
      "step 0 (unroll T.i): loop i has extent 100, more than 64 to unroll"},
-    {"[{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"k\"}]",
-     "step 0 (cache_write T.k): reduce loop k lies outside the tile"},
+    {"[{\"s\":\"inline\",\"stage\":\"C\"},"
+     "{\"s\":\"split\",\"stage\":\"T\",\"loop\":\"k\",\"factors\":[16]},"
+     "{\"s\":\"reorder\",\"stage\":\"T\",\"loops\":[\"k.0\",\"k.1\",\"i\",\"j\"]},"
+     "{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"k.1\"}]",
+     "step 3 (cache_write T.k.1): the guard of reduce loop k.1 lies outside the tile, where the "
+     "epilogue needs every last reduce block"},
     {"[{\"s\":\"cache_write\",\"stage\":\"T\",\"loop\":\"z\"}]",
      "step 0 (cache_write T.z): no loop z in stage T"},
     {"[{\"s\":\"parallel\",\"stage\":\"T\",\"loop\":\"j\"},{\"s\":\"cache_write\",\"stage\":\"T\","

@@ -633,6 +633,116 @@ static void test_sizes_and_rate(void **state)
     tt_compute_release(conv);
 }
 
+/* k blocking: the space offers R0 outside S1 with the accumulator tile (BLIS's loop order),
+ * for an odd matmul and a dense with a fused bias+relu epilogue; such points lower, compute
+ * the reference result (interpreter, one through the JIT) and decode back. */
+static bool kblocked(const tt_schedule *s)
+{
+    const tt_step *r = find_step(s, TT_STEP_REORDER);
+    int pk = -1, pi = -1;
+    for (int i = 0; r && i < r->nloops; i++) {
+        pk = strcmp(r->loops[i], "k.0") == 0 ? i : pk;
+        pi = strcmp(r->loops[i], "i.1") == 0 ? i : pi;
+    }
+    return pk >= 0 && pi >= 0 && pk < pi;
+}
+
+static void test_kblock_points(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_MATMUL);
+    d.M = 13, d.N = 17, d.K = 67;
+    tt_compute *mm = st_op(&d);
+    tt_op_desc_init(&d, TT_OP_DENSE);
+    d.M = 7, d.N = 10, d.K = 61, d.bias = d.relu = true;
+    tt_compute *dense = st_op(&d);
+    tt_compute *cs[2] = {mm, dense};
+    for (int i = 0; i < 2; i++) {
+        tt_space_opts opts = {256, 2};
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(cs[i], &opts, &sp), 0);
+        uint64_t rng = 99;
+        int found = 0;
+        for (int t = 0; t < 400 && found < 6; t++) {
+            tt_schedule *s = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            if (kblocked(s)) {
+                assert_non_null(find_step(s, TT_STEP_CACHE_WRITE));
+                char label[64];
+                snprintf(label, sizeof label, "k-blocked %d #%d", i, found);
+                assert_int_equal(st_check(cs[i], s, found == 0 ? host : NULL, label), 0);
+                int *v = NULL, nv = 0;
+                assert_int_equal(tt_space_decode(sp, s, &v, &nv), 0);
+                free(v);
+                found++;
+            }
+            tt_schedule_free(s);
+        }
+        assert_int_equal(found, 6);
+        tt_space_free(sp);
+    }
+    tt_compute_release(mm);
+    tt_compute_release(dense);
+}
+
+/* Odd extents (issue 13's shapes): the space offers the register tiles they need, and
+ * every sample lowers. found[] counts samples with: a 6-row tile (prime M), the whole 7 rows,
+ * a vector tile past N = 10 (masked tail) or of its width, a parallel GEMV. */
+static const tt_step *split_of(const tt_schedule *s, const char *loop)
+{
+    for (int i = 0; i < tt_schedule_size(s); i++) {
+        const tt_step *st = tt_schedule_step(s, i);
+        if (st->kind == TT_STEP_SPLIT && strcmp(st->loops[0], loop) == 0)
+            return st;
+    }
+    return NULL;
+}
+
+static void test_odd_extent_tiles(void **state)
+{
+    (void)state;
+    static const int64_t shapes[4][3] = {
+        {127, 131, 257}, {7, 513, 1023}, {2000, 10, 256}, {1, 4096, 4096}};
+    for (int c = 0; c < 4; c++) {
+        tt_op_desc d;
+        tt_op_desc_init(&d, TT_OP_MATMUL);
+        d.M = shapes[c][0], d.N = shapes[c][1], d.K = shapes[c][2];
+        tt_compute *mm = st_op(&d);
+        tt_space_opts opts = {256, 2};
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(mm, &opts, &sp), 0);
+        uint64_t rng = 7;
+        int found = 0;
+        for (int t = 0; t < 600; t++) {
+            tt_schedule *s = NULL;
+            tt_kernel *k = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            if (tt_lower(mm, s, "k", &k) != 0)
+                fail_msg("%lldx%lldx%lld: %s", (long long)d.M, (long long)d.N, (long long)d.K,
+                         tt_get_last_error());
+            tt_kernel_release(k);
+            const tt_step *si = split_of(s, "i"), *sj = split_of(s, "j");
+            const tt_step *vec = find_step(s, TT_STEP_VECTORIZE);
+            const tt_step *par = find_step(s, TT_STEP_PARALLEL);
+            if (c == 0)
+                found += si && si->factors[2] == 6;
+            else if (c == 1)
+                found += si && si->factors[2] == 7;
+            else if (c == 2)
+                found += vec && sj && (sj->factors[2] == 16 || sj->factors[2] == 10);
+            else
+                found += !si && vec && par && strcmp(par->loops[0], "j.0") == 0;
+            tt_schedule_free(s);
+        }
+        printf("matmul %lldx%lldx%lld: %d of 600 samples with the tile wanted\n", (long long)d.M,
+               (long long)d.N, (long long)d.K, found);
+        assert_true(found >= 5);
+        tt_space_free(sp);
+        tt_compute_release(mm);
+    }
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -698,6 +808,8 @@ int main(void)
         cmocka_unit_test(test_hash_and_json_round_trip),
         cmocka_unit_test(test_default_structure),
         cmocka_unit_test(test_sizes_and_rate),
+        cmocka_unit_test(test_kblock_points),
+        cmocka_unit_test(test_odd_extent_tiles),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
