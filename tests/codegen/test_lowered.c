@@ -147,6 +147,43 @@ static void matmul_schedules(void **state)
     }
 }
 
+/* Vectorized loops of widths that are not a power of two or not a multiple of the target's
+ * vector (native chunks plus a masked remainder): the accumulator's columns, over sizes where
+ * the split divides and where its guard masks lanes, and the rows (stride-N gathers/scatters). */
+static void odd_vector_widths(void **state)
+{
+    (void)state;
+    static const int64_t widths[] = {3, 6, 10, 12, 17, 20, 24};
+    static const char *fmt[2] = {
+        "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[3]},"
+        "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[%lld]},"
+        "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"k\",\"i.1\",\"j.1\"]},"
+        "{\"s\":\"cache_write\",\"stage\":\"C\",\"loop\":\"j.0\"},"
+        "{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"i.1\"},"
+        "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"}]",
+        "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[%lld]},"
+        "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j\",\"k\",\"i.1\"]},"
+        "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"i.1\"}]"};
+    int64_t sizes[2][3] = {{24, 120, 5}, {25, 37, 4}};
+    for (int t = 0; t < 2; t++) {
+        tt_op_desc d;
+        tt_op_desc_init(&d, TT_OP_MATMUL);
+        d.M = sizes[t][0], d.N = sizes[t][1], d.K = sizes[t][2];
+        tt_compute *c = NULL;
+        assert_int_equal(tt_op_build(&d, "C", &c), 0);
+        for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++)
+            for (int f = 0; f < 2; f++) {
+                char json[1024], label[96];
+                snprintf(json, sizeof json, fmt[f], (long long)widths[w]);
+                snprintf(label, sizeof label, "matmul %lldx%lld, %s vectorized by %lld",
+                         (long long)d.M, (long long)d.N, f ? "rows" : "columns",
+                         (long long)widths[w]);
+                assert_int_equal(check_json(c, json, label), 0);
+            }
+        tt_compute_release(c);
+    }
+}
+
 /* ---- random schedules ---- */
 
 #define MAXL 32
@@ -457,9 +494,8 @@ static void hoisted_guards(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(matmul_schedules),
-        cmocka_unit_test(random_text_ops),
-        cmocka_unit_test(random_builtin_ops),
+        cmocka_unit_test(matmul_schedules), cmocka_unit_test(odd_vector_widths),
+        cmocka_unit_test(random_text_ops),  cmocka_unit_test(random_builtin_ops),
         cmocka_unit_test(hoisted_guards),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
