@@ -3,16 +3,25 @@
  * whole of L when the condition holds for every iteration below L: the kernel runs
  *     if (condition holds for all inner iterations) L with the select replaced by its true value
  *     else                                          L unchanged
- * so the hot loop of an interior tile reads X unguarded (a broadcast FMA for a padded conv). */
+ * so the hot loop of an interior tile reads X unguarded (a broadcast FMA for a padded conv).
+ * Before that, border tiles skip the padded taps: tap loops (a conv's ry, rx) whose every update
+ * is a no-op where its guard is off run only over the taps the guard can let through,
+ *     if (no tap of the nest is out for the whole tile) the nest as it is (versioned as above)
+ *     else the nest with ry in [lo, hi), rx in [lo', hi') (from the affine guards; versioned)
+ * so a border tile neither computes nor masks the taps that read only padding. */
 #include "ir/lower_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ir/simplify.h"
 
 /* Loops from the candidate loop L down to the statement being rewritten. */
 typedef struct {
     int n, cap;
     tt_var_range *r;
+    int plain; /* > 0: inside a nest of tap loops already split; nothing more to tighten */
 } path;
 
 /* The checks collected while rewriting L's body. */
@@ -229,11 +238,21 @@ static tt_stmt *rewrite_stmt(path *p, const path *anc, checks *c, tt_stmt *s)
 
 static tt_stmt *hoist(path *anc, tt_stmt *s);
 
+/* The most iterations loop s runs: its constant extent, or a bound of it over the enclosing
+ * loops (a tightened tap loop). False when nothing bounds it or it runs none. */
+static bool loop_extent(const path *anc, const tt_stmt *s, int64_t *ext)
+{
+    int64_t lo;
+    if (tt_expr_is_const(s->extent, ext))
+        return *ext >= 1;
+    return tt_expr_bounds(s->extent, anc->n, anc->r, &lo, ext) && *ext >= 1;
+}
+
 /* Loop L: versioned on the checks its selects need, then its body (the fast one) visited. */
-static tt_stmt *hoist_for(path *anc, tt_stmt *s)
+static tt_stmt *version_for(path *anc, tt_stmt *s)
 {
     int64_t ext;
-    if (!tt_expr_is_const(s->extent, &ext) || ext < 1 || !push(anc, s->var, ext - 1))
+    if (!loop_extent(anc, s, &ext) || !push(anc, s->var, ext - 1))
         return tt_stmt_retain(s);
     path p = {0};
     checks c = {0};
@@ -262,6 +281,376 @@ static tt_stmt *hoist_for(path *anc, tt_stmt *s)
     free(c.e);
     free(p.r);
     return r;
+}
+
+/* ---- border tiles: tap loops tightened to the taps inside the input ---- */
+
+static bool is_value(const tt_expr *e, double v)
+{
+    return (e->kind == TT_EXPR_FLOAT && e->fval == v) ||
+           (e->kind == TT_EXPR_INT && (double)e->ival == v);
+}
+
+/* The guard of a padded read that is a factor of t: select(cond, x, 0) alone or multiplied. */
+static const tt_expr *zero_factor(const tt_expr *t)
+{
+    if (t->kind == TT_EXPR_SELECT && is_value(t->args[2], 0))
+        return t->args[0];
+    if (t->kind != TT_EXPR_MUL)
+        return NULL;
+    const tt_expr *c = zero_factor(t->args[0]);
+    return c ? c : zero_factor(t->args[1]);
+}
+
+/* The condition without which store s leaves its buffer as it is, so that an iteration where it
+ * is off may be skipped: Y[i] = Y[i] + ... * select(cond, x, 0) * ... (a sum), or
+ * Y[i] = max(Y[i], select(cond, x, -inf)) (a max pool's padding is -inf, skipping is right; a
+ * zero would not be), min with +inf. NULL for any other store. Borrowed. */
+static const tt_expr *skip_cond(const tt_stmt *s)
+{
+    const tt_expr *v = s->value;
+    if (v->kind != TT_EXPR_ADD && v->kind != TT_EXPR_MAX && v->kind != TT_EXPR_MIN)
+        return NULL;
+    for (int side = 0; side < 2; side++) {
+        const tt_expr *acc = v->args[side], *t = v->args[1 - side];
+        if (acc->kind != TT_EXPR_LOAD || acc->buffer != s->buffer ||
+            !tt_expr_equal(acc->args[0], s->index))
+            continue;
+        if (v->kind == TT_EXPR_ADD)
+            return zero_factor(t);
+        double id = v->kind == TT_EXPR_MAX ? -INFINITY : INFINITY;
+        if (t->kind == TT_EXPR_SELECT && is_value(t->args[2], id))
+            return t->args[0];
+    }
+    return NULL;
+}
+
+/* What a tap loop's body holds: the skip conditions of its stores and the ranges of its loops. */
+typedef struct {
+    const tt_expr *var; /* the tap loop's */
+    path inner;         /* loops inside it with a known extent */
+    const tt_expr **conds;
+    int n, cap;
+    bool bad; /* a store that cannot be skipped, or out of memory */
+} taps;
+
+static void taps_collect(taps *t, const tt_stmt *s)
+{
+    int64_t ext;
+    switch (s->kind) {
+    case TT_STMT_FOR:
+        if (tt_expr_is_const(s->extent, &ext) && ext >= 1 && !push(&t->inner, s->var, ext - 1))
+            t->bad = true;
+        taps_collect(t, s->body);
+        break;
+    case TT_STMT_SEQ:
+        for (int i = 0; i < s->nstmts; i++)
+            taps_collect(t, s->stmts[i]);
+        break;
+    case TT_STMT_IF:
+        taps_collect(t, s->then_s);
+        if (s->else_s)
+            taps_collect(t, s->else_s);
+        break;
+    case TT_STMT_STORE: {
+        const tt_expr *c = skip_cond(s);
+        if (!c || tt_expr_uses_var(s->index, t->var)) {
+            t->bad = true;
+            break;
+        }
+        if (t->n == t->cap) {
+            int cap = t->cap ? 2 * t->cap : 8;
+            const tt_expr **nc = realloc(t->conds, (size_t)cap * sizeof *nc);
+            if (!nc) {
+                t->bad = true;
+                break;
+            }
+            t->conds = nc;
+            t->cap = cap;
+        }
+        t->conds[t->n++] = c;
+        break;
+    }
+    default:
+        t->bad = true; /* an ALLOC: its initialisation is no update */
+        break;
+    }
+}
+
+/* Whether k is one of the conjuncts of cond. */
+static bool has_conjunct(const tt_expr *cond, const tt_expr *k)
+{
+    if (cond->kind == TT_EXPR_AND)
+        return has_conjunct(cond->args[0], k) || has_conjunct(cond->args[1], k);
+    return tt_expr_equal(cond, k);
+}
+
+static tt_expr *bin_s(tt_expr_kind kind, tt_expr *a, tt_expr *b)
+{
+    tt_expr *r = a && b ? tt_expr_binary(kind, a, b) : NULL;
+    tt_expr_release(a);
+    tt_expr_release(b);
+    return r;
+}
+
+/* The bound on the tap variable v that conjunct k (int64 sides) gives: every tap where k holds
+ * for some iteration of the inner loops has v >= *lo (or v < *hi). With k as a*v + b >= 0, b
+ * free of v: b takes its largest value over the inner loops, then v >= ceil(-b / a) for a > 0,
+ * v <= floor(b / -a) for a < 0. False when k is not of that form (a variable coefficient, an
+ * inner variable mixed with an outer one, an unbounded inner loop). */
+static bool tap_bound(const taps *t, const tt_expr *k, tt_expr **lo, tt_expr **hi)
+{
+    tt_expr_kind op = k->kind;
+    if ((op != TT_EXPR_LT && op != TT_EXPR_LE && op != TT_EXPR_GT && op != TT_EXPR_GE) ||
+        !is_index(k->args[0]) || !is_index(k->args[1]))
+        return false;
+    bool ge = op == TT_EXPR_GT || op == TT_EXPR_GE;
+    tt_linear f = {0}, g = {0};
+    tt_linear_of(k->args[ge ? 0 : 1], NULL, &f);
+    tt_linear_of(k->args[ge ? 1 : 0], NULL, &g);
+    tt_linear_merge(&f, &g, -1); /* f = big side - small side >= 0 (> 0: >= 1) */
+    if (op == TT_EXPR_GT || op == TT_EXPR_LT)
+        f.c -= 1;
+    int64_t a = 0;
+    bool ok = !f.bad;
+    for (int i = 0; ok && i < f.n; i++) {
+        tt_linear_term *term = &f.t[i];
+        int64_t blo, bhi;
+        if (term->atom == t->var) {
+            ok = !__builtin_add_overflow(a, term->coef, &a);
+            term->coef = 0;
+        } else if (tt_expr_uses_var(term->atom, t->var)) {
+            ok = false;
+        } else if (uses(&t->inner, term->atom, true)) {
+            /* only inner variables: their largest contribution, as a constant */
+            ok = !tt_expr_any_var(term->atom, off_path, &t->inner) &&
+                 tt_expr_bounds(term->atom, t->inner.n, t->inner.r, &blo, &bhi) &&
+                 !__builtin_mul_overflow(term->coef, term->coef > 0 ? bhi : blo, &bhi) &&
+                 !__builtin_add_overflow(f.c, bhi, &f.c);
+            term->coef = 0;
+        }
+    }
+    tt_expr *b = ok && a != 0 ? tt_linear_to_expr(&f) : NULL;
+    tt_linear_free(&f);
+    if (!b)
+        return false;
+    if (a > 0) /* ceil(-b / a) = floor((a - 1 - b) / a) */
+        *lo = bin_s(TT_EXPR_DIV, bin_s(TT_EXPR_SUB, tt_expr_int(a - 1), b), tt_expr_int(a));
+    else
+        *hi = bin_s(TT_EXPR_ADD, bin_s(TT_EXPR_DIV, b, tt_expr_int(-a)), tt_expr_int(1));
+    return true;
+}
+
+/* Narrows [*lo, *hi) by every conjunct of cond that bounds the tap variable and that the guards
+ * of all stores share. */
+static bool bound_conjuncts(const taps *t, const tt_expr *cond, tt_expr **lo, tt_expr **hi)
+{
+    if (cond->kind == TT_EXPR_AND)
+        return bound_conjuncts(t, cond->args[0], lo, hi) |
+               bound_conjuncts(t, cond->args[1], lo, hi);
+    if (!tt_expr_uses_var(cond, t->var))
+        return false;
+    for (int i = 1; i < t->n; i++)
+        if (!has_conjunct(t->conds[i], cond))
+            return false;
+    tt_expr *l = NULL, *h = NULL;
+    if (!tap_bound(t, cond, &l, &h))
+        return false;
+    if (l)
+        *lo = bin_s(TT_EXPR_MAX, *lo, l);
+    if (h)
+        *hi = bin_s(TT_EXPR_MIN, *hi, h);
+    return *lo && *hi;
+}
+
+/* One loop of a nest of tap loops and the taps it keeps, [lo, hi) (NULL: all). */
+typedef struct {
+    const tt_stmt *loop;
+    tt_expr *lo, *hi;
+    tt_expr *var; /* the tightened loop's variable, counting from lo */
+} tap_loop;
+
+/* The taps of loop s (serial or unrolled, of constant extent) that some guard lets through, as
+ * [*lo, *hi) over the variables around it; false (nothing set) when no guard bounds them. */
+static bool tap_range(const path *anc, const tt_stmt *s, tt_expr **lo, tt_expr **hi)
+{
+    int64_t ext, l, h;
+    if ((s->for_kind != TT_FOR_SERIAL && s->for_kind != TT_FOR_UNROLLED) ||
+        !tt_expr_is_const(s->extent, &ext) || ext < 1)
+        return false;
+    taps t = {.var = s->var};
+    taps_collect(&t, s->body);
+    tt_expr *a = tt_expr_int(0), *b = tt_expr_int(ext);
+    bool any = !t.bad && t.n > 0 && a && b && bound_conjuncts(&t, t.conds[0], &a, &b) && a && b;
+    free(t.inner.r);
+    free(t.conds);
+    *lo = any ? tt_simplify_ranged(a, anc->n, anc->r) : NULL;
+    *hi = any ? tt_simplify_ranged(b, anc->n, anc->r) : NULL;
+    tt_expr_release(a);
+    tt_expr_release(b);
+    /* every tap whatever the outer loops: nothing to tighten */
+    if (*lo && *hi &&
+        !(tt_expr_is_const(*lo, &l) && l <= 0 && tt_expr_is_const(*hi, &h) && h >= ext))
+        return true;
+    tt_expr_release(*lo);
+    tt_expr_release(*hi);
+    *lo = *hi = NULL;
+    return false;
+}
+
+/* s with every variable vars[i] replaced by values[i]. New reference. */
+static tt_stmt *subst_stmt(const tt_stmt *s, int n, tt_expr *const *vars, tt_expr *const *values)
+{
+    tt_stmt *r = NULL, *a = NULL, *b = NULL;
+    tt_expr *x = NULL, *y = NULL;
+    switch (s->kind) {
+    case TT_STMT_FOR:
+        x = tt_expr_substitute(s->extent, n, vars, values);
+        a = subst_stmt(s->body, n, vars, values);
+        r = x && a ? tt_stmt_for(s->var, x, s->for_kind, a) : NULL;
+        break;
+    case TT_STMT_SEQ: {
+        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
+        int k = 0;
+        while (parts && k < s->nstmts && (parts[k] = subst_stmt(s->stmts[k], n, vars, values)))
+            k++;
+        r = parts && k == s->nstmts ? tt_stmt_seq(k, parts) : NULL;
+        for (int i = 0; i < k; i++)
+            tt_stmt_release(parts[i]);
+        free(parts);
+        break;
+    }
+    case TT_STMT_STORE:
+        x = tt_expr_substitute(s->index, n, vars, values);
+        y = tt_expr_substitute(s->value, n, vars, values);
+        r = x && y ? tt_stmt_store(s->buffer, x, y) : NULL;
+        break;
+    case TT_STMT_IF:
+        x = tt_expr_substitute(s->cond, n, vars, values);
+        a = subst_stmt(s->then_s, n, vars, values);
+        b = s->else_s ? subst_stmt(s->else_s, n, vars, values) : NULL;
+        r = x && a && (b || !s->else_s) ? tt_stmt_if(x, a, b) : NULL;
+        break;
+    case TT_STMT_ALLOC:
+        a = subst_stmt(s->body, n, vars, values);
+        r = a ? tt_stmt_alloc(s->buffer, a) : NULL;
+        break;
+    default:
+        r = tt_stmt_retain((tt_stmt *)s);
+        break;
+    }
+    tt_expr_release(x);
+    tt_expr_release(y);
+    tt_stmt_release(a);
+    tt_stmt_release(b);
+    return r;
+}
+
+#define MAX_TAP_LOOPS 8
+
+/* The nest from loop s down with its tap loops tightened: each keeps its variable's name and runs
+ * from 0 to hi - lo, its old variable being the new one + lo. New reference. */
+static tt_stmt *tightened(tap_loop *t, int n)
+{
+    tt_expr *vars[MAX_TAP_LOOPS], *values[MAX_TAP_LOOPS];
+    int m = 0;
+    bool ok = true;
+    for (int i = 0; i < n; i++) {
+        if (!t[i].lo)
+            continue;
+        t[i].var = tt_expr_var(t[i].loop->var->name, TT_DT_I64);
+        vars[m] = t[i].loop->var;
+        values[m] = t[i].var ? tt_expr_binary(TT_EXPR_ADD, t[i].var, t[i].lo) : NULL;
+        ok &= values[m++] != NULL;
+    }
+    tt_stmt *r = ok ? subst_stmt(t[n - 1].loop->body, m, vars, values) : NULL;
+    for (int i = n - 1; r && i >= 0; i--) {
+        const tt_stmt *l = t[i].loop;
+        tt_expr *ext =
+            t[i].lo ? bin_s(TT_EXPR_MAX,
+                            bin_s(TT_EXPR_SUB, tt_expr_retain(t[i].hi), tt_expr_retain(t[i].lo)),
+                            tt_expr_int(0))
+                    : tt_expr_retain(l->extent);
+        tt_stmt *f = ext ? tt_stmt_for(t[i].lo ? t[i].var : l->var, ext, l->for_kind, r) : NULL;
+        tt_expr_release(ext);
+        tt_stmt_release(r);
+        r = f;
+    }
+    for (int i = 0; i < m; i++)
+        tt_expr_release(values[i]);
+    return r;
+}
+
+/* Whether e uses the variable of one of the loops t[0..n). */
+static bool uses_tap_var(const tap_loop *t, int n, const tt_expr *e)
+{
+    for (int i = 0; i < n; i++)
+        if (tt_expr_uses_var(e, t[i].loop->var))
+            return true;
+    return false;
+}
+
+/* Loop s and the loops nested right inside it (serial or unrolled) whose taps a guard bounds:
+ *     if (every tap of each can be in range) s, versioned
+ *     else                                   s with those loops tightened, versioned
+ * Sets *done false (and returns NULL) when no loop of the nest is bounded. */
+static tt_stmt *tighten(path *anc, tt_stmt *s, bool *done)
+{
+    tap_loop t[MAX_TAP_LOOPS];
+    int n = 0, bounded = 0;
+    *done = false;
+    int64_t ext;
+    for (const tt_stmt *l = s; l->kind == TT_STMT_FOR && n < MAX_TAP_LOOPS &&
+                               (l->for_kind == TT_FOR_SERIAL || l->for_kind == TT_FOR_UNROLLED) &&
+                               tt_expr_is_const(l->extent, &ext);
+         l = l->body) {
+        t[n] = (tap_loop){l, NULL, NULL, NULL};
+        /* a bound that moves with a loop of the nest cannot be decided above it */
+        if (tap_range(anc, l, &t[n].lo, &t[n].hi) &&
+            (uses_tap_var(t, n, t[n].lo) || uses_tap_var(t, n, t[n].hi))) {
+            tt_expr_release(t[n].lo);
+            tt_expr_release(t[n].hi);
+            t[n].lo = t[n].hi = NULL;
+        }
+        bounded += t[n++].lo != NULL;
+    }
+    if (bounded == 0)
+        return NULL;
+    *done = true;
+    tt_expr *all = NULL;
+    for (int i = 0; i < n; i++) {
+        if (!t[i].lo)
+            continue;
+        tt_expr *full =
+            bin_s(TT_EXPR_AND, bin_s(TT_EXPR_LE, tt_expr_retain(t[i].lo), tt_expr_int(0)),
+                  bin_s(TT_EXPR_GE, tt_expr_retain(t[i].hi), tt_expr_retain(t[i].loop->extent)));
+        all = all ? bin_s(TT_EXPR_AND, all, full) : full;
+    }
+    tt_stmt *border = all ? tightened(t, n) : NULL, *r = NULL;
+    anc->plain++;
+    tt_stmt *a = border ? version_for(anc, s) : NULL;
+    tt_stmt *b = a ? version_for(anc, border) : NULL;
+    anc->plain--;
+    r = b ? tt_stmt_if(all, a, b) : NULL;
+    tt_stmt_release(a);
+    tt_stmt_release(b);
+    tt_stmt_release(border);
+    tt_expr_release(all);
+    for (int i = 0; i < n; i++) {
+        tt_expr_release(t[i].lo);
+        tt_expr_release(t[i].hi);
+        tt_expr_release(t[i].var);
+    }
+    return r;
+}
+
+/* Loop L: a nest of tap loops split into interior and border versions, then versioned on its
+ * selects' checks. */
+static tt_stmt *hoist_for(path *anc, tt_stmt *s)
+{
+    bool done = false;
+    tt_stmt *r = anc->plain ? NULL : tighten(anc, s, &done);
+    return done ? r : version_for(anc, s);
 }
 
 static tt_stmt *hoist(path *anc, tt_stmt *s)

@@ -418,6 +418,39 @@ static bool hoisted(const tt_compute *c, const char *json)
     return r;
 }
 
+/* Whether s has a loop of variable extent: a tap loop tightened to the taps inside the input. */
+static bool has_tightened_loop(const tt_stmt *s)
+{
+    int64_t ext;
+    switch (s->kind) {
+    case TT_STMT_FOR:
+        return !tt_expr_is_const(s->extent, &ext) || has_tightened_loop(s->body);
+    case TT_STMT_SEQ:
+        for (int i = 0; i < s->nstmts; i++)
+            if (has_tightened_loop(s->stmts[i]))
+                return true;
+        return false;
+    case TT_STMT_IF:
+        return has_tightened_loop(s->then_s) || (s->else_s && has_tightened_loop(s->else_s));
+    case TT_STMT_ALLOC:
+        return has_tightened_loop(s->body);
+    default:
+        return false;
+    }
+}
+
+static bool tightened(const tt_compute *c, const char *json)
+{
+    tt_schedule *s = NULL;
+    tt_kernel *k = NULL;
+    if (tt_schedule_from_json(json, &s) != 0 || tt_lower(c, s, "kernel", &k) != 0)
+        fail_msg("%s: %s", json, tt_get_last_error());
+    bool r = has_tightened_loop(k->body);
+    tt_kernel_release(k);
+    tt_schedule_free(s);
+    return r;
+}
+
 /* Padding selects decided once per reduce loop (ir/lower_hoist.c): odd sizes, stride 2,
  * dilation 2, tiles whose last one is partial, each checked through the JIT. */
 static void hoisted_guards(void **state)
@@ -449,6 +482,8 @@ static void hoisted_guards(void **state)
         char lab[64];
         snprintf(lab, sizeof lab, "hoisted conv nhwc #%zu", i);
         assert_true(hoisted(c, conv_sched));
+        /* border tiles run only the rows of taps inside the input */
+        assert_true(tightened(c, conv_sched));
         assert_int_equal(check_json(c, conv_sched, lab), 0);
         assert_true(hoisted(c, "[]")); /* the default nest: decided at c, over r and s */
         assert_int_equal(check_json(c, "[]", lab), 0);
@@ -486,6 +521,7 @@ static void hoisted_guards(void **state)
             char lab[64];
             snprintf(lab, sizeof lab, "hoisted pool max %d stride %lld", max, (long long)stride);
             assert_true(hoisted(c, pool_sched[max]));
+            assert_true(tightened(c, pool_sched[max]));
             assert_int_equal(check_json(c, pool_sched[max], lab), 0);
             run_random(c, 4, lab);
         }
