@@ -22,6 +22,9 @@ typedef struct {
     int n, cap;
     tt_var_range *r;
     int plain; /* > 0: inside a nest of tap loops already split; nothing more to tighten */
+    int slow;  /* > 0: inside the slow copy of a versioned loop */
+    const tt_expr **failed; /* the checks of the versions whose slow copy this is */
+    int nfailed, capfailed;
 } path;
 
 /* The checks collected while rewriting L's body. */
@@ -248,6 +251,51 @@ static bool loop_extent(const path *anc, const tt_stmt *s, int64_t *ext)
     return tt_expr_bounds(s->extent, anc->n, anc->r, &lo, ext) && *ext >= 1;
 }
 
+/* Whether cond is known false here: a constant, or the check of an enclosing version whose
+ * slow copy this is (an inner loop over the same selects would ask the same question again). */
+static bool known_false(const path *anc, const tt_expr *cond)
+{
+    int64_t v;
+    if (tt_expr_is_const(cond, &v))
+        return v == 0;
+    for (int i = 0; i < anc->nfailed; i++)
+        if (tt_expr_equal(anc->failed[i], cond))
+            return true;
+    return false;
+}
+
+/* s with its body visited (L = s already on anc). */
+static tt_stmt *visit_body(path *anc, tt_stmt *s)
+{
+    tt_stmt *b = hoist(anc, s->body);
+    tt_stmt *r = b ? tt_stmt_for(s->var, s->extent, s->for_kind, b) : NULL;
+    tt_stmt_release(b);
+    return r;
+}
+
+/* The slow copy of L behind a failed check: its body visited once more, so that a border tile
+ * still gets the per-tap versions and skipped taps of its inner loops (one level of slow copies:
+ * code size stays linear in the depth). */
+static tt_stmt *slow_copy(path *anc, tt_stmt *s, tt_expr *cond)
+{
+    if (anc->slow > 0)
+        return tt_stmt_retain(s);
+    if (anc->nfailed == anc->capfailed) {
+        int cap = anc->capfailed ? 2 * anc->capfailed : 4;
+        const tt_expr **f = realloc(anc->failed, (size_t)cap * sizeof *f);
+        if (!f)
+            return NULL;
+        anc->failed = f;
+        anc->capfailed = cap;
+    }
+    anc->failed[anc->nfailed++] = cond;
+    anc->slow++;
+    tt_stmt *r = visit_body(anc, s);
+    anc->slow--;
+    anc->nfailed--;
+    return r;
+}
+
 /* Loop L: versioned on the checks its selects need, then its body (the fast one) visited. */
 static tt_stmt *version_for(path *anc, tt_stmt *s)
 {
@@ -266,12 +314,24 @@ static tt_stmt *version_for(path *anc, tt_stmt *s)
         if (!(cond = a))
             break;
     }
-    if (fast && !c.fail && (cond || c.n == 0)) {
+    if (cond) {
+        tt_expr *sc = tt_simplify_ranged(cond, anc->n, anc->r);
+        tt_expr_release(cond);
+        cond = sc;
+    }
+    if (fast && !c.fail && cond && known_false(anc, cond)) {
+        /* never decided here (the whole image, say): inner loops may decide it */
+        r = visit_body(anc, s);
+    } else if (fast && !c.fail && (cond || c.n == 0)) {
+        int64_t v;
+        bool always = !cond || (tt_expr_is_const(cond, &v) && v != 0);
         tt_stmt *b = hoist(anc, fast);
         tt_stmt *f = b ? tt_stmt_for(s->var, s->extent, s->for_kind, b) : NULL;
-        r = f && cond ? tt_stmt_if(cond, f, s) : f ? tt_stmt_retain(f) : NULL;
+        tt_stmt *slow = f && !always ? slow_copy(anc, s, cond) : NULL;
+        r = slow ? tt_stmt_if(cond, f, slow) : f && always ? tt_stmt_retain(f) : NULL;
         tt_stmt_release(b);
         tt_stmt_release(f);
+        tt_stmt_release(slow);
     }
     anc->n--;
     tt_expr_release(cond);
@@ -694,6 +754,7 @@ tt_stmt *lw_hoist_selects(tt_stmt *s)
     path anc = {0};
     tt_stmt *r = hoist(&anc, s);
     free(anc.r);
+    free(anc.failed);
     if (!r)
         tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     return r;

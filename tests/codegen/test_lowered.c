@@ -489,6 +489,36 @@ static void hoisted_guards(void **state)
         assert_int_equal(check_json(c, "[]", lab), 0);
         run_random(c, 4, lab);
     }
+    /* tiles over output pixels (p and q split, the taps inside): interior tiles run unguarded,
+     * border tiles per tap, and with pad 3 the rows and columns of taps that a 2x2 tile reads
+     * only in the padding are skipped */
+    static const char *pixel_tiles =
+        "[{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"p\",\"factors\":[2]},"
+        "{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"q\",\"factors\":[2]},"
+        "{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"p.0\",\"q.0\",\"r\",\"s\","
+        "\"c\",\"p.1\",\"q.1\",\"k\"]},"
+        "{\"s\":\"cache_write\",\"stage\":\"Y\",\"loop\":\"q.0\"},"
+        "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"p.1\"},"
+        "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"q.1\"},"
+        "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"k\"}]";
+    for (int64_t pad = 1; pad <= 3; pad += 2) {
+        tt_op_desc_init(&d, TT_OP_CONV2D);
+        d.N = 1, d.C = 3, d.H = 8, d.W = 8, d.K = 12, d.R = 3, d.S = 3;
+        d.pad[0] = d.pad[1] = pad;
+        d.nhwc = true;
+        tt_compute *c = op(&d);
+        assert_non_null(c);
+        assert_true(hoisted(c, pixel_tiles));
+        /* pad 1: every tap reads inside for some pixel of every 2x2 tile */
+        assert_true(tightened(c, pixel_tiles) == (pad == 3));
+        assert_int_equal(check_json(c, pixel_tiles, "conv pixel tiles"), 0);
+        d.H = 9; /* a last tile of one row, whose last row of taps reads only padding */
+        tt_compute_release(c);
+        c = op(&d);
+        assert_true(tightened(c, pixel_tiles));
+        assert_int_equal(check_json(c, pixel_tiles, "conv pixel tiles, partial"), 0);
+        tt_compute_release(c);
+    }
     /* a data-dependent condition stays where it is; conditions mixing spatial and reduce
      * variables are hoisted where they can be */
     tt_compute *c = tt_test_parse("C[i] = sum(k, select(A[i, k] > 0.0, A[i, k], 0.0))", "A:5x7");

@@ -497,10 +497,8 @@ static void test_coverage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_text_ops),
-        cmocka_unit_test(test_random_builtin_ops),
-        cmocka_unit_test(test_padded_taps),
-        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_random_text_ops), cmocka_unit_test(test_random_builtin_ops),
+        cmocka_unit_test(test_padded_taps),     cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_coverage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
