@@ -296,6 +296,8 @@ static tt_stmt *slow_copy(path *anc, tt_stmt *s, tt_expr *cond)
     return r;
 }
 
+static bool skips_whole(const tt_stmt *s, const tt_expr *check);
+
 /* Loop L: versioned on the checks its selects need, then its body (the fast one) visited. */
 static tt_stmt *version_for(path *anc, tt_stmt *s)
 {
@@ -327,8 +329,13 @@ static tt_stmt *version_for(path *anc, tt_stmt *s)
         bool always = !cond || (tt_expr_is_const(cond, &v) && v != 0);
         tt_stmt *b = hoist(anc, fast);
         tt_stmt *f = b ? tt_stmt_for(s->var, s->extent, s->for_kind, b) : NULL;
-        tt_stmt *slow = f && !always ? slow_copy(anc, s, cond) : NULL;
-        r = slow ? tt_stmt_if(cond, f, slow) : f && always ? tt_stmt_retain(f) : NULL;
+        /* where the one guard of every update is off, L does nothing: no slow copy */
+        bool none = !always && c.n == 1 && skips_whole(s, c.e[0]);
+        tt_stmt *slow = f && !always && !none ? slow_copy(anc, s, cond) : NULL;
+        r = slow          ? tt_stmt_if(cond, f, slow)
+            : none        ? (f ? tt_stmt_if(cond, f, NULL) : NULL)
+            : f && always ? tt_stmt_retain(f)
+                          : NULL;
         tt_stmt_release(b);
         tt_stmt_release(f);
         tt_stmt_release(slow);
@@ -388,6 +395,7 @@ static const tt_expr *skip_cond(const tt_stmt *s)
 /* What a tap loop's body holds: the skip conditions of its stores and the ranges of its loops. */
 typedef struct {
     const tt_expr *var; /* the tap loop's */
+    bool any_index;     /* stores may move with var (skipping var's whole loop, not a tap) */
     path inner;         /* loops inside it with a known extent */
     const tt_expr **conds;
     int n, cap;
@@ -414,7 +422,7 @@ static void taps_collect(taps *t, const tt_stmt *s)
         break;
     case TT_STMT_STORE: {
         const tt_expr *c = skip_cond(s);
-        if (!c || tt_expr_uses_var(s->index, t->var)) {
+        if (!c || (!t->any_index && tt_expr_uses_var(s->index, t->var))) {
             t->bad = true;
             break;
         }
@@ -435,6 +443,20 @@ static void taps_collect(taps *t, const tt_stmt *s)
         t->bad = true; /* an ALLOC: its initialisation is no update */
         break;
     }
+}
+
+/* Whether every update in loop s is a no-op when check is off (check being their one guard,
+ * which does not move inside s): then s may be skipped whole. */
+static bool skips_whole(const tt_stmt *s, const tt_expr *check)
+{
+    taps t = {.var = s->var, .any_index = true};
+    taps_collect(&t, s->body);
+    bool ok = !t.bad && t.n > 0;
+    for (int i = 0; ok && i < t.n; i++)
+        ok = tt_expr_equal(t.conds[i], check);
+    free(t.inner.r);
+    free(t.conds);
+    return ok;
 }
 
 /* Whether k is one of the conjuncts of cond. */
