@@ -189,12 +189,14 @@ static int vector_chunk(cg *c, const tt_stmt *s, int64_t base, int lanes, int on
     return rc;
 }
 
-/* A vectorized loop of extent n runs as vectors of the target's native width w and a remainder
- * of r = n % w lanes as one vector of the next power of two (at least w / 2), masked to its r
- * lanes: every value is a whole register and every access a plain or masked vector op. One LLVM
- * vector of n lanes instead leaves non-power-of-two widths to type legalisation, which scalarises
- * them (24 lanes of f32 became insertps chains through the stack). Chunks run one after another,
- * which keeps the meaning since cg_vectorizable found the lanes independent. */
+/* A vectorized loop of extent n that is not a power of two runs as power-of-two vectors of at
+ * least the target's native width w (24 = 16 + 8 float32 lanes on AVX2; LLVM splits those into
+ * whole registers) and a remainder of r < w lanes as one vector of the next power of two (at
+ * least w / 2), masked to its r lanes: every value is a whole register and every access a plain
+ * or masked vector op. One LLVM vector of n lanes instead leaves the odd width to type
+ * legalisation, which scalarises it (24 lanes of f32 became insertps chains through the stack).
+ * Chunks run one after another, which keeps the meaning since cg_vectorizable found the lanes
+ * independent. */
 static int vectorized(cg *c, const tt_stmt *s, int n)
 {
     int saved_lanes = c->lanes;
@@ -202,20 +204,19 @@ static int vectorized(cg *c, const tt_stmt *s, int n)
     const tt_expr *saved_var = c->vec_var;
     LLVMValueRef saved_mask = c->mask;
     c->vec_var = s->var;
-    int w = cg_native_lanes(c, s), rc = 0;
-    bool pow2 = (n & (n - 1)) == 0;
-    if (pow2 && n <= w) {
-        rc = vector_chunk(c, s, 0, n, n);
-    } else {
-        int base = 0;
-        for (; rc == 0 && base + w <= n; base += w)
-            rc = vector_chunk(c, s, base, w, w);
-        int r = n - base, lanes = w / 2 > 1 ? w / 2 : 1;
-        while (lanes < r)
+    int w = cg_native_lanes(c, s), rc = 0, base = 0;
+    while (rc == 0 && n - base >= w) {
+        int lanes = w;
+        while (2 * lanes <= n - base)
             lanes *= 2;
-        if (rc == 0 && r > 0)
-            rc = vector_chunk(c, s, base, lanes, r);
+        rc = vector_chunk(c, s, base, lanes, lanes);
+        base += lanes;
     }
+    int r = n - base, lanes = w / 2 > 1 ? w / 2 : 1;
+    while (lanes < r)
+        lanes *= 2;
+    if (rc == 0 && r > 0)
+        rc = vector_chunk(c, s, base, (n & (n - 1)) == 0 ? r : lanes, r);
     c->lanes = saved_lanes;
     c->vec_base = saved_base;
     c->vec_var = saved_var;

@@ -6,9 +6,10 @@
  * so the hot loop of an interior tile reads X unguarded (a broadcast FMA for a padded conv).
  * Before that, border tiles skip the padded taps: tap loops (a conv's ry, rx) whose every update
  * is a no-op where its guard is off run only over the taps the guard can let through,
- *     if (no tap of the nest is out for the whole tile) the nest as it is (versioned as above)
- *     else the nest with ry in [lo, hi), rx in [lo', hi') (from the affine guards; versioned)
- * so a border tile neither computes nor masks the taps that read only padding. */
+ *     the nest with ry in [lo, hi), rx in [lo', hi') (from the affine guards; versioned as above)
+ * (behind "if (no tap is out for the whole tile) the nest as it is" when a tap loop is unrolled,
+ * to keep constant extents there), so a border tile neither computes nor masks the taps that
+ * read only padding. */
 #include "ir/lower_internal.h"
 
 #include <math.h>
@@ -185,6 +186,23 @@ static bool push(path *p, const tt_expr *var, int64_t hi)
     return true;
 }
 
+/* The most iterations loop s below L runs: its constant extent, or a bound of a variable one (a
+ * tightened tap loop) over the loops around it. False when unbounded or empty. */
+static bool inner_extent(const path *p, const path *anc, const tt_stmt *s, int64_t *ext)
+{
+    if (tt_expr_is_const(s->extent, ext))
+        return *ext >= 1;
+    tt_var_range *r = malloc((size_t)(anc->n + p->n + 1) * sizeof *r);
+    if (!r)
+        return false;
+    memcpy(r, anc->r, (size_t)anc->n * sizeof *r);
+    memcpy(r + anc->n, p->r, (size_t)p->n * sizeof *r);
+    int64_t lo;
+    bool ok = tt_expr_bounds(s->extent, anc->n + p->n, r, &lo, ext) && *ext >= 1;
+    free(r);
+    return ok;
+}
+
 /* s (below L) with the selects of accumulating stores decided for the whole of L replaced. */
 static tt_stmt *rewrite_stmt(path *p, const path *anc, checks *c, tt_stmt *s)
 {
@@ -192,8 +210,8 @@ static tt_stmt *rewrite_stmt(path *p, const path *anc, checks *c, tt_stmt *s)
     tt_stmt *r = NULL;
     switch (s->kind) {
     case TT_STMT_FOR: {
-        /* a loop of unknown extent cannot be quantified over: left as it is */
-        if (!tt_expr_is_const(s->extent, &ext) || ext < 1 || !push(p, s->var, ext - 1))
+        /* a loop of unbounded extent cannot be quantified over: left as it is */
+        if (!inner_extent(p, anc, s, &ext) || !push(p, s->var, ext - 1))
             return tt_stmt_retain(s);
         tt_stmt *b = rewrite_stmt(p, anc, c, s->body);
         p->n--;
@@ -392,11 +410,15 @@ static const tt_expr *skip_cond(const tt_stmt *s)
     return NULL;
 }
 
+#define MAX_EXACT 8
+
 /* What a tap loop's body holds: the skip conditions of its stores and the ranges of its loops. */
 typedef struct {
     const tt_expr *var; /* the tap loop's */
     bool any_index;     /* stores may move with var (skipping var's whole loop, not a tap) */
-    path inner;         /* loops inside it with a known extent */
+    const tt_expr *exact[MAX_EXACT]; /* conjuncts its range implies (no inner variable) */
+    int nexact;
+    path inner; /* loops inside it with a known extent */
     const tt_expr **conds;
     int n, cap;
     bool bad; /* a store that cannot be skipped, or out of memory */
@@ -407,7 +429,8 @@ static void taps_collect(taps *t, const tt_stmt *s)
     int64_t ext;
     switch (s->kind) {
     case TT_STMT_FOR:
-        if (tt_expr_is_const(s->extent, &ext) && ext >= 1 && !push(&t->inner, s->var, ext - 1))
+        /* a loop of unknown extent: its variable would pass for an outer one in a bound */
+        if (!tt_expr_is_const(s->extent, &ext) || (ext >= 1 && !push(&t->inner, s->var, ext - 1)))
             t->bad = true;
         taps_collect(t, s->body);
         break;
@@ -480,8 +503,9 @@ static tt_expr *bin_s(tt_expr_kind kind, tt_expr *a, tt_expr *b)
  * free of v: b takes its largest value over the inner loops, then v >= ceil(-b / a) for a > 0,
  * v <= floor(b / -a) for a < 0. False when k is not of that form (a variable coefficient, an
  * inner variable mixed with an outer one, an unbounded inner loop). */
-static bool tap_bound(const taps *t, const tt_expr *k, tt_expr **lo, tt_expr **hi)
+static bool tap_bound(const taps *t, const tt_expr *k, tt_expr **lo, tt_expr **hi, bool *exact)
 {
+    *exact = true;
     tt_expr_kind op = k->kind;
     if ((op != TT_EXPR_LT && op != TT_EXPR_LE && op != TT_EXPR_GT && op != TT_EXPR_GE) ||
         !is_index(k->args[0]) || !is_index(k->args[1]))
@@ -505,6 +529,7 @@ static bool tap_bound(const taps *t, const tt_expr *k, tt_expr **lo, tt_expr **h
             ok = false;
         } else if (uses(&t->inner, term->atom, true)) {
             /* only inner variables: their largest contribution, as a constant */
+            *exact = false;
             ok = !tt_expr_any_var(term->atom, off_path, &t->inner) &&
                  tt_expr_bounds(term->atom, t->inner.n, t->inner.r, &blo, &bhi) &&
                  !__builtin_mul_overflow(term->coef, term->coef > 0 ? bhi : blo, &bhi) &&
@@ -525,7 +550,7 @@ static bool tap_bound(const taps *t, const tt_expr *k, tt_expr **lo, tt_expr **h
 
 /* Narrows [*lo, *hi) by every conjunct of cond that bounds the tap variable and that the guards
  * of all stores share. */
-static bool bound_conjuncts(const taps *t, const tt_expr *cond, tt_expr **lo, tt_expr **hi)
+static bool bound_conjuncts(taps *t, const tt_expr *cond, tt_expr **lo, tt_expr **hi)
 {
     if (cond->kind == TT_EXPR_AND)
         return bound_conjuncts(t, cond->args[0], lo, hi) |
@@ -536,8 +561,11 @@ static bool bound_conjuncts(const taps *t, const tt_expr *cond, tt_expr **lo, tt
         if (!has_conjunct(t->conds[i], cond))
             return false;
     tt_expr *l = NULL, *h = NULL;
-    if (!tap_bound(t, cond, &l, &h))
+    bool exact;
+    if (!tap_bound(t, cond, &l, &h, &exact))
         return false;
+    if (exact && t->nexact < MAX_EXACT)
+        t->exact[t->nexact++] = cond;
     if (l)
         *lo = bin_s(TT_EXPR_MAX, *lo, l);
     if (h)
@@ -549,13 +577,16 @@ static bool bound_conjuncts(const taps *t, const tt_expr *cond, tt_expr **lo, tt
 typedef struct {
     const tt_stmt *loop;
     tt_expr *lo, *hi;
-    tt_expr *var; /* the tightened loop's variable, counting from lo */
+    tt_expr *var;                    /* the tightened loop's variable, counting from lo */
+    const tt_expr *exact[MAX_EXACT]; /* guard conjuncts that [lo, hi) implies (borrowed) */
+    int nexact;
 } tap_loop;
 
 /* The taps of loop s (serial or unrolled, of constant extent) that some guard lets through, as
  * [*lo, *hi) over the variables around it; false (nothing set) when no guard bounds them. */
-static bool tap_range(const path *anc, const tt_stmt *s, tt_expr **lo, tt_expr **hi)
+static bool tap_range(const path *anc, const tt_stmt *s, tap_loop *out)
 {
+    tt_expr **lo = &out->lo, **hi = &out->hi;
     int64_t ext, l, h;
     if ((s->for_kind != TT_FOR_SERIAL && s->for_kind != TT_FOR_UNROLLED) ||
         !tt_expr_is_const(s->extent, &ext) || ext < 1)
@@ -566,6 +597,8 @@ static bool tap_range(const path *anc, const tt_stmt *s, tt_expr **lo, tt_expr *
     bool any = !t.bad && t.n > 0 && a && b && bound_conjuncts(&t, t.conds[0], &a, &b) && a && b;
     free(t.inner.r);
     free(t.conds);
+    memcpy(out->exact, t.exact, sizeof t.exact);
+    out->nexact = t.nexact;
     *lo = any ? tt_simplify_ranged(a, anc->n, anc->r) : NULL;
     *hi = any ? tt_simplify_ranged(b, anc->n, anc->r) : NULL;
     tt_expr_release(a);
@@ -580,21 +613,21 @@ static bool tap_range(const path *anc, const tt_stmt *s, tt_expr **lo, tt_expr *
     return false;
 }
 
-/* s with every variable vars[i] replaced by values[i]. New reference. */
-static tt_stmt *subst_stmt(const tt_stmt *s, int n, tt_expr *const *vars, tt_expr *const *values)
+/* s with f applied to each of its expressions. New reference. */
+static tt_stmt *map_stmt(const tt_stmt *s, tt_expr *(*f)(const tt_expr *, void *), void *ctx)
 {
     tt_stmt *r = NULL, *a = NULL, *b = NULL;
     tt_expr *x = NULL, *y = NULL;
     switch (s->kind) {
     case TT_STMT_FOR:
-        x = tt_expr_substitute(s->extent, n, vars, values);
-        a = subst_stmt(s->body, n, vars, values);
+        x = f(s->extent, ctx);
+        a = map_stmt(s->body, f, ctx);
         r = x && a ? tt_stmt_for(s->var, x, s->for_kind, a) : NULL;
         break;
     case TT_STMT_SEQ: {
         tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
         int k = 0;
-        while (parts && k < s->nstmts && (parts[k] = subst_stmt(s->stmts[k], n, vars, values)))
+        while (parts && k < s->nstmts && (parts[k] = map_stmt(s->stmts[k], f, ctx)))
             k++;
         r = parts && k == s->nstmts ? tt_stmt_seq(k, parts) : NULL;
         for (int i = 0; i < k; i++)
@@ -603,18 +636,18 @@ static tt_stmt *subst_stmt(const tt_stmt *s, int n, tt_expr *const *vars, tt_exp
         break;
     }
     case TT_STMT_STORE:
-        x = tt_expr_substitute(s->index, n, vars, values);
-        y = tt_expr_substitute(s->value, n, vars, values);
+        x = f(s->index, ctx);
+        y = f(s->value, ctx);
         r = x && y ? tt_stmt_store(s->buffer, x, y) : NULL;
         break;
     case TT_STMT_IF:
-        x = tt_expr_substitute(s->cond, n, vars, values);
-        a = subst_stmt(s->then_s, n, vars, values);
-        b = s->else_s ? subst_stmt(s->else_s, n, vars, values) : NULL;
+        x = f(s->cond, ctx);
+        a = map_stmt(s->then_s, f, ctx);
+        b = s->else_s ? map_stmt(s->else_s, f, ctx) : NULL;
         r = x && a && (b || !s->else_s) ? tt_stmt_if(x, a, b) : NULL;
         break;
     case TT_STMT_ALLOC:
-        a = subst_stmt(s->body, n, vars, values);
+        a = map_stmt(s->body, f, ctx);
         r = a ? tt_stmt_alloc(s->buffer, a) : NULL;
         break;
     default:
@@ -626,6 +659,67 @@ static tt_stmt *subst_stmt(const tt_stmt *s, int n, tt_expr *const *vars, tt_exp
     tt_stmt_release(a);
     tt_stmt_release(b);
     return r;
+}
+
+typedef struct {
+    int n;
+    tt_expr *const *vars, *const *values;
+} subst_ctx;
+
+static tt_expr *subst_expr(const tt_expr *e, void *ctx)
+{
+    const subst_ctx *x = ctx;
+    return tt_expr_substitute(e, x->n, x->vars, x->values);
+}
+
+/* Guard conjuncts known to hold in a tightened nest. */
+typedef struct {
+    const tt_expr *const *k;
+    int n;
+} implied;
+
+/* cond without the implied conjuncts; NULL with *all set when none is left (NULL alone: out of
+ * memory). */
+static tt_expr *drop_conjuncts(const tt_expr *cond, const implied *d, bool *all)
+{
+    *all = false;
+    if (cond->kind == TT_EXPR_AND) {
+        bool all_a, all_b;
+        tt_expr *a = drop_conjuncts(cond->args[0], d, &all_a);
+        tt_expr *b = drop_conjuncts(cond->args[1], d, &all_b);
+        *all = all_a && all_b;
+        if (all_a || all_b) {
+            tt_expr_release(all_a ? a : b);
+            return all_a ? b : a;
+        }
+        return bin_s(TT_EXPR_AND, a, b);
+    }
+    for (int i = 0; i < d->n; i++)
+        if (tt_expr_equal(cond, d->k[i])) {
+            *all = true;
+            return NULL;
+        }
+    return tt_expr_retain((tt_expr *)cond);
+}
+
+/* e with the implied conjuncts of its selects' conditions dropped (a select left with none is
+ * its true value): a tightened nest reads its in-range taps unguarded. */
+static tt_expr *drop_implied(const tt_expr *e, void *ctx)
+{
+    if (e->kind == TT_EXPR_SELECT) {
+        bool all;
+        tt_expr *c = drop_conjuncts(e->args[0], ctx, &all);
+        if (all)
+            return drop_implied(e->args[1], ctx);
+        tt_expr *a = c ? drop_implied(e->args[1], ctx) : NULL;
+        tt_expr *b = a ? drop_implied(e->args[2], ctx) : NULL;
+        tt_expr *r = b ? tt_expr_select(c, a, b) : NULL;
+        tt_expr_release(c);
+        tt_expr_release(a);
+        tt_expr_release(b);
+        return r;
+    }
+    return tt_expr_map_args(e, drop_implied, ctx);
 }
 
 #define MAX_TAP_LOOPS 8
@@ -645,7 +739,14 @@ static tt_stmt *tightened(tap_loop *t, int n)
         values[m] = t[i].var ? tt_expr_binary(TT_EXPR_ADD, t[i].var, t[i].lo) : NULL;
         ok &= values[m++] != NULL;
     }
-    tt_stmt *r = ok ? subst_stmt(t[n - 1].loop->body, m, vars, values) : NULL;
+    const tt_expr *exact[MAX_TAP_LOOPS * MAX_EXACT];
+    implied d = {exact, 0};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; t[i].lo && j < t[i].nexact; j++)
+            exact[d.n++] = t[i].exact[j];
+    tt_stmt *body = ok ? map_stmt(t[n - 1].loop->body, drop_implied, &d) : NULL;
+    tt_stmt *r = body ? map_stmt(body, subst_expr, &(subst_ctx){m, vars, values}) : NULL;
+    tt_stmt_release(body);
     for (int i = n - 1; r && i >= 0; i--) {
         const tt_stmt *l = t[i].loop;
         tt_expr *ext =
@@ -673,7 +774,7 @@ static bool uses_tap_var(const tap_loop *t, int n, const tt_expr *e)
 }
 
 /* Loop s and the loops nested right inside it (serial or unrolled) whose taps a guard bounds:
- *     if (every tap of each can be in range) s, versioned
+ *     if (every tap of each can be in range) s, versioned       (only when one is unrolled)
  *     else                                   s with those loops tightened, versioned
  * Sets *done false (and returns NULL) when no loop of the nest is bounded. */
 static tt_stmt *tighten(path *anc, tt_stmt *s, bool *done)
@@ -686,9 +787,9 @@ static tt_stmt *tighten(path *anc, tt_stmt *s, bool *done)
                                (l->for_kind == TT_FOR_SERIAL || l->for_kind == TT_FOR_UNROLLED) &&
                                tt_expr_is_const(l->extent, &ext);
          l = l->body) {
-        t[n] = (tap_loop){l, NULL, NULL, NULL};
+        t[n] = (tap_loop){.loop = l};
         /* a bound that moves with a loop of the nest cannot be decided above it */
-        if (tap_range(anc, l, &t[n].lo, &t[n].hi) &&
+        if (tap_range(anc, l, &t[n]) &&
             (uses_tap_var(t, n, t[n].lo) || uses_tap_var(t, n, t[n].hi))) {
             tt_expr_release(t[n].lo);
             tt_expr_release(t[n].hi);
@@ -708,12 +809,18 @@ static tt_stmt *tighten(path *anc, tt_stmt *s, bool *done)
                   bin_s(TT_EXPR_GE, tt_expr_retain(t[i].hi), tt_expr_retain(t[i].loop->extent)));
         all = all ? bin_s(TT_EXPR_AND, all, full) : full;
     }
+    /* Serial tap loops lose nothing to bounds known only at run time, and the versions per tap
+     * inside give interior tiles their unguarded code: the tightened nest serves every tile.
+     * Unrolled ones keep a copy of constant extents for the tiles where every tap can be in. */
+    bool unrolled = false;
+    for (int i = 0; i < n; i++)
+        unrolled |= t[i].lo && t[i].loop->for_kind == TT_FOR_UNROLLED;
     tt_stmt *border = all ? tightened(t, n) : NULL, *r = NULL;
     anc->plain++;
-    tt_stmt *a = border ? version_for(anc, s) : NULL;
-    tt_stmt *b = a ? version_for(anc, border) : NULL;
+    tt_stmt *a = border && unrolled ? version_for(anc, s) : NULL;
+    tt_stmt *b = border && (a || !unrolled) ? version_for(anc, border) : NULL;
     anc->plain--;
-    r = b ? tt_stmt_if(all, a, b) : NULL;
+    r = b && a ? tt_stmt_if(all, a, b) : b ? tt_stmt_retain(b) : NULL;
     tt_stmt_release(a);
     tt_stmt_release(b);
     tt_stmt_release(border);
