@@ -30,9 +30,8 @@ bool lw_is_index(const tt_expr *e);
 bool lw_skips_whole(const tt_stmt *s, const tt_expr *check);
 /* The nest of loop s with its tap loops (serial or unrolled loops nested right inside it whose
  * taps a guard bounds) run only over the taps the guards can let through, with *full the
- * condition under which every tap of each can be in range and *unrolled whether one of them is
- * unrolled. NULL with *full NULL when no loop of the nest is bounded; NULL with *full set when
- * out of memory. New references. */
-tt_stmt *lw_tap_border(const lw_path *anc, const tt_stmt *s, tt_expr **full, bool *unrolled);
+ * condition under which every tap of each can be in range. NULL with *full NULL when no loop of
+ * the nest is bounded; NULL with *full set when out of memory. New references. */
+tt_stmt *lw_tap_border(const lw_path *anc, const tt_stmt *s, tt_expr **full);
 
 #endif

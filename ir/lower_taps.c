@@ -420,13 +420,12 @@ static bool uses_tap_var(const tap_loop *t, int n, const tt_expr *e)
     return false;
 }
 
-tt_stmt *lw_tap_border(const lw_path *anc, const tt_stmt *s, tt_expr **full, bool *unrolled)
+tt_stmt *lw_tap_border(const lw_path *anc, const tt_stmt *s, tt_expr **full)
 {
     tap_loop t[MAX_TAP_LOOPS];
     int n = 0, bounded = 0;
     int64_t ext;
     *full = NULL;
-    *unrolled = false;
     for (const tt_stmt *l = s; l->kind == TT_STMT_FOR && n < MAX_TAP_LOOPS &&
                                (l->for_kind == TT_FOR_SERIAL || l->for_kind == TT_FOR_UNROLLED) &&
                                tt_expr_is_const(l->extent, &ext);
@@ -448,7 +447,6 @@ tt_stmt *lw_tap_border(const lw_path *anc, const tt_stmt *s, tt_expr **full, boo
     for (int i = 0; i < n; i++) {
         if (!t[i].lo)
             continue;
-        *unrolled |= t[i].loop->for_kind == TT_FOR_UNROLLED;
         tt_expr *in =
             bin_s(TT_EXPR_AND, bin_s(TT_EXPR_LE, tt_expr_retain(t[i].lo), tt_expr_int(0)),
                   bin_s(TT_EXPR_GE, tt_expr_retain(t[i].hi), tt_expr_retain(t[i].loop->extent)));
