@@ -159,27 +159,66 @@ static int unrolled(cg *c, const tt_stmt *s, int64_t extent)
 
 /* ---- vectorized loops ---- */
 
-static int vectorized(cg *c, const tt_stmt *s, int lanes)
+/* One chunk of a vectorized loop: iterations [base, base + lanes) as vector lanes, of which the
+ * first `on` run (a mask when on < lanes: masked loads and stores, never scalar code). */
+static int vector_chunk(cg *c, const tt_stmt *s, int64_t base, int lanes, int on)
 {
     LLVMValueRef *idx = malloc((size_t)lanes * sizeof *idx);
-    if (!idx)
+    LLVMValueRef *bits = malloc((size_t)lanes * sizeof *bits);
+    if (!idx || !bits) {
+        free(idx);
+        free(bits);
         return tt_error_set("out of memory");
-    for (int i = 0; i < lanes; i++)
-        idx[i] = LLVMConstInt(c->i64, (unsigned long long)i, 0);
+    }
+    for (int i = 0; i < lanes; i++) {
+        idx[i] = LLVMConstInt(c->i64, (unsigned long long)(base + i), 0);
+        bits[i] = LLVMConstInt(c->i1, i < on, 0);
+    }
     LLVMValueRef iota = LLVMConstVector(idx, (unsigned)lanes);
+    LLVMValueRef mask = on < lanes ? LLVMConstVector(bits, (unsigned)lanes) : NULL;
     free(idx);
-    int saved_lanes = c->lanes;
-    const tt_expr *saved_var = c->vec_var;
-    LLVMValueRef saved_mask = c->mask;
+    free(bits);
     c->lanes = lanes;
-    c->vec_var = s->var;
-    c->mask = NULL;
+    c->vec_base = base;
+    c->mask = mask;
     int rc = cg_bind(c, s->var, iota);
     if (rc == 0) {
         rc = stmt(c, s->body);
         cg_unbind(c, 1);
     }
+    return rc;
+}
+
+/* A vectorized loop of extent n that is not a power of two runs as power-of-two vectors of at
+ * least the target's native width w (24 = 16 + 8 float32 lanes on AVX2; LLVM splits those into
+ * whole registers) and a remainder of r < w lanes as one vector of the next power of two (at
+ * least w / 2), masked to its r lanes: every value is a whole register and every access a plain
+ * or masked vector op. One LLVM vector of n lanes instead leaves the odd width to type
+ * legalisation, which scalarises it (24 lanes of f32 became insertps chains through the stack).
+ * Chunks run one after another, which keeps the meaning since cg_vectorizable found the lanes
+ * independent. */
+static int vectorized(cg *c, const tt_stmt *s, int n)
+{
+    int saved_lanes = c->lanes;
+    int64_t saved_base = c->vec_base;
+    const tt_expr *saved_var = c->vec_var;
+    LLVMValueRef saved_mask = c->mask;
+    c->vec_var = s->var;
+    int w = cg_native_lanes(c, s), rc = 0, base = 0;
+    while (rc == 0 && n - base >= w) {
+        int lanes = w;
+        while (2 * lanes <= n - base)
+            lanes *= 2;
+        rc = vector_chunk(c, s, base, lanes, lanes);
+        base += lanes;
+    }
+    int r = n - base, lanes = w / 2 > 1 ? w / 2 : 1;
+    while (lanes < r)
+        lanes *= 2;
+    if (rc == 0 && r > 0)
+        rc = vector_chunk(c, s, base, (n & (n - 1)) == 0 ? r : lanes, r);
     c->lanes = saved_lanes;
+    c->vec_base = saved_base;
     c->vec_var = saved_var;
     c->mask = saved_mask;
     return rc;
@@ -546,6 +585,7 @@ static int kernel(cg *c, const tt_kernel *k)
     c->in_parallel = false;
     c->unroll_product = 1;
     c->lanes = 0;
+    c->vec_base = 0;
     c->mask = NULL;
     LLVMPositionBuilderAtEnd(c->b, c->entry);
     for (int i = 0; i < k->nparams; i++)

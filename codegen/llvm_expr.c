@@ -271,7 +271,7 @@ static bool var_bounds(const void *ctx, const tt_expr *var, tt_interval *out)
         return true;
     }
     if (var == c->vec_var) {
-        *out = (tt_interval){0, c->lanes - 1};
+        *out = (tt_interval){c->vec_base, c->vec_base + c->lanes - 1};
         return true;
     }
     const cg_binding *b = cg_find(c, var);
@@ -516,8 +516,8 @@ static int address(cg *c, tt_buffer *buf, const tt_expr *index, bool guard, acce
     a->affine = !c->lanes || cg_affine(c, index, c->vec_var, &a->stride);
     LLVMValueRef idx;
     if (c->lanes && a->affine) {
-        /* lane 0's index: the vector variable is 0 there */
-        if (cg_bind(c, c->vec_var, LLVMConstInt(c->i64, 0, 0)) != 0)
+        /* lane 0's index: the vector variable is the chunk's base there */
+        if (cg_bind(c, c->vec_var, LLVMConstInt(c->i64, (unsigned long long)c->vec_base, 0)) != 0)
             return -1;
         int64_t m = known_multiple(c, index);
         int rc = cg_expr(c, index, &idx);
@@ -542,9 +542,15 @@ static int address(cg *c, tt_buffer *buf, const tt_expr *index, bool guard, acce
     if (guard && c->mask && !cg_is_vector(idx) && (!c->lanes || (a->affine && a->stride == 0)))
         idx = LLVMBuildSelect(c->b, any_lane(c, c->mask), idx, LLVMConstInt(c->i64, 0, 0), "");
     if (c->lanes && a->affine && a->stride != 0 && a->stride != 1) {
-        LLVMValueRef lanes = cg_lookup(c, c->vec_var);
-        LLVMValueRef s = const_like(c, lanes, a->stride, 0);
-        idx = LLVMBuildNSWAdd(c->b, cg_splat(c, idx), LLVMBuildNSWMul(c->b, lanes, s, ""), "");
+        /* lane i's index: lane 0's plus stride * i */
+        LLVMValueRef *steps = malloc((size_t)c->lanes * sizeof *steps);
+        if (!steps)
+            return tt_error_set("out of memory");
+        for (int i = 0; i < c->lanes; i++)
+            steps[i] = LLVMConstInt(c->i64, (unsigned long long)(a->stride * i), 1);
+        LLVMValueRef step = LLVMConstVector(steps, (unsigned)c->lanes);
+        free(steps);
+        idx = LLVMBuildNSWAdd(c->b, cg_splat(c, idx), step, "");
     }
     LLVMValueRef p = LLVMBuildInBoundsGEP2(c->b, mt, base, &idx, 1, "");
     if (cg_is_vector(p))

@@ -37,11 +37,13 @@ typedef struct {
     int nparallel;          /* outlined bodies so far, for their names */
     int64_t unroll_product; /* product of the extents of the unrolled loops around here */
 
-    /* Inside a vectorized loop: lanes > 0, vec_var its variable (bound to <0, 1, ..., lanes-1>),
-     * mask the lanes that run the current statement or use the select arm being emitted (NULL:
-     * all; outside vector loops a select arm's mask is one i1). Loads never touch memory outside
+    /* Inside a vectorized loop: lanes > 0, vec_var its variable (bound to <base, base + 1, ...,
+     * base + lanes - 1>: a loop longer than the target's vector runs as chunks of it), mask the
+     * lanes that run the current statement or use the select arm being emitted (NULL: all;
+     * outside vector loops a select arm's mask is one i1). Loads never touch memory outside
      * their buffer for lanes the mask has off. */
     int lanes;
+    int64_t vec_base;
     const tt_expr *vec_var;
     LLVMValueRef mask;
 } cg;
@@ -78,6 +80,9 @@ bool cg_affine(const cg *c, const tt_expr *e, const tt_expr *var, int64_t *strid
 bool cg_known_int(const cg *c, const tt_expr *e, int64_t *v);
 /* True when running the iterations of vectorized loop s as lanes keeps the scalar meaning. */
 bool cg_vectorizable(const cg *c, const tt_stmt *s, int lanes);
+/* Lanes of one native vector register of the target for the widest element s's body accesses
+ * (8 for float32 on AVX2, 16 on AVX-512); at least 1. */
+int cg_native_lanes(const cg *c, const tt_stmt *s);
 
 /* Emits the PackedFunc wrapper __tt_packed_NAME that checks DLTensors and calls cfn. */
 int cg_packed_wrapper(cg *c, const tt_kernel *k, LLVMValueRef cfn);

@@ -176,3 +176,17 @@ bool cg_vectorizable(const cg *c, const tt_stmt *s, int lanes)
     free(l.items);
     return ok;
 }
+
+int cg_native_lanes(const cg *c, const tt_stmt *s)
+{
+    access_list l = {0};
+    stmt_accesses(s->body, s->var, &l);
+    int bits = 0;
+    for (int i = 0; i < l.n; i++) {
+        int b = l.items[i].buffer->dtype.bits;
+        bits = b > bits ? b : bits;
+    }
+    free(l.items);
+    int lanes = tt_target_vector_bits(c->target) / (bits ? bits : 32);
+    return lanes > 1 ? lanes : 1;
+}

@@ -125,6 +125,11 @@ static void conv2d_nchw(void **state)
          "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"q.1\"}]"),
         ("[{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"r\"},"
          "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"s\"}]"),
+        /* 7 lanes: a native chunk of 4 and a masked remainder of 3 lanes in 4 */
+        ("[{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"q\",\"factors\":[7]},"
+         "{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"k\",\"p\",\"q.0\",\"c\","
+         "\"r\",\"s\",\"q.1\"]},"
+         "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"q.1\"}]"),
     };
     tt_op_desc d;
     for (int64_t pad = 1; pad <= 2; pad++) {
@@ -195,6 +200,10 @@ static void pool_and_select(void **state)
           "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[8]},"
           "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"}]",
           "shifted select");
+    check(c,
+          "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[11]},"
+          "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"}]",
+          "shifted select, 11 lanes");
     tt_compute_release(c);
 }
 

@@ -129,12 +129,17 @@ static tt_kernel *strided(const char *name, int64_t rows, int64_t w)
     return kernel(name, 2, params, body);
 }
 
+/* Widths that are not a power of two or not a multiple of the target's vector run as native
+ * chunks plus a masked remainder (codegen/llvm.c, vectorized): 24 = 3 x 8, 17 = 2 x 8 + 1 masked
+ * lane of 4 on AVX2. */
 static void vectorized_strides(void **state)
 {
-    int64_t widths[2] = {16, 8};
-    for (int t = 0; t < 2; t++) {
+    int64_t widths[] = {16, 8, 24, 12, 6, 10, 17, 3, 40};
+    for (size_t t = 0; t < sizeof widths / sizeof widths[0]; t++) {
         int64_t rows = 5, w = widths[t];
-        tt_kernel *k = strided(t ? "strided8" : "strided16", rows, w);
+        char name[32];
+        snprintf(name, sizeof name, "strided%lld", (long long)w);
+        tt_kernel *k = strided(name, rows, w);
         float *in = falloc(rows * 2 * w), *out = falloc(rows * w), *ref = falloc(rows * w);
         fill_random(in, rows * 2 * w, 9);
         void *args[2] = {in, out}, *iargs[2] = {in, ref};
@@ -150,6 +155,57 @@ static void vectorized_strides(void **state)
         free(out);
         free(ref);
         tt_kernel_release(k);
+    }
+}
+
+/* y[i, v] = x[i, v] * 2 + 1 over w lanes of float32 for AVX2 (znver3), as LLVM IR after O3. */
+static char *odd_width_ir(int64_t w)
+{
+    tt_buffer *x = buf2("x", 3, w, TT_SCOPE_GLOBAL), *y = buf2("y", 3, w, TT_SCOPE_GLOBAL);
+    tt_expr *i = var("i"), *v = var("v");
+    tt_expr *idx = add(mul(V(i), I(w)), V(v));
+    tt_stmt *body =
+        loop(i, 3, TT_FOR_SERIAL,
+             loop(v, w, TT_FOR_VECTORIZED,
+                  st(y, tt_expr_retain(idx), add(mul(ld(x, tt_expr_retain(idx)), F(2)), F(1)))));
+    tt_expr_release(idx);
+    tt_expr_release(i);
+    tt_expr_release(v);
+    tt_buffer *params[2] = {x, y};
+    tt_kernel *k = kernel("odd", 2, params, body);
+    tt_target *t = NULL;
+    char *ir = NULL;
+    assert_int_equal(tt_target_parse("llvm -mtriple=x86_64-linux-gnu -mcpu=znver3", &t), 0);
+    if (tt_codegen_emit_text(&k, 1, t, TT_EMIT_LLVM, &ir) != 0)
+        fail_msg("emit: %s", tt_get_last_error());
+    tt_target_free(t);
+    tt_kernel_release(k);
+    return ir;
+}
+
+/* The code of odd widths: whole 8-lane registers and a masked 4- or 8-lane tail, never a vector
+ * of the loop's own width (which LLVM's type legalisation scalarises). */
+static void odd_widths_are_native_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t w;
+        const char *tail; /* the masked tail's type, or NULL when there is none */
+    } cases[] = {{24, NULL}, {12, NULL}, {10, "v4f32"}, {17, "v4f32"}, {6, "v8f32"}, {20, NULL}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *ir = odd_width_ir(cases[c].w), wide[32], tail[64];
+        snprintf(wide, sizeof wide, "<%lld x float>", (long long)cases[c].w);
+        if (strstr(ir, wide))
+            fail_msg("width %lld: %s in\n%s", (long long)cases[c].w, wide, ir);
+        if (cases[c].tail) {
+            snprintf(tail, sizeof tail, "@llvm.masked.store.%s", cases[c].tail);
+            if (!strstr(ir, tail))
+                fail_msg("width %lld: no %s in\n%s", (long long)cases[c].w, tail, ir);
+        } else if (strstr(ir, "@llvm.masked")) {
+            fail_msg("width %lld: masked ops without a tail in\n%s", (long long)cases[c].w, ir);
+        }
+        assert_null(strstr(ir, "insertelement <8 x float>"));
+        free(ir);
     }
 }
 
@@ -632,6 +688,7 @@ int main(void)
         cmocka_unit_test(tiled_matmul_odd),
         cmocka_unit_test(parallel_matches_serial),
         cmocka_unit_test(vectorized_strides),
+        cmocka_unit_test(odd_widths_are_native_vectors),
         cmocka_unit_test(vectorized_narrowing_cast_index),
         cmocka_unit_test(vectorized_reduction_falls_back),
         cmocka_unit_test(guarded_tail),

@@ -362,6 +362,52 @@ static void test_random_builtin_ops(void **state)
     run_op(op(&d), 40, "dense bias relu");
 }
 
+/* Padded windows whose border tiles skip the taps in the padding (ir/lower_hoist.c): every
+ * stride, dilation and padding (none, less than, equal to and more than the window; height and
+ * width apart), both layouts, depthwise, max and average pools (a skipped max-pool tap is
+ * skipped, never a zero), and a text-defined conv padded unevenly (2 on top, 1 at the bottom). */
+static void test_padded_taps(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    char lab[96];
+    for (int nhwc = 0; nhwc < 2; nhwc++)
+        for (int64_t stride = 1; stride <= 2; stride++)
+            for (int64_t dil = 1; dil <= 2; dil++)
+                for (int64_t pad = 0; pad <= 3; pad++) {
+                    tt_op_desc_init(&d, TT_OP_CONV2D);
+                    d.N = 1, d.C = 2, d.H = 7, d.W = 6, d.K = 3, d.R = 3, d.S = 2;
+                    d.stride[0] = d.stride[1] = stride;
+                    d.dilation[0] = d.dilation[1] = dil;
+                    d.pad[0] = pad, d.pad[1] = (pad + 1) % 4;
+                    d.nhwc = nhwc;
+                    snprintf(lab, sizeof lab, "conv2d %s stride %lld dilation %lld pad %lld,%lld",
+                             nhwc ? "nhwc" : "nchw", (long long)stride, (long long)dil,
+                             (long long)d.pad[0], (long long)d.pad[1]);
+                    run_op(op(&d), 6, lab);
+                }
+    for (int64_t stride = 1; stride <= 2; stride++) {
+        tt_op_desc_init(&d, TT_OP_DEPTHWISE_CONV2D);
+        d.N = 1, d.C = 3, d.H = 6, d.W = 7, d.R = 3, d.S = 3, d.nhwc = stride == 2;
+        d.stride[0] = d.stride[1] = stride;
+        d.pad[0] = d.pad[1] = stride;
+        run_op(op(&d), 10, "depthwise padded");
+        for (int max = 0; max < 2; max++) {
+            tt_op_desc_init(&d, TT_OP_POOL2D);
+            d.N = 1, d.C = 2, d.H = 7, d.W = 6, d.R = 3, d.S = 3, d.pool_max = max;
+            d.stride[0] = d.stride[1] = stride;
+            d.pad[0] = 2, d.pad[1] = 1;
+            d.nhwc = stride == 1;
+            run_op(op(&d), 10, max ? "max pool padded" : "avg pool padded");
+        }
+    }
+    run_op(tt_test_parse("Y[k, p, q] = sum([c, r, s], select(p + r >= 2 && p + r < 7 && "
+                         "q + 2*s >= 1 && q + 2*s < 7, X[c, p + r - 2, q + 2*s - 1], 0.0) * "
+                         "W[k, c, r, s] * M[p, q])",
+                         "X:2x6x6,W:3x2x3x2,M:6x6"),
+           20, "conv padded unevenly");
+}
+
 /* Hostile schedules: random steps over real and made-up names, odd factors, any order. Each
  * either is rejected with a message naming its step or lowers to a correct kernel. */
 static void test_hostile(void **state)
@@ -462,9 +508,8 @@ static void test_coverage(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_random_text_ops),
-        cmocka_unit_test(test_random_builtin_ops),
-        cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_random_text_ops), cmocka_unit_test(test_random_builtin_ops),
+        cmocka_unit_test(test_padded_taps),     cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_coverage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
