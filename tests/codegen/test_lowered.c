@@ -440,6 +440,43 @@ static bool has_tightened_loop(const tt_stmt *s)
     }
 }
 
+/* Whether a loop of the tap axis `name` runs fewer than `full` taps somewhere: a bound computed
+ * at run time, or a constant one where peeling (ir/lower_peel.c) made the tile's position known. */
+static bool has_short_loop(const tt_stmt *s, const char *name, int64_t full)
+{
+    int64_t ext;
+    switch (s->kind) {
+    case TT_STMT_FOR:
+        if (strcmp(s->var->name, name) == 0 && (!tt_expr_is_const(s->extent, &ext) || ext < full))
+            return true;
+        return has_short_loop(s->body, name, full);
+    case TT_STMT_SEQ:
+        for (int i = 0; i < s->nstmts; i++)
+            if (has_short_loop(s->stmts[i], name, full))
+                return true;
+        return false;
+    case TT_STMT_IF:
+        return has_short_loop(s->then_s, name, full) ||
+               (s->else_s && has_short_loop(s->else_s, name, full));
+    case TT_STMT_ALLOC:
+        return has_short_loop(s->body, name, full);
+    default:
+        return false;
+    }
+}
+
+static bool short_taps(const tt_compute *c, const char *json, const char *name, int64_t full)
+{
+    tt_schedule *s = NULL;
+    tt_kernel *k = NULL;
+    if (tt_schedule_from_json(json, &s) != 0 || tt_lower(c, s, "kernel", &k) != 0)
+        fail_msg("%s: %s", json, tt_get_last_error());
+    bool r = has_short_loop(k->body, name, full);
+    tt_kernel_release(k);
+    tt_schedule_free(s);
+    return r;
+}
+
 static bool tightened(const tt_compute *c, const char *json)
 {
     tt_schedule *s = NULL;
@@ -516,7 +553,8 @@ static void hoisted_guards(void **state)
         d.H = 9; /* a last tile of one row, whose last row of taps reads only padding */
         tt_compute_release(c);
         c = op(&d);
-        assert_true(tightened(c, pixel_tiles));
+        /* the last tile is peeled (ir/lower_peel.c): its rows of taps are known constants */
+        assert_true(short_taps(c, pixel_tiles, "r", 3));
         assert_int_equal(check_json(c, pixel_tiles, "conv pixel tiles, partial"), 0);
         tt_compute_release(c);
     }
