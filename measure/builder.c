@@ -26,6 +26,8 @@ typedef struct {
     uint32_t magic;
     int32_t rc;
     uint32_t msg_len;
+    double build_s; /* the build's own wall time, in the child: a parent that measures while
+                     * builds run sees their end late */
 } wire_head;
 
 /* One running build. */
@@ -63,6 +65,7 @@ static void child_main(const tt_build_job *job, int index, const char *path, int
     c.index = index;
     c.path = path;
     c.head.magic = WIRE_MAGIC;
+    double started = tt_proc_now();
     pthread_t th;
     if (pthread_create(&th, NULL, build_thread, &c) == 0)
         pthread_join(th, NULL);
@@ -70,6 +73,7 @@ static void child_main(const tt_build_job *job, int index, const char *path, int
         build_thread(&c);
     c.err[sizeof c.err - 1] = '\0';
     c.head.msg_len = (uint32_t)strlen(c.err);
+    c.head.build_s = tt_proc_now() - started;
     if (tt_proc_write_all(fd, &c.head, sizeof c.head) != 0 ||
         tt_proc_write_all(fd, c.err, c.head.msg_len) != 0)
         _exit(3);
@@ -152,6 +156,8 @@ static void finish(slot *s, int timed_out, double timeout_s, tt_build_result *r)
         memcpy(&head, s->buf, sizeof head);
         reported = head.magic == WIRE_MAGIC && head.msg_len < TT_BUILD_MSG_LEN &&
                    s->len == sizeof head + head.msg_len;
+        if (reported && head.build_s > 0 && head.build_s < r->build_s)
+            r->build_s = head.build_s;
     }
     if (timed_out) {
         r->error = TT_OUTCOME_BUILD_TIMEOUT;

@@ -288,6 +288,25 @@ static int finish_candidate(tuner *t, task_state *ts, const tt_tune_outcome *oc,
     return 0;
 }
 
+/* A running mean that follows the last dozen values. */
+static double recent(double mean, double x)
+{
+    return mean > 0 ? 0.85 * mean + 0.15 * x : x;
+}
+
+/* Whether a batch of n builds beside its measurements (plan_overlap): when that is expected to
+ * end sooner than building it first on every CPU. Builds slower than measurements (big unrolled
+ * conv tiles against fast kernels) are better done first, in parallel on all CPUs, than one at a
+ * time on the CPU a kernel leaves free. The first batch is built first, and times both. */
+static bool beside(const tuner *t, int n)
+{
+    if (!t->overlap || !(t->avg_build_s > 0) || !(t->avg_run_s > 0))
+        return false;
+    double first = n * t->avg_build_s / t->jobs + n * t->avg_run_s;
+    double along = t->avg_build_s + fmax(n * t->avg_build_s / t->overlap_jobs, n * t->avg_run_s);
+    return along < first;
+}
+
 /* Measures the batch's candidates one by one; *measured = how many got a record. bb: the batch
  * is still building beside the measurements (each candidate waits for its own build), else
  * NULL. */
@@ -311,6 +330,7 @@ static int run_batch(tuner *t, task_state *ts, candidate *c, int n, tt_build_res
         if (unrun_outcome(&c[i], br, &oc)) {
             if (tt_tune_run_one(t, ts, br[c[i].build].path, true, &rr, &device) != 0)
                 return -1;
+            t->avg_run_s = recent(t->avg_run_s, rr.elapsed_s);
             take_run(&oc, &rr, device);
         }
         if (finish_candidate(t, ts, &oc, &costs[i]) != 0)
@@ -392,9 +412,9 @@ static int tune_batch(tuner *t, task_state *ts, int count)
     for (int i = 0; i < nb; i++)
         jobs[i] = (tt_build_job){.build = tt_tune_build, .ctx = items};
     tt_build_batch *bb = NULL;
-    if (nb > 0 && (t->overlap ? tt_builder_begin(jobs, nb, t->overlap_jobs, t->timeout_s,
-                                                 t->build_cpus, t->nbuild_cpus, br, &bb)
-                              : tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br)) != 0)
+    if (nb > 0 && (beside(t, nb) ? tt_builder_begin(jobs, nb, t->overlap_jobs, t->timeout_s,
+                                                    t->build_cpus, t->nbuild_cpus, br, &bb)
+                                 : tt_builder_run(jobs, nb, t->jobs, t->timeout_s, br)) != 0)
         goto done;
     double t2 = tt_tune_now(), record_before = t->record_s, build_before = t->build_s;
     t->build_s += t2 - t1;
@@ -408,6 +428,9 @@ static int tune_batch(tuner *t, task_state *ts, int count)
     /* Candidates left unmeasured (a stop rule, an interruption) give their numbers back, so the
      * trial numbers of a log have no gaps. */
     t->next_trial = c[0].trial + measured;
+    for (int i = 0; i < nb; i++)
+        if (br[i].build_s > 0)
+            t->avg_build_s = recent(t->avg_build_s, br[i].build_s);
     tt_builder_cleanup(br, nb);
     t0 = tt_tune_now();
     if (rc == 0 && measured > 0 && tt_strategy_update(ts->strategy, s, costs, measured) != 0)

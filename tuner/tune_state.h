@@ -81,6 +81,7 @@ typedef struct {
      * builds at a time on build_cpus, the CPUs the kernel's threads leave free. */
     bool overlap;
     int measure_cpu, overlap_jobs, nbuild_cpus;
+    double avg_build_s, avg_run_s; /* recent wall time of a build, of a measurement (0: none) */
     int build_cpus[TT_TUNE_MAX_JOBS];
     tt_tune_faults faults;
     tt_log *log;
