@@ -229,14 +229,16 @@ typedef struct {
     int nexact;
 } tap_loop;
 
-/* The taps of loop s (serial or unrolled, of constant extent) that some guard lets through, as
- * [*lo, *hi) over the variables around it; false (nothing set) when no guard bounds them. */
+/* The taps of loop s (serial, of constant extent) that some guard lets through, as [*lo, *hi)
+ * over the variables around it; false (nothing set) when no guard bounds them. An unrolled tap
+ * loop keeps its taps: with bounds known only at run time LLVM unrolls it with remainder loops,
+ * and a conv whose r and s were unrolled around a 14-wide tile took 17 s to compile instead of
+ * 1.2 s. */
 static bool tap_range(const path *anc, const tt_stmt *s, tap_loop *out)
 {
     tt_expr **lo = &out->lo, **hi = &out->hi;
     int64_t ext, l, h;
-    if ((s->for_kind != TT_FOR_SERIAL && s->for_kind != TT_FOR_UNROLLED) ||
-        !tt_expr_is_const(s->extent, &ext) || ext < 1)
+    if (s->for_kind != TT_FOR_SERIAL || !tt_expr_is_const(s->extent, &ext) || ext < 1)
         return false;
     taps t = {.var = s->var};
     taps_collect(&t, s->body);
