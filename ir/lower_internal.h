@@ -116,4 +116,17 @@ bool lw_cache_blocked(const lw_stage *s);
 /* Emits the full nest of root stage i (with what is attached or fused into it). */
 tt_stmt *lw_emit_stage(lw_ctx *x, int i);
 
+/* How lw_rebuild maps a statement's parts: stmt (never NULL) takes each child statement, expr
+ * (NULL: kept) each expression; both return a new reference or NULL with the error set. */
+typedef struct {
+    tt_stmt *(*stmt)(const tt_stmt *s, void *ctx);
+    tt_expr *(*expr)(const tt_expr *e, void *ctx);
+    void *ctx;
+} lw_mapper;
+
+/* s of the same kind over its mapped parts (ir/lower_peel.c). New reference. */
+tt_stmt *lw_rebuild(const tt_stmt *s, const lw_mapper *m);
+/* s with f applied to every expression in it, at any depth. New reference. */
+tt_stmt *lw_map_exprs(const tt_stmt *s, tt_expr *(*f)(const tt_expr *e, void *ctx), void *ctx);
+
 #endif

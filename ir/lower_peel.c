@@ -101,13 +101,7 @@ static bool peel_helps(const tt_stmt *s, ranges *rs, int last, bool *err)
     }
 }
 
-/* How rebuild maps a statement's parts: stmt (never NULL) takes each child statement, expr
- * (NULL: kept) each expression; both return a new reference or NULL with the error set. */
-typedef struct {
-    tt_stmt *(*stmt)(const tt_stmt *s, void *ctx);
-    tt_expr *(*expr)(const tt_expr *e, void *ctx);
-    void *ctx;
-} mapper;
+typedef lw_mapper mapper;
 
 static tt_expr *map_expr(const mapper *m, const tt_expr *e)
 {
@@ -119,8 +113,7 @@ static tt_stmt *map_stmt(const mapper *m, const tt_stmt *s)
     return m->stmt(s, m->ctx);
 }
 
-/* s of the same kind over its mapped parts. New reference. */
-static tt_stmt *rebuild(const tt_stmt *s, const mapper *m)
+tt_stmt *lw_rebuild(const tt_stmt *s, const lw_mapper *m)
 {
     tt_stmt *r = NULL;
     switch (s->kind) {
@@ -174,6 +167,29 @@ static tt_stmt *rebuild(const tt_stmt *s, const mapper *m)
     }
 }
 
+typedef struct {
+    tt_expr *(*f)(const tt_expr *e, void *ctx);
+    void *ctx;
+} exprs_of;
+
+static tt_expr *each_expr(const tt_expr *e, void *ctx)
+{
+    const exprs_of *x = ctx;
+    return x->f(e, x->ctx);
+}
+
+static tt_stmt *each_stmt(const tt_stmt *s, void *ctx)
+{
+    const mapper m = {each_stmt, each_expr, ctx};
+    return lw_rebuild(s, &m);
+}
+
+tt_stmt *lw_map_exprs(const tt_stmt *s, tt_expr *(*f)(const tt_expr *e, void *ctx), void *ctx)
+{
+    exprs_of x = {f, ctx};
+    return each_stmt(s, &x);
+}
+
 /* Substitution of one variable (args[0]) by a value (args[1]). */
 static tt_expr *subst_expr(const tt_expr *e, void *ctx)
 {
@@ -181,17 +197,11 @@ static tt_expr *subst_expr(const tt_expr *e, void *ctx)
     return tt_expr_substitute(e, 1, &args[0], &args[1]);
 }
 
-static tt_stmt *subst_cb(const tt_stmt *s, void *ctx)
-{
-    const mapper m = {subst_cb, subst_expr, ctx};
-    return rebuild(s, &m);
-}
-
 /* s with the variable var replaced by value everywhere. New reference. */
 static tt_stmt *subst_stmt(const tt_stmt *s, tt_expr *var, tt_expr *value)
 {
     tt_expr *args[2] = {var, value};
-    return subst_cb(s, args);
+    return lw_map_exprs(s, subst_expr, args);
 }
 
 static tt_stmt *peel(const tt_stmt *s, ranges *rs);
@@ -260,7 +270,7 @@ static tt_stmt *peel(const tt_stmt *s, ranges *rs)
     if (s->kind == TT_STMT_FOR)
         return peel_for(s, rs);
     const mapper m = {peel_cb, NULL, rs};
-    return rebuild(s, &m);
+    return lw_rebuild(s, &m);
 }
 
 /* for (q, 0, n) { if (q < m) B } becomes for (q, 0, m) B, what a peeled tail of a split
@@ -273,10 +283,10 @@ static tt_stmt *tighten(const tt_stmt *s, void *ctx)
     int64_t n, k;
     if (!c || s->for_kind == TT_FOR_VECTORIZED || c->kind != TT_EXPR_LT || c->args[0] != s->var ||
         !tt_expr_is_const(c->args[1], &k) || !tt_expr_is_const(s->extent, &n) || k < 1 || k >= n)
-        return rebuild(s, &m);
+        return lw_rebuild(s, &m);
     tt_expr *ext = tt_expr_int(k);
     tt_stmt *f = ext ? tt_stmt_for(s->var, ext, s->for_kind, body->then_s) : NULL;
-    tt_stmt *r = f ? rebuild(f, &m) : NULL;
+    tt_stmt *r = f ? lw_rebuild(f, &m) : NULL;
     tt_expr_release(ext);
     tt_stmt_release(f);
     return r;

@@ -262,54 +262,6 @@ static bool tap_range(const path *anc, const tt_stmt *s, tap_loop *out)
     return false;
 }
 
-/* s with f applied to each of its expressions. New reference. */
-static tt_stmt *map_stmt(const tt_stmt *s, tt_expr *(*f)(const tt_expr *, void *), void *ctx)
-{
-    tt_stmt *r = NULL, *a = NULL, *b = NULL;
-    tt_expr *x = NULL, *y = NULL;
-    switch (s->kind) {
-    case TT_STMT_FOR:
-        x = f(s->extent, ctx);
-        a = map_stmt(s->body, f, ctx);
-        r = x && a ? tt_stmt_for(s->var, x, s->for_kind, a) : NULL;
-        break;
-    case TT_STMT_SEQ: {
-        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
-        int k = 0;
-        while (parts && k < s->nstmts && (parts[k] = map_stmt(s->stmts[k], f, ctx)))
-            k++;
-        r = parts && k == s->nstmts ? tt_stmt_seq(k, parts) : NULL;
-        for (int i = 0; i < k; i++)
-            tt_stmt_release(parts[i]);
-        free(parts);
-        break;
-    }
-    case TT_STMT_STORE:
-        x = f(s->index, ctx);
-        y = f(s->value, ctx);
-        r = x && y ? tt_stmt_store(s->buffer, x, y) : NULL;
-        break;
-    case TT_STMT_IF:
-        x = f(s->cond, ctx);
-        a = map_stmt(s->then_s, f, ctx);
-        b = s->else_s ? map_stmt(s->else_s, f, ctx) : NULL;
-        r = x && a && (b || !s->else_s) ? tt_stmt_if(x, a, b) : NULL;
-        break;
-    case TT_STMT_ALLOC:
-        a = map_stmt(s->body, f, ctx);
-        r = a ? tt_stmt_alloc(s->buffer, a) : NULL;
-        break;
-    default:
-        r = tt_stmt_retain((tt_stmt *)s);
-        break;
-    }
-    tt_expr_release(x);
-    tt_expr_release(y);
-    tt_stmt_release(a);
-    tt_stmt_release(b);
-    return r;
-}
-
 typedef struct {
     int n;
     tt_expr *const *vars, *const *values;
@@ -393,8 +345,8 @@ static tt_stmt *tightened(tap_loop *t, int n)
     for (int i = 0; i < n; i++)
         for (int j = 0; t[i].lo && j < t[i].nexact; j++)
             exact[d.n++] = t[i].exact[j];
-    tt_stmt *body = ok ? map_stmt(t[n - 1].loop->body, drop_implied, &d) : NULL;
-    tt_stmt *r = body ? map_stmt(body, subst_expr, &(subst_ctx){m, vars, values}) : NULL;
+    tt_stmt *body = ok ? lw_map_exprs(t[n - 1].loop->body, drop_implied, &d) : NULL;
+    tt_stmt *r = body ? lw_map_exprs(body, subst_expr, &(subst_ctx){m, vars, values}) : NULL;
     tt_stmt_release(body);
     for (int i = n - 1; r && i >= 0; i--) {
         const tt_stmt *l = t[i].loop;
