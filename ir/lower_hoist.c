@@ -424,40 +424,19 @@ static tt_stmt *hoist_for(path *anc, tt_stmt *s)
     return done ? r : version_for(anc, s);
 }
 
+static tt_stmt *hoist_part(const tt_stmt *s, void *anc)
+{
+    return hoist(anc, (tt_stmt *)s);
+}
+
 static tt_stmt *hoist(path *anc, tt_stmt *s)
 {
-    tt_stmt *r = NULL;
-    switch (s->kind) {
-    case TT_STMT_FOR:
+    if (s->kind == TT_STMT_FOR)
         return hoist_for(anc, s);
-    case TT_STMT_SEQ: {
-        tt_stmt **parts = calloc((size_t)s->nstmts + 1, sizeof *parts);
-        int n = 0;
-        while (parts && n < s->nstmts && (parts[n] = hoist(anc, s->stmts[n])))
-            n++;
-        r = parts && n == s->nstmts ? tt_stmt_seq(n, parts) : NULL;
-        for (int i = 0; i < n; i++)
-            tt_stmt_release(parts[i]);
-        free(parts);
-        return r;
-    }
-    case TT_STMT_IF: {
-        tt_stmt *t = hoist(anc, s->then_s);
-        tt_stmt *e = t && s->else_s ? hoist(anc, s->else_s) : NULL;
-        r = t && (e || !s->else_s) ? tt_stmt_if(s->cond, t, e) : NULL;
-        tt_stmt_release(t);
-        tt_stmt_release(e);
-        return r;
-    }
-    case TT_STMT_ALLOC: {
-        tt_stmt *b = hoist(anc, s->body);
-        r = b ? tt_stmt_alloc(s->buffer, b) : NULL;
-        tt_stmt_release(b);
-        return r;
-    }
-    default:
+    if (s->kind == TT_STMT_STORE)
         return tt_stmt_retain(s);
-    }
+    const lw_mapper m = {hoist_part, NULL, anc}; /* sequences, branches, allocations */
+    return lw_rebuild(s, &m);
 }
 
 tt_stmt *lw_hoist_selects(tt_stmt *s)
