@@ -199,9 +199,11 @@ static bool tap_bound(const taps *t, const tt_expr *k, tt_expr **lo, tt_expr **h
  * of all stores share. */
 static bool bound_conjuncts(taps *t, const tt_expr *cond, tt_expr **lo, tt_expr **hi)
 {
-    if (cond->kind == TT_EXPR_AND)
-        return bound_conjuncts(t, cond->args[0], lo, hi) |
-               bound_conjuncts(t, cond->args[1], lo, hi);
+    if (cond->kind == TT_EXPR_AND) { /* both sides narrow, whatever the first found */
+        bool a = bound_conjuncts(t, cond->args[0], lo, hi);
+        bool b = bound_conjuncts(t, cond->args[1], lo, hi);
+        return a || b;
+    }
     if (!tt_expr_uses_var(cond, t->var))
         return false;
     for (int i = 1; i < t->n; i++)
