@@ -165,3 +165,30 @@ int tt_cli_print_db_best(const char *cmd, const char *db_path, const char *key, 
     tt_db_close(db);
     return TT_EXIT_OK;
 }
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+const volatile sig_atomic_t *tt_cli_stop_begin(tt_cli_stop *s)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    stop_flag = 0;
+    sigaction(SIGINT, &sa, &s->old_int);
+    sigaction(SIGTERM, &sa, &s->old_term);
+    return &stop_flag;
+}
+
+void tt_cli_stop_end(tt_cli_stop *s)
+{
+    sigaction(SIGINT, &s->old_int, NULL);
+    sigaction(SIGTERM, &s->old_term, NULL);
+}

@@ -4,6 +4,7 @@
 #ifndef TT_TUNER_CLI_H
 #define TT_TUNER_CLI_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "tt/runtime.h"
@@ -56,5 +57,15 @@ int tt_cli_fail(const char *cmd, tt_error_category uncategorised);
  * and returns TT_EXIT_USAGE with *out untouched. */
 int tt_cli_parse_int(const char *cmd, const char *flag, const char *s, long long min, long long max,
                      long long *out);
+
+/* Ctrl-C and SIGTERM during a long command (tune, farm work): the first raises the flag the
+ * command's loop polls (*stop of tt_tune_opts), so it stops cleanly at the next candidate; the
+ * handler resets, so a second signal ends the process at once. No SA_RESTART: a signal wakes
+ * the loop's waits. tt_cli_stop_end restores what was there before. */
+typedef struct {
+    struct sigaction old_int, old_term;
+} tt_cli_stop;
+const volatile sig_atomic_t *tt_cli_stop_begin(tt_cli_stop *s);
+void tt_cli_stop_end(tt_cli_stop *s);
 
 #endif

@@ -360,14 +360,6 @@ static int cmd_status(int argc, char **argv)
     return TT_EXIT_OK;
 }
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 static int cmd_work(int argc, char **argv)
 {
     const char *cmd = "farm work", *db = NULL, *key_dir = NULL, *lease_s = NULL, *devices = NULL,
@@ -426,19 +418,12 @@ static int cmd_work(int argc, char **argv)
     o.quiet = quiet;
     o.faults = getenv("TT_FAULT_INJECT"); /* test-only, as for tvm-tune tune */
     o.progress = stderr;
-    o.stop = &stop_flag;
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    tt_cli_stop stop;
+    o.stop = tt_cli_stop_begin(&stop);
     int64_t done = 0;
     rc = tt_farm_work(&o, &done) ? tt_cli_fail(cmd, TT_ERR_UNKNOWN) : TT_EXIT_OK;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    tt_cli_stop_end(&stop);
     if (rc == TT_EXIT_OK)
         printf("%lld job%s ended by this worker; no open job\n", (long long)done,
                done == 1 ? "" : "s");

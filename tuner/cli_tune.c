@@ -77,14 +77,6 @@ static const char tune_usage[] =
     "Exit codes: 0 success, 1 a task failed (too many errors, no valid candidate), 2 bad usage\n"
     "or bad input (op.json, log, database path, target), 130 interrupted.\n";
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
 /* OP.log in the current directory for a/b/OP.json. */
 static char *default_log(const char *op_path)
 {
@@ -324,18 +316,10 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
         return tt_cli_fail("", TT_ERR_INVALID_ARGUMENT);
     }
     o.faults = getenv("TT_FAULT_INJECT"); /* test-only: tests/cli/test_tune_faults.sh */
-    o.stop = &stop_flag;
     o.progress = stderr;
 
-    /* No SA_RESTART: a signal wakes the loop's waits, and it stops at the next candidate. The
-     * handler resets after the first signal, so a second Ctrl-C ends the process at once. */
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    tt_cli_stop stop;
+    o.stop = tt_cli_stop_begin(&stop);
 
     /* The tuner's messages name --db: a URI's password moves to PGPASSWORD, where libpq finds it,
      * and the tuner gets the URI without it (docs/ARCHITECTURE.md, "Logs and the database"). */
@@ -349,8 +333,7 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
 
     tt_tune_result r;
     rc = tt_tune_run(file, &o, &r);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    tt_cli_stop_end(&stop);
     int exit_code;
     if (rc != 0) {
         exit_code = tt_cli_fail("", TT_ERR_UNKNOWN);
