@@ -178,7 +178,7 @@ static double stage_work(const tt_stage *st)
 
 /* Whether lowering fuses the output into main when the forced stages are inlined first
  * (ir/lower.h's epilogue rule). */
-static int check_epilogue(tt_space *sp, bool *fused)
+static int check_epilogue(sp_var *sp, bool *fused)
 {
     const tt_compute *c = sp->c;
     bool *inlined = calloc((size_t)c->nstages, sizeof *inlined);
@@ -196,7 +196,7 @@ static int check_epilogue(tt_space *sp, bool *fused)
 /* Inputs main reads with one dimension indexed by the vector axis alone and another walked by
  * a reduce axis: matmul's B[k, j], dense's W[j, k]. Packing them into panels of the vector
  * tile makes the reduction walk contiguous memory. */
-static void find_packs(tt_space *sp, const tt_expr *e, const tt_expr *vvar, const tt_stage *M)
+static void find_packs(sp_var *sp, const tt_expr *e, const tt_expr *vvar, const tt_stage *M)
 {
     if (e->kind == TT_EXPR_ACCESS && !e->tensor->producer && e->nargs >= 2) {
         int dim = -1;
@@ -221,7 +221,7 @@ static void find_packs(tt_space *sp, const tt_expr *e, const tt_expr *vvar, cons
 
 /* Marks (in bad[]) the spatial axes of main that index an access which also uses the vector
  * axis: a register tile along them would load a new vector for every row. */
-static void vector_companions(const tt_space *sp, const tt_expr *e, const tt_expr *vvar,
+static void vector_companions(const sp_var *sp, const tt_expr *e, const tt_expr *vvar,
                               const tt_stage *M, bool *bad)
 {
     if (e->kind == TT_EXPR_ACCESS && tt_expr_uses_var(e, vvar))
@@ -234,9 +234,68 @@ static void vector_companions(const tt_space *sp, const tt_expr *e, const tt_exp
         vector_companions(sp, e->args[i], vvar, M, bad);
 }
 
+/* How the reads in e use variable x: *bare counts reads indexing one dim by x alone with
+ * another dim walked by a reduce axis of M (a panel the pack step makes contiguous); *other
+ * is set by any read using x otherwise (a window q + s, a stride 2q, x in two dims). */
+static void var_reads(const tt_expr *e, const tt_expr *x, const tt_stage *M, int *bare, bool *other)
+{
+    if (e->kind == TT_EXPR_ACCESS && tt_expr_uses_var(e, x)) {
+        int alone = 0, mixed = 0;
+        bool walked = false;
+        for (int d = 0; d < e->nargs; d++) {
+            if (e->args[d] == x)
+                alone++;
+            else if (tt_expr_uses_var(e->args[d], x))
+                mixed++;
+            for (int r = 0; r < M->body->naxes; r++)
+                walked |= tt_expr_uses_var(e->args[d], M->body->axes[r]->var);
+        }
+        if (alone == 1 && mixed == 0 && walked)
+            (*bare)++;
+        else
+            *other = true;
+    }
+    for (int i = 0; i < e->nargs; i++)
+        var_reads(e->args[i], x, M, bare, other);
+}
+
+static const tt_expr *axis_var(const tt_stage *M, const char *name)
+{
+    for (int a = 0; a < M->naxes; a++)
+        if (strcmp(M->axes[a]->var->name, name) == 0)
+            return M->axes[a]->var;
+    return NULL;
+}
+
+const char *var_alt_axis(const sp_var *v0)
+{
+    if (v0->vec < 0 || !v0->reduction)
+        return NULL;
+    const tt_stage *M = v0->c->stages[v0->main];
+    const sp_axis *vax = &v0->spatial[v0->vec];
+    int bare = 0;
+    bool other = false;
+    var_reads(M->body, axis_var(M, vax->name), M, &bare, &other);
+    /* the stride-1 axis makes full vectors read contiguously: nothing to add */
+    if (!other && vax->extent % v0->lanes == 0 && vax->extent >= 2 * v0->lanes)
+        return NULL;
+    /* the innermost other axis with long vectors whose reads are broadcasts or panels */
+    for (int a = v0->nspatial - 1; a >= 0; a--) {
+        const sp_axis *ax = &v0->spatial[a];
+        if (a == v0->vec || ax->extent < 2 * v0->lanes)
+            continue;
+        bare = 0;
+        other = false;
+        var_reads(M->body, axis_var(M, ax->name), M, &bare, &other);
+        if (bare > 0 && !other)
+            return ax->name;
+    }
+    return NULL;
+}
+
 /* ---- decisions and counting ---- */
 
-static int add_decision(tt_space *sp, sp_dkind kind, int n, int ref)
+static int add_decision(sp_var *sp, sp_dkind kind, int n, int ref)
 {
     sp_decision *d = realloc(sp->dec, (size_t)(sp->ndec + 1) * sizeof *d);
     if (!d)
@@ -261,7 +320,7 @@ static sp_count sat_mul(sp_count a, sp_count b)
 }
 
 /* cnt[a][p]: tilings of spatial axes a.. that fit the budget after footprint p. */
-static int count_tiles(tt_space *sp)
+static int count_tiles(sp_var *sp)
 {
     int64_t B = sp->budget;
     size_t cells = (size_t)(sp->nspatial + 1) * (size_t)(B + 1);
@@ -299,7 +358,7 @@ static int count_tiles(tt_space *sp)
     return 0;
 }
 
-int64_t sp_footprint(const tt_space *sp, const int *v)
+int64_t var_footprint(const sp_var *sp, const int *v)
 {
     int64_t p = 1;
     for (int a = 0; a < sp->nspatial; a++) {
@@ -310,7 +369,7 @@ int64_t sp_footprint(const tt_space *sp, const int *v)
     return p;
 }
 
-void sp_unrank(const tt_space *sp, sp_count index, int *v)
+void var_unrank(const sp_var *sp, sp_count index, int *v)
 {
     sp_count other = index % sp->nother, tiles = index / sp->nother;
     for (int d = sp->nspatial; d < sp->ndec; d++) {
@@ -338,7 +397,7 @@ void sp_unrank(const tt_space *sp, sp_count index, int *v)
 
 /* ---- construction ---- */
 
-static int build_axes(tt_space *sp)
+static int build_axes(sp_var *sp, const char *vec_axis)
 {
     const tt_stage *M = sp->c->stages[sp->main];
     int nred = M->body->kind == TT_EXPR_REDUCE ? M->body->naxes : 0;
@@ -369,6 +428,9 @@ static int build_axes(tt_space *sp)
             sp->triv_r[sp->ntriv_r++] = iv->var->name;
     }
     sp->vec = sp->lanes >= 2 && sp->nspatial > 0 ? sp->nspatial - 1 : -1;
+    for (int a = 0; vec_axis && sp->vec >= 0 && a < sp->nspatial; a++)
+        if (strcmp(sp->spatial[a].name, vec_axis) == 0)
+            sp->vec = a;
     for (int a = 0; a < sp->nspatial; a++) {
         sp_axis *ax = &sp->spatial[a];
         int rc;
@@ -392,7 +454,7 @@ static int build_axes(tt_space *sp)
 
 /* What a root stage besides main may do: parallel outer loops (with threads), a vectorised
  * innermost axis (elementwise, so that the innermost loop is spatial). */
-static unsigned root_caps(const tt_space *sp, const tt_stage *st)
+static unsigned root_caps(const sp_var *sp, const tt_stage *st)
 {
     unsigned caps = 0;
     if (sp->opts.num_threads > 1 && st->naxes > 0)
@@ -429,7 +491,7 @@ int sp_root_index(unsigned caps, unsigned mask)
     return k;
 }
 
-static int classify_stages(tt_space *sp)
+static int classify_stages(sp_var *sp)
 {
     const tt_compute *c = sp->c;
     int n = c->nstages, out = n - 1;
@@ -464,7 +526,7 @@ static int classify_stages(tt_space *sp)
     return 0;
 }
 
-static int build_decisions(tt_space *sp)
+static int build_decisions(sp_var *sp)
 {
     bool threads = sp->opts.num_threads > 1;
     int rc = 0;
@@ -504,12 +566,12 @@ static int build_decisions(tt_space *sp)
     return rc;
 }
 
-int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
+int var_new(const tt_compute *c, const tt_space_opts *opts, const char *vec_axis, sp_var **out)
 {
     *out = NULL;
     if (!c || c->nstages <= 0)
         return tt_error_set("space: needs a compute with at least one stage");
-    tt_space *sp = calloc(1, sizeof *sp);
+    sp_var *sp = calloc(1, sizeof *sp);
     if (!sp)
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     sp->c = (tt_compute *)c;
@@ -540,7 +602,7 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
     sp->pack = calloc(8, sizeof *sp->pack);
     int rc = sp->pack ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     if (rc == 0)
-        rc = build_axes(sp);
+        rc = build_axes(sp, vec_axis);
     if (rc == 0 && sp->vec >= 0 && sp->reduction) {
         const tt_expr *vvar = NULL;
         for (int a = 0; a < M->naxes; a++)
@@ -552,9 +614,9 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
         bool bad[64] = {false};
         if (sp->nspatial <= 64)
             vector_companions(sp, M->body, vvar, M, bad);
-        sp->row = sp->nspatial - 2;
-        for (int a = sp->nspatial - 2; a >= 0; a--)
-            if (!bad[a]) {
+        sp->row = sp->vec > 0 ? sp->vec - 1 : sp->nspatial - 1;
+        for (int a = sp->nspatial - 1; a >= 0; a--)
+            if (a != sp->vec && !bad[a]) {
                 sp->row = a;
                 break;
             }
@@ -566,14 +628,14 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
     if (rc == 0)
         rc = count_tiles(sp);
     if (rc != 0) {
-        tt_space_free(sp);
+        var_free(sp);
         return tt_error_wrap("space of %s", c->name ? c->name : "compute");
     }
     *out = sp;
     return 0;
 }
 
-void tt_space_free(tt_space *sp)
+void var_free(sp_var *sp)
 {
     if (!sp)
         return;
@@ -596,26 +658,6 @@ void tt_space_free(tt_space *sp)
     free(sp->wcnt);
     tt_compute_release(sp->c);
     free(sp);
-}
-
-int64_t tt_space_size(const tt_space *sp)
-{
-    return sp->total > (sp_count)INT64_MAX ? INT64_MAX : (int64_t)sp->total;
-}
-
-int tt_space_point(tt_space *sp, int64_t index, tt_schedule **out)
-{
-    *out = NULL;
-    if (index < 0 || (sp_count)index >= sp->total)
-        return tt_error_set("space of %s: point %lld, expected 0..%lld", sp->main_name,
-                            (long long)index, (long long)tt_space_size(sp) - 1);
-    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
-    if (!v)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    sp_unrank(sp, (sp_count)index, v);
-    int rc = sp_emit(sp, v, out);
-    free(v);
-    return rc;
 }
 
 /* ---- the default schedule ---- */
@@ -641,12 +683,8 @@ static int closest(const sp_axis *ax, const int64_t *want, int64_t room)
     return best < 0 ? 0 : best;
 }
 
-int tt_space_default(tt_space *sp, tt_schedule **out)
+void var_default(const sp_var *sp, int *v)
 {
-    *out = NULL;
-    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
-    if (!v)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     int64_t room = sp->budget;
     /* vector axis first: one vector in S3; then a row tile of 4 on the next axis in */
     for (int k = sp->nspatial - 1; k >= 0; k--) {
@@ -688,7 +726,4 @@ int tt_space_default(tt_space *sp, tt_schedule **out)
         v[sp->d_pre + p] = 0;
     for (int p = 0; p < sp->naux; p++)
         v[sp->d_aux + p] = sp->dec[sp->d_aux + p].n - 1;
-    int rc = sp_emit(sp, v, out);
-    free(v);
-    return rc;
 }

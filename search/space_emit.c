@@ -45,11 +45,21 @@ static char *loop_name(const char *axis, int level)
     return r;
 }
 
+/* The spatial loops of one level, the vector axis last (in S2 and S3 it is the innermost). */
+static int push_level(const sp_var *sp, names *l, int lev)
+{
+    int rc = 0;
+    for (int a = 0; rc == 0 && a < sp->nspatial; a++)
+        if (a != sp->vec)
+            rc = push(l, sp->spatial[a].name, lev);
+    return rc == 0 && sp->vec >= 0 ? push(l, sp->spatial[sp->vec].name, lev) : rc;
+}
+
 /* The nest order: S0 S1 R0 S2 R1 S3 (vector axis innermost), or S0 S1 for an elementwise main;
  * axes of extent 1 stay unsplit at the front of their block. k blocking (D_CACHE_KBLOCK) moves
  * R0 out: S0 R0 S1 S2 R1 S3, the loop order of BLIS, where the R1 x S1*S2*S3 block of a packed
  * panel stays in cache across the S1 tiles and the accumulator tile carries partial sums. */
-static int main_order(const tt_space *sp, bool kblock, names *l)
+static int main_order(const sp_var *sp, bool kblock, names *l)
 {
     int rc = 0;
     for (int a = 0; rc == 0 && a < sp->ntriv_s; a++)
@@ -70,18 +80,16 @@ static int main_order(const tt_space *sp, bool kblock, names *l)
         rc = push(l, sp->triv_r[a], -1);
     for (int a = 0; rc == 0 && !kblock && a < sp->nreduce; a++)
         rc = push(l, sp->reduce[a].name, 0);
-    for (int a = 0; rc == 0 && a < sp->nspatial; a++)
-        rc = push(l, sp->spatial[a].name, 2);
+    if (rc == 0)
+        rc = push_level(sp, l, 2);
     for (int a = 0; rc == 0 && a < sp->nreduce; a++)
         rc = push(l, sp->reduce[a].name, 1);
-    for (int a = 0; rc == 0 && a < sp->nspatial; a++)
-        rc = push(l, sp->spatial[a].name, 3);
-    return rc;
+    return rc == 0 ? push_level(sp, l, 3) : rc;
 }
 
 /* A root stage besides main under option mask: the innermost axis split by the lanes and
  * vectorised (SP_ROOT_VEC), the loops outside it fused and parallel (SP_ROOT_PAR). */
-static int root_stage(const tt_space *sp, tt_schedule *s, const tt_stage *st, unsigned mask)
+static int root_stage(const sp_var *sp, tt_schedule *s, const tt_stage *st, unsigned mask)
 {
     const char *name = st->output->name;
     int n = st->naxes < 64 ? st->naxes : 64, rc = 0;
@@ -124,7 +132,7 @@ static int root_stage(const tt_space *sp, tt_schedule *s, const tt_stage *st, un
     return rc;
 }
 
-static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
+static int emit_main(const sp_var *sp, const int *v, tt_schedule *s)
 {
     const char *M = sp->main_name;
     int rc = 0;
@@ -214,7 +222,7 @@ static int emit_main(const tt_space *sp, const int *v, tt_schedule *s)
     return rc;
 }
 
-int sp_emit(const tt_space *sp, const int *v, tt_schedule **out)
+int var_emit(const sp_var *sp, const int *v, tt_schedule **out)
 {
     *out = NULL;
     tt_schedule *s = tt_schedule_new();
@@ -277,7 +285,7 @@ static int find_tuple(const sp_axis *ax, const tt_step *st)
 }
 
 /* Whether loop (named "axis.level") belongs to a reduce axis of main. */
-static bool reduce_loop(const tt_space *sp, const char *loop)
+static bool reduce_loop(const sp_var *sp, const char *loop)
 {
     const char *dot = strrchr(loop, '.');
     size_t n = dot ? (size_t)(dot - loop) : strlen(loop);
@@ -287,7 +295,7 @@ static bool reduce_loop(const tt_space *sp, const char *loop)
     return false;
 }
 
-static int stage_of(const tt_space *sp, const char *name, const int *list, int n)
+static int stage_of(const sp_var *sp, const char *name, const int *list, int n)
 {
     for (int p = 0; p < n; p++)
         if (strcmp(sp->c->stages[list[p]]->output->name, name) == 0)
@@ -295,7 +303,7 @@ static int stage_of(const tt_space *sp, const char *name, const int *list, int n
     return -1;
 }
 
-static int decode_main(const tt_space *sp, const tt_step *st, int *v)
+static int decode_main(const sp_var *sp, const tt_step *st, int *v)
 {
     switch (st->kind) {
     case TT_STEP_SPLIT:
@@ -363,7 +371,7 @@ static unsigned root_bits(const tt_step *st)
                                            : 0;
 }
 
-int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
+int var_decode(const sp_var *sp, const tt_schedule *s, int *v)
 {
     memset(v, 0, (size_t)sp->ndec * sizeof *v);
     int n = sp->npre + sp->naux;
@@ -397,12 +405,12 @@ int sp_decode(const tt_space *sp, const tt_schedule *s, int *v)
     for (int d = 0; bad < 0 && d < sp->ndec; d++)
         if (v[d] < 0 || v[d] >= sp->dec[d].n)
             bad = tt_schedule_size(s);
-    if (bad < 0 && sp_footprint(sp, v) > sp->budget)
+    if (bad < 0 && var_footprint(sp, v) > sp->budget)
         bad = tt_schedule_size(s);
     /* the decisions must emit exactly s */
     char *want = tt_schedule_to_json(s), *got = NULL;
     tt_schedule *e = NULL;
-    if (bad < 0 && sp_emit(sp, v, &e) == 0)
+    if (bad < 0 && var_emit(sp, v, &e) == 0)
         got = tt_schedule_to_json(e);
     int rc = 0;
     if (!want || (bad < 0 && !got))

@@ -58,7 +58,8 @@ typedef struct {
     int dim;            /* indexed by the vector axis alone */
 } sp_pack;
 
-struct tt_space {
+/* One variant of the space: every decision below for one choice of the vector axis. */
+typedef struct sp_var {
     tt_compute *c;
     tt_space_opts opts;
     int lanes;      /* vector lanes of the output dtype */
@@ -74,7 +75,7 @@ struct tt_space {
     sp_axis *reduce;
     int ntriv_r;
     const char **triv_r;
-    int vec;       /* index in spatial of the vector axis (the output's stride-1 axis); -1 */
+    int vec;       /* index in spatial of the vector axis (innermost in S2 and S3); -1: none */
     int row;       /* the default's register-tile row axis: reads along it reuse the vector */
     bool epilogue; /* the output is fused into main as an epilogue */
     int nforced;
@@ -98,6 +99,20 @@ struct tt_space {
     double *wcnt;
     sp_count nother; /* product of the other decisions' domains */
     sp_count total;
+} sp_var;
+
+/* The space: the union of its variants, which differ in the vector axis. Variant 0 vectorises
+ * the output's stride-1 axis; variant 1, where there is one, another axis whose reads are
+ * broadcasts or packable panels (an NCHW conv's output channels, a skinny matmul's rows), for
+ * computes whose stride-1 axis makes poor vectors (search/space_variant.c). A decision vector
+ * holds its variant's decisions, then (with two variants) the variant in v[ndec - 1]. */
+#define SP_MAX_VARIANTS 2
+struct tt_space {
+    tt_compute *c;
+    int nvar;
+    sp_var *var[SP_MAX_VARIANTS];
+    int ndec;       /* the longest variant's decisions, plus the variant's own slot */
+    sp_count total; /* points of all variants */
 };
 
 /* Options of a root stage besides main: its outer loops fused and parallel, its innermost
@@ -109,14 +124,32 @@ int sp_root_count(unsigned caps);
 unsigned sp_root_mask(unsigned caps, int k);
 int sp_root_index(unsigned caps, unsigned mask); /* -1 when caps do not allow mask */
 
-/* Decisions -> schedule (search/space_emit.c). *out is a new schedule. */
+/* A variant (search/space.c): vec_axis names the vector axis, NULL for the output's stride-1
+ * axis. */
+int var_new(const tt_compute *c, const tt_space_opts *opts, const char *vec_axis, sp_var **out);
+void var_free(sp_var *sp);
+/* The axis a second variant vectorises (a name in c), or NULL when v0's is good enough. */
+const char *var_alt_axis(const sp_var *v0);
+/* The default schedule's decisions. */
+void var_default(const sp_var *sp, int *v);
+
+/* The top level (search/space_variant.c): the same operations on a decision vector of the
+ * whole space, dispatched to its variant. */
 int sp_emit(const tt_space *sp, const int *v, tt_schedule **out);
-/* Schedule -> decisions: the one point whose schedule is s, or -1 with a message. */
 int sp_decode(const tt_space *sp, const tt_schedule *s, int *v);
-/* Footprint of the spatial tiles of v; whether v respects the budget. */
-int64_t sp_footprint(const tt_space *sp, const int *v);
-/* Decisions of point index (mixed radix over the other decisions, DP unrank over tiles). */
 void sp_unrank(const tt_space *sp, sp_count index, int *v);
+void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v);
+bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v);
+void sp_cross_dec(const tt_space *sp, uint64_t *rng, const int *a, const int *b, int *child);
+
+/* Decisions -> schedule (search/space_emit.c). *out is a new schedule. */
+int var_emit(const sp_var *sp, const int *v, tt_schedule **out);
+/* Schedule -> decisions: the one point whose schedule is s, or -1 with a message. */
+int var_decode(const sp_var *sp, const tt_schedule *s, int *v);
+/* Footprint of the spatial tiles of v; whether v respects the budget. */
+int64_t var_footprint(const sp_var *sp, const int *v);
+/* Decisions of point index (mixed radix over the other decisions, DP unrank over tiles). */
+void var_unrank(const sp_var *sp, sp_count index, int *v);
 
 /* xorshift64* in [0, n). */
 uint64_t sp_rand(uint64_t *rng);
@@ -124,9 +157,9 @@ int64_t sp_below(uint64_t *rng, int64_t n);
 double sp_uniform(uint64_t *rng);
 
 /* Random decisions (search/space_sample.c). */
-void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v);
+void var_sample_dec(const sp_var *sp, uint64_t *rng, int *v);
 /* Changes exactly one decision of v; false when no decision can change. */
-bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v);
-void sp_cross_dec(const tt_space *sp, uint64_t *rng, const int *a, const int *b, int *child);
+bool var_mutate_dec(const sp_var *sp, uint64_t *rng, int *v);
+void var_cross_dec(const sp_var *sp, uint64_t *rng, const int *a, const int *b, int *child);
 
 #endif

@@ -44,7 +44,7 @@ static int64_t outer_extent(const sp_axis *ax, int t)
     return (ax->extent + prod - 1) / prod;
 }
 
-void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v)
+void var_sample_dec(const sp_var *sp, uint64_t *rng, int *v)
 {
     /* tiles: exact weighted sampling over the tilings that fit the budget */
     int64_t p = 1, B = sp->budget;
@@ -115,7 +115,7 @@ void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v)
 }
 
 /* Changes decision d of v to another value that keeps v in the space; false if none. */
-static bool change(const tt_space *sp, uint64_t *rng, int d, int *v)
+static bool change(const sp_var *sp, uint64_t *rng, int d, int *v)
 {
     const sp_decision *dc = &sp->dec[d];
     if (dc->n <= 1)
@@ -156,7 +156,7 @@ static bool change(const tt_space *sp, uint64_t *rng, int d, int *v)
     return true;
 }
 
-bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v)
+bool var_mutate_dec(const sp_var *sp, uint64_t *rng, int *v)
 {
     int cand[512], n = 0;
     for (int d = 0; d < sp->ndec && n < 512; d++)
@@ -178,80 +178,16 @@ bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v)
     return false;
 }
 
-void sp_cross_dec(const tt_space *sp, uint64_t *rng, const int *a, const int *b, int *child)
+void var_cross_dec(const sp_var *sp, uint64_t *rng, const int *a, const int *b, int *child)
 {
     for (int d = 0; d < sp->ndec; d++)
         child[d] = bernoulli(rng, 0.5) ? a[d] : b[d];
     /* mixed tiles may overflow the register budget: then all tiles come from one parent */
-    if (sp_footprint(sp, child) > sp->budget) {
+    if (var_footprint(sp, child) > sp->budget) {
         const int *from = bernoulli(rng, 0.5) ? a : b;
         for (int d = 0; d < sp->nspatial; d++)
             child[d] = from[d];
     }
-}
-
-int tt_space_sample(tt_space *sp, uint64_t *rng, tt_schedule **out)
-{
-    *out = NULL;
-    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
-    if (!v)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    sp_sample_dec(sp, rng, v);
-    int rc = sp_emit(sp, v, out);
-    free(v);
-    return rc;
-}
-
-int tt_space_mutate(tt_space *sp, const tt_schedule *s, uint64_t *rng, tt_schedule **out)
-{
-    *out = NULL;
-    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
-    if (!v)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    int rc = sp_decode(sp, s, v);
-    if (rc != 0)
-        rc = tt_error_wrap("mutate");
-    else if (!sp_mutate_dec(sp, rng, v))
-        rc = tt_error_set("mutate: the space of %s has a single point", sp->main_name);
-    else
-        rc = sp_emit(sp, v, out);
-    free(v);
-    return rc;
-}
-
-int tt_space_crossover(tt_space *sp, const tt_schedule *a, const tt_schedule *b, uint64_t *rng,
-                       tt_schedule **out)
-{
-    *out = NULL;
-    size_t n = (size_t)sp->ndec + 1;
-    int *va = calloc(n, sizeof *va), *vb = calloc(n, sizeof *vb), *vc = calloc(n, sizeof *vc);
-    int rc = va && vb && vc ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    if (rc == 0 && (sp_decode(sp, a, va) != 0 || sp_decode(sp, b, vb) != 0))
-        rc = tt_error_wrap("crossover");
-    if (rc == 0) {
-        sp_cross_dec(sp, rng, va, vb, vc);
-        rc = sp_emit(sp, vc, out);
-    }
-    free(va);
-    free(vb);
-    free(vc);
-    return rc;
-}
-
-int tt_space_decode(const tt_space *sp, const tt_schedule *s, int **values, int *n)
-{
-    *values = NULL;
-    *n = 0;
-    int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
-    if (!v)
-        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    if (sp_decode(sp, s, v) != 0) {
-        free(v);
-        return -1;
-    }
-    *values = v;
-    *n = sp->ndec;
-    return 0;
 }
 
 uint64_t tt_schedule_hash(const tt_schedule *s)

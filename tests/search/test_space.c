@@ -123,6 +123,15 @@ static int make_cases(op_case *o)
     tt_op_desc_init(&d, TT_OP_MATMUL);
     d.M = 10, d.N = 12, d.K = 6, d.dtype = TT_DT_F64;
     o[n++] = (op_case){"matmul float64", st_op(&d), {256, 2}};
+    /* a second vector axis: output channels of an NCHW conv (width 6 makes poor vectors),
+     * rows of a skinny matmul (10 columns) */
+    tt_op_desc_init(&d, TT_OP_CONV2D);
+    d.N = 1, d.C = 3, d.H = 5, d.W = 6, d.K = 16, d.R = 3, d.S = 3, d.bias = true;
+    d.pad[0] = d.pad[1] = 1;
+    o[n++] = (op_case){"conv2d nchw 16 channels", st_op(&d), {256, 1}};
+    tt_op_desc_init(&d, TT_OP_MATMUL);
+    d.M = 40, d.N = 10, d.K = 7;
+    o[n++] = (op_case){"matmul 40x10x7", st_op(&d), {256, 2}};
     return n;
 }
 
@@ -743,6 +752,87 @@ static void test_odd_extent_tiles(void **state)
     }
 }
 
+/* The second vector axis (search/space_variant.c): where the stride-1 axis makes poor vectors
+ * and another axis reads broadcasts or packable panels, samples vectorise either (the other
+ * with its S3 tile innermost and its input packable), mutants stay with their parent's axis,
+ * grid points cover both; where the stride-1 axis is fine, nothing else is vectorised. */
+static void test_vector_axis_variants(void **state)
+{
+    (void)state;
+    tt_op_desc d;
+    tt_op_desc_init(&d, TT_OP_CONV2D);
+    d.N = 1, d.C = 4, d.H = 7, d.W = 7, d.K = 32, d.R = 3, d.S = 3, d.pad[0] = d.pad[1] = 1;
+    tt_compute *nchw = st_op(&d);
+    d.nhwc = true;
+    tt_compute *nhwc = st_op(&d);
+    tt_op_desc_init(&d, TT_OP_MATMUL);
+    d.M = 64, d.N = 10, d.K = 16;
+    tt_compute *skinny = st_op(&d);
+    d.N = 64;
+    tt_compute *square = st_op(&d);
+    struct {
+        tt_compute *c;
+        const char *inner, *alt, *packed; /* the stride-1 axis, the other one (or NULL) */
+    } cases[] = {{nchw, "q.3", "k.3", "W"},
+                 {skinny, "j.3", "i.3", "A"},
+                 {nhwc, "k.3", NULL, NULL},
+                 {square, "j.3", NULL, NULL}};
+    for (int c = 0; c < 4; c++) {
+        tt_space_opts opts = {256, 1};
+        tt_space *sp = NULL;
+        assert_int_equal(tt_space_new(cases[c].c, &opts, &sp), 0);
+        uint64_t rng = 11;
+        int n_alt = 0, n_inner = 0, n_packed = 0, checked = 0;
+        for (int t = 0; t < 300; t++) {
+            tt_schedule *s = NULL;
+            assert_int_equal(tt_space_sample(sp, &rng, &s), 0);
+            const tt_step *vec = find_step(s, TT_STEP_VECTORIZE);
+            bool alt = vec && cases[c].alt && strcmp(vec->loops[0], cases[c].alt) == 0;
+            if (vec && !alt)
+                assert_string_equal(vec->loops[0], cases[c].inner);
+            n_alt += alt;
+            n_inner += vec && !alt;
+            if (alt) {
+                const tt_step *order = find_step(s, TT_STEP_REORDER);
+                assert_string_equal(order->loops[order->nloops - 1], cases[c].alt);
+                const tt_step *pk = find_step(s, TT_STEP_PACK);
+                n_packed += pk && strcmp(pk->tensor, cases[c].packed) == 0;
+                tt_schedule *m = NULL;
+                assert_int_equal(tt_space_mutate(sp, s, &rng, &m), 0);
+                const tt_step *mv = find_step(m, TT_STEP_VECTORIZE);
+                const tt_step *mo = find_step(m, TT_STEP_REORDER);
+                assert_true(!mv || strcmp(mv->loops[0], cases[c].alt) == 0);
+                assert_string_equal(mo->loops[mo->nloops - 1], cases[c].alt);
+                tt_schedule_free(m);
+                if (checked < 4) {
+                    char label[64];
+                    snprintf(label, sizeof label, "case %d, vector axis %s #%d", c, cases[c].alt,
+                             checked);
+                    assert_int_equal(st_check(cases[c].c, s, checked == 0 ? host : NULL, label), 0);
+                    checked++;
+                }
+            }
+            tt_schedule_free(s);
+        }
+        printf("case %d: %d samples vectorise %s, %d %s (%d packed)\n", c, n_inner, cases[c].inner,
+               n_alt, cases[c].alt ? cases[c].alt : "-", n_packed);
+        assert_true(n_inner >= 60);
+        if (cases[c].alt) {
+            assert_true(n_alt >= 60 && n_packed >= 10);
+            /* the last grid point is the other variant's */
+            tt_schedule *last = NULL;
+            assert_int_equal(tt_space_point(sp, tt_space_size(sp) - 1, &last), 0);
+            const tt_step *order = find_step(last, TT_STEP_REORDER);
+            assert_string_equal(order->loops[order->nloops - 1], cases[c].alt);
+            tt_schedule_free(last);
+        } else {
+            assert_int_equal(n_alt, 0);
+        }
+        tt_space_free(sp);
+        tt_compute_release(cases[c].c);
+    }
+}
+
 /* ---- errors ---- */
 
 static void test_errors(void **state)
@@ -810,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_sizes_and_rate),
         cmocka_unit_test(test_kblock_points),
         cmocka_unit_test(test_odd_extent_tiles),
+        cmocka_unit_test(test_vector_axis_variants),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
