@@ -576,7 +576,7 @@ int var_new(const tt_compute *c, const tt_space_opts *opts, const char *vec_axis
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
     sp->c = (tt_compute *)c;
     tt_object_retain((tt_object *)c);
-    sp->opts = opts ? *opts : (tt_space_opts){0, 0};
+    sp->opts = opts ? *opts : (tt_space_opts){0, 0, 0};
     if (sp->opts.vector_bits <= 0)
         sp->opts.vector_bits = 128;
     if (sp->opts.num_threads <= 0)
@@ -596,8 +596,13 @@ int var_new(const tt_compute *c, const tt_space_opts *opts, const char *vec_axis
     sp->lanes = sp->opts.vector_bits / bits;
     if (sp->lanes > SP_MAX_LANES)
         sp->lanes = SP_MAX_LANES;
-    /* accumulators of the register tile: about 16 vector registers' worth */
-    sp->budget = sp->reduction ? (16 * sp->lanes > 64 ? 16 * sp->lanes : 64) : 1;
+    /* accumulators of the register tile: 16 vectors, or all registers but four (a tile of
+     * 13-16 accumulators spills on AVX2's 16: the inputs of each step need registers too) */
+    if (sp->opts.vector_regs <= 0)
+        sp->opts.vector_regs = 16;
+    int64_t vecs = sp->opts.vector_regs - 4 < 16 ? sp->opts.vector_regs - 4 : 16;
+    vecs = vecs > 2 ? vecs : 2;
+    sp->budget = sp->reduction ? (vecs * sp->lanes > 64 ? vecs * sp->lanes : 64) : 1;
     sp->row = -1;
     sp->pack = calloc(8, sizeof *sp->pack);
     int rc = sp->pack ? 0 : tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");

@@ -179,6 +179,7 @@ static int default_schedule(const tt_task *task, const tt_target *t, tt_compile_
 {
     tt_space_opts opts = {
         .vector_bits = tt_target_vector_bits(t),
+        .vector_regs = tt_target_vector_regs(t),
         .num_threads = tt_target_is_host(t) ? tt_backend_num_threads() : 0,
     };
     tt_space *sp = NULL;

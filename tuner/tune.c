@@ -151,7 +151,9 @@ static int task_start(tuner *t, task_state *ts, int index)
         snprintf(why, sizeof why, "%s", tt_get_last_error());
         goto cannot;
     }
-    tt_space_opts so = {.vector_bits = tt_target_vector_bits(t->target), .num_threads = t->threads};
+    tt_space_opts so = {.vector_bits = tt_target_vector_bits(t->target),
+                        .num_threads = t->threads,
+                        .vector_regs = tt_target_vector_regs(t->target)};
     if (tt_space_new(ts->task->compute, &so, &ts->space) != 0) {
         snprintf(why, sizeof why, "no search space: %s", tt_get_last_error());
         goto cannot;

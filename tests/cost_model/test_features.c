@@ -186,7 +186,7 @@ static void test_sampled_schedules(void **state)
     (void)state;
     tt_opfile *file = NULL;
     tt_compute *c = matmul(256, 256, 256, &file);
-    tt_space_opts so = {256, 2};
+    tt_space_opts so = {256, 2, 0};
     tt_space *sp = NULL;
     assert_int_equal(tt_space_new(c, &so, &sp), 0);
     enum { N = 200 };

@@ -81,7 +81,7 @@ static matmul_space matmul_space_new(int m, int n, int k, int threads)
     matmul_space ms = {0};
     assert_int_equal(tt_opfile_parse_string(text, "mm.json", &ms.file), 0);
     ms.c = ms.file->tasks[0].compute;
-    tt_space_opts so = {256, threads};
+    tt_space_opts so = {256, threads, 0};
     assert_int_equal(tt_space_new(ms.c, &so, &ms.sp), 0);
     return ms;
 }

@@ -52,7 +52,7 @@ static int conv_case(op_case *o, int n, const char *label, tt_op_kind kind, bool
     d.relu = kind == TT_OP_CONV2D;
     if (kind == TT_OP_DEPTHWISE_CONV2D)
         d.C = 4, d.stride[1] = 1;
-    o[n] = (op_case){label, st_op(&d), {256, 2}};
+    o[n] = (op_case){label, st_op(&d), {256, 2, 0}};
     return n + 1;
 }
 
@@ -66,15 +66,15 @@ static int make_cases(op_case *o)
         tt_op_desc d;
         tt_op_desc_init(&d, TT_OP_MATMUL);
         d.M = mm[i][0], d.N = mm[i][1], d.K = mm[i][2];
-        o[n++] = (op_case){mm_label[i], st_op(&d), {i == 4 ? 512 : 256, i == 1 ? 1 : 2}};
+        o[n++] = (op_case){mm_label[i], st_op(&d), {i == 4 ? 512 : 256, i == 1 ? 1 : 2, 0}};
     }
     tt_op_desc d;
     tt_op_desc_init(&d, TT_OP_BATCH_MATMUL);
     d.B = 2, d.M = 5, d.N = 12, d.K = 7;
-    o[n++] = (op_case){"batch_matmul", st_op(&d), {128, 2}};
+    o[n++] = (op_case){"batch_matmul", st_op(&d), {128, 2, 0}};
     tt_op_desc_init(&d, TT_OP_DENSE);
     d.M = 6, d.N = 20, d.K = 9, d.bias = d.relu = true;
-    o[n++] = (op_case){"dense bias relu", st_op(&d), {256, 2}};
+    o[n++] = (op_case){"dense bias relu", st_op(&d), {256, 2, 0}};
     n = conv_case(o, n, "conv2d nchw", TT_OP_CONV2D, false);
     n = conv_case(o, n, "conv2d nhwc", TT_OP_CONV2D, true);
     n = conv_case(o, n, "depthwise nchw", TT_OP_DEPTHWISE_CONV2D, false);
@@ -82,56 +82,56 @@ static int make_cases(op_case *o)
     tt_op_desc_init(&d, TT_OP_POOL2D);
     d.N = 1, d.C = 3, d.H = 8, d.W = 9, d.R = 2, d.S = 2, d.pool_max = true;
     d.stride[0] = d.stride[1] = 2;
-    o[n++] = (op_case){"pool2d max", st_op(&d), {256, 2}};
+    o[n++] = (op_case){"pool2d max", st_op(&d), {256, 2, 0}};
     tt_op_desc_init(&d, TT_OP_POOL2D);
     d.N = 1, d.C = 4, d.H = 7, d.W = 7, d.R = 3, d.S = 3, d.nhwc = true;
     d.stride[0] = d.stride[1] = 2;
     d.pad[0] = d.pad[1] = 1;
-    o[n++] = (op_case){"pool2d avg nhwc pad", st_op(&d), {256, 2}};
+    o[n++] = (op_case){"pool2d avg nhwc pad", st_op(&d), {256, 2, 0}};
     o[n++] = (op_case){
         "expr scaled_mm",
         tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j]) * s[j]", "A:9x11,B:11x24,s:24"),
-        {256, 2}};
+        {256, 2, 0}};
     o[n++] = (op_case){
         "expr stencil",
         tt_test_parse("T[i, j] = A[i, j] * 2.0; C[i, j] = T[i, j] + T[i, j + 2]", "A:9x20"),
-        {256, 2}};
+        {256, 2, 0}};
     o[n++] = (op_case){"expr softmax",
                        tt_test_parse("M[i] = max(j, X[i, j]); E[i, j] = exp(X[i, j] - M[i]); "
                                      "S[i] = sum(j, E[i, j]); Y[i, j] = E[i, j] / S[i]",
                                      "X:5x19"),
-                       {256, 2}};
+                       {256, 2, 0}};
     o[n++] =
         (op_case){"expr elementwise 3d",
                   tt_test_parse("C[i, j, k] = max(A[i, j, k] * B[k] + 1.0, 0.0)", "A:3x5x18,B:18"),
-                  {512, 2}};
+                  {512, 2, 0}};
     o[n++] = (op_case){"expr sum of squares",
                        tt_test_parse("R[i] = sum([j, k], X[i, j, k] * X[i, j, k])", "X:6x4x7"),
-                       {256, 2}};
+                       {256, 2, 0}};
     o[n++] =
         (op_case){"expr prologue+epilogue",
                   tt_test_parse("S[i, k] = A[i, k] * 2.0; T[i, j] = sum(k, S[i, k] * B[k, j]); "
                                 "C[i, j] = max(T[i, j], 0.0)",
                                 "A:6x5,B:5x21"),
-                  {256, 2}};
+                  {256, 2, 0}};
     /* edges: a scalar reduction, extent-1 reduce axes (1x1 conv), float64 */
     o[n++] =
-        (op_case){"expr scalar sum", tt_test_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2}};
+        (op_case){"expr scalar sum", tt_test_parse("s = sum(i, A[i] * A[i])", "A:37"), {256, 2, 0}};
     tt_op_desc_init(&d, TT_OP_CONV2D);
     d.N = 2, d.C = 5, d.H = 6, d.W = 6, d.K = 12, d.R = 1, d.S = 1, d.bias = true;
-    o[n++] = (op_case){"conv2d 1x1 batch 2", st_op(&d), {512, 3}};
+    o[n++] = (op_case){"conv2d 1x1 batch 2", st_op(&d), {512, 3, 0}};
     tt_op_desc_init(&d, TT_OP_MATMUL);
     d.M = 10, d.N = 12, d.K = 6, d.dtype = TT_DT_F64;
-    o[n++] = (op_case){"matmul float64", st_op(&d), {256, 2}};
+    o[n++] = (op_case){"matmul float64", st_op(&d), {256, 2, 0}};
     /* a second vector axis: output channels of an NCHW conv (width 6 makes poor vectors),
      * rows of a skinny matmul (10 columns) */
     tt_op_desc_init(&d, TT_OP_CONV2D);
     d.N = 1, d.C = 3, d.H = 5, d.W = 6, d.K = 16, d.R = 3, d.S = 3, d.bias = true;
     d.pad[0] = d.pad[1] = 1;
-    o[n++] = (op_case){"conv2d nchw 16 channels", st_op(&d), {256, 1}};
+    o[n++] = (op_case){"conv2d nchw 16 channels", st_op(&d), {256, 1, 0}};
     tt_op_desc_init(&d, TT_OP_MATMUL);
     d.M = 40, d.N = 10, d.K = 7;
-    o[n++] = (op_case){"matmul 40x10x7", st_op(&d), {256, 2}};
+    o[n++] = (op_case){"matmul 40x10x7", st_op(&d), {256, 2, 0}};
     return n;
 }
 
@@ -271,7 +271,7 @@ static void test_realistic_shapes_lower(void **state)
     d.stride[0] = d.stride[1] = 2;
     d.pad[0] = d.pad[1] = 1;
     c[5] = st_op(&d);
-    static const tt_space_opts opts[] = {{512, 8}, {256, 4}, {128, 2}};
+    static const tt_space_opts opts[] = {{512, 8, 0}, {256, 4, 0}, {128, 2, 0}};
     uint64_t rng = 31;
     for (int i = 0; i < 6; i++) {
         assert_non_null(c[i]);
@@ -342,7 +342,7 @@ static void test_unrolled_body_capped(void **state)
     tt_op_desc_init(&d, TT_OP_MATMUL);
     d.M = d.N = d.K = 1024;
     c[1] = st_op(&d);
-    const tt_space_opts opts = {512, 8};
+    const tt_space_opts opts = {512, 8, 0};
     uint64_t rng = 5;
     for (int i = 0; i < 2; i++) {
         assert_non_null(c[i]);
@@ -442,7 +442,7 @@ static void test_hash_and_json_round_trip(void **state)
 {
     (void)state;
     tt_compute *c = tt_test_parse("C[i, j] = sum(k, A[i, k] * B[k, j])", "A:24x16,B:16x32");
-    tt_space_opts opts = {256, 4};
+    tt_space_opts opts = {256, 4, 0};
     tt_space *sp = NULL;
     assert_int_equal(tt_space_new(c, &opts, &sp), 0);
     int64_t size = tt_space_size(sp);
@@ -501,7 +501,7 @@ static void test_default_structure(void **state)
     tt_op_desc_init(&d, TT_OP_DENSE);
     d.M = 64, d.N = 256, d.K = 128, d.bias = d.relu = true;
     tt_compute *c = st_op(&d);
-    tt_space_opts opts = {512, 8};
+    tt_space_opts opts = {512, 8, 0};
     tt_space *sp = NULL;
     assert_int_equal(tt_space_new(c, &opts, &sp), 0);
     tt_schedule *s = NULL;
@@ -605,7 +605,7 @@ static void test_sizes_and_rate(void **state)
     tt_compute *conv = st_op(&d);
     static const int bits[] = {256, 512};
     for (int b = 0; b < 2; b++) {
-        tt_space_opts opts = {bits[b], 8};
+        tt_space_opts opts = {bits[b], 8, 0};
         tt_space *s1 = NULL, *s2 = NULL;
         assert_int_equal(tt_space_new(mm, &opts, &s1), 0);
         assert_int_equal(tt_space_new(conv, &opts, &s2), 0);
@@ -668,7 +668,7 @@ static void test_kblock_points(void **state)
     tt_compute *dense = st_op(&d);
     tt_compute *cs[2] = {mm, dense};
     for (int i = 0; i < 2; i++) {
-        tt_space_opts opts = {256, 2};
+        tt_space_opts opts = {256, 2, 0};
         tt_space *sp = NULL;
         assert_int_equal(tt_space_new(cs[i], &opts, &sp), 0);
         uint64_t rng = 99;
@@ -718,7 +718,7 @@ static void test_odd_extent_tiles(void **state)
         tt_op_desc_init(&d, TT_OP_MATMUL);
         d.M = shapes[c][0], d.N = shapes[c][1], d.K = shapes[c][2];
         tt_compute *mm = st_op(&d);
-        tt_space_opts opts = {256, 2};
+        tt_space_opts opts = {256, 2, 0};
         tt_space *sp = NULL;
         assert_int_equal(tt_space_new(mm, &opts, &sp), 0);
         uint64_t rng = 7;
@@ -778,7 +778,7 @@ static void test_vector_axis_variants(void **state)
                  {nhwc, "k.3", NULL, NULL},
                  {square, "j.3", NULL, NULL}};
     for (int c = 0; c < 4; c++) {
-        tt_space_opts opts = {256, 1};
+        tt_space_opts opts = {256, 1, 0};
         tt_space *sp = NULL;
         assert_int_equal(tt_space_new(cases[c].c, &opts, &sp), 0);
         uint64_t rng = 11;

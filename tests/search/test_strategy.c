@@ -33,7 +33,7 @@ static bool hset_add(hset *s, uint64_t h)
 
 static tt_space *space_of(tt_compute *c, int bits, int threads)
 {
-    tt_space_opts o = {bits, threads};
+    tt_space_opts o = {bits, threads, 0};
     tt_space *sp = NULL;
     assert_int_equal(tt_space_new(c, &o, &sp), 0);
     return sp;
