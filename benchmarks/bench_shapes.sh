@@ -98,6 +98,35 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 
 tuner=${tuners%% *}
 seed=${seeds%% *}
+# The winner's shape: its vector loop, its register tile per axis (S3, or S2*S3), packed inputs, k
+# blocking (reduce loops above the accumulator tile), the parallel loop.
+winner() {
+    python3 - "$1" <<'PY'
+import json, sys
+best = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("error", 1) == 0 and r.get("costs"):
+        c = sorted(r["costs"])[len(r["costs"]) // 2]
+        best[json.dumps(r["steps"])] = c  # the latest measurement of a schedule counts
+if not best:
+    print("-"); sys.exit()
+steps = json.loads(min(best, key=best.get))
+split = {s["loop"]: s["factors"] for s in steps if s["s"] == "split"}
+vec = [s["loop"] for s in steps if s["s"] == "vectorize"]
+tile = "x".join(f"{a}{f[1]}*{f[2]}" if f[1] > 1 else f"{a}{f[2]}"
+               for a, f in split.items() if len(f) == 3)
+order = next((s["loops"] for s in steps if s["s"] == "reorder"), [])
+cw = next((s["loop"].split("@")[-1] for s in steps if s["s"] == "cache_write"), None)
+reduce = [a + ".0" for a, f in split.items() if len(f) == 1]
+kb = cw in order and any(l in reduce for l in order[:order.index(cw)])
+out = [f"vec {vec[0] if vec else 'none'}", f"tile {tile}"]
+out += [f"pack {s['tensor']}" for s in steps if s["s"] == "pack"]
+out += ["acc tile" + (" k-blocked" if kb else "")] if cw else []
+out += [f"par {s['loop']}" for s in steps if s["s"] == "parallel"]
+print(", ".join(out))
+PY
+}
 started=$(date -u '+%Y-%m-%d %H:%M UTC')
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs;" \
     "load before: $(load)" >&2
@@ -123,7 +152,10 @@ while read -r name kind args; do
         bload=$(load)
         row=$("$bt" --lib "$lib" --func "$name" --threads "$t" --runs "$runs" "$kind" $args </dev/null) ||
             { echo "$name, $t threads: bench_tuned failed" >&2; continue; }
-        echo "$row ${overhead:--} | $ntrials | $tload / $bload |" | tee -a "$rows" >&2
+        # one core's FMA peak now (a loaded machine runs slower clocks), and what the winner is
+        peak=$("$bt" --peak)
+        echo "$row ${overhead:--} | $ntrials | $tload / $bload | $peak | $(winner "$base.log") |" |
+            tee -a "$rows" >&2
     done
 done <<<"$selected"
 
@@ -145,18 +177,23 @@ for line in open(sys.argv[1]):
     if len(c) >= 11:
         rows.append(c)
 print("| shape | threads | ours GFLOPS | oneDNN | OpenBLAS | ratio vs better peer | better peer "
-      "| target | met | tuning overhead | trials | max rel err | load |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+      "| target | met | ours / oneDNN % of peak | tuning overhead | trials | max rel err | load "
+      "| our winner |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 gm = collections.defaultdict(list)
 for c in rows:
     name, t, ours, dnnl, blas, ratio, peer, err, overhead, trials, load = c[:11]
+    peak, win = (c[11], c[12]) if len(c) >= 13 else ("0", "-")
+    # the peak of one core times the threads: the share of the FMA units each kernel keeps busy
+    p = float(peak) * int(t)
+    pct = f"{100 * float(ours) / p:.0f} / {100 * float(dnnl) / p:.0f}" if p > 0 else "-"
     odd = name.startswith("mm_")
     goal = 0.95 if odd else 1.0
     r = float(ratio)
     gm[("odd" if odd else "conv", t)].append(r)
     ov = f"{overhead}x" if overhead != "-" else "-"
     print(f"| {name} | {t} | {ours} | {dnnl} | {blas} | {r:.2f}x | {peer} | >= {goal}x | "
-          f"{'yes' if r >= goal else 'no'} | {ov} | {trials} | {err} | {load} |")
+          f"{'yes' if r >= goal else 'no'} | {pct} | {ov} | {trials} | {err} | {load} | {win} |")
 print()
 print("| set | threads | shapes | geometric mean ratio | target | met |")
 print("| --- | --- | --- | --- | --- | --- |")

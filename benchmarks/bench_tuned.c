@@ -3,6 +3,8 @@
  * protocol of bench_kernels (peers.c: warm-up, calibrated runs, interleaved rounds, medians).
  *   usage: bench_tuned --lib LIB --func NAME [--threads N] [--runs N] [--min-ms MS] SHAPE
  *          bench_tuned --check-peers
+ *          bench_tuned --peak    one core's fp32 FMA peak in GFLOPS (the widest vectors this CPU
+ *                                has: AVX-512, else AVX2+FMA; 0 on other CPUs), for "% of peak"
  *   SHAPE: matmul M N K
  *          conv2d NCHW|NHWC C H W K R S STRIDE PAD
  *          depthwise_conv2d NCHW|NHWC C H W R S STRIDE PAD
@@ -34,9 +36,70 @@ static void run_ours(void *ctx)
         bench_die("our kernel", "returned an error");
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* 12 independent FMA chains (two FMA pipes of 4-5 cycles' latency stay busy); the flops of n
+ * iterations over the seconds they take. */
+#define PEAK_BODY(V, FMA, SET1, LANES)                                                             \
+    V a[12], b = SET1(1.0f), c = SET1(1e-7f);                                                      \
+    for (int k = 0; k < 12; k++)                                                                   \
+        a[k] = SET1((float)k);                                                                     \
+    double t0 = now_s();                                                                           \
+    for (long i = 0; i < n; i++)                                                                   \
+        for (int k = 0; k < 12; k++)                                                               \
+            a[k] = FMA(a[k], b, c);                                                                \
+    double t = now_s() - t0;                                                                       \
+    float sink = 0;                                                                                \
+    for (int k = 0; k < 12; k++)                                                                   \
+        sink += a[k][0];                                                                           \
+    if (sink == 42.0f)                                                                             \
+        puts("");                                                                                  \
+    return 2.0 * LANES * 12 * (double)n / t * 1e-9;
+
+__attribute__((target("avx2,fma"))) static double peak_avx2(long n)
+{
+    PEAK_BODY(__m256, _mm256_fmadd_ps, _mm256_set1_ps, 8)
+}
+
+__attribute__((target("avx512f"))) static double peak_avx512(long n)
+{
+    PEAK_BODY(__m512, _mm512_fmadd_ps, _mm512_set1_ps, 16)
+}
+
+/* The best of 5 runs of 0.1-0.2 s each. */
+static double fma_peak(void)
+{
+    __builtin_cpu_init();
+    double (*f)(long) = __builtin_cpu_supports("avx512f") ? peak_avx512
+                        : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")
+                            ? peak_avx2
+                            : NULL;
+    double best = 0;
+    for (int r = 0; f && r < 5; r++) {
+        double g = f(20000000);
+        best = g > best ? g : best;
+    }
+    return best;
+}
+#else
+static double fma_peak(void)
+{
+    return 0;
+}
+#endif
+
 static const char usage_text[] =
     "usage: bench_tuned --lib LIB --func NAME [--threads N] [--runs N] [--min-ms MS] SHAPE\n"
-    "       bench_tuned --check-peers\n"
+    "       bench_tuned --check-peers | --peak\n"
     "  SHAPE: matmul M N K | conv2d NCHW|NHWC C H W K R S STRIDE PAD\n"
     "         | depthwise_conv2d NCHW|NHWC C H W R S STRIDE PAD\n";
 
@@ -182,6 +245,10 @@ int main(int argc, char **argv)
     bench_set_prog("bench_tuned");
     const char *lib = NULL, *func = NULL;
     int i = 1;
+    if (argc == 2 && !strcmp(argv[1], "--peak")) {
+        printf("%.1f\n", fma_peak());
+        return 0;
+    }
     if (argc == 2 && !strcmp(argv[1], "--check-peers")) {
         check_peers();
         bench_print_peers();
