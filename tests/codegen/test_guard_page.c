@@ -125,7 +125,7 @@ static void conv2d_nchw(void **state)
          "{\"s\":\"vectorize\",\"stage\":\"Y\",\"loop\":\"q.1\"}]"),
         ("[{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"r\"},"
          "{\"s\":\"unroll\",\"stage\":\"Y\",\"loop\":\"s\"}]"),
-        /* 7 lanes: a native chunk of 4 and a masked remainder of 3 lanes in 4 */
+        /* 7 lanes: pieces of 4, 2 and 1 */
         ("[{\"s\":\"split\",\"stage\":\"Y\",\"loop\":\"q\",\"factors\":[7]},"
          "{\"s\":\"reorder\",\"stage\":\"Y\",\"loops\":[\"n\",\"k\",\"p\",\"q.0\",\"c\","
          "\"r\",\"s\",\"q.1\"]},"

@@ -148,7 +148,7 @@ static void matmul_schedules(void **state)
 }
 
 /* Vectorized loops of widths that are not a power of two or not a multiple of the target's
- * vector (native chunks plus a masked remainder): the accumulator's columns, over sizes where
+ * vector (native chunks plus power-of-two pieces): the accumulator's columns, over sizes where
  * the split divides and where its guard masks lanes, and the rows (stride-N gathers/scatters). */
 static void odd_vector_widths(void **state)
 {
