@@ -64,7 +64,8 @@ TT_API uint64_t tt_schedule_hash(const tt_schedule *s);
 typedef struct tt_strategy tt_strategy;
 
 /* kind: "random", "grid", "ga" (genetic: population, crossover, mutation; seeded) or "xgb"
- * (model-guided: the cost model of cost_model/ scores pools of samples and mutants). The
+ * (model-guided: the cost model of cost_model/ scores pools of samples and mutants); ga and
+ * xgb propose the space's default schedule of each vector axis first. The
  * strategy keeps sp, which must outlive it. */
 TT_API int tt_strategy_new(const char *kind, tt_space *sp, uint64_t seed, tt_strategy **out);
 TT_API void tt_strategy_free(tt_strategy *st);

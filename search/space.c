@@ -213,7 +213,7 @@ static void find_packs(sp_var *sp, const tt_expr *e, const tt_expr *vvar, const 
         for (int p = 0; p < sp->npack; p++)
             seen |= strcmp(sp->pack[p].tensor, e->tensor->name) == 0;
         if (dim >= 0 && walked && !seen && sp->npack < 8)
-            sp->pack[sp->npack++] = (sp_pack){e->tensor->name, dim};
+            sp->pack[sp->npack++] = (sp_pack){e->tensor->name, dim, dim != e->nargs - 1};
     }
     for (int i = 0; i < e->nargs; i++)
         find_packs(sp, e->args[i], vvar, M);
@@ -691,15 +691,22 @@ static int closest(const sp_axis *ax, const int64_t *want, int64_t room)
 void var_default(const sp_var *sp, int *v)
 {
     int64_t room = sp->budget;
-    /* vector axis first: one vector in S3; then a row tile of 4 on the next axis in */
-    for (int k = sp->nspatial - 1; k >= 0; k--) {
+    /* The vector axis first: two vectors in S3; then rows on the row axis, as many as the
+     * register budget leaves, up to BLIS's 6 (6 x 2 vectors on AVX2's 16 registers). */
+    int64_t rows = sp->budget / (2 * sp->lanes);
+    rows = rows > 6 ? 6 : rows < 2 ? 2 : rows;
+    for (int i = -1; i < sp->nspatial; i++) {
+        /* the vector axis, then the others from the innermost out */
+        int k = i < 0 ? sp->vec : sp->nspatial - 1 - i;
+        if (k < 0 || (i >= 0 && k == sp->vec))
+            continue;
         const sp_axis *ax = &sp->spatial[k];
         int64_t want[3] = {1, 1, 1};
         if (sp->reduction) {
             if (k == sp->vec)
-                want[0] = 2, want[2] = sp->lanes;
+                want[2] = 2 * sp->lanes;
             else if (k == sp->row || (sp->vec < 0 && k == sp->nspatial - 1))
-                want[0] = 4, want[2] = 4;
+                want[0] = 4, want[2] = rows;
         } else if (k == sp->vec) {
             want[0] = sp->lanes;
         }
@@ -727,6 +734,8 @@ void var_default(const sp_var *sp, int *v)
     v[sp->d_unroll_s] = sp->reduction ? sp->dec[sp->d_unroll_s].n - 1 : 0;
     v[sp->d_unroll_r] = sp->dec[sp->d_unroll_r].n - 1;
     v[sp->d_cache] = sp->reduction ? 1 : 0; /* a tile over the whole reduction */
+    for (int p = 0; p < sp->npack; p++)
+        v[sp->d_pack + p] = sp->pack[p].strided;
     for (int p = 0; p < sp->npre; p++)
         v[sp->d_pre + p] = 0;
     for (int p = 0; p < sp->naux; p++)

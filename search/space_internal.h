@@ -56,6 +56,7 @@ typedef struct {
 typedef struct {
     const char *tensor; /* an input read by the main stage */
     int dim;            /* indexed by the vector axis alone */
+    bool strided;       /* dim is not the last: unpacked, the vector gathers */
 } sp_pack;
 
 /* One variant of the space: every decision below for one choice of the vector axis. */
@@ -141,6 +142,8 @@ void sp_unrank(const tt_space *sp, sp_count index, int *v);
 void sp_sample_dec(const tt_space *sp, uint64_t *rng, int *v);
 bool sp_mutate_dec(const tt_space *sp, uint64_t *rng, int *v);
 void sp_cross_dec(const tt_space *sp, uint64_t *rng, const int *a, const int *b, int *child);
+/* Variant k's default schedule (tt_space_default is variant 0's). */
+void sp_default_dec(const tt_space *sp, int k, int *v);
 
 /* Decisions -> schedule (search/space_emit.c). *out is a new schedule. */
 int var_emit(const sp_var *sp, const int *v, tt_schedule **out);

@@ -133,13 +133,20 @@ int tt_space_point(tt_space *sp, int64_t index, tt_schedule **out)
     return rc;
 }
 
+void sp_default_dec(const tt_space *sp, int k, int *v)
+{
+    memset(v, 0, (size_t)sp->ndec * sizeof *v);
+    var_default(sp->var[k], v);
+    set_variant(sp, v, k);
+}
+
 int tt_space_default(tt_space *sp, tt_schedule **out)
 {
     *out = NULL;
     int *v = calloc((size_t)sp->ndec + 1, sizeof *v);
     if (!v)
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    var_default(sp->var[0], v);
+    sp_default_dec(sp, 0, v);
     int rc = sp_emit(sp, v, out);
     free(v);
     return rc;

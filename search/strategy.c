@@ -104,6 +104,25 @@ int st_propose_random(tt_strategy *st, tt_schedule **out)
     return rc;
 }
 
+/* The genetic and model-guided searches start from the default schedule of each variant of the
+ * space (one per vector axis: a register tile of two vectors by up to six rows, strided inputs
+ * packed): a sane point of each kind before the random ones, which on an NCHW conv rarely
+ * draw a tile as good. 0 once every default was proposed (or seen). */
+static int propose_seed(tt_strategy *st, tt_schedule **out)
+{
+    *out = NULL;
+    int rc = 0;
+    int *v = calloc((size_t)st->sp->ndec + 1, sizeof *v);
+    if (!v)
+        return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
+    while (rc == 0 && st->seeds < st->sp->nvar) {
+        sp_default_dec(st->sp, st->seeds++, v);
+        rc = st_propose_dec(st, v, out);
+    }
+    free(v);
+    return rc;
+}
+
 static int grid_propose(tt_strategy *st, tt_schedule **out)
 {
     *out = NULL;
@@ -184,10 +203,14 @@ int tt_strategy_next(tt_strategy *st, int n, tt_schedule ***out, int *count)
             rc = grid_propose(st, &r[k]);
             break;
         case ST_GA:
-            rc = ga_propose(st, &r[k]);
+            rc = propose_seed(st, &r[k]);
+            if (rc == 0)
+                rc = ga_propose(st, &r[k]);
             break;
         case ST_XGB:
-            rc = xgb_propose(st, &r[k]);
+            rc = propose_seed(st, &r[k]);
+            if (rc == 0)
+                rc = xgb_propose(st, &r[k]);
             break;
         }
         if (rc == 1)

@@ -29,6 +29,7 @@ struct tt_strategy {
     st_hashset seen;
     int64_t in_space; /* distinct points of the space proposed or marked */
     int64_t grid_next;
+    int seeds; /* variants whose default schedule was proposed (ga, xgb) */
     /* ga */
     int popsize;
     int64_t proposed;

@@ -100,7 +100,7 @@ static void test_guided_beats_random(void **state)
     tt_space *sp = ms.sp;
     int wins = 0;
     double sum_x = 0, sum_r = 0;
-    for (uint64_t seed = 1; seed <= 3; seed++) {
+    for (uint64_t seed = 1; seed <= 6; seed++) {
         double x = run("xgb", c, sp, seed, 5), r = run("random", c, sp, seed, 5);
         printf("seed %llu: best simulated cost xgb %.3g, random %.3g\n", (unsigned long long)seed,
                x, r);
@@ -108,7 +108,7 @@ static void test_guided_beats_random(void **state)
         sum_x += x;
         sum_r += r;
     }
-    assert_true(wins >= 2);
+    assert_true(wins >= 4);
     assert_true(sum_x < sum_r);
     matmul_space_free(&ms);
 }
