@@ -234,8 +234,8 @@ static void vector_companions(const sp_var *sp, const tt_expr *e, const tt_expr 
         vector_companions(sp, e->args[i], vvar, M, bad);
 }
 
-/* How the reads in e use variable x: *bare counts reads indexing one dim by x alone with
- * another dim walked by a reduce axis of M (a panel the pack step makes contiguous); *other
+/* How the reads in e use variable x: *bare counts reads of an input indexing one dim by x alone
+ * with another dim walked by a reduce axis of M (a panel the pack step makes contiguous); *other
  * is set by any read using x otherwise (a window q + s, a stride 2q, x in two dims). */
 static void var_reads(const tt_expr *e, const tt_expr *x, const tt_stage *M, int *bare, bool *other)
 {
@@ -250,7 +250,7 @@ static void var_reads(const tt_expr *e, const tt_expr *x, const tt_stage *M, int
             for (int r = 0; r < M->body->naxes; r++)
                 walked |= tt_expr_uses_var(e->args[d], M->body->axes[r]->var);
         }
-        if (alone == 1 && mixed == 0 && walked)
+        if (alone == 1 && mixed == 0 && walked && !e->tensor->producer)
             (*bare)++;
         else
             *other = true;

@@ -27,15 +27,15 @@ int tt_space_new(const tt_compute *c, const tt_space_opts *opts, tt_space **out)
     tt_space *sp = calloc(1, sizeof *sp);
     if (!sp)
         return tt_error_setc(TT_ERR_OUT_OF_MEMORY, "out of memory");
-    int rc = var_new(c, opts, NULL, &sp->var[0]);
-    sp->nvar = rc == 0;
-    const char *alt = rc == 0 ? var_alt_axis(sp->var[0]) : NULL;
-    if (alt && (rc = var_new(c, opts, alt, &sp->var[1])) == 0)
-        sp->nvar = 2;
-    if (rc != 0) {
-        tt_space_free(sp);
+    if (var_new(c, opts, NULL, &sp->var[0]) != 0) {
+        free(sp);
         return -1;
     }
+    sp->nvar = 1;
+    /* a second vector axis is an addition: a compute it cannot tile keeps the first alone */
+    const char *alt = var_alt_axis(sp->var[0]);
+    if (alt && var_new(c, opts, alt, &sp->var[1]) == 0)
+        sp->nvar = 2;
     sp->c = sp->var[0]->c;
     for (int k = 0; k < sp->nvar; k++) {
         if (sp->var[k]->ndec > sp->ndec)
