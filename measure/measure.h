@@ -34,6 +34,7 @@ typedef struct {
                            * > slow_factor * best_so_far; the warm-up call does not count */
     int warm;             /* 1: f has just run on these arguments in this process (the runner's
                            * correctness check), which was the warm-up: no call of its own */
+    int retries;          /* at most this many extra repeats replace disturbed ones (below) */
 } tt_timing_opts;
 
 typedef struct {
@@ -43,17 +44,25 @@ typedef struct {
     double cost;                         /* median of costs */
     double spread;                       /* (max - min) / median of costs */
     int pruned; /* 1: stopped at the first batch slower than slow_factor * best_so_far */
+    /* Per cost, the times the scheduler took a CPU from this process (its threads, the kernel's
+     * workers too) while that repeat ran (getrusage ru_nivcsw): > 0, the repeat shared its CPUs
+     * with another process and was disturbed. */
+    int switches[TT_MEASURE_MAX_REPEAT];
+    int disturbed; /* repeats run that were disturbed, those kept in costs and those replaced */
 } tt_timing_result;
 
 /* Fills o with the defaults: repeat 3, number 1, min_repeat_ms 50, no flush, no early stop,
- * slow_factor 3. */
+ * slow_factor 3, retries 3. */
 TT_API void tt_timing_opts_default(tt_timing_opts *o);
 
 /* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at
  * least doubling) until a batch of `number` calls lasts min_repeat_ms; that batch is the first
- * repeat. The cost is the median over `repeat` batches of the mean call time. With flush_cache, the
- * cache is flushed before every batch. -1 when f fails (its message, prefixed) or the options are
- * out of range. */
+ * repeat. A repeat during which the process lost a CPU to another (an involuntary context switch)
+ * is disturbed: up to `retries` extra repeats run while fewer than `repeat` were undisturbed, and
+ * costs keeps the undisturbed ones, topped up with the fastest disturbed ones to `repeat`. The
+ * cost is the median of costs (the mean call time of each batch). With flush_cache, the cache is
+ * flushed before every batch. -1 when f fails (its message, prefixed) or the options are out of
+ * range. */
 TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
                            const tt_timing_opts *o, tt_timing_result *out);
 
@@ -61,6 +70,10 @@ TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, in
  * of the protocol, which then run on a simulated clock that a load on the machine cannot skew;
  * not thread-safe. */
 TT_API void tt_measure_set_clock(double (*now)(void));
+
+/* Replaces the count of the process's involuntary context switches that tt_measure_time reads
+ * (NULL restores getrusage), for tests of the disturbed repeats; not thread-safe. */
+TT_API void tt_measure_set_switch_counter(long (*count)(void));
 
 /* 0 when o is valid for tt_measure_time, else -1 with a message naming the field. */
 TT_API int tt_timing_opts_check(const tt_timing_opts *o);

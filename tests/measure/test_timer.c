@@ -14,16 +14,29 @@ static double fake_clock(void)
     return fake_time;
 }
 
+/* The simulated count of involuntary context switches: a kernel call marked disturbed adds one.
+ * The simulated tests read it instead of the real one, so that the load of the machine cannot
+ * add repeats to their exact counts. */
+static long fake_switches;
+
+static long fake_switch_counter(void)
+{
+    return fake_switches;
+}
+
 static int use_fake_clock(void **state)
 {
     fake_time = 0;
+    fake_switches = 0;
     tt_measure_set_clock(fake_clock);
+    tt_measure_set_switch_counter(fake_switch_counter);
     return 0;
 }
 
 static int use_real_clock(void **state)
 {
     tt_measure_set_clock(NULL);
+    tt_measure_set_switch_counter(NULL);
     return 0;
 }
 
@@ -33,6 +46,7 @@ static int use_real_clock(void **state)
 typedef struct {
     double durations[8];
     int n_durations;
+    int disturbed[8]; /* 1: call k loses its CPU once (simulated clock only) */
     int calls;
     int fail_at;
     int real;
@@ -47,6 +61,7 @@ static int busy_body(const tt_value *args, const int *codes, int n, tt_ret ret, 
     double d = b->durations[k < b->n_durations ? k : b->n_durations - 1];
     if (!b->real) {
         fake_time += d;
+        fake_switches += k < 8 && b->disturbed[k];
         return 0;
     }
     double end = test_now() + d;
@@ -98,6 +113,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.flush_cache, 0);
     assert_true(o.best_so_far == 0);
     assert_true(o.slow_factor == 3);
+    assert_int_equal(o.retries, 3);
     assert_int_equal(tt_timing_opts_check(&o), 0);
 }
 
@@ -195,6 +211,58 @@ static void test_median_and_spread(void **state)
     assert_near(r.spread, 3e-3 / 2.5e-3);
 }
 
+/* A repeat that lost its CPU is run again: 1 ms repeats of which the 2nd and 3rd were disturbed
+ * (and slow, 5 and 7 ms) are replaced by the 4th and 5th; the cost is 1 ms, not the 5 ms the
+ * median of the first three would give. */
+static void test_disturbed_repeats_run_again(void **state)
+{
+    busy b = {.durations = {1e-3, 5e-3, 7e-3, 1e-3, 1e-3},
+              .n_durations = 5,
+              .disturbed = {0, 1, 1, 0, 0}};
+    tt_timing_opts o = opts(3, 0);
+    o.warm = 1;
+    tt_timing_result r;
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(calls, 5);
+    assert_int_equal(r.n_costs, 3);
+    assert_int_equal(r.disturbed, 2);
+    for (int i = 0; i < 3; i++) {
+        assert_near(r.costs[i], 1e-3);
+        assert_int_equal(r.switches[i], 0);
+    }
+    assert_near(r.cost, 1e-3);
+}
+
+/* When the retries run out, the fastest disturbed repeats fill the costs, in the order they ran:
+ * all four disturbed (3, 2, 4, 1 ms) with one retry keep 3, 2 and 1 ms; with none, the first
+ * three as before. */
+static void test_retries_run_out(void **state)
+{
+    busy b = {.durations = {3e-3, 2e-3, 4e-3, 1e-3},
+              .n_durations = 4,
+              .disturbed = {1, 1, 1, 1, 1, 1, 1, 1}};
+    tt_timing_opts o = opts(3, 0);
+    o.warm = 1;
+    o.retries = 1;
+    tt_timing_result r;
+    assert_int_equal(measure(&b, &o, &r), 4);
+    assert_int_equal(r.n_costs, 3);
+    assert_int_equal(r.disturbed, 4);
+    assert_near(r.costs[0], 3e-3);
+    assert_near(r.costs[1], 2e-3);
+    assert_near(r.costs[2], 1e-3);
+    assert_int_equal(r.switches[0], 1);
+    assert_near(r.cost, 2e-3);
+
+    b.calls = 0;
+    o.retries = 0;
+    assert_int_equal(measure(&b, &o, &r), 3);
+    assert_near(r.costs[0], 3e-3);
+    assert_near(r.costs[1], 2e-3);
+    assert_near(r.costs[2], 4e-3);
+    assert_near(r.cost, 3e-3);
+}
+
 /* Against a best of 1 ms with slow_factor 3, a 3.1 ms kernel stops after its first timed batch
  * (one call: the warm-up does not count), a 2.9 ms kernel is timed fully. */
 static void test_early_stop(void **state)
@@ -283,6 +351,9 @@ static void test_bad_options(void **state)
     o = opts(3, -1);
     assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "min_repeat_ms = -1");
     o = opts(3, 0);
+    o.retries = -1;
+    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "retries = -1, expected 0..64");
+    o = opts(3, 0);
     o.number = 0;
     assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "number = 0");
     o = opts(3, 0);
@@ -307,6 +378,8 @@ int main(void)
         FAKE(test_number_at_least_doubles),
         FAKE(test_fixed_number),
         FAKE(test_median_and_spread),
+        FAKE(test_disturbed_repeats_run_again),
+        FAKE(test_retries_run_out),
         FAKE(test_early_stop),
         FAKE(test_flush_cache),
         cmocka_unit_test(test_real_clock),
