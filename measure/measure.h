@@ -35,6 +35,8 @@ typedef struct {
     int warm;             /* 1: f has just run on these arguments in this process (the runner's
                            * correctness check), which was the warm-up: no call of its own */
     int retries;          /* at most this many extra repeats replace disturbed ones (below) */
+    double warm_s;        /* with warm: how long that call took (tt_measure_call), 0: unknown */
+    int warm_switches;    /* with warm_s: its involuntary context switches */
 } tt_timing_opts;
 
 typedef struct {
@@ -57,14 +59,23 @@ TT_API void tt_timing_opts_default(tt_timing_opts *o);
 
 /* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at
  * least doubling) until a batch of `number` calls lasts min_repeat_ms; that batch is the first
- * repeat. A repeat during which the process lost a CPU to another (an involuntary context switch)
- * is disturbed: up to `retries` extra repeats run while fewer than `repeat` were undisturbed, and
- * costs keeps the undisturbed ones, topped up with the fastest disturbed ones to `repeat`. The
- * cost is the median of costs (the mean call time of each batch). With flush_cache, the cache is
- * flushed before every batch. -1 when f fails (its message, prefixed) or the options are out of
- * range. */
+ * repeat. The caller's warm call, when its time warm_s is known, calibrates instead of a 1-call
+ * batch: `number` starts from its estimate, and a call that alone lasted min_repeat_ms (no flush
+ * asked, number 1) is the first repeat, or the batch that stops a slow candidate early. A repeat
+ * during which the process lost a CPU to another (an involuntary context switch) is disturbed: up
+ * to `retries` extra repeats run while fewer than `repeat` were undisturbed, and costs keeps the
+ * undisturbed ones, topped up with the fastest disturbed ones to `repeat`. The cost is the median
+ * of costs (the mean call time of each batch). With flush_cache, the cache is flushed before every
+ * batch. -1 when f fails (its message, prefixed) or the options are out of range. */
 TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
                            const tt_timing_opts *o, tt_timing_result *out);
+
+/* Calls f(args) once; *seconds = how long it took on the protocol's clock, *switches the
+ * process's involuntary context switches meanwhile: what a caller that runs a kernel before
+ * tt_measure_time (the runner's checked call) passes as warm_s and warm_switches. -1 when f fails
+ * (its own message). */
+TT_API int tt_measure_call(tt_func f, const tt_value *args, const int *codes, int n,
+                           double *seconds, int *switches);
 
 /* Replaces the clock tt_measure_time reads (seconds; NULL restores CLOCK_MONOTONIC). For tests
  * of the protocol, which then run on a simulated clock that a load on the machine cannot skew;

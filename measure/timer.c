@@ -115,6 +115,10 @@ int tt_timing_opts_check(const tt_timing_opts *o)
                             o->best_so_far);
     if (o->best_so_far > 0 && !(o->slow_factor >= 1))
         return tt_error_set("tt_measure_time: slow_factor = %g, expected >= 1", o->slow_factor);
+    if (!(o->warm_s >= 0) || isinf(o->warm_s))
+        return tt_error_set("tt_measure_time: warm_s = %g, expected a finite time >= 0 "
+                            "(0: unknown)",
+                            o->warm_s);
     if (o->retries < 0 || o->retries > TT_MEASURE_MAX_REPEAT)
         return tt_error_set("tt_measure_time: retries = %d, expected 0..%d", o->retries,
                             TT_MEASURE_MAX_REPEAT);
@@ -136,25 +140,40 @@ void tt_measure_set_switch_counter(long (*count)(void))
     involuntary_switches = count != NULL ? count : rusage_switches;
 }
 
-/* Runs f `number` times; *seconds = the wall time of the batch, *switches the involuntary
- * context switches of the process meanwhile. */
-static int run_batch(tt_func f, const tt_value *args, const int *codes, int n, int number,
-                     int flush, double *seconds, int *switches)
+/* Runs f `number` times; *seconds = the wall time of the calls, *switches the involuntary
+ * context switches of the process meanwhile. -1 with f's own message when a call fails. */
+static int run_calls(tt_func f, const tt_value *args, const int *codes, int n, int number,
+                     double *seconds, int *switches)
 {
-    if (flush)
-        flush_cache();
     long sw = involuntary_switches();
     double start = now_s();
     for (int i = 0; i < number; i++) {
         tt_value ret;
         int ret_code;
         if (tt_func_call(f, args, codes, n, &ret, &ret_code) != 0)
-            return tt_error_wrap("tt_measure_time: the kernel failed");
+            return -1;
     }
     *seconds = now_s() - start;
     long d = involuntary_switches() - sw;
     *switches = d > INT32_MAX ? INT32_MAX : (int)d;
     return 0;
+}
+
+/* A batch of the protocol: the cache flushed when asked, then run_calls. */
+static int run_batch(tt_func f, const tt_value *args, const int *codes, int n, int number,
+                     int flush, double *seconds, int *switches)
+{
+    if (flush)
+        flush_cache();
+    if (run_calls(f, args, codes, n, number, seconds, switches) != 0)
+        return tt_error_wrap("tt_measure_time: the kernel failed");
+    return 0;
+}
+
+int tt_measure_call(tt_func f, const tt_value *args, const int *codes, int n, double *seconds,
+                    int *switches)
+{
+    return run_calls(f, args, codes, n, 1, seconds, switches);
 }
 
 static void summarise(tt_timing_result *out)
@@ -214,17 +233,32 @@ int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
         return -1;
     /* Warm-up: page faults, lazy binding, the OpenMP pool and cold instruction caches are paid
      * here, not in the first repeat. */
-    double t;
-    int sw;
+    double t = 0;
+    int sw = 0;
     if (!o->warm && run_batch(f, args, codes, n, 1, 0, &t, &sw) != 0)
         return -1;
 
     double target = o->min_repeat_ms * 1e-3;
     double slow = o->best_so_far * o->slow_factor;
     int number = o->number;
+    /* The warm call's time saves the 1-call calibration batch (issue 13, item 3): a slow
+     * kernel's call was as long as a repeat, and one that long is barely changed by being the
+     * first (cold caches, lazy binding: microseconds against min_repeat_ms). */
+    bool have = false;
+    if (o->warm && o->warm_s > 0) {
+        if (o->warm_s >= target && number == 1 && !o->flush_cache) {
+            t = o->warm_s;
+            sw = o->warm_switches;
+            have = true;
+        } else if (o->warm_s < target) {
+            int guess = next_number(1, o->warm_s, target);
+            number = guess > number ? guess : number;
+        }
+    }
     for (;;) {
-        if (run_batch(f, args, codes, n, number, o->flush_cache, &t, &sw) != 0)
+        if (!have && run_batch(f, args, codes, n, number, o->flush_cache, &t, &sw) != 0)
             return -1;
+        have = false;
         /* Any batch, even a calibration one, that is already too slow ends the measurement: a
          * candidate several times the best is not worth the rest of its repeats. */
         if (o->best_so_far > 0 && t / number > slow) {

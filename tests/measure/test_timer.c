@@ -177,6 +177,45 @@ static void test_warm_skips_the_warm_up(void **state)
     assert_int_equal(calls, 1 + 3 * 12);
 }
 
+/* The warm call's time calibrates: after a 1 ms checked call, number is 12 at once (no 1-call
+ * batch: the calls of test_warm_skips_the_warm_up less one); a 60 ms call against a 50 ms
+ * minimum was the first repeat, so two batches of one call follow. */
+static void test_warm_call_calibrates(void **state)
+{
+    busy b = {.durations = {1e-3}, .n_durations = 1};
+    tt_timing_opts o = opts(3, 10);
+    o.warm = 1;
+    o.warm_s = 1e-3;
+    tt_timing_result r;
+    assert_int_equal(measure(&b, &o, &r), 3 * 12);
+    assert_int_equal(r.number, 12);
+    assert_near(r.cost, 1e-3);
+
+    busy slow = {.durations = {70e-3}, .n_durations = 1};
+    o = opts(3, 50);
+    o.warm = 1;
+    o.warm_s = 60e-3;
+    assert_int_equal(measure(&slow, &o, &r), 2);
+    assert_int_equal(r.number, 1);
+    assert_int_equal(r.n_costs, 3);
+    assert_near(r.costs[0], 60e-3);
+    assert_near(r.costs[1], 70e-3);
+    assert_near(r.cost, 70e-3);
+
+    /* Its time also stops a slow candidate early: no call at all. */
+    slow.calls = 0;
+    o.best_so_far = 10e-3;
+    assert_int_equal(measure(&slow, &o, &r), 0);
+    assert_int_equal(r.pruned, 1);
+    assert_near(r.cost, 60e-3);
+
+    /* With a cache flush before each repeat, the unflushed call is no repeat. */
+    slow.calls = 0;
+    o.best_so_far = 0;
+    o.flush_cache = 1;
+    assert_int_equal(measure(&slow, &o, &r), 3);
+}
+
 /* Without a minimum, number stays as given: 1 warm-up call + repeat * number calls exactly. */
 static void test_fixed_number(void **state)
 {
@@ -311,6 +350,7 @@ static void test_real_clock(void **state)
 {
     busy b = {.durations = {1e-3}, .n_durations = 1, .real = 1};
     tt_timing_opts o = opts(3, 5);
+    o.retries = 0; /* the load of the machine must not replace the calibrated first repeat */
     tt_timing_result r;
     double start = test_now();
     measure(&b, &o, &r);
@@ -351,6 +391,9 @@ static void test_bad_options(void **state)
     o = opts(3, -1);
     assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "min_repeat_ms = -1");
     o = opts(3, 0);
+    o.warm_s = -1;
+    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "warm_s = -1");
+    o = opts(3, 0);
     o.retries = -1;
     assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "retries = -1, expected 0..64");
     o = opts(3, 0);
@@ -376,6 +419,7 @@ int main(void)
         FAKE(test_warm_skips_the_warm_up),
         FAKE(test_number_rises),
         FAKE(test_number_at_least_doubles),
+        FAKE(test_warm_call_calibrates),
         FAKE(test_fixed_number),
         FAKE(test_median_and_spread),
         FAKE(test_disturbed_repeats_run_again),
