@@ -62,9 +62,10 @@ TT_API void tt_timing_opts_default(tt_timing_opts *o);
  * repeat. The caller's warm call, when its time warm_s is known, calibrates instead of a 1-call
  * batch: `number` starts from its estimate, and a call that alone lasted min_repeat_ms (no flush
  * asked, number 1) is the first repeat, or the batch that stops a slow candidate early. A repeat
- * during which the process lost a CPU to another (an involuntary context switch) is disturbed: up
- * to `retries` extra repeats run while fewer than `repeat` were undisturbed, and costs keeps the
- * undisturbed ones, topped up with the fastest disturbed ones to `repeat`. The cost is the median
+ * during which the process lost a CPU to another (an involuntary context switch) is disturbed:
+ * when at least one of the `repeat` repeats was not, up to `retries` extra repeats run while fewer
+ * than `repeat` were undisturbed, and costs keeps the undisturbed ones, topped up with the
+ * fastest disturbed ones to `repeat`. The cost is the median
  * of costs (the mean call time of each batch). With flush_cache, the cache is flushed before every
  * batch. -1 when f fails (its message, prefixed) or the options are out of range. */
 TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,

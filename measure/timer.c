@@ -277,8 +277,8 @@ int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
     /* The batch that reached the target is the first repeat: it ran under the same conditions
      * (flushed when asked) as the others will. On a shared machine most of the spread of a
      * logged cost came from repeats that lost a CPU to another process (a 2-thread kernel on 2
-     * CPUs ran 2-7x slower in them; docs/ARCHITECTURE.md, "Measurement"): those are replaced
-     * while the retries last, and only where they happen. */
+     * CPUs ran up to 7x slower in them; docs/ARCHITECTURE.md, "Measurement"): those are
+     * replaced while the retries last, and only where they happen. */
     double all[2 * TT_MEASURE_MAX_REPEAT];
     int sws[2 * TT_MEASURE_MAX_REPEAT], runs = 0, clean = 0;
     for (;;) {
@@ -286,7 +286,11 @@ int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
         sws[runs++] = sw;
         clean += sw == 0;
         out->disturbed += sw != 0;
-        if (clean >= o->repeat || runs >= o->repeat + o->retries)
+        /* Only once some repeat was clean are the disturbed ones outliers against a clean
+         * figure; on a machine busy throughout, more repeats would buy nothing (a 300-trial
+         * run spent 45 s more measuring for no undisturbed repeat at a load average of 7). */
+        if (clean >= o->repeat || runs >= o->repeat + o->retries ||
+            (runs >= o->repeat && clean == 0))
             break;
         if (run_batch(f, args, codes, n, number, o->flush_cache, &t, &sw) != 0)
             return -1;
