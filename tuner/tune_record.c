@@ -331,6 +331,13 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
             rc = -1;
             break;
         }
+        if (rr.error == TT_OUTCOME_OK && t->o->verbose) {
+            /* The spread of logged figures that the model learns from (issue 13, item 4). */
+            double flops = tt_compute_flops(ts->task->compute), was = ts->top[which[b]].cost;
+            tt_tune_say(t, "  trial %lld: logged %.1f GFLOPS, measured again %.1f (x%.2f)\n",
+                        (long long)ts->top[which[b]].trial, flops / was / 1e9,
+                        flops / rr.timing.cost / 1e9, was / rr.timing.cost);
+        }
         if (rr.error == TT_OUTCOME_OK && rr.timing.cost < win_cost) {
             win = b;
             win_cost = rr.timing.cost;
