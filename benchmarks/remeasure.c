@@ -159,11 +159,13 @@ int main(int argc, char **argv)
         printf("line %ld (trial %lld): logged %.1f GFLOPS\n", lines[l], (long long)r->trial,
                r->gflops);
     }
-    /* Protocol variants, each record timed under each in turn: the default retries of
-     * disturbed repeats, or with --ab none (the protocol before them) and then those. */
-    int variants[2] = {retries >= 0 ? retries : -1, retries >= 0 ? retries : -1}, nv = 1;
+    /* Protocol variants, each record timed under each in turn: the given retries of disturbed
+     * repeats (the protocol's default without --retries), or with --ab none and then those (3
+     * without --retries). */
+    int variants[2] = {retries, retries}, nv = 1;
     if (ab) {
         variants[0] = 0;
+        variants[1] = retries >= 0 ? retries : 3;
         nv = 2;
     }
     int rc = 0;

@@ -54,7 +54,8 @@ typedef struct {
 } tt_timing_result;
 
 /* Fills o with the defaults: repeat 3, number 1, min_repeat_ms 50, no flush, no early stop,
- * slow_factor 3, retries 3. */
+ * slow_factor 3, retries 0 (benchmarks/README.md, "bench_spread.sh": on a machine this loaded
+ * they did not lower the spread). */
 TT_API void tt_timing_opts_default(tt_timing_opts *o);
 
 /* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at

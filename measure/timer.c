@@ -24,7 +24,7 @@ void tt_timing_opts_default(tt_timing_opts *o)
     o->number = 1;
     o->min_repeat_ms = 50;
     o->slow_factor = 3;
-    o->retries = 3;
+    o->retries = 0;
 }
 
 static double monotonic_s(void)
@@ -275,10 +275,10 @@ int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
         number = next_number(number, t, target);
     }
     /* The batch that reached the target is the first repeat: it ran under the same conditions
-     * (flushed when asked) as the others will. On a shared machine most of the spread of a
-     * logged cost came from repeats that lost a CPU to another process (a 2-thread kernel on 2
-     * CPUs ran up to 7x slower in them; docs/ARCHITECTURE.md, "Measurement"): those are
-     * replaced while the retries last, and only where they happen. */
+     * (flushed when asked) as the others will. On a shared machine the spread of a logged
+     * cost came from repeats that lost a CPU to another process (a 2-thread kernel on 2 CPUs
+     * ran up to 7x slower in them; docs/ARCHITECTURE.md, "Measurement"): each is marked, and
+     * with retries (opt-in) replaced while they last, only where they happen. */
     double all[2 * TT_MEASURE_MAX_REPEAT];
     int sws[2 * TT_MEASURE_MAX_REPEAT], runs = 0, clean = 0;
     for (;;) {

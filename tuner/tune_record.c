@@ -51,8 +51,11 @@ void tt_tune_request(tuner *t, task_state *ts, const char *path, bool prune, tt_
 void tt_tune_count_timed(tuner *t, const tt_run_result *rr)
 {
     if (rr->error == TT_OUTCOME_OK)
-        for (int i = 0; i < rr->timing.n_costs; i++)
+        for (int i = 0; i < rr->timing.n_costs; i++) {
             t->timed_s += rr->timing.costs[i] * rr->timing.number;
+            t->repeats++;
+            t->disturbed += rr->timing.switches[i] > 0;
+        }
 }
 
 int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr,

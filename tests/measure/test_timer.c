@@ -113,7 +113,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.flush_cache, 0);
     assert_true(o.best_so_far == 0);
     assert_true(o.slow_factor == 3);
-    assert_int_equal(o.retries, 3);
+    assert_int_equal(o.retries, 0);
     assert_int_equal(tt_timing_opts_check(&o), 0);
 }
 
@@ -260,6 +260,7 @@ static void test_disturbed_repeats_run_again(void **state)
               .disturbed = {0, 1, 1, 0, 0}};
     tt_timing_opts o = opts(3, 0);
     o.warm = 1;
+    o.retries = 3;
     tt_timing_result r;
     int calls = measure(&b, &o, &r);
     assert_int_equal(calls, 5);
@@ -311,6 +312,7 @@ static void test_no_retry_without_a_clean_repeat(void **state)
               .disturbed = {1, 1, 1, 1, 1, 1, 1, 1}};
     tt_timing_opts o = opts(3, 0);
     o.warm = 1;
+    o.retries = 3;
     tt_timing_result r;
     assert_int_equal(measure(&b, &o, &r), 3);
     assert_int_equal(r.disturbed, 3);
