@@ -243,7 +243,8 @@ int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
     int number = o->number;
     /* The warm call's time saves the 1-call calibration batch (issue 13, item 3): a slow
      * kernel's call was as long as a repeat, and one that long is barely changed by being the
-     * first (cold caches, lazy binding: microseconds against min_repeat_ms). */
+     * first (cold caches, lazy binding, the inputs' page faults: a millisecond at most against
+     * min_repeat_ms). */
     bool have = false;
     if (o->warm && o->warm_s > 0) {
         if (o->warm_s >= target && number == 1 && !o->flush_cache) {
