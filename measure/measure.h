@@ -34,6 +34,9 @@ typedef struct {
                            * > slow_factor * best_so_far; the warm-up call does not count */
     int warm;             /* 1: f has just run on these arguments in this process (the runner's
                            * correctness check), which was the warm-up: no call of its own */
+    int retries;          /* at most this many extra repeats replace disturbed ones (below) */
+    double warm_s;        /* with warm: how long that call took (tt_measure_call), 0: unknown */
+    int warm_switches;    /* with warm_s: its involuntary context switches */
 } tt_timing_opts;
 
 typedef struct {
@@ -43,24 +46,47 @@ typedef struct {
     double cost;                         /* median of costs */
     double spread;                       /* (max - min) / median of costs */
     int pruned; /* 1: stopped at the first batch slower than slow_factor * best_so_far */
+    /* Per cost, the times the scheduler took a CPU from this process (its threads, the kernel's
+     * workers too) while that repeat ran (getrusage ru_nivcsw): > 0, the repeat shared its CPUs
+     * with another process and was disturbed. */
+    int switches[TT_MEASURE_MAX_REPEAT];
+    int disturbed; /* repeats run that were disturbed, those kept in costs and those replaced */
 } tt_timing_result;
 
 /* Fills o with the defaults: repeat 3, number 1, min_repeat_ms 50, no flush, no early stop,
- * slow_factor 3. */
+ * slow_factor 3, retries 0 (benchmarks/README.md, "bench_spread.sh": on a machine this loaded
+ * they did not lower the spread). */
 TT_API void tt_timing_opts_default(tt_timing_opts *o);
 
 /* Times f(args): one warm-up call (none when o->warm), then `number` is raised (by estimate, at
  * least doubling) until a batch of `number` calls lasts min_repeat_ms; that batch is the first
- * repeat. The cost is the median over `repeat` batches of the mean call time. With flush_cache, the
- * cache is flushed before every batch. -1 when f fails (its message, prefixed) or the options are
- * out of range. */
+ * repeat. The caller's warm call, when its time warm_s is known, calibrates instead of a 1-call
+ * batch: `number` starts from its estimate, and a call that alone lasted min_repeat_ms (no flush
+ * asked, number 1) is the first repeat, or the batch that stops a slow candidate early. A repeat
+ * during which the process lost a CPU to another (an involuntary context switch) is disturbed:
+ * when at least one of the `repeat` repeats was not, up to `retries` extra repeats run while fewer
+ * than `repeat` were undisturbed, and costs keeps the undisturbed ones, topped up with the
+ * fastest disturbed ones to `repeat`. The cost is the median
+ * of costs (the mean call time of each batch). With flush_cache, the cache is flushed before every
+ * batch. -1 when f fails (its message, prefixed) or the options are out of range. */
 TT_API int tt_measure_time(tt_func f, const tt_value *args, const int *codes, int n,
                            const tt_timing_opts *o, tt_timing_result *out);
+
+/* Calls f(args) once; *seconds = how long it took on the protocol's clock, *switches the
+ * process's involuntary context switches meanwhile: what a caller that runs a kernel before
+ * tt_measure_time (the runner's checked call) passes as warm_s and warm_switches. -1 when f fails
+ * (its own message). */
+TT_API int tt_measure_call(tt_func f, const tt_value *args, const int *codes, int n,
+                           double *seconds, int *switches);
 
 /* Replaces the clock tt_measure_time reads (seconds; NULL restores CLOCK_MONOTONIC). For tests
  * of the protocol, which then run on a simulated clock that a load on the machine cannot skew;
  * not thread-safe. */
 TT_API void tt_measure_set_clock(double (*now)(void));
+
+/* Replaces the count of the process's involuntary context switches that tt_measure_time reads
+ * (NULL restores getrusage), for tests of the disturbed repeats; not thread-safe. */
+TT_API void tt_measure_set_switch_counter(long (*count)(void));
 
 /* 0 when o is valid for tt_measure_time, else -1 with a message naming the field. */
 TT_API int tt_timing_opts_check(const tt_timing_opts *o);

@@ -295,7 +295,9 @@ static void work(child_job *job)
     int check = req->ref_output != NULL || req->ref_lib_path != NULL;
     if (check && reference(job, arrays, args, codes, &expected) != 0)
         goto done;
-    if (call(f, args, codes, n) != 0) {
+    double warm_s;
+    int warm_switches;
+    if (tt_measure_call(f, args, codes, n, &warm_s, &warm_switches) != 0) {
         fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
         goto done;
     }
@@ -314,10 +316,13 @@ static void work(child_job *job)
             goto done;
         }
     }
-    /* The checked call above was the warm-up (page faults, lazy binding, the thread pool): the
-     * protocol goes straight to calibration. */
+    /* The checked call above was the warm-up (page faults, lazy binding, the thread pool), and
+     * its time calibrates: the protocol goes straight to the estimated `number`, and a slow
+     * kernel's call is its first repeat. */
     tt_timing_opts timing = req->timing;
     timing.warm = 1;
+    timing.warm_s = warm_s > 0 ? warm_s : 0;
+    timing.warm_switches = warm_switches;
     if (tt_measure_time(f, args, codes, n, &timing, &job->head.timing) != 0)
         fail(job, TT_OUTCOME_RUNTIME_ERROR, "%s", tt_get_last_error());
 done:

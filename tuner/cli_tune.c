@@ -354,6 +354,11 @@ static int tune_with(int argc, char **argv, const char **transfer, rpc_list *l)
                    "%.1f s (timed runs %.1f s), records %.1f s, re-measurement %.1f s\n",
                    r.search_s, r.lower_s, r.build_s, r.measure_s, r.timed_s, r.record_s,
                    r.remeasure_s);
+        if (o.verbose && r.repeats > 0)
+            printf("timed repeats: %lld, of which %lld (%.0f%%) lost a CPU to another process "
+                   "(their figures move with the machine's load)\n",
+                   (long long)r.repeats, (long long)r.disturbed,
+                   100.0 * (double)r.disturbed / (double)r.repeats);
         for (int i = 0; i < r.ntasks; i++)
             if (r.tasks[i].diagnosis && r.tasks[i].diagnosis[0])
                 fprintf(stderr, "tvm-tune: task %s: %s\n", r.tasks[i].name, r.tasks[i].diagnosis);

@@ -901,6 +901,8 @@ int tt_tune_run(const tt_opfile *file, const tt_tune_opts *o, tt_tune_result *ou
     tt_tune_faults_free(&t.faults);
     out->elapsed_s = tt_tune_now() - t.start;
     out->timed_s = t.timed_s;
+    out->repeats = t.repeats;
+    out->disturbed = t.disturbed;
     out->search_s = t.search_s;
     out->lower_s = t.lower_s;
     out->build_s = t.build_s;

@@ -51,8 +51,11 @@ void tt_tune_request(tuner *t, task_state *ts, const char *path, bool prune, tt_
 void tt_tune_count_timed(tuner *t, const tt_run_result *rr)
 {
     if (rr->error == TT_OUTCOME_OK)
-        for (int i = 0; i < rr->timing.n_costs; i++)
+        for (int i = 0; i < rr->timing.n_costs; i++) {
             t->timed_s += rr->timing.costs[i] * rr->timing.number;
+            t->repeats++;
+            t->disturbed += rr->timing.switches[i] > 0;
+        }
 }
 
 int tt_tune_run_one(tuner *t, task_state *ts, const char *path, bool prune, tt_run_result *rr,
@@ -330,6 +333,13 @@ int tt_tune_remeasure(tuner *t, task_state *ts)
         if (tt_tune_run_one(t, ts, br[b].path, false, &rr, &device) != 0) {
             rc = -1;
             break;
+        }
+        if (rr.error == TT_OUTCOME_OK && t->o->verbose) {
+            /* The spread of logged figures that the model learns from (issue 13, item 4). */
+            double flops = tt_compute_flops(ts->task->compute), was = ts->top[which[b]].cost;
+            tt_tune_say(t, "  trial %lld: logged %.1f GFLOPS, measured again %.1f (x%.2f)\n",
+                        (long long)ts->top[which[b]].trial, flops / was / 1e9,
+                        flops / rr.timing.cost / 1e9, was / rr.timing.cost);
         }
         if (rr.error == TT_OUTCOME_OK && rr.timing.cost < win_cost) {
             win = b;

@@ -97,6 +97,7 @@ typedef struct {
     bool tty, line_open;
     double start, last_draw;
     double timed_s; /* kernel time inside timed repeats, all candidates (costs x number) */
+    int64_t repeats, disturbed; /* timed repeats kept, and those that lost a CPU meanwhile */
     /* wall time by phase (tt_tune_result's fields of the same names) */
     double search_s, lower_s, build_s, measure_s, record_s, remeasure_s;
     int64_t last_drawn;

@@ -111,6 +111,10 @@ typedef struct {
      * the runs: process start, reference check, warm-up, calibration and timed repeats), writing
      * the records (log, database) and the end-of-task re-measurement. */
     double search_s, lower_s, build_s, measure_s, record_s, remeasure_s;
+    /* Timed repeats kept in the costs of this machine's candidates, and how many of them lost a
+     * CPU to another process while they ran: the share of figures the load of the machine has
+     * moved (docs/ARCHITECTURE.md, "Measurement"). */
+    int64_t repeats, disturbed;
 } tt_tune_result;
 
 TT_API void tt_tune_opts_default(tt_tune_opts *o);

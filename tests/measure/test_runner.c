@@ -76,7 +76,12 @@ static void test_good_vadd(void **state)
     assert_int_equal(r.timing.pruned, 0);
     /* About a microsecond per call: number must have grown for a repeat to last 5 ms. */
     assert_true(r.timing.number > 1);
-    assert_true(r.timing.number * r.timing.costs[0] >= 5e-3); /* the calibrated repeat */
+    /* Every repeat runs the calls that made one batch last 5 ms (that batch may have been a
+     * disturbed one, replaced: docs/ARCHITECTURE.md, "Measurement"). */
+    double longest = 0;
+    for (int i = 0; i < r.timing.n_costs; i++)
+        longest = r.timing.costs[i] > longest ? r.timing.costs[i] : longest;
+    assert_true(r.timing.number * longest >= 2.5e-3);
     /* Costs are seconds per call: the three timed batches fit in the run the parent timed. */
     double timed = 0;
     for (int i = 0; i < 3; i++) {

@@ -14,16 +14,29 @@ static double fake_clock(void)
     return fake_time;
 }
 
+/* The simulated count of involuntary context switches: a kernel call marked disturbed adds one.
+ * The simulated tests read it instead of the real one, so that the load of the machine cannot
+ * add repeats to their exact counts. */
+static long fake_switches;
+
+static long fake_switch_counter(void)
+{
+    return fake_switches;
+}
+
 static int use_fake_clock(void **state)
 {
     fake_time = 0;
+    fake_switches = 0;
     tt_measure_set_clock(fake_clock);
+    tt_measure_set_switch_counter(fake_switch_counter);
     return 0;
 }
 
 static int use_real_clock(void **state)
 {
     tt_measure_set_clock(NULL);
+    tt_measure_set_switch_counter(NULL);
     return 0;
 }
 
@@ -33,6 +46,7 @@ static int use_real_clock(void **state)
 typedef struct {
     double durations[8];
     int n_durations;
+    int disturbed[8]; /* 1: call k loses its CPU once (simulated clock only) */
     int calls;
     int fail_at;
     int real;
@@ -47,6 +61,7 @@ static int busy_body(const tt_value *args, const int *codes, int n, tt_ret ret, 
     double d = b->durations[k < b->n_durations ? k : b->n_durations - 1];
     if (!b->real) {
         fake_time += d;
+        fake_switches += k < 8 && b->disturbed[k];
         return 0;
     }
     double end = test_now() + d;
@@ -98,6 +113,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.flush_cache, 0);
     assert_true(o.best_so_far == 0);
     assert_true(o.slow_factor == 3);
+    assert_int_equal(o.retries, 0);
     assert_int_equal(tt_timing_opts_check(&o), 0);
 }
 
@@ -161,6 +177,45 @@ static void test_warm_skips_the_warm_up(void **state)
     assert_int_equal(calls, 1 + 3 * 12);
 }
 
+/* The warm call's time calibrates: after a 1 ms checked call, number is 12 at once (no 1-call
+ * batch: the calls of test_warm_skips_the_warm_up less one); a 60 ms call against a 50 ms
+ * minimum was the first repeat, so two batches of one call follow. */
+static void test_warm_call_calibrates(void **state)
+{
+    busy b = {.durations = {1e-3}, .n_durations = 1};
+    tt_timing_opts o = opts(3, 10);
+    o.warm = 1;
+    o.warm_s = 1e-3;
+    tt_timing_result r;
+    assert_int_equal(measure(&b, &o, &r), 3 * 12);
+    assert_int_equal(r.number, 12);
+    assert_near(r.cost, 1e-3);
+
+    busy slow = {.durations = {70e-3}, .n_durations = 1};
+    o = opts(3, 50);
+    o.warm = 1;
+    o.warm_s = 60e-3;
+    assert_int_equal(measure(&slow, &o, &r), 2);
+    assert_int_equal(r.number, 1);
+    assert_int_equal(r.n_costs, 3);
+    assert_near(r.costs[0], 60e-3);
+    assert_near(r.costs[1], 70e-3);
+    assert_near(r.cost, 70e-3);
+
+    /* Its time also stops a slow candidate early: no call at all. */
+    slow.calls = 0;
+    o.best_so_far = 10e-3;
+    assert_int_equal(measure(&slow, &o, &r), 0);
+    assert_int_equal(r.pruned, 1);
+    assert_near(r.cost, 60e-3);
+
+    /* With a cache flush before each repeat, the unflushed call is no repeat. */
+    slow.calls = 0;
+    o.best_so_far = 0;
+    o.flush_cache = 1;
+    assert_int_equal(measure(&slow, &o, &r), 3);
+}
+
 /* Without a minimum, number stays as given: 1 warm-up call + repeat * number calls exactly. */
 static void test_fixed_number(void **state)
 {
@@ -193,6 +248,75 @@ static void test_median_and_spread(void **state)
     measure(&b, &o, &r);
     assert_near(r.cost, 2.5e-3);
     assert_near(r.spread, 3e-3 / 2.5e-3);
+}
+
+/* A repeat that lost its CPU is run again: 1 ms repeats of which the 2nd and 3rd were disturbed
+ * (and slow, 5 and 7 ms) are replaced by the 4th and 5th; the cost is 1 ms, not the 5 ms the
+ * median of the first three would give. */
+static void test_disturbed_repeats_run_again(void **state)
+{
+    busy b = {.durations = {1e-3, 5e-3, 7e-3, 1e-3, 1e-3},
+              .n_durations = 5,
+              .disturbed = {0, 1, 1, 0, 0}};
+    tt_timing_opts o = opts(3, 0);
+    o.warm = 1;
+    o.retries = 3;
+    tt_timing_result r;
+    int calls = measure(&b, &o, &r);
+    assert_int_equal(calls, 5);
+    assert_int_equal(r.n_costs, 3);
+    assert_int_equal(r.disturbed, 2);
+    for (int i = 0; i < 3; i++) {
+        assert_near(r.costs[i], 1e-3);
+        assert_int_equal(r.switches[i], 0);
+    }
+    assert_near(r.cost, 1e-3);
+}
+
+/* When the retries run out, the fastest disturbed repeats fill the costs, in the order they ran:
+ * 5 (clean), 3, 2, 4 and 1 ms (disturbed) with two retries keep 5, 2 and 1 ms; with none, the
+ * first three as before. */
+static void test_retries_run_out(void **state)
+{
+    busy b = {.durations = {5e-3, 3e-3, 2e-3, 4e-3, 1e-3},
+              .n_durations = 5,
+              .disturbed = {0, 1, 1, 1, 1, 1, 1, 1}};
+    tt_timing_opts o = opts(3, 0);
+    o.warm = 1;
+    o.retries = 2;
+    tt_timing_result r;
+    assert_int_equal(measure(&b, &o, &r), 5);
+    assert_int_equal(r.n_costs, 3);
+    assert_int_equal(r.disturbed, 4);
+    assert_near(r.costs[0], 5e-3);
+    assert_near(r.costs[1], 2e-3);
+    assert_near(r.costs[2], 1e-3);
+    assert_int_equal(r.switches[0], 0);
+    assert_int_equal(r.switches[1], 1);
+    assert_near(r.cost, 2e-3);
+
+    b.calls = 0;
+    o.retries = 0;
+    assert_int_equal(measure(&b, &o, &r), 3);
+    assert_near(r.costs[0], 5e-3);
+    assert_near(r.costs[1], 3e-3);
+    assert_near(r.costs[2], 2e-3);
+    assert_near(r.cost, 3e-3);
+}
+
+/* A machine busy throughout: with no clean repeat among the first three, no retry runs. */
+static void test_no_retry_without_a_clean_repeat(void **state)
+{
+    busy b = {.durations = {3e-3, 2e-3, 4e-3, 1e-3},
+              .n_durations = 4,
+              .disturbed = {1, 1, 1, 1, 1, 1, 1, 1}};
+    tt_timing_opts o = opts(3, 0);
+    o.warm = 1;
+    o.retries = 3;
+    tt_timing_result r;
+    assert_int_equal(measure(&b, &o, &r), 3);
+    assert_int_equal(r.disturbed, 3);
+    assert_near(r.cost, 3e-3);
 }
 
 /* Against a best of 1 ms with slow_factor 3, a 3.1 ms kernel stops after its first timed batch
@@ -243,6 +367,7 @@ static void test_real_clock(void **state)
 {
     busy b = {.durations = {1e-3}, .n_durations = 1, .real = 1};
     tt_timing_opts o = opts(3, 5);
+    o.retries = 0; /* the load of the machine must not replace the calibrated first repeat */
     tt_timing_result r;
     double start = test_now();
     measure(&b, &o, &r);
@@ -283,6 +408,12 @@ static void test_bad_options(void **state)
     o = opts(3, -1);
     assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "min_repeat_ms = -1");
     o = opts(3, 0);
+    o.warm_s = -1;
+    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "warm_s = -1");
+    o = opts(3, 0);
+    o.retries = -1;
+    assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "retries = -1, expected 0..64");
+    o = opts(3, 0);
     o.number = 0;
     assert_fails_with(tt_measure_time(f, NULL, NULL, 0, &o, &r), "number = 0");
     o = opts(3, 0);
@@ -305,8 +436,12 @@ int main(void)
         FAKE(test_warm_skips_the_warm_up),
         FAKE(test_number_rises),
         FAKE(test_number_at_least_doubles),
+        FAKE(test_warm_call_calibrates),
         FAKE(test_fixed_number),
         FAKE(test_median_and_spread),
+        FAKE(test_disturbed_repeats_run_again),
+        FAKE(test_retries_run_out),
+        FAKE(test_no_retry_without_a_clean_repeat),
         FAKE(test_early_stop),
         FAKE(test_flush_cache),
         cmocka_unit_test(test_real_clock),
