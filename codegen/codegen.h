@@ -33,6 +33,8 @@ TT_API const char *tt_target_triple(const tt_target *t);
 TT_API const char *tt_target_cpu(const tt_target *t);
 /* Width in bits of the widest vector register the target uses (512 AVX-512, 256 AVX2, 128 NEON). */
 TT_API int tt_target_vector_bits(const tt_target *t);
+/* Vector registers the code may keep live (16 AVX2, 32 AVX-512 and AArch64, 8 i386). */
+TT_API int tt_target_vector_regs(const tt_target *t);
 /* True when code for t runs on this machine (same architecture and OS), so it can be JIT'd. */
 TT_API bool tt_target_is_host(const tt_target *t);
 

@@ -17,6 +17,7 @@ struct tt_target {
     char *cpu;
     char *features; /* "" or "+a,-b,..." */
     int vector_bits;
+    int vector_regs;
     bool host;
 };
 
@@ -244,7 +245,7 @@ static int split_options(const char *s, char **triple, char **cpu, char **mattr)
     return rc;
 }
 
-/* Fills triple, cpu, features, host and vector_bits of t from the parsed options. */
+/* Fills triple, cpu, features, host, vector_bits and vector_regs of t from the parsed options. */
 static int resolve(tt_target *t, const char *s, const char *triple_opt, const char *cpu_opt,
                    const char *mattr)
 {
@@ -289,10 +290,22 @@ static int resolve(tt_target *t, const char *s, const char *triple_opt, const ch
         rc = tt_error_set("out of memory");
         goto out;
     }
-    if (strcmp(a, "x86_64") == 0 || strcmp(a, "i386") == 0 || strcmp(a, "i686") == 0)
+    bool x86_64 = strcmp(a, "x86_64") == 0;
+    if (x86_64 || strcmp(a, "i386") == 0 || strcmp(a, "i686") == 0)
         t->vector_bits = x86_apply_features(native ? 128 : x86_cpu_bits(t->cpu), t->features);
     else
         t->vector_bits = 128; /* NEON, SSE-class and the fixed-width default of other ISAs */
+    /* Architectural vector registers (Intel SDM vol. 1, 15.1: AVX-512 adds zmm16-31 in 64-bit
+     * mode; 32-bit mode has 8; Arm ARM: AArch64 has v0-v31, AArch32 NEON q0-q15). Other ISAs:
+     * 32, the count of RISC-V V and of POWER's VMX registers. */
+    if (x86_64)
+        t->vector_regs = t->vector_bits >= 512 ? 32 : 16;
+    else if (strcmp(a, "i386") == 0 || strcmp(a, "i686") == 0)
+        t->vector_regs = 8;
+    else if (strncmp(a, "arm", 3) == 0 || strncmp(a, "thumb", 5) == 0)
+        t->vector_regs = 16;
+    else
+        t->vector_regs = 32;
     char *canon = canonical_triple(norm);
     size_t size = strlen(canon ? canon : "") + strlen(t->cpu) + (mattr ? strlen(mattr) : 0) + 40;
     t->str = malloc(size);
@@ -353,6 +366,11 @@ const char *tt_target_features(const tt_target *t)
 int tt_target_vector_bits(const tt_target *t)
 {
     return t->vector_bits;
+}
+
+int tt_target_vector_regs(const tt_target *t)
+{
+    return t->vector_regs;
 }
 bool tt_target_is_host(const tt_target *t)
 {

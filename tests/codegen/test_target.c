@@ -59,6 +59,7 @@ static void cross(void **state)
 
     t = parse_ok("llvm  -mtriple=aarch64-linux-gnu");
     assert_string_equal(tt_target_str(t), "llvm -mtriple=aarch64-linux-gnu -mcpu=generic");
+    assert_int_equal(tt_target_vector_regs(t), 32);
     tt_target_free(t);
     t = parse_ok("llvm -mtriple=riscv64-linux-gnu -mattr=+m,+a");
     assert_string_equal(tt_target_str(t),
@@ -70,20 +71,23 @@ static void x86_widths(void **state)
 {
     struct {
         const char *s;
-        int bits;
+        int bits, regs;
     } cases[] = {
-        {"llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512", 512},
-        {"llvm -mtriple=x86_64-linux-gnu -mcpu=znver4", 512},
-        {"llvm -mtriple=x86_64-linux-gnu -mcpu=haswell", 256},
-        {"llvm -mtriple=x86_64-linux-gnu -mcpu=x86-64", 128},
-        {"llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512 -mattr=-avx512f", 256},
-        {"llvm -mtriple=x86_64-linux-gnu -mcpu=x86-64 -mattr=+avx2", 256},
+        {"llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512", 512, 32},
+        {"llvm -mtriple=x86_64-linux-gnu -mcpu=znver4", 512, 32},
+        {"llvm -mtriple=x86_64-linux-gnu -mcpu=haswell", 256, 16},
+        {"llvm -mtriple=x86_64-linux-gnu -mcpu=x86-64", 128, 16},
+        {"llvm -mtriple=x86_64-linux-gnu -mcpu=skylake-avx512 -mattr=-avx512f", 256, 16},
+        {"llvm -mtriple=x86_64-linux-gnu -mcpu=x86-64 -mattr=+avx2", 256, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tt_target *t = parse_ok(cases[i].s);
         if (tt_target_vector_bits(t) != cases[i].bits)
             fail_msg("%s: %d bits, expected %d", cases[i].s, tt_target_vector_bits(t),
                      cases[i].bits);
+        if (tt_target_vector_regs(t) != cases[i].regs)
+            fail_msg("%s: %d vector registers, expected %d", cases[i].s, tt_target_vector_regs(t),
+                     cases[i].regs);
         assert_string_equal(tt_target_str(t), cases[i].s);
 #if defined(__x86_64__) && defined(__linux__)
         assert_true(tt_target_is_host(t));
