@@ -226,6 +226,25 @@ static double vector_regs_of(const walker *w, double ext, double elem_bytes)
     return bits > 0 ? ceil(ext * elem_bytes * 8 / bits) : 0;
 }
 
+/* How the hot vector loop (vec elements of elem_bytes) fills the target's registers. */
+static void vector_fill(walker *w, double vec, double elem_bytes)
+{
+    float *f = w->f;
+    int bits = w->machine ? w->machine->vector_bits : 0;
+    double lanes = floor(bits / (elem_bytes * 8));
+    if (vec <= 1)
+        return; /* no vector loop: nothing wasted */
+    if (!(lanes >= 1)) {
+        f[TT_F_VECTOR_LANE_WASTE] = f[TT_F_VECTOR_TAIL_LANES] = f[TT_F_VECTOR_TAIL_ODD] = NAN;
+        return;
+    }
+    double regs = ceil(vec / lanes), tail = fmod(vec, lanes);
+    f[TT_F_VECTOR_LANE_WASTE] = (float)(1 - vec / (regs * lanes));
+    f[TT_F_VECTOR_TAIL_LANES] = (float)tail;
+    /* a tail of 2^m lanes fits a narrower register (xmm for 4 floats on AVX2) */
+    f[TT_F_VECTOR_TAIL_ODD] = tail > 0 && fmod(tail, exp2(floor(log2(tail)))) != 0 ? 1.0f : 0.0f;
+}
+
 /* The accumulators the hot store st keeps live across its innermost reduce loop (extent > 1):
  * the spatial loops inside that loop sweep them once per reduce iteration, so they stay in
  * registers only when they fit (the BLIS micro-kernel's register block). */
@@ -290,12 +309,7 @@ static void describe_hot(walker *w, const tt_stmt *st)
     f[TT_F_HOT_PARALLEL_GRAIN] = (float)(w->mult / par);
     f[TT_F_HOT_VECTOR_WIDTH] = (float)vec;
     f[TT_F_HOT_UNROLL_PRODUCT] = (float)unroll;
-    double eb = (st->buffer->dtype.bits / 8.0) * st->buffer->dtype.lanes;
-    double vregs = vector_regs_of(w, vec, eb);
-    f[TT_F_VECTOR_LANE_WASTE] = vec <= 1 ? 0
-                                : vregs > 0
-                                    ? (float)(1 - vec * eb * 8 / (vregs * w->machine->vector_bits))
-                                    : NAN;
+    vector_fill(w, vec, (st->buffer->dtype.bits / 8.0) * st->buffer->dtype.lanes);
     int threads = w->machine ? w->machine->threads : 0;
     f[TT_F_PAR_TASKS_PER_THREAD] = threads > 0 ? (float)(par / threads) : NAN;
     f[TT_F_PAR_IMBALANCE] = threads > 0 ? (float)(ceil(par / threads) * threads / par) : NAN;
@@ -523,6 +537,8 @@ static const char *const names[TT_FEAT_LEVEL_BASE] = {
     "reg_tile_vectors",
     "reg_tile_pressure",
     "vector_lane_waste",
+    "vector_tail_lanes",
+    "vector_tail_odd",
     "par_tasks_per_thread",
     "par_imbalance",
 };
