@@ -125,56 +125,8 @@ static void test_matmul_default_nest(void **state)
     tt_opfile_free(file);
 }
 
-/* split + fuse + parallel + vectorize + cache_write: annotations, local buffer, grain */
-static void test_matmul_tiled(void **state)
-{
-    (void)state;
-    tt_opfile *file = NULL;
-    tt_compute *c = matmul(64, 64, 32, &file);
-    tt_schedule *s = NULL;
-    assert_int_equal(
-        tt_schedule_from_json(
-            "[{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"i\",\"factors\":[8]},"
-            "{\"s\":\"split\",\"stage\":\"C\",\"loop\":\"j\",\"factors\":[16]},"
-            "{\"s\":\"reorder\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\",\"k\",\"i.1\",\"j.1\"]},"
-            "{\"s\":\"fuse\",\"stage\":\"C\",\"loops\":[\"i.0\",\"j.0\"]},"
-            "{\"s\":\"parallel\",\"stage\":\"C\",\"loop\":\"i.0@j.0\"},"
-            "{\"s\":\"vectorize\",\"stage\":\"C\",\"loop\":\"j.1\"},"
-            "{\"s\":\"unroll\",\"stage\":\"C\",\"loop\":\"i.1\"},"
-            "{\"s\":\"cache_write\",\"stage\":\"C\",\"loop\":\"i.0@j.0\"}]",
-            &s),
-        0);
-    tt_kernel *k1 = NULL, *k2 = NULL;
-    assert_int_equal(tt_lower(c, s, "mm", &k1), 0);
-    assert_int_equal(tt_lower(c, s, "mm", &k2), 0);
-    float f[TT_FEATURE_COUNT], g[TT_FEATURE_COUNT];
-    assert_int_equal(tt_features_extract(k1, NULL, f), 0);
-    assert_int_equal(tt_features_extract(k2, NULL, g), 0);
-    assert_memory_equal(f, g, sizeof f); /* identical schedules, identical vectors */
-    assert_true(F(TT_F_FLOAT_OPS) == 2.0 * 64 * 64 * 32);
-    assert_true(F(TT_F_HOT_PARALLEL_PROD) == 32); /* 8 x 4 tiles */
-    assert_true(F(TT_F_HOT_PARALLEL_GRAIN) == 64 * 64 * 32 / 32);
-    assert_true(F(TT_F_HOT_VECTOR_WIDTH) == 16 && F(TT_F_HOT_UNROLL_PRODUCT) == 8);
-    assert_true(F(TT_F_LOCAL_BYTES) == 8 * 16 * 4); /* the accumulator tile */
-    assert_true(F(TT_F_PARALLEL_FRACTION) == 1 && F(TT_F_N_PARALLEL_LOOPS) == 1);
-    assert_true(F(TT_F_LEVEL(0, TT_FL_KIND)) == TT_FOR_VECTORIZED);
-    assert_true(F(TT_F_LEVEL(1, TT_FL_KIND)) == TT_FOR_UNROLLED);
-    assert_true(F(TT_F_LEVEL(2, TT_FL_EXTENT)) == 32 && F(TT_F_LEVEL(2, TT_FL_REDUCE)) == 1);
-    assert_true(F(TT_F_LEVEL(3, TT_FL_KIND)) == TT_FOR_PARALLEL);
-    assert_true(F(TT_F_SLOT(0, TT_FS_SCOPE)) == TT_SCOPE_LOCAL);
-    /* the fused loop reads through its division and modulo: not affine */
-    int global_slots = 0;
-    for (int sl = 1; sl < 3; sl++)
-        global_slots += F(TT_F_SLOT(sl, TT_FS_SCOPE)) == TT_SCOPE_GLOBAL;
-    assert_int_equal(global_slots, 2);
-    tt_kernel_release(k1);
-    tt_kernel_release(k2);
-    tt_schedule_free(s);
-    tt_opfile_free(file);
-}
-
-/* Matmul M x N x K tiled as test_matmul_tiled does, with an fi x fj register tile (fi rows
- * unrolled, fj columns vectorised) inside the reduction k, the outer tiles parallel. */
+/* Matmul M x N x K with an fi x fj register tile (fi rows unrolled, fj columns vectorised) inside
+ * the reduction k, the outer tiles fused and parallel, the tile accumulated in a local buffer. */
 static tt_kernel *tiled_matmul(int M, int N, int K, int fi, int fj)
 {
     tt_opfile *file = NULL;
@@ -198,6 +150,35 @@ static tt_kernel *tiled_matmul(int M, int N, int K, int fi, int fj)
     tt_schedule_free(s);
     tt_opfile_free(file);
     return k;
+}
+
+/* split + fuse + parallel + vectorize + cache_write: annotations, local buffer, grain */
+static void test_matmul_tiled(void **state)
+{
+    (void)state;
+    tt_kernel *k1 = tiled_matmul(64, 64, 32, 8, 16), *k2 = tiled_matmul(64, 64, 32, 8, 16);
+    float f[TT_FEATURE_COUNT], g[TT_FEATURE_COUNT];
+    assert_int_equal(tt_features_extract(k1, NULL, f), 0);
+    assert_int_equal(tt_features_extract(k2, NULL, g), 0);
+    assert_memory_equal(f, g, sizeof f); /* identical schedules, identical vectors */
+    assert_true(F(TT_F_FLOAT_OPS) == 2.0 * 64 * 64 * 32);
+    assert_true(F(TT_F_HOT_PARALLEL_PROD) == 32); /* 8 x 4 tiles */
+    assert_true(F(TT_F_HOT_PARALLEL_GRAIN) == 64 * 64 * 32 / 32);
+    assert_true(F(TT_F_HOT_VECTOR_WIDTH) == 16 && F(TT_F_HOT_UNROLL_PRODUCT) == 8);
+    assert_true(F(TT_F_LOCAL_BYTES) == 8 * 16 * 4); /* the accumulator tile */
+    assert_true(F(TT_F_PARALLEL_FRACTION) == 1 && F(TT_F_N_PARALLEL_LOOPS) == 1);
+    assert_true(F(TT_F_LEVEL(0, TT_FL_KIND)) == TT_FOR_VECTORIZED);
+    assert_true(F(TT_F_LEVEL(1, TT_FL_KIND)) == TT_FOR_UNROLLED);
+    assert_true(F(TT_F_LEVEL(2, TT_FL_EXTENT)) == 32 && F(TT_F_LEVEL(2, TT_FL_REDUCE)) == 1);
+    assert_true(F(TT_F_LEVEL(3, TT_FL_KIND)) == TT_FOR_PARALLEL);
+    assert_true(F(TT_F_SLOT(0, TT_FS_SCOPE)) == TT_SCOPE_LOCAL);
+    /* the fused loop reads through its division and modulo: not affine */
+    int global_slots = 0;
+    for (int sl = 1; sl < 3; sl++)
+        global_slots += F(TT_F_SLOT(sl, TT_FS_SCOPE)) == TT_SCOPE_GLOBAL;
+    assert_int_equal(global_slots, 2);
+    tt_kernel_release(k1);
+    tt_kernel_release(k2);
 }
 
 /* The accumulator tile against the vector registers: a 10 x 16 float tile needs 10 x 2 = 20
