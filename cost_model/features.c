@@ -218,20 +218,18 @@ static double slot_bytes(walker *w, const access *ac)
     return fmin((double)ac->buf->numel, fmin(prod_nz, floor(span) + 1)) * eb;
 }
 
-/* Registers one run of a vector loop of ext elements of elem_bytes fills; 0 when the vector
- * width is unknown. */
-static double vector_regs_of(const walker *w, double ext, double elem_bytes)
+/* Lanes of the target's widest vector register for elements of elem_bytes; 0 when unknown. */
+static double lanes_of(const walker *w, double elem_bytes)
 {
     int bits = w->machine ? w->machine->vector_bits : 0;
-    return bits > 0 ? ceil(ext * elem_bytes * 8 / bits) : 0;
+    return floor(bits / (elem_bytes * 8));
 }
 
 /* How the hot vector loop (vec elements of elem_bytes) fills the target's registers. */
 static void vector_fill(walker *w, double vec, double elem_bytes)
 {
     float *f = w->f;
-    int bits = w->machine ? w->machine->vector_bits : 0;
-    double lanes = floor(bits / (elem_bytes * 8));
+    double lanes = lanes_of(w, elem_bytes);
     if (vec <= 1)
         return; /* no vector loop: nothing wasted */
     if (!(lanes >= 1)) {
@@ -268,12 +266,16 @@ static void register_tile(walker *w, const tt_stmt *st)
     if (l == w->depth)
         return; /* no reduction around: nothing stays live */
     f[TT_F_REG_TILE_ELEMS] = (float)elems;
-    double per_run = vec_ext > 0 ? vector_regs_of(w, vec_ext, eb) : 1;
-    double vectors = vec_ext > 0 ? elems / vec_ext * per_run : elems;
-    bool bits = per_run > 0;
+    double lanes = lanes_of(w, eb);
     int regs = w->machine ? w->machine->vector_regs : 0;
-    f[TT_F_REG_TILE_VECTORS] = bits ? (float)vectors : NAN;
-    f[TT_F_REG_TILE_PRESSURE] = bits && regs > 0 ? (float)(vectors / regs) : NAN;
+    if (!(lanes >= 1)) {
+        f[TT_F_REG_TILE_VECTORS] = f[TT_F_REG_TILE_PRESSURE] = NAN;
+        return;
+    }
+    /* a run of the vector loop fills ceil(ext / lanes) registers; scalars take one each */
+    double vectors = vec_ext > 0 ? elems / vec_ext * ceil(vec_ext / lanes) : elems;
+    f[TT_F_REG_TILE_VECTORS] = (float)vectors;
+    f[TT_F_REG_TILE_PRESSURE] = regs > 0 ? (float)(vectors / regs) : NAN;
 }
 
 /* Rewrites the hot-store features for store st (executed w->mult times). */
