@@ -270,14 +270,14 @@ static void test_work_shares(void **state)
     tt_expr *ij =
         tt_expr_add_s(tt_expr_mul_s(tt_expr_retain(i), tt_expr_int(8)), tt_expr_retain(j));
     tt_expr *pj = tt_expr_load(P, j), *aj = tt_expr_load(A, j);
-    tt_expr *prod = tt_expr_binary(TT_EXPR_MUL, tt_expr_retain(pj), tt_expr_retain(aj));
+    tt_expr *prod = tt_expr_binary(TT_EXPR_MUL, pj, aj);
     tt_expr *cij = tt_expr_load(C, ij), *cj = tt_expr_load(C, j);
-    tt_expr *sum1 = tt_expr_binary(TT_EXPR_ADD, tt_expr_retain(cij), tt_expr_retain(prod));
-    tt_expr *sum2 = tt_expr_binary(TT_EXPR_ADD, tt_expr_retain(cj), tt_expr_retain(prod));
+    tt_expr *sum1 = tt_expr_binary(TT_EXPR_ADD, cij, prod);
+    tt_expr *sum2 = tt_expr_binary(TT_EXPR_ADD, cj, prod);
     tt_stmt *interior = tt_stmt_store(C, ij, sum1);
     tt_stmt *inner = tt_stmt_for(j, e8, TT_FOR_SERIAL, interior);
     tt_stmt *interior_loop = tt_stmt_for(i, e4, TT_FOR_SERIAL, inner);
-    tt_expr *cond = tt_expr_binary(TT_EXPR_LT, tt_expr_retain(j), tt_expr_retain(e4));
+    tt_expr *cond = tt_expr_binary(TT_EXPR_LT, j, e4);
     tt_stmt *border = tt_stmt_store(C, j, sum2);
     tt_stmt *guard = tt_stmt_if(cond, border, NULL);
     tt_stmt *border_loop = tt_stmt_for(j, e8, TT_FOR_SERIAL, guard);
