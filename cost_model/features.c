@@ -233,14 +233,11 @@ static void vector_fill(walker *w, double vec, double elem_bytes)
     if (vec <= 1)
         return; /* no vector loop: nothing wasted */
     if (!(lanes >= 1)) {
-        f[TT_F_VECTOR_LANE_WASTE] = f[TT_F_VECTOR_TAIL_LANES] = f[TT_F_VECTOR_TAIL_ODD] = NAN;
+        f[TT_F_VECTOR_LANE_WASTE] = NAN;
         return;
     }
-    double regs = ceil(vec / lanes), tail = fmod(vec, lanes);
+    double regs = ceil(vec / lanes);
     f[TT_F_VECTOR_LANE_WASTE] = (float)(1 - vec / (regs * lanes));
-    f[TT_F_VECTOR_TAIL_LANES] = (float)tail;
-    /* a tail of 2^m lanes fits a narrower register (xmm for 4 floats on AVX2) */
-    f[TT_F_VECTOR_TAIL_ODD] = tail > 0 && fmod(tail, exp2(floor(log2(tail)))) != 0 ? 1.0f : 0.0f;
 }
 
 /* The accumulators the hot store st keeps live across its innermost reduce loop (extent > 1):
@@ -539,8 +536,6 @@ static const char *const names[TT_FEAT_LEVEL_BASE] = {
     "reg_tile_vectors",
     "reg_tile_pressure",
     "vector_lane_waste",
-    "vector_tail_lanes",
-    "vector_tail_odd",
     "par_tasks_per_thread",
     "par_imbalance",
 };

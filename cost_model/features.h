@@ -86,16 +86,11 @@
  *                                       the accumulators spill)
  *  47               vector_lane_waste   share of the lanes of the hot vector loop's registers
  *                                       left empty (12 floats on 8 lanes: 4 of 16)
- *  48               vector_tail_lanes   lanes of the hot vector loop's last register when it is
- *                                       partly filled (12 floats on 8 lanes: 4; 0: all full)
- *  49               vector_tail_odd     1 when that count is not a power of two, so no narrower
- *                                       register holds it (3, 5, 6, 7 of 8): such loops measured
- *                                       4-7x slower than their neighbours on AVX2
- *  50               par_tasks_per_thread hot_parallel_prod / threads
- *  51               par_imbalance       ceil(tasks / threads) * threads / tasks: the busiest
+ *  48               par_tasks_per_thread hot_parallel_prod / threads
+ *  49               par_imbalance       ceil(tasks / threads) * threads / tasks: the busiest
  *                                       thread's work over the mean (threads when the hot
  *                                       store has no parallel loop)
- *  Features 45-51 need the machine (tt_feat_machine); what it leaves unknown (0) is NaN, which
+ *  Features 45-49 need the machine (tt_feat_machine); what it leaves unknown (0) is NaN, which
  *  XGBoost treats as missing.
  *  Per loop level l = 0 .. TT_FEAT_LEVELS-1 (0: innermost loop of the hot store), 3 each at
  *  TT_FEAT_LEVEL_BASE + 3*l:
@@ -129,7 +124,7 @@
 
 #define TT_FEAT_LEVELS 10
 #define TT_FEAT_SLOTS 4
-#define TT_FEAT_LEVEL_BASE 52
+#define TT_FEAT_LEVEL_BASE 50
 #define TT_FEAT_SLOT_BASE (TT_FEAT_LEVEL_BASE + 3 * TT_FEAT_LEVELS)
 #define TT_FEAT_SLOT_SIZE (9 + 2 * TT_FEAT_LEVELS)
 #define TT_FEATURE_COUNT (TT_FEAT_SLOT_BASE + TT_FEAT_SLOTS * TT_FEAT_SLOT_SIZE)
@@ -184,8 +179,6 @@ enum {
     TT_F_REG_TILE_VECTORS,
     TT_F_REG_TILE_PRESSURE,
     TT_F_VECTOR_LANE_WASTE,
-    TT_F_VECTOR_TAIL_LANES,
-    TT_F_VECTOR_TAIL_ODD,
     TT_F_PAR_TASKS_PER_THREAD,
     TT_F_PAR_IMBALANCE,
 };
