@@ -89,7 +89,7 @@ int tt_dataset_add_schedule(tt_dataset *d, const char *key, const tt_compute *c,
     if (tt_lower(c, s, "candidate", &k) != 0)
         return -1;
     float f[TT_FEATURE_COUNT];
-    int rc = tt_features_extract(k, f);
+    int rc = tt_features_extract(k, &d->machine, f);
     tt_kernel_release(k);
     return rc == 0 ? tt_dataset_add(d, key, f, cost) : -1;
 }

@@ -12,6 +12,7 @@
 
 #define MAX_DEPTH 64
 #define MAX_LOADS 16 /* loads of one store's value that are described (more are only counted) */
+#define MAX_ACC 16   /* buffers whose accumulating stores are counted (hot_copies) */
 
 typedef struct {
     const tt_expr *var;
@@ -43,6 +44,13 @@ typedef struct {
     access loads[MAX_LOADS];
     int nloads;
     double float_ops; /* of the current store's value, per execution */
+    /* work (executions * (1 + float ops)) of all stores, under an if, into WORKSPACE buffers */
+    double work_total, work_guarded, work_workspace;
+    /* accumulating store statements per target buffer (the first MAX_ACC buffers) */
+    const tt_buffer *acc_buf[MAX_ACC];
+    int acc_count[MAX_ACC], nacc;
+    const tt_buffer *hot_buf;
+    const tt_feat_machine *machine;
 } walker;
 
 /* ---- arithmetic counts ---- */
@@ -210,6 +218,63 @@ static double slot_bytes(walker *w, const access *ac)
     return fmin((double)ac->buf->numel, fmin(prod_nz, floor(span) + 1)) * eb;
 }
 
+/* Lanes of the target's widest vector register for elements of elem_bytes; 0 when unknown. */
+static double lanes_of(const walker *w, double elem_bytes)
+{
+    int bits = w->machine ? w->machine->vector_bits : 0;
+    return floor(bits / (elem_bytes * 8));
+}
+
+/* How the hot vector loop (vec elements of elem_bytes) fills the target's registers. */
+static void vector_fill(walker *w, double vec, double elem_bytes)
+{
+    float *f = w->f;
+    double lanes = lanes_of(w, elem_bytes);
+    if (vec <= 1)
+        return; /* no vector loop: nothing wasted */
+    if (!(lanes >= 1)) {
+        f[TT_F_VECTOR_LANE_WASTE] = NAN;
+        return;
+    }
+    double regs = ceil(vec / lanes);
+    f[TT_F_VECTOR_LANE_WASTE] = (float)(1 - vec / (regs * lanes));
+}
+
+/* The accumulators the hot store st keeps live across its innermost reduce loop (extent > 1):
+ * the spatial loops inside that loop sweep them once per reduce iteration, so they stay in
+ * registers only when they fit (the BLIS micro-kernel's register block). */
+static void register_tile(walker *w, const tt_stmt *st)
+{
+    float *f = w->f;
+    double eb = (st->buffer->dtype.bits / 8.0) * st->buffer->dtype.lanes;
+    double elems = 1, vec_ext = 0;
+    int l = 0;
+    for (; l < w->depth; l++) {
+        const loop *lp = &w->loops[w->depth - 1 - l];
+        if (!tt_expr_uses_var(st->index, lp->var)) {
+            if (lp->extent > 1)
+                break;
+            continue;
+        }
+        elems *= lp->extent;
+        if (lp->kind == TT_FOR_VECTORIZED)
+            vec_ext = lp->extent;
+    }
+    if (l == w->depth)
+        return; /* no reduction around: nothing stays live */
+    f[TT_F_REG_TILE_ELEMS] = (float)elems;
+    double lanes = lanes_of(w, eb);
+    int regs = w->machine ? w->machine->vector_regs : 0;
+    if (!(lanes >= 1)) {
+        f[TT_F_REG_TILE_VECTORS] = f[TT_F_REG_TILE_PRESSURE] = NAN;
+        return;
+    }
+    /* a run of the vector loop fills ceil(ext / lanes) registers; scalars take one each */
+    double vectors = vec_ext > 0 ? elems / vec_ext * ceil(vec_ext / lanes) : elems;
+    f[TT_F_REG_TILE_VECTORS] = (float)vectors;
+    f[TT_F_REG_TILE_PRESSURE] = regs > 0 ? (float)(vectors / regs) : NAN;
+}
+
 /* Rewrites the hot-store features for store st (executed w->mult times). */
 static void describe_hot(walker *w, const tt_stmt *st)
 {
@@ -236,12 +301,17 @@ static void describe_hot(walker *w, const tt_stmt *st)
             f[TT_F_LEVEL(l, TT_FL_REDUCE)] = red ? 1.0f : 0.0f;
         }
     }
+    register_tile(w, st);
     f[TT_F_HOT_SPATIAL_PRODUCT] = (float)spatial;
     f[TT_F_HOT_REDUCE_PRODUCT] = (float)reduce;
     f[TT_F_HOT_PARALLEL_PROD] = (float)par;
     f[TT_F_HOT_PARALLEL_GRAIN] = (float)(w->mult / par);
     f[TT_F_HOT_VECTOR_WIDTH] = (float)vec;
     f[TT_F_HOT_UNROLL_PRODUCT] = (float)unroll;
+    vector_fill(w, vec, (st->buffer->dtype.bits / 8.0) * st->buffer->dtype.lanes);
+    int threads = w->machine ? w->machine->threads : 0;
+    f[TT_F_PAR_TASKS_PER_THREAD] = threads > 0 ? (float)(par / threads) : NAN;
+    f[TT_F_PAR_IMBALANCE] = threads > 0 ? (float)(ceil(par / threads) * threads / par) : NAN;
 
     /* slot 0: the target; then distinct loaded buffers other than the target, largest first */
     access target = {st->buffer, st->index};
@@ -279,6 +349,26 @@ static void describe_hot(walker *w, const tt_stmt *st)
 }
 
 /* ---- the walk ---- */
+
+/* Counts store s (its loads collected) when its value reads the buffer it stores to. */
+static void count_accumulation(walker *w, const tt_stmt *s)
+{
+    int i = 0;
+    while (i < w->nloads && w->loads[i].buf != s->buffer)
+        i++;
+    if (i == w->nloads)
+        return;
+    int j = 0;
+    while (j < w->nacc && w->acc_buf[j] != s->buffer)
+        j++;
+    if (j == w->nacc) {
+        if (w->nacc == MAX_ACC)
+            return;
+        w->acc_buf[w->nacc] = s->buffer;
+        w->acc_count[w->nacc++] = 0;
+    }
+    w->acc_count[j]++;
+}
 
 static int walk(walker *w, const tt_stmt *s)
 {
@@ -345,8 +435,13 @@ static int walk(walker *w, const tt_stmt *s)
         count_expr(w, s->index, false);
         count_expr(w, s->value, true);
         double score = m * (1 + w->float_ops);
+        w->work_total += score;
+        w->work_guarded += w->guarded > 0 ? score : 0;
+        w->work_workspace += s->buffer->scope == TT_SCOPE_WORKSPACE ? score : 0;
+        count_accumulation(w, s);
         if (score > w->hot_score) {
             w->hot_score = score;
+            w->hot_buf = s->buffer;
             describe_hot(w, s);
         }
         return 0;
@@ -356,7 +451,7 @@ static int walk(walker *w, const tt_stmt *s)
     }
 }
 
-int tt_features_extract(const tt_kernel *k, float *out)
+int tt_features_extract(const tt_kernel *k, const tt_feat_machine *m, float *out)
 {
     if (!k || !out)
         return tt_error_set("features: expected a kernel and an output array");
@@ -369,6 +464,10 @@ int tt_features_extract(const tt_kernel *k, float *out)
     w.stores_total = w.stores_par = w.stores_vec = w.stores_guarded = 0;
     w.nloads = 0;
     w.float_ops = 0;
+    w.work_total = w.work_guarded = w.work_workspace = 0;
+    w.nacc = 0;
+    w.hot_buf = NULL;
+    w.machine = m;
     memset(out, 0, sizeof(float) * TT_FEATURE_COUNT);
     if (k->body && walk(&w, k->body) != 0)
         return -1;
@@ -377,6 +476,14 @@ int tt_features_extract(const tt_kernel *k, float *out)
         out[TT_F_VECTOR_FRACTION] = (float)(w.stores_vec / w.stores_total);
         out[TT_F_GUARDED_FRACTION] = (float)(w.stores_guarded / w.stores_total);
     }
+    if (w.work_total > 0) {
+        out[TT_F_HOT_WORK_SHARE] = (float)(w.hot_score / w.work_total);
+        out[TT_F_GUARDED_WORK_SHARE] = (float)(w.work_guarded / w.work_total);
+        out[TT_F_WORKSPACE_WORK_SHARE] = (float)(w.work_workspace / w.work_total);
+    }
+    for (int j = 0; j < w.nacc; j++)
+        if (w.acc_buf[j] == w.hot_buf)
+            out[TT_F_HOT_COPIES] = (float)w.acc_count[j];
     return 0;
 }
 
@@ -421,6 +528,16 @@ static const char *const names[TT_FEAT_LEVEL_BASE] = {
     "hot_unroll_product",
     "hot_intensity",
     "hot_accumulates",
+    "hot_work_share",
+    "hot_copies",
+    "guarded_work_share",
+    "workspace_work_share",
+    "reg_tile_elems",
+    "reg_tile_vectors",
+    "reg_tile_pressure",
+    "vector_lane_waste",
+    "par_tasks_per_thread",
+    "par_imbalance",
 };
 
 const char *tt_feature_name(int i, char *buf, size_t size)

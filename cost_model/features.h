@@ -66,6 +66,32 @@
  *  37               hot_unroll_product  product of the extents of unrolled loops around it
  *  38               hot_intensity       float ops executed / bytes touched by its slots (below)
  *  39               hot_accumulates     1 when its value reads the buffer it stores to
+ *  What one store cannot show ("work" of a store: executions * (1 + float ops of its value))
+ *  40               hot_work_share      the hot store's work / the work of all stores (lowering
+ *                                       splits a conv into an interior and border tiles, and
+ *                                       peels taps: the hot store is then one copy among many)
+ *  41               hot_copies          store statements that accumulate into the hot store's
+ *                                       buffer (interior, border tiles, peeled taps: code size)
+ *  42               guarded_work_share  share of the work done under an if (guarded border
+ *                                       tiles, non-dividing tiles)
+ *  43               workspace_work_share share of the work storing into WORKSPACE buffers (the
+ *                                       copies that pack a blocked layout, per call)
+ *  44               reg_tile_elems      elements of the hot store's register tile: product of
+ *                                       the extents of its spatial loops inside its innermost
+ *                                       reduce loop of extent > 1 (0: no such reduce loop)
+ *  45               reg_tile_vectors    vector registers that tile keeps live: its elements
+ *                                       outside the vectorised loop times the registers one
+ *                                       vector-loop run fills (scalars: one each)
+ *  46               reg_tile_pressure   reg_tile_vectors / the target's vector registers (> 1:
+ *                                       the accumulators spill)
+ *  47               vector_lane_waste   share of the lanes of the hot vector loop's registers
+ *                                       left empty (12 floats on 8 lanes: 4 of 16)
+ *  48               par_tasks_per_thread hot_parallel_prod / threads
+ *  49               par_imbalance       ceil(tasks / threads) * threads / tasks: the busiest
+ *                                       thread's work over the mean (threads when the hot
+ *                                       store has no parallel loop)
+ *  Features 45-49 need the machine (tt_feat_machine); what it leaves unknown (0) is NaN, which
+ *  XGBoost treats as missing.
  *  Per loop level l = 0 .. TT_FEAT_LEVELS-1 (0: innermost loop of the hot store), 3 each at
  *  TT_FEAT_LEVEL_BASE + 3*l:
  *   +0              extent              the loop's extent (0: no loop at this level)
@@ -98,7 +124,7 @@
 
 #define TT_FEAT_LEVELS 10
 #define TT_FEAT_SLOTS 4
-#define TT_FEAT_LEVEL_BASE 40
+#define TT_FEAT_LEVEL_BASE 50
 #define TT_FEAT_SLOT_BASE (TT_FEAT_LEVEL_BASE + 3 * TT_FEAT_LEVELS)
 #define TT_FEAT_SLOT_SIZE (9 + 2 * TT_FEAT_LEVELS)
 #define TT_FEATURE_COUNT (TT_FEAT_SLOT_BASE + TT_FEAT_SLOTS * TT_FEAT_SLOT_SIZE)
@@ -145,7 +171,26 @@ enum {
     TT_F_HOT_UNROLL_PRODUCT,
     TT_F_HOT_INTENSITY,
     TT_F_HOT_ACCUMULATES,
+    TT_F_HOT_WORK_SHARE,
+    TT_F_HOT_COPIES,
+    TT_F_GUARDED_WORK_SHARE,
+    TT_F_WORKSPACE_WORK_SHARE,
+    TT_F_REG_TILE_ELEMS,
+    TT_F_REG_TILE_VECTORS,
+    TT_F_REG_TILE_PRESSURE,
+    TT_F_VECTOR_LANE_WASTE,
+    TT_F_PAR_TASKS_PER_THREAD,
+    TT_F_PAR_IMBALANCE,
 };
+_Static_assert(TT_F_PAR_IMBALANCE + 1 == TT_FEAT_LEVEL_BASE, "the table above ends at the levels");
+
+/* The machine a kernel runs on, as far as features need it; 0: unknown. The tuner fills it from
+ * its target (codegen/: tt_target_vector_bits, tt_target_vector_regs) and its threads. */
+typedef struct {
+    int vector_bits; /* widest vector register */
+    int vector_regs; /* vector registers */
+    int threads;     /* threads parallel loops run on */
+} tt_feat_machine;
 /* Offsets within a loop level and within a buffer slot. */
 enum { TT_FL_EXTENT = 0, TT_FL_KIND, TT_FL_REDUCE };
 enum {
@@ -164,9 +209,10 @@ enum {
 #define TT_F_LEVEL(l, field) (TT_FEAT_LEVEL_BASE + 3 * (l) + (field))
 #define TT_F_SLOT(s, field) (TT_FEAT_SLOT_BASE + TT_FEAT_SLOT_SIZE * (s) + (field))
 
-/* Fills out[0 .. TT_FEATURE_COUNT) from kernel k. Allocates nothing; reentrant. -1 with a
- * message when k is NULL or its loops nest deeper than the walker's limit (64). */
-TT_API int tt_features_extract(const tt_kernel *k, float *out);
+/* Fills out[0 .. TT_FEATURE_COUNT) from kernel k running on machine m (NULL: all unknown).
+ * Allocates little; reentrant. -1 with a message when k is NULL or its loops nest deeper than
+ * the walker's limit (64). */
+TT_API int tt_features_extract(const tt_kernel *k, const tt_feat_machine *m, float *out);
 
 /* The name of feature i as in the table ("float_ops", "level3_extent", "slot1_reuse_2") into
  * buf; returns buf, or "" for i out of range. */

@@ -26,6 +26,9 @@ typedef struct tt_dataset_s {
     uint32_t *group; /* workload id of each row (index into keys) */
     size_t ngroups;
     char **keys; /* workload key of each group */
+    /* the machine the features of tt_dataset_add_schedule and tt_dataset_add_log describe;
+     * tt_dataset_init leaves it unknown (0s), the owner sets it */
+    tt_feat_machine machine;
 } tt_dataset;
 
 TT_API void tt_dataset_init(tt_dataset *d);

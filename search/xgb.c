@@ -103,7 +103,12 @@ static int featurize(const tt_space *sp, const tt_schedule *s, float *f)
     tt_kernel *k = NULL;
     if (tt_lower(sp->c, s, "candidate", &k) != 0)
         return -1;
-    int rc = tt_features_extract(k, f);
+    /* The space's options have no register count yet (tt_target_vector_regs would fill it):
+     * unknown, so reg_tile_pressure is missing; within one target reg_tile_vectors says the same.
+     */
+    tt_feat_machine m = {.vector_bits = sp->opts.vector_bits > 0 ? sp->opts.vector_bits : 128,
+                         .threads = sp->opts.num_threads > 0 ? sp->opts.num_threads : 1};
+    int rc = tt_features_extract(k, &m, f);
     tt_kernel_release(k);
     return rc;
 }

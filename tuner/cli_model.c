@@ -10,7 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "codegen/codegen.h"
 #include "cost_model/model.h"
+#include "logs/log.h"
 #include "tuner/cli.h"
 
 static const char model_usage[] =
@@ -35,6 +37,35 @@ static const char model_usage[] =
     "\n"
     "Exit codes: 0 success, 1 training or saving failed, 2 bad usage, unreadable log or model,\n"
     "or a log without usable records.\n";
+
+static int first_target(const tt_record *r, size_t line, void *ctx)
+{
+    (void)line;
+    char *t = ctx;
+    if (!t[0])
+        snprintf(t, 256, "%s", r->target);
+    return 0;
+}
+
+/* The machine of the log's first record, for the features that need one (cost_model/features.h):
+ * its target's vector width and registers; threads are not logged and stay unknown. A target
+ * that does not parse leaves all unknown. */
+static tt_feat_machine log_machine(const char *log)
+{
+    tt_feat_machine m = {0};
+    char target[256] = "";
+    tt_log_stats ls;
+    memset(&ls, 0, sizeof ls);
+    int rc = tt_log_read(log, TT_LOG_TOLERANT, first_target, target, &ls);
+    tt_log_stats_free(&ls);
+    tt_target *t = NULL;
+    if (rc == 0 && target[0] && tt_target_parse(target, &t) == 0) {
+        m.vector_bits = tt_target_vector_bits(t);
+        m.vector_regs = tt_target_vector_regs(t);
+    }
+    tt_target_free(t);
+    return m;
+}
 
 static double now_s(void)
 {
@@ -151,6 +182,7 @@ static int model_eval(int argc, char **argv)
     tt_dataset train, test;
     tt_dataset_init(&train);
     tt_dataset_init(&test);
+    train.machine = test.machine = log_machine(log);
     tt_model *m = NULL;
     tt_dataset_log_stats st;
     if (tt_model_new(&mo, &m) != 0) {

@@ -24,7 +24,7 @@ static double simulated_cost(const tt_compute *c, const tt_schedule *s)
     tt_kernel *k = NULL;
     assert_int_equal(tt_lower(c, s, "k", &k), 0);
     float f[TT_FEATURE_COUNT];
-    assert_int_equal(tt_features_extract(k, f), 0);
+    assert_int_equal(tt_features_extract(k, NULL, f), 0);
     tt_kernel_release(k);
     double work = f[TT_F_HOT_EXECUTIONS] / f[TT_F_HOT_VECTOR_WIDTH];
     double par = fmin(f[TT_F_HOT_PARALLEL_PROD], 4);
