@@ -103,11 +103,10 @@ static int featurize(const tt_space *sp, const tt_schedule *s, float *f)
     tt_kernel *k = NULL;
     if (tt_lower(sp->c, s, "candidate", &k) != 0)
         return -1;
-    /* The space's options have no register count yet (tt_target_vector_regs would fill it):
-     * unknown, so reg_tile_pressure is missing; within one target reg_tile_vectors says the same.
-     */
-    tt_feat_machine m = {.vector_bits = sp->opts.vector_bits > 0 ? sp->opts.vector_bits : 128,
-                         .threads = sp->opts.num_threads > 0 ? sp->opts.num_threads : 1};
+    /* the machine as the space knows it (its variants share the options, defaults filled) */
+    const tt_space_opts *o = &sp->var[0]->opts;
+    tt_feat_machine m = {
+        .vector_bits = o->vector_bits, .vector_regs = o->vector_regs, .threads = o->num_threads};
     int rc = tt_features_extract(k, &m, f);
     tt_kernel_release(k);
     return rc;
