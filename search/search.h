@@ -17,16 +17,16 @@
  * its extent, and powers of two that do not divide, guarded), with S2*S3 over all spatial axes
  * within a register budget (16 vectors, 12 where the target has only 16 registers); how many outer
  * tiles are fused and parallel; the innermost tile of the vector axis vectorised (lanes * 2^m, or
- * divisors of at least half a vector; the other S3 tiles also 6 rows, and 3 when the extent has no
- * divisor in 3..8, guarded); unrolling of the other S3 tiles and of R1; an accumulator tile
- * (cache_write above R0, or with R0 moved outside S1: k blocking, S0 R0 S1 S2 R1 S3); packing of
- * inputs read along the vector axis and walked by a reduction (matmul's B, dense's W) into panels
- * of the vector tile; elementwise stages before it inlined or kept (parallel); those after it
- * inlined and the output fused as an epilogue when it reads the tiled stage at its own indices;
- * other stages' outer loops parallel. The vector axis is the output's stride-1 axis, or in a second
- * variant of the space another axis read only through packable panels or broadcasts, where the
- * stride-1 axis makes poor vectors (an NCHW conv's output channels; docs/ARCHITECTURE.md). Every
- * combination lowers; a point's steps decode back to its decisions. */
+ * divisors made of whole half vectors, or the whole extent; the other S3 tiles also 6 rows, and 3
+ * when the extent has no divisor in 3..8, guarded); unrolling of the other S3 tiles and of R1; an
+ * accumulator tile (cache_write above R0, or with R0 moved outside S1: k blocking, S0 R0 S1 S2 R1
+ * S3); packing of inputs read along the vector axis and walked by a reduction (matmul's B, dense's
+ * W) into panels of the vector tile; elementwise stages before it inlined or kept (parallel); those
+ * after it inlined and the output fused as an epilogue when it reads the tiled stage at its own
+ * indices; other stages' outer loops parallel. The vector axis is the output's stride-1 axis, or in
+ * a second variant of the space another axis read only through packable panels or broadcasts, where
+ * the stride-1 axis makes poor vectors (an NCHW conv's output channels; docs/ARCHITECTURE.md).
+ * Every combination lowers; a point's steps decode back to its decisions. */
 
 /* What the space needs to know of the machine it tunes for. */
 typedef struct {

@@ -74,15 +74,19 @@ static void level_values(int64_t e, int64_t cap, int64_t *vals, int *n)
 }
 
 /* The vector tile: multiples of the lanes (lanes * 2^m up to 64, no more than one tile past
- * the extent), divisors of the extent of at least half a vector, or the whole extent when it
- * is shorter than half a vector. */
+ * the extent), divisors of the extent of at least half a vector that are whole half vectors
+ * (28 = 16 + 8 + 4 on AVX2; not 7 or 14, whose last pieces of 2 and 1 lanes made tiles 4-7x
+ * slower than their neighbours in random logs, a quarter of all samples), the whole extent (a
+ * skinny 10 = 8 + 2 still beats a guarded 16), or the extent when it is shorter than half a
+ * vector. */
 static void vector_values(int64_t e, int lanes, int64_t *vals, int *n)
 {
     *n = 0;
+    int half = (lanes + 1) / 2;
     for (int64_t m = lanes; 2 * e >= lanes && m <= SP_MAX_LANES && m < e + lanes; m *= 2)
         add_value(vals, n, MAX_VALUES, m);
-    for (int64_t d = (lanes + 1) / 2; d <= SP_MAX_LANES && d <= e; d++)
-        if (e % d == 0)
+    for (int64_t d = half; d <= SP_MAX_LANES && d <= e; d++)
+        if (e % d == 0 && (d % half == 0 || is_pow2(d) || d == e))
             add_value(vals, n, MAX_VALUES, d);
     if (e < (lanes + 1) / 2)
         add_value(vals, n, MAX_VALUES, e);
