@@ -54,8 +54,9 @@ TT_API int tt_space_point(tt_space *sp, int64_t index, tt_schedule **out);
 /* A sane untuned schedule (parallel outer loop, vectorised inner loop, moderate tiles): what
  * `tvm-tune compile` uses for a task with no record. */
 TT_API int tt_space_default(tt_space *sp, tt_schedule **out);
-/* The decisions s is made of (one value per decision, in the space's fixed order): for tests,
- * features and tools. -1 with a message when s is not a point of sp. *values: caller frees. */
+/* The decisions s is made of (one value per decision, in the space's fixed order; with a
+ * second vector axis, the variant last): for tests, features and tools. -1 with a message when
+ * s is not a point of sp. *values: caller frees. */
 TT_API int tt_space_decode(const tt_space *sp, const tt_schedule *s, int **values, int *n);
 /* Hash of the canonical JSON of s: equal schedules hash equal; no candidate is measured twice. */
 TT_API uint64_t tt_schedule_hash(const tt_schedule *s);
