@@ -692,13 +692,38 @@ static int closest(const sp_axis *ax, const int64_t *want, int64_t room)
     return best < 0 ? 0 : best;
 }
 
+/* Whether a read in e slides a window: one index uses both an output axis and a reduce axis of
+ * M (a conv's q + s). */
+static bool has_window(const tt_expr *e, const tt_stage *M)
+{
+    if (e->kind == TT_EXPR_ACCESS)
+        for (int d = 0; d < e->nargs; d++) {
+            bool out = false, red = false;
+            for (int a = 0; a < M->naxes; a++)
+                out |= tt_expr_uses_var(e->args[d], M->axes[a]->var);
+            for (int r = 0; r < M->body->naxes; r++)
+                red |= tt_expr_uses_var(e->args[d], M->body->axes[r]->var);
+            if (out && red)
+                return true;
+        }
+    for (int i = 0; i < e->nargs; i++)
+        if (has_window(e->args[i], M))
+            return true;
+    return false;
+}
+
 void var_default(const sp_var *sp, int *v)
 {
     int64_t room = sp->budget;
     /* The vector axis first: two vectors in S3; then rows on the row axis, as many as the
-     * register budget leaves, up to BLIS's 6 (6 x 2 vectors on AVX2's 16 registers). */
+     * register budget leaves, up to BLIS's 6 (6 x 2 vectors on AVX2's 16 registers). A window
+     * (conv) takes 4: LLVM keeps the inputs the unrolled taps share live, and 12 accumulators
+     * spill (3x3 NCHW conv 128@28 by hand: k24 x q4 0.41-0.50x oneDNN, k16 x q4 0.84-0.89x). */
+    const tt_stage *M = sp->c->stages[sp->main];
+    bool window = sp->reduction && has_window(M->body, M);
     int64_t rows = sp->budget / (2 * sp->lanes);
     rows = rows > 6 ? 6 : rows < 2 ? 2 : rows;
+    rows = window && rows > 4 ? 4 : rows;
     for (int i = -1; i < sp->nspatial; i++) {
         /* the vector axis, then the others from the innermost out */
         int k = i < 0 ? sp->vec : sp->nspatial - 1 - i;
