@@ -613,10 +613,7 @@ int var_new(const tt_compute *c, const tt_space_opts *opts, const char *vec_axis
     if (rc == 0)
         rc = build_axes(sp, vec_axis);
     if (rc == 0 && sp->vec >= 0 && sp->reduction) {
-        const tt_expr *vvar = NULL;
-        for (int a = 0; a < M->naxes; a++)
-            if (strcmp(M->axes[a]->var->name, sp->spatial[sp->vec].name) == 0)
-                vvar = M->axes[a]->var;
+        const tt_expr *vvar = axis_var(M, sp->spatial[sp->vec].name);
         find_packs(sp, M->body, vvar, M);
         /* the default's row tile: the innermost axis no vector read depends on (matmul's i,
          * NCHW conv's k), else the next axis in from the vector axis */
